@@ -1,0 +1,108 @@
+"""The vzctl-style parser and the checks on values that reach zfs and mount."""
+import pytest
+
+from vzzfs_hooks import config
+from vzzfs_hooks.errors import ConfigError
+
+
+def test_parser_reads_like_vzctl():
+    text = '\n'.join([
+        '# a comment',
+        '   # an indented comment',
+        'DISKSPACE="10G:11G"',
+        'ONBOOT=yes',
+        'HOSTNAME="a.b" # not a comment',
+        "NAME='quoted'",
+        'ONBOOT=no',              # first one wins
+        'not an assignment',
+        '1BAD=x',
+        'EMPTY=',
+        'SPACED = "v" ',
+    ])
+    v = config.parse_text(text)
+    assert v["DISKSPACE"] == "10G:11G"
+    assert v["ONBOOT"] == "yes"
+    assert v["HOSTNAME"] == "a.b"
+    assert v["NAME"] == "'quoted'"
+    assert v["EMPTY"] == ""
+    assert v["SPACED"] == "v"
+    assert "1BAD" not in v and "not an assignment" not in v
+
+
+def test_inline_hash_after_unquoted_value_is_part_of_it():
+    assert config.parse_text("A=x # y")["A"] == "x # y"
+
+
+def test_veid_expands_only_in_private_and_root():
+    assert config.expand_veid("VE_PRIVATE", "/vz/private/$VEID", "101") == "/vz/private/101"
+    assert config.expand_veid("VE_ROOT", "/vz/root/${VEID}", "101") == "/vz/root/101"
+    assert config.expand_veid("HOSTNAME", "ct$VEID", "101") == "ct$VEID"
+
+
+def test_later_layer_wins():
+    assert config.merge({"A": "1", "B": "1"}, {"B": "2"}) == {"A": "1", "B": "2"}
+
+
+@pytest.mark.parametrize("name", ["vz/vzzfs", "tank/a.b/c-d_e:f", "vz"])
+def test_good_dataset_names(name):
+    assert config.check_dataset_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "/vz", "vz/", "vz//x", "vz/../x", "vz/./x", "vz/-o",
+                                  "vz/a b", "vz/a@b", "vz/a#b", "vz/a;rm", "vz/" + "x" * 300])
+def test_bad_dataset_names(name):
+    with pytest.raises(ConfigError):
+        config.check_dataset_name(name)
+
+
+@pytest.mark.parametrize("path", ["relative", "/", "/vz/../etc", "/vz/private/1 01", "/vz//x",
+                                  "/vz/x/", "/vz/\nx"])
+def test_bad_paths(path):
+    with pytest.raises(ConfigError):
+        config.check_abs_path(path, "VE_PRIVATE")
+
+
+@pytest.mark.parametrize("opts", ["noatime,loop", "ro", "nosuid", "a b", "x;y", "bind", "",
+                                  "remount,rw"])
+def test_bad_mount_opts(opts):
+    with pytest.raises(ConfigError):
+        config.check_mount_opts(opts)
+
+
+def test_good_mount_opts():
+    assert config.check_mount_opts("noatime,errors=remount-ro,commit=30")
+
+
+def test_sizes():
+    assert config.parse_size("16K") == 16384
+    assert config.parse_size("10g") == 10 << 30
+    for bad in ("-1", "10Q", "abc", ""):
+        with pytest.raises(ConfigError):
+            config.parse_size(bad)
+
+
+def test_settings_defaults_and_bad_values():
+    s = config.Settings(dict(config.DEFAULTS))
+    assert s.root == "vz/vzzfs" and s.pool == "vz" and s.volblocksize == 16384
+    assert s.fsck == "preen" and not s.sparse
+    for key, bad in (("VZZFS_VOLBLOCKSIZE", "12K"), ("VZZFS_VOLBLOCKSIZE", "1M"),
+                     ("VZZFS_COMPRESSION", "lz4;x"), ("VZZFS_SPARSE", "maybe"),
+                     ("VZZFS_FSCK", "force"), ("VZZFS_DEV_TIMEOUT", "0"),
+                     ("VZZFS_ROOT", "../etc"), ("VZZFS_PRIMARYCACHE", "most")):
+        raw = dict(config.DEFAULTS)
+        raw[key] = bad
+        with pytest.raises(ConfigError) as e:
+            config.Settings(raw)
+        assert key in e.value.line()
+
+
+def test_node_reads_vzzfs_conf_over_defaults(tmp_path):
+    (tmp_path / "vzzfs.conf").write_text('VZZFS_ROOT="tank/ct"\nUNRELATED=1\n')
+    node = config.Node(str(tmp_path))
+    assert node.settings().root == "tank/ct"
+    assert "UNRELATED" not in node.vzzfs_params()
+
+
+def test_node_from_conffile():
+    node = config.Node.from_conffile("/etc/vz/conf/101.conf")
+    assert node.etc_dir == "/etc/vz" and node.vz_conf == "/etc/vz/vz.conf"

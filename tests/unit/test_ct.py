@@ -1,0 +1,55 @@
+"""CTID validation and how a container's paths and dataset are derived."""
+import pytest
+
+from vzzfs_hooks.config import Node
+from vzzfs_hooks.ct import Container, check_ctid
+from vzzfs_hooks.errors import ConfigError, UsageError
+
+
+@pytest.mark.parametrize("good", ["1", "101", "2147483647", "web-1", "db_2.prod"])
+def test_good_ctids(good):
+    assert check_ctid(good) == good
+
+
+@pytest.mark.parametrize("bad", ["../x", "0", "0101", "2147483648", "a b", "-x", ".x", "a/b",
+                                 "", "x" * 65, "101;rm", "$(id)"])
+def test_bad_ctids(bad):
+    with pytest.raises(UsageError):
+        check_ctid(bad)
+
+
+def write_node(tmp_path, vz_conf="", ct_conf=None, ctid="101"):
+    (tmp_path / "conf").mkdir(exist_ok=True)
+    (tmp_path / "vz.conf").write_text(vz_conf)
+    if ct_conf is not None:
+        (tmp_path / "conf" / ("%s.conf" % ctid)).write_text(ct_conf)
+    return Node(str(tmp_path))
+
+
+def test_paths_and_conventional_dataset(tmp_path):
+    node = write_node(tmp_path, 'VE_ROOT=/vz/root/$VEID\nVE_PRIVATE=/vz/private/$VEID\n',
+                      'DISK_QUOTA=no\n')
+    ct = Container("101", node)
+    assert ct.ve_private == "/vz/private/101" and ct.ve_root == "/vz/root/101"
+    assert ct.dataset == "vz/vzzfs/ct/101" and not ct.explicit
+    assert ct.device_link == "/dev/zvol/vz/vzzfs/ct/101" and ct.disk_quota == "no"
+
+
+def test_ct_conf_wins_and_names_dataset(tmp_path):
+    node = write_node(tmp_path, 'VE_PRIVATE=/vz/private/$VEID\nDISK_QUOTA=yes\n',
+                      'VE_PRIVATE="/data/$VEID"\nVZZFS_DATASET=tank/ct101\n'
+                      'VZZFS_FSCK=off\n')
+    ct = Container("101", node)
+    assert ct.ve_private == "/data/101" and ct.dataset == "tank/ct101" and ct.explicit
+    assert ct.pool == "tank" and ct.settings.fsck == "off" and ct.disk_quota == "yes"
+
+
+@pytest.mark.parametrize("conf", ['VE_PRIVATE=/vz/private/../../etc\n',
+                                  'VZZFS_DATASET=vz/../x\n',
+                                  'VZZFS_DATASET="vz/x -o mountpoint=/"\n',
+                                  'VZZFS_MOUNT_OPTS=loop\n',
+                                  'VE_ROOT=relative/$VEID\n'])
+def test_hostile_values_refused(tmp_path, conf):
+    node = write_node(tmp_path, '', conf)
+    with pytest.raises(ConfigError):
+        Container("101", node)

@@ -1,0 +1,137 @@
+"""Fixtures for tests on real ZFS inside the test VM (scripts/vm-run sets VZZFS_IN_VM).
+
+Outside the VM these tests do not skip: collecting them is an error, so a
+missing VM can never pass for a green run. Run them with scripts/test.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from harness.vzctl import Vzctl
+from vzzfs_hooks import hookwire, volume, zfs
+from vzzfs_hooks.config import Node
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+POOL = "vz"
+ROOT = "vz/vzzfs"
+
+if not os.environ.get("VZZFS_IN_VM"):
+    raise pytest.UsageError("tests/vm need the test VM with real ZFS: run scripts/test "
+                            "(or scripts/vm-run -- /usr/bin/python3 -m pytest tests/vm)")
+
+
+def sh(*argv, **kw):
+    """Run a command for a test; raise with its output if it fails."""
+    check = kw.pop("check", True)
+    res = subprocess.run([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, **kw)
+    if check and res.returncode:
+        raise AssertionError("%s failed (%d): %s" % (" ".join(map(str, argv)), res.returncode,
+                                                      res.stdout))
+    return res
+
+
+@pytest.fixture(scope="session")
+def pool():
+    disk = os.environ["VZZFS_TEST_DISKS"].split()[0]
+    sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", POOL, disk)
+    zfs.ensure_filesystem(ROOT + "/ct")
+    yield POOL
+    sh("zpool", "destroy", "-f", POOL, check=False)
+
+
+class TestNode(object):
+    """A scratch OpenVZ node: /etc/vz, /vz/{private,root,lock} under one directory."""
+
+    def __init__(self, base):
+        self.base = base
+        self.etc = os.path.join(base, "etc/vz")
+        os.makedirs(os.path.join(self.etc, "conf"))
+        for d in ("private", "root", "lock"):
+            os.makedirs(os.path.join(base, "vz", d))
+        with open(os.path.join(self.etc, "vz.conf"), "w") as f:
+            f.write("## global OpenVZ configuration (test node)\nVIRTUOZZO=yes\n"
+                    "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
+                    "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\n" % (base, base, base))
+        with open(os.path.join(self.etc, "vzzfs.conf"), "w") as f:
+            f.write('VZZFS_ROOT="%s"\nVZZFS_DEV_TIMEOUT=5\nVZZFS_BUSY_TIMEOUT=1\n' % ROOT)
+        hookwire.install(os.path.join(self.etc, "conf"), os.path.join(REPO, "hooks"))
+        self.vzctl = Vzctl(self.etc)
+        self.node = Node(self.etc)
+        self.ctids = []
+
+    def private(self, ctid):
+        return os.path.join(self.base, "vz/private", str(ctid))
+
+    def root(self, ctid):
+        return os.path.join(self.base, "vz/root", str(ctid))
+
+    def conffile(self, ctid):
+        return os.path.join(self.etc, "conf", "%s.conf" % ctid)
+
+    def dataset(self, ctid):
+        return "%s/ct/%s" % (ROOT, ctid)
+
+    def make_ct(self, ctid, size=64 << 20, files=None, extra_conf="", dataset=None):
+        """A stopped CT on a fresh zvol with a tiny root file system in it."""
+        ds = dataset or self.dataset(ctid)
+        zfs.create_volume(ds, size, 16384, sparse=True, props={"compression": "lz4"})
+        dev = volume.find_device(ds, 10)
+        volume.mkfs(dev, size)
+        tmp = os.path.join(self.base, "mkct")
+        os.makedirs(tmp, exist_ok=True)
+        sh("mount", dev, tmp)
+        try:
+            for d in ("etc", "bin", "root", "tmp"):
+                os.makedirs(os.path.join(tmp, d), exist_ok=True)
+            with open(os.path.join(tmp, "etc/hostname"), "w") as f:
+                f.write("ct%s\n" % ctid)
+            for name, text in (files or {}).items():
+                with open(os.path.join(tmp, name), "w") as f:
+                    f.write(text)
+        finally:
+            sh("umount", tmp)
+        os.makedirs(self.private(ctid))
+        with open(self.conffile(ctid), "w") as f:
+            f.write('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\nDISKSPACE="%d:%d"\n%s'
+                    % (size >> 10, size >> 10, extra_conf))
+        self.ctids.append((ctid, ds))
+        return ds
+
+    def make_simfs_ct(self, ctid):
+        """An ordinary (non-vzzfs) CT with a private directory."""
+        os.makedirs(os.path.join(self.private(ctid), "etc"))
+        with open(os.path.join(self.private(ctid), "etc/hostname"), "w") as f:
+            f.write("plain%s\n" % ctid)
+        with open(self.conffile(ctid), "w") as f:
+            f.write('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\n')
+        self.ctids.append((ctid, None))
+
+    def vzzfs(self, *args):
+        return sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", self.etc, *args,
+                  check=False, cwd=REPO)
+
+    def cleanup(self):
+        for ctid, ds in self.ctids:
+            if self.vzctl.is_running(ctid) or self.vzctl.is_mounted(ctid):
+                self.vzctl.stop(ctid)
+            for path in (self.root(ctid), self.private(ctid)):
+                while os.path.ismount(path):
+                    sh("umount", path, check=False)
+                    if os.path.ismount(path):
+                        sh("umount", "-l", path, check=False)
+                if os.path.isdir(path):
+                    volume.set_immutable(path, False)
+            if ds and zfs.exists(ds):
+                sh("zfs", "destroy", "-r", ds, check=False)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture
+def node(pool, tmp_path):
+    n = TestNode(str(tmp_path / "node"))
+    yield n
+    n.cleanup()

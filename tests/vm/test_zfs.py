@@ -1,0 +1,45 @@
+"""The ZFS layer on a real pool, through libzfs_core and through the CLI alone."""
+import pytest
+
+from vzzfs_hooks import zfs
+from vzzfs_hooks.errors import DatasetExists, DatasetNotFound, PoolNotImported
+
+
+@pytest.fixture(params=["lzc", "cli"])
+def backend(request, monkeypatch, pool):
+    if request.param == "lzc":
+        assert zfs.lzc is not None, "python3-pyzfs must be importable in the VM"
+    else:
+        monkeypatch.setattr(zfs, "lzc", None)
+    yield request.param
+    zfs.zfs("destroy", "-r", "vz/zt", check=False)
+
+
+def test_volume_lifecycle_and_typed_errors(backend):
+    zfs.ensure_filesystem("vz/zt")
+    assert zfs.get("vz/zt", "canmount")["canmount"] == "off"
+    size = zfs.create_volume("vz/zt/v", 10 << 20 | 1, 16384, props={"compression": "lz4"})
+    assert size == (10 << 20) + 16384  # rounded up to volblocksize
+    assert zfs.exists("vz/zt/v") and not zfs.exists("vz/zt/nope")
+    props = zfs.get("vz/zt/v", "volsize", "volblocksize", "compression", "refreservation")
+    assert props["volsize"] == str(size) and props["volblocksize"] == "16384"
+    assert props["compression"] == "lz4" and int(props["refreservation"]) >= size
+    with pytest.raises(DatasetExists):
+        zfs.create_volume("vz/zt/v", 1 << 20, 16384)
+    zfs.snapshot(["vz/zt/v@a"], {"org.openvz.vzzfs:test": "1"})
+    assert zfs.get("vz/zt/v@a", "org.openvz.vzzfs:test")["org.openvz.vzzfs:test"] == "1"
+    rows = zfs.list_datasets("vz/zt", ["name", "volsize"])
+    assert [r["name"] for r in rows] == ["vz/zt/v"]
+    with pytest.raises(DatasetNotFound):
+        zfs.destroy("vz/zt/missing")
+    zfs.destroy("vz/zt/v@a")
+    zfs.destroy("vz/zt/v")
+    assert not zfs.exists("vz/zt/v")
+
+
+def test_pool_checks(backend):
+    assert zfs.require_pool("vz") == "ONLINE"
+    with pytest.raises(PoolNotImported) as e:
+        zfs.require_pool("nopool")
+    assert "zpool import nopool" in e.value.line()
+    assert zfs.list_datasets("vz/nothing-here", ["name"]) == []

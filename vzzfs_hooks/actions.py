@@ -1,0 +1,152 @@
+"""What happens when vzctl mounts and unmounts a container, and attach/detach.
+
+premount attaches the zvol's ext4 at VE_PRIVATE, postumount detaches it; the
+mount hook checks the result. Every step leaves the node as it found it when it
+fails: a mount made here is undone before an error leaves this module.
+"""
+
+import os
+
+from . import log, mounts, volume, zfs
+from .errors import ConfigError, FsError, StateError, VzzfsError
+
+
+def is_vzzfs(ct):
+    """Does vzzfs own this CT's private area?
+
+    Yes when the CT's conf names a dataset (VZZFS_DATASET), when a zvol exists at
+    the conventional name, or when VE_PRIVATE is our guarded empty mount point
+    (so a missing pool is reported instead of starting an empty CT).
+    """
+    if ct.explicit:
+        return True
+    try:
+        if zfs.exists(ct.dataset) and zfs.get(ct.dataset, "type").get("type") == "volume":
+            return True
+    except VzzfsError:
+        pass  # no zfs, no pool: then only the guard can tell
+    return is_guarded_mountpoint(ct.ve_private)
+
+
+def is_guarded_mountpoint(path):
+    try:
+        return (not mounts.is_mountpoint(path) and os.path.isdir(path)
+                and not os.listdir(path) and volume.is_immutable(path))
+    except OSError:
+        return False
+
+
+def _check_volume(ct):
+    zfs.require_pool(ct.pool)
+    kind = zfs.get(ct.dataset, "type").get("type")
+    if kind != "volume":
+        raise ConfigError("dataset %s is a %s, not a zvol" % (ct.dataset, kind),
+                          "point VZZFS_DATASET in %s at a zvol" % ct.conffile)
+
+
+def _prepare_mountpoint(ct):
+    """VE_PRIVATE must be an empty directory; keep it guarded while unmounted."""
+    path = ct.ve_private
+    if not os.path.isdir(path):
+        if os.path.lexists(path):
+            raise FsError("VE_PRIVATE %s exists but is not a directory" % path,
+                          "move it away; vzzfs mounts the zvol there")
+        os.makedirs(path, 0o700)
+    leftovers = os.listdir(path)
+    if leftovers:
+        raise FsError("VE_PRIVATE %s holds files while the zvol is not mounted (%s); "
+                      "they would be hidden under the mount" % (path, ", ".join(sorted(leftovers)[:3])),
+                      "move them away: mv %s %s.stray && mkdir %s" % (path, path, path))
+    if not volume.set_immutable(path, True):
+        log.info("CT %s: cannot guard %s with chattr +i on this file system" % (ct.ctid, path))
+
+
+def _same_device(mount, device):
+    return mount is not None and mount.devno == mounts.devno_of(device)
+
+
+def attach(ct):
+    """Mount the CT's zvol on VE_PRIVATE. Returns True if it mounted now,
+    False if it was mounted already (by an earlier mount, or left by a failed step)."""
+    if ct.disk_quota != "no":
+        log.warn("CT %s: DISK_QUOTA=%s: vzquota is useless on a zvol and slows start "
+                 "(set DISK_QUOTA=no in %s)" % (ct.ctid, ct.disk_quota, ct.conffile))
+    current = ct.private_mount()
+    if current is not None:
+        _require_ours(ct, current)
+        log.info("CT %s: %s already mounted on %s" % (ct.ctid, ct.dataset, ct.ve_private))
+        return False
+    _check_volume(ct)
+    _prepare_mountpoint(ct)
+    device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
+    _refuse_if_mounted_elsewhere(ct, device)
+    if ct.settings.fsck == "preen" and volume.fsck_preen(device, ct.dataset):
+        log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
+    volume.mount(device, ct.ve_private, ct.settings.mount_opts)
+    log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
+    return True
+
+
+def _require_ours(ct, current):
+    """The mount on VE_PRIVATE must be this CT's zvol (a mounted zvol keeps its pool imported)."""
+    if current.fstype == "ext4" and zfs.exists(ct.dataset):
+        device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
+        if _same_device(current, device):
+            return
+    raise FsError("VE_PRIVATE %s has %s mounted on it, not zvol %s"
+                  % (ct.ve_private, current.source or current.fstype, ct.dataset),
+                  "unmount it by hand (umount %s) and retry" % ct.ve_private)
+
+
+def _refuse_if_mounted_elsewhere(ct, device):
+    devno = mounts.devno_of(device)
+    here = [m.mountpoint for m in mounts.table() if m.devno == devno]
+    if here:
+        raise FsError("zvol %s is already mounted at %s" % (ct.dataset, here[0]),
+                      "unmount it there first (umount %s)" % here[0])
+    others = mounts.namespaces_using(devno)
+    if others:
+        raise FsError("zvol %s is still mounted in the mount namespace of pid %s"
+                      % (ct.dataset, ", ".join(map(str, others))),
+                      "stop those processes (a container left running?) and retry")
+
+
+def check_mounted(ct):
+    """The mount hook: VE_PRIVATE must be this CT's zvol by now."""
+    device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
+    if not _same_device(ct.private_mount(), device):
+        raise StateError("VE_PRIVATE %s is not the mounted zvol %s (premount did not run?)"
+                         % (ct.ve_private, ct.dataset),
+                         "check that /etc/vz/conf/vps.premount is vzzfs's (vzzfs install-hooks)")
+
+
+def detach(ct):
+    """Unmount VE_PRIVATE and guard the empty directory again.
+
+    Refuses while VE_ROOT is mounted (the CT still uses it). Returns True if it
+    unmounted something.
+    """
+    if ct.root_mounted():
+        raise StateError("VE_ROOT %s is still mounted, so %s stays mounted"
+                         % (ct.ve_root, ct.ve_private),
+                         "stop what uses it, run 'umount %s', then 'vzzfs detach %s'"
+                         % (ct.ve_root, ct.ctid))
+    current = ct.private_mount()
+    if current is None:
+        _guard_if_empty(ct)
+        return False
+    _require_ours(ct, current)
+    volume.umount(ct.ve_private, ct.settings.busy_timeout)
+    others = mounts.namespaces_using(current.devno)
+    if others:
+        log.warn("CT %s: zvol %s is still mounted in the mount namespace of pid %s"
+                 % (ct.ctid, ct.dataset, ", ".join(map(str, others))))
+    _guard_if_empty(ct)
+    log.info("CT %s: unmounted %s from %s" % (ct.ctid, ct.dataset, ct.ve_private))
+    return True
+
+
+def _guard_if_empty(ct):
+    path = ct.ve_private
+    if os.path.isdir(path) and not mounts.is_mountpoint(path) and not os.listdir(path):
+        volume.set_immutable(path, True)

@@ -1,0 +1,100 @@
+"""Entry point of the four vzctl action scripts (premount, mount, umount, postumount).
+
+vzctl runs /etc/vz/conf/vps.<action> with only HOME, TERM, PATH, VEID and
+VE_CONFFILE set, holding the CT's lock (so nothing here may call a locking
+vzctl command). An admin's earlier vps.<action> script is chained: it runs
+after ours on the way up and before ours on the way down. Exit 0 lets vzctl go
+on; anything else makes it abort with "Error executing ... script".
+"""
+
+import os
+import subprocess
+import sys
+
+from . import actions, log
+from .config import Node
+from .ct import Container
+from .errors import EXIT_ERROR, EXIT_USAGE, VzzfsError
+
+ACTIONS = ("premount", "mount", "umount", "postumount")
+
+
+def run_chained(script):
+    """Run the admin's own script the way vzctl would; its exit code, 0 if none."""
+    if not script or not os.path.exists(script):
+        return 0
+    argv = [script] if os.access(script, os.X_OK) else ["/bin/sh", script]
+    return subprocess.call(argv, stdin=subprocess.DEVNULL)
+
+
+def run_hook(action, ct, chained=None):
+    """Do ``action`` for ``ct`` and its chained script; return the exit code."""
+    ours = actions.is_vzzfs(ct)
+    if action == "premount":
+        mounted_now = actions.attach(ct) if ours else False
+        rc = run_chained(chained)
+        if rc and mounted_now:
+            actions.detach(ct)  # vzctl aborts the mount: leave nothing behind
+        return rc
+    if action == "mount":
+        if ours:
+            try:
+                actions.check_mounted(ct)
+            except VzzfsError:
+                _detach_quietly(ct)
+                raise
+        rc = run_chained(chained)
+        if rc and ours:
+            _detach_quietly(ct)  # vzctl will not run postumount after a failed mount script
+        return rc
+    rc = run_chained(chained)
+    if action == "postumount" and ours:
+        actions.detach(ct)
+    return rc
+
+
+def _detach_quietly(ct):
+    """Undo premount's mount on the failure path once vzctl has let go of VE_ROOT.
+
+    VE_ROOT is still bind-mounted at this point (vzctl unmounts it after the
+    script fails); unmounting VE_PRIVATE now is fine, and the ext4 is released
+    when vzctl unmounts VE_ROOT.
+    """
+    try:
+        if ct.private_mount() is not None:
+            from . import volume
+            volume.umount(ct.ve_private, ct.settings.busy_timeout)
+    except VzzfsError as e:
+        log.warn("CT %s: could not unmount %s after the failed mount: %s"
+                 % (ct.ctid, ct.ve_private, e.line()))
+
+
+def main(action, argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if action not in ACTIONS:
+        log.error("hook called as %r; link it as one of %s" % (action, ", ".join(ACTIONS)))
+        return EXIT_USAGE
+    chained = None
+    if len(argv) == 2 and argv[0] == "--chain":
+        chained = argv[1]
+    elif argv:
+        log.error("usage: %s [--chain SCRIPT] (run by vzctl with VEID and VE_CONFFILE set)" % action)
+        return EXIT_USAGE
+    veid = os.environ.get("VEID", "")
+    conffile = os.environ.get("VE_CONFFILE", "")
+    if not veid or not conffile:
+        log.error("%s hook: VEID and VE_CONFFILE are not set (vzctl runs this script; "
+                  "for manual use see 'vzzfs attach')" % action)
+        return EXIT_USAGE
+    try:
+        ct = Container(veid, Node.from_conffile(conffile), conffile)
+        return run_hook(action, ct, chained)
+    except VzzfsError as e:
+        if e.ctid is None:
+            e.ctid = veid
+        log.error(e.line())
+        return e.exit_code
+    except Exception as e:  # a bug must still fail the hook with one clear line
+        log.error("CT %s: %s hook failed unexpectedly: %s: %s (report this as a vzzfs bug)"
+                  % (veid, action, type(e).__name__, e))
+        return EXIT_ERROR

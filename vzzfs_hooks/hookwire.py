@@ -1,0 +1,120 @@
+"""Wiring the hooks into vzctl: /etc/vz/conf/vps.{premount,mount,umount,postumount}.
+
+Each becomes a two-line shell shim that execs vzzfs's hook. An admin's own
+script found there is never overwritten: it is kept as vps.<action>.vzzfs-chained
+and the hook runs it. Uninstalling puts it back. Both are idempotent, and each
+file is replaced atomically (write a temp file, then rename).
+"""
+
+import os
+import tempfile
+
+from .config import check_abs_path
+from .errors import ConfigError, StateError
+from .hookmain import ACTIONS
+
+MARKER = "# vzzfs-managed-hook"
+CHAIN_SUFFIX = ".vzzfs-chained"
+DEFAULT_HOOK_DIR = "/usr/libexec/vzzfs"
+
+
+def shim_text(action, hook_dir, conf_dir):
+    script = os.path.join(conf_dir, "vps." + action)
+    return ("#!/bin/sh\n"
+            "%s: %s\n"
+            "# Installed by 'vzzfs install-hooks'; 'vzzfs uninstall-hooks' removes it. Do not edit:\n"
+            "# an own script belongs in %s%s, which this runs.\n"
+            "exec '%s' --chain '%s%s'\n"
+            % (MARKER, action, script, CHAIN_SUFFIX, os.path.join(hook_dir, action),
+               script, CHAIN_SUFFIX))
+
+
+def is_ours(path):
+    try:
+        if os.path.islink(path):
+            return False
+        with open(path, "r", errors="replace") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return MARKER in head
+
+
+def _write_atomic(path, text):
+    fd, tmp = tempfile.mkstemp(prefix=".vzzfs-", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _check_dirs(conf_dir, hook_dir=None):
+    check_abs_path(conf_dir, "--confdir")
+    if not os.path.isdir(conf_dir):
+        raise ConfigError("%s is not a directory" % conf_dir, "is vzctl installed?")
+    if hook_dir is not None:
+        check_abs_path(hook_dir, "--hookdir")
+        for action in ACTIONS:
+            if not os.access(os.path.join(hook_dir, action), os.X_OK):
+                raise ConfigError("hook %s is missing or not executable"
+                                  % os.path.join(hook_dir, action), "reinstall vzzfs")
+
+
+def install(conf_dir, hook_dir):
+    """Wire all four actions; returns a list of what changed (empty if nothing)."""
+    _check_dirs(conf_dir, hook_dir)
+    for action in ACTIONS:  # refuse before changing anything
+        path = os.path.join(conf_dir, "vps." + action)
+        if os.path.lexists(path) and not is_ours(path) and os.path.lexists(path + CHAIN_SUFFIX):
+            raise StateError("both %s (not vzzfs's) and %s%s exist" % (path, path, CHAIN_SUFFIX),
+                             "merge them into %s%s by hand, remove %s, and run install-hooks again"
+                             % (path, CHAIN_SUFFIX, path))
+    changed = []
+    for action in ACTIONS:
+        path = os.path.join(conf_dir, "vps." + action)
+        text = shim_text(action, hook_dir, conf_dir)
+        if is_ours(path):
+            with open(path) as f:
+                if f.read() == text:
+                    continue
+            changed.append("updated %s" % path)
+        elif os.path.lexists(path):
+            os.rename(path, path + CHAIN_SUFFIX)
+            changed.append("kept your %s as %s%s (chained)" % (path, path, CHAIN_SUFFIX))
+        else:
+            changed.append("installed %s" % path)
+        _write_atomic(path, text)
+    return changed
+
+
+def uninstall(conf_dir):
+    """Remove our shims, putting chained scripts back; returns what changed."""
+    _check_dirs(conf_dir)
+    changed = []
+    for action in ACTIONS:
+        path = os.path.join(conf_dir, "vps." + action)
+        if not is_ours(path):
+            continue
+        if os.path.lexists(path + CHAIN_SUFFIX):
+            os.rename(path + CHAIN_SUFFIX, path)
+            changed.append("restored your %s" % path)
+        else:
+            os.unlink(path)
+            changed.append("removed %s" % path)
+    return changed
+
+
+def status(conf_dir):
+    """action -> 'vzzfs', 'other' or 'missing'."""
+    result = {}
+    for action in ACTIONS:
+        path = os.path.join(conf_dir, "vps." + action)
+        result[action] = "vzzfs" if is_ours(path) else "other" if os.path.lexists(path) else "missing"
+    return result

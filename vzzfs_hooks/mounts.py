@@ -1,0 +1,89 @@
+"""What is mounted where: /proc/<pid>/mountinfo, parsed.
+
+psutil only sees the current mount namespace; a running container keeps its own,
+so questions like "who still holds this zvol" also read other processes' tables.
+"""
+
+import os
+import re
+
+_ESCAPE_RE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field):
+    return _ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+class Mount(object):
+    __slots__ = ("mount_id", "parent_id", "devno", "root", "mountpoint", "options",
+                 "fstype", "source", "super_options")
+
+    def __init__(self, line):
+        fields = line.split()
+        sep = fields.index("-")
+        self.mount_id = int(fields[0])
+        self.parent_id = int(fields[1])
+        self.devno = fields[2]
+        self.root = _unescape(fields[3])
+        self.mountpoint = _unescape(fields[4])
+        self.options = fields[5]
+        self.fstype = fields[sep + 1]
+        self.source = _unescape(fields[sep + 2]) if len(fields) > sep + 2 else ""
+        self.super_options = fields[sep + 3] if len(fields) > sep + 3 else ""
+
+    @property
+    def read_only(self):
+        return "ro" in self.options.split(",")
+
+
+def table(pid="self"):
+    """The mounts seen by process ``pid``, in mount order ([] if it is gone)."""
+    try:
+        with open("/proc/%s/mountinfo" % pid) as f:
+            return [Mount(line) for line in f if line.strip()]
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+
+
+def mount_at(path, pid="self"):
+    """The top-most mount whose mount point is ``path``, or None."""
+    path = os.path.realpath(path)
+    found = None
+    for m in table(pid):
+        if m.mountpoint == path:
+            found = m
+    return found
+
+
+def is_mountpoint(path):
+    return mount_at(path) is not None
+
+
+def devno_of(device):
+    """'major:minor' of a block device path, as mountinfo writes it."""
+    rdev = os.stat(device).st_rdev
+    return "%d:%d" % (os.major(rdev), os.minor(rdev))
+
+
+def namespaces_using(devno):
+    """PIDs (one per foreign mount namespace) whose namespace mounts device ``devno``."""
+    own_ns = _mntns("self")
+    seen = {own_ns}
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        ns = _mntns(name)
+        if ns is None or ns in seen:
+            continue
+        seen.add(ns)
+        if any(m.devno == devno for m in table(name)):
+            pids.append(int(name))
+    return pids
+
+
+def _mntns(pid):
+    try:
+        return os.readlink("/proc/%s/ns/mnt" % pid)
+    except OSError:
+        return None

@@ -1,0 +1,54 @@
+"""Runs external commands: always an argument list, never a shell.
+
+Every call to zfs, zpool, mount, e2fsck ... goes through ``run`` so that there is
+one place that logs, captures output and turns a missing binary into a clear error.
+Tests inject faults by putting a fake command first on PATH.
+"""
+
+import subprocess
+
+from .errors import VzzfsError
+
+
+class CommandFailed(VzzfsError):
+    """A command exited non-zero; ``returncode``, ``stdout`` and ``stderr`` say how."""
+
+    def __init__(self, argv, returncode, stdout, stderr):
+        msg = stderr.strip().splitlines()[-1] if stderr.strip() else "exit code %d" % returncode
+        super(CommandFailed, self).__init__("%s failed: %s" % (argv[0], msg))
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class Result(object):
+    __slots__ = ("argv", "returncode", "stdout", "stderr")
+
+    def __init__(self, argv, returncode, stdout, stderr):
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def run(argv, check=True, timeout=None, stdin=None, env=None):
+    """Run ``argv`` (a list of str) and return a Result with text output.
+
+    With ``check`` a non-zero exit raises CommandFailed. A missing program raises
+    VzzfsError naming the package to install.
+    """
+    argv = [str(a) for a in argv]
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL if stdin is None else stdin,
+                              universal_newlines=True, timeout=timeout, env=env)
+    except FileNotFoundError:
+        raise VzzfsError("command %s not found" % argv[0],
+                         "install it (zfsutils-linux/zfs, e2fsprogs, util-linux)")
+    except subprocess.TimeoutExpired:
+        raise VzzfsError("%s did not finish within %s s" % (" ".join(argv), timeout))
+    result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, proc.stdout, proc.stderr)
+    return result

@@ -1,0 +1,210 @@
+"""ZFS: libzfs_core (pyzfs) where it has the call, the zfs/zpool CLI where it has not.
+
+Both paths raise the same typed errors (errors.ZfsError and subclasses), so
+callers never look at errno values or stderr text. Without pyzfs everything
+goes through the CLI. Names are checked before they reach either.
+"""
+
+import errno
+import os
+
+from . import runner
+from .config import check_dataset_name
+from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
+                     ZfsError)
+
+try:  # Debian/EL package python3-pyzfs; absent is fine
+    if os.environ.get("VZZFS_NO_LZC"):
+        raise ImportError("disabled by VZZFS_NO_LZC")
+    import libzfs_core as lzc
+except ImportError:
+    lzc = None
+
+# (stderr fragment, error class) for the CLI; first match wins
+_CLI_ERRORS = (
+    ("no such pool", PoolNotImported),
+    ("modules are not loaded", PoolNotImported),
+    ("dataset does not exist", DatasetNotFound),
+    ("dataset already exists", DatasetExists),
+    ("out of space", PoolFull),
+    ("no space left", PoolFull),
+    ("is busy", DatasetBusy),
+    ("has dependent clones", DatasetBusy),
+    ("has children", DatasetBusy),
+)
+
+_ERRNO_ERRORS = {
+    errno.ENOENT: DatasetNotFound,
+    errno.EEXIST: DatasetExists,
+    errno.ENOSPC: PoolFull,
+    errno.EDQUOT: PoolFull,
+    errno.EBUSY: DatasetBusy,
+    errno.ENXIO: PoolNotImported,
+}
+
+
+def _fix_for(cls, name):
+    pool = name.split("/", 1)[0]
+    return {
+        PoolNotImported: "import it with: zpool import %s" % pool,
+        DatasetNotFound: "check the name with: zfs list -t all -r %s" % pool,
+        DatasetExists: "pick another name or remove it first",
+        PoolFull: "free space in pool %s or add disks (zpool list %s)" % (pool, pool),
+        DatasetBusy: "find what uses it (mounts, clones, open devices) and retry",
+    }.get(cls)
+
+
+def _cli_error(exc, name):
+    text = exc.stderr.lower()
+    for fragment, cls in _CLI_ERRORS:
+        if fragment in text:
+            return cls(exc.problem, _fix_for(cls, name))
+    return ZfsError(exc.problem, "see the zfs message above")
+
+
+def _lzc_error(exc, what, name):
+    # pyzfs 2.1's ZFSGenericError swaps name and message: trust errno only
+    code = getattr(exc, "errno", None)
+    cls = _ERRNO_ERRORS.get(code, ZfsError)
+    detail = os.strerror(code) if code else str(exc)
+    return cls("%s %s failed: %s" % (what, name, detail), _fix_for(cls, name))
+
+
+def zfs(*args, **kw):
+    """Run the zfs CLI, raising typed errors. ``name`` picks the fix text."""
+    name = kw.pop("name", "")
+    try:
+        return runner.run(["zfs"] + list(args), **kw)
+    except runner.CommandFailed as e:
+        raise _cli_error(e, name)
+
+
+def zpool(*args, **kw):
+    name = kw.pop("name", "")
+    try:
+        return runner.run(["zpool"] + list(args), **kw)
+    except runner.CommandFailed as e:
+        raise _cli_error(e, name)
+
+
+# ---- pools ----
+
+def pool_health(pool):
+    """'ONLINE', 'DEGRADED', ... or raise PoolNotImported."""
+    check_dataset_name(pool, "pool name")
+    res = runner.run(["zpool", "list", "-H", "-o", "health", pool], check=False)
+    if res.returncode != 0:
+        raise PoolNotImported("pool %s is not imported" % pool,
+                              "import it with: zpool import %s" % pool)
+    return res.stdout.strip()
+
+
+def require_pool(pool):
+    health = pool_health(pool)
+    if health in ("FAULTED", "UNAVAIL", "SUSPENDED"):
+        raise PoolNotImported("pool %s is %s" % (pool, health),
+                              "check it with: zpool status -x %s" % pool)
+    return health
+
+
+# ---- datasets ----
+
+def exists(name):
+    check_dataset_name(name)
+    if lzc is not None:
+        return bool(lzc.lzc_exists(name.encode()))
+    return runner.run(["zfs", "list", "-H", "-o", "name", "-t", "all", name],
+                      check=False).returncode == 0
+
+
+def get(name, *props):
+    """Dict prop -> value from ``zfs get -Hp``; numbers stay strings, '-' is None."""
+    check_dataset_name(name.split("@", 1)[0])
+    res = zfs("get", "-Hp", "-o", "property,value", ",".join(props), name, name=name)
+    values = {}
+    for line in res.stdout.splitlines():
+        prop, _, value = line.partition("\t")
+        values[prop] = None if value == "-" else value
+    return values
+
+
+def set_props(name, props):
+    check_dataset_name(name)
+    args = ["%s=%s" % (k, v) for k, v in props.items()]
+    zfs("set", *(args + [name]), name=name)
+
+
+def list_datasets(root, props, types="volume"):
+    """Rows (dicts) of ``zfs list -Hp -r`` under ``root``; [] if root is missing."""
+    check_dataset_name(root)
+    res = runner.run(["zfs", "list", "-Hp", "-r", "-t", types, "-o", ",".join(props), root],
+                     check=False)
+    if res.returncode != 0:
+        if "does not exist" in res.stderr:
+            return []
+        raise _cli_error(runner.CommandFailed(res.argv, res.returncode, res.stdout, res.stderr),
+                         root)
+    return [dict(zip(props, line.split("\t"))) for line in res.stdout.splitlines() if line]
+
+
+def ensure_filesystem(name):
+    """Create a container-less filesystem (canmount=off) and its parents if missing."""
+    check_dataset_name(name)
+    parts = name.split("/")
+    for i in range(2, len(parts) + 1):
+        ds = "/".join(parts[:i])
+        if not exists(ds):
+            try:
+                zfs("create", "-o", "canmount=off", ds, name=ds)
+            except DatasetExists:
+                pass  # created meanwhile by someone else
+
+
+def create_volume(name, size, volblocksize, sparse=False, props=None):
+    """A zvol of ``size`` bytes (rounded up to volblocksize) with ``props``.
+
+    The CLI does this in one atomic step and sets refreservation for a
+    non-sparse volume, which lzc_create does not.
+    """
+    check_dataset_name(name)
+    size = -(-int(size) // volblocksize) * volblocksize
+    args = ["create", "-V", str(size), "-o", "volblocksize=%d" % volblocksize]
+    if sparse:
+        args.append("-s")
+    for k, v in sorted((props or {}).items()):
+        args += ["-o", "%s=%s" % (k, v)]
+    zfs(*(args + [name]), name=name)
+    return size
+
+
+def destroy(name, recursive=False):
+    check_dataset_name(name.split("@", 1)[0])
+    if lzc is not None and not recursive:
+        try:
+            lzc.lzc_destroy(name.encode())
+            return
+        except lzc.exceptions.ZFSError as e:
+            raise _lzc_error(e, "destroy", name)
+    zfs(*(["destroy"] + (["-r"] if recursive else []) + [name]), name=name)
+
+
+def snapshot(names, props=None):
+    """Take the snapshots ``names`` (full 'ds@snap' names) in one atomic step."""
+    for n in names:
+        ds, _, snap = n.partition("@")
+        check_dataset_name(ds)
+        check_dataset_name(snap, "snapshot name")
+    if lzc is not None:
+        try:
+            lzc.lzc_snapshot([n.encode() for n in names],
+                             {k.encode(): v.encode() for k, v in (props or {}).items()})
+            return
+        except lzc.exceptions.SnapshotFailure as e:
+            first = e.errors[0] if getattr(e, "errors", None) else e
+            raise _lzc_error(first, "snapshot", names[0])
+        except lzc.exceptions.ZFSError as e:
+            raise _lzc_error(e, "snapshot", names[0])
+    args = ["snapshot"]
+    for k, v in sorted((props or {}).items()):
+        args += ["-o", "%s=%s" % (k, v)]
+    zfs(*(args + list(names)), name=names[0])
