@@ -1,0 +1,119 @@
+"""install-hooks / uninstall-hooks: admin scripts kept and chained, both idempotent."""
+import os
+
+import pytest
+
+from vzzfs_hooks import hookwire
+from vzzfs_hooks.errors import ConfigError, StateError
+from vzzfs_hooks.hookmain import ACTIONS
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    conf = tmp_path / "conf"
+    hooks = tmp_path / "hooks"
+    conf.mkdir()
+    hooks.mkdir()
+    for action in ACTIONS:
+        p = hooks / action
+        p.write_text("#!/bin/sh\n")
+        p.chmod(0o755)
+    return str(conf), str(hooks)
+
+
+def snapshot_dir(path):
+    return {n: open(os.path.join(path, n)).read() for n in sorted(os.listdir(path))}
+
+
+def test_install_writes_four_executable_shims(dirs):
+    conf, hooks = dirs
+    changed = hookwire.install(conf, hooks)
+    assert len(changed) == 4
+    for action in ACTIONS:
+        path = os.path.join(conf, "vps." + action)
+        assert os.access(path, os.X_OK)
+        text = open(path).read()
+        assert text.startswith("#!/bin/sh\n")
+        assert "exec '%s/%s' --chain '%s.vzzfs-chained'" % (hooks, action, path) in text
+    assert hookwire.status(conf) == dict((a, "vzzfs") for a in ACTIONS)
+
+
+def test_install_twice_changes_nothing(dirs):
+    conf, hooks = dirs
+    hookwire.install(conf, hooks)
+    before = snapshot_dir(conf)
+    assert hookwire.install(conf, hooks) == []
+    assert snapshot_dir(conf) == before
+
+
+def test_admin_script_is_chained_and_restored(dirs):
+    conf, hooks = dirs
+    own = os.path.join(conf, "vps.mount")
+    with open(own, "w") as f:
+        f.write("#!/bin/sh\necho admin\n")
+    changed = hookwire.install(conf, hooks)
+    assert any("kept your" in c for c in changed)
+    assert open(own + ".vzzfs-chained").read() == "#!/bin/sh\necho admin\n"
+    assert hookwire.is_ours(own)
+    hookwire.uninstall(conf)
+    assert open(own).read() == "#!/bin/sh\necho admin\n"
+    assert sorted(os.listdir(conf)) == ["vps.mount"]
+
+
+def test_uninstall_twice_changes_nothing(dirs):
+    conf, hooks = dirs
+    hookwire.install(conf, hooks)
+    assert len(hookwire.uninstall(conf)) == 4
+    assert os.listdir(conf) == []
+    assert hookwire.uninstall(conf) == []
+
+
+def test_uninstall_leaves_foreign_scripts(dirs):
+    conf, _ = dirs
+    other = os.path.join(conf, "vps.premount")
+    with open(other, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    assert hookwire.uninstall(conf) == []
+    assert open(other).read() == "#!/bin/sh\nexit 0\n"
+
+
+def test_conflict_refused_before_any_change(dirs):
+    conf, hooks = dirs
+    for name in ("vps.umount", "vps.umount.vzzfs-chained"):
+        with open(os.path.join(conf, name), "w") as f:
+            f.write("#!/bin/sh\n# %s\n" % name)
+    before = snapshot_dir(conf)
+    with pytest.raises(StateError) as e:
+        hookwire.install(conf, hooks)
+    assert "merge them" in e.value.fix
+    assert snapshot_dir(conf) == before
+
+
+def test_symlinked_script_is_not_taken_for_ours(dirs, tmp_path):
+    conf, hooks = dirs
+    target = tmp_path / "elsewhere"
+    target.write_text("#!/bin/sh\n%s\n" % hookwire.MARKER)
+    os.symlink(str(target), os.path.join(conf, "vps.premount"))
+    hookwire.install(conf, hooks)
+    assert os.path.islink(os.path.join(conf, "vps.premount.vzzfs-chained"))
+    assert target.read_text().endswith("%s\n" % hookwire.MARKER)
+
+
+def test_missing_hook_programs_refused(dirs):
+    conf, hooks = dirs
+    os.unlink(os.path.join(hooks, "postumount"))
+    with pytest.raises(ConfigError):
+        hookwire.install(conf, hooks)
+    assert os.listdir(conf) == []
+
+
+@pytest.mark.parametrize("bad", ["relative/conf", "/etc/vz/../x"])
+def test_bad_confdir_refused(bad, dirs):
+    with pytest.raises(ConfigError):
+        hookwire.install(bad, dirs[1])
+
+
+def test_missing_confdir_refused(tmp_path, dirs):
+    with pytest.raises(ConfigError) as e:
+        hookwire.install(str(tmp_path / "nope"), dirs[1])
+    assert "vzctl" in e.value.fix

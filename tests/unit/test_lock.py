@@ -1,0 +1,61 @@
+"""The CT lock: vzctl's file format, refusal while held, stale locks taken over."""
+import os
+import subprocess
+
+import pytest
+
+from vzzfs_hooks import lock
+from vzzfs_hooks.errors import LockedError
+
+
+def test_lock_file_has_vzctl_format_and_is_released(tmp_path):
+    path = lock.acquire(str(tmp_path), "101", "attaching")
+    assert open(path).read() == "%d\nattaching\n" % os.getpid()
+    lock.release(path)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_held_lock_refused_naming_holder(tmp_path):
+    holder = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / "101.lck").write_text("%d\nmounting\n" % holder.pid)
+        with pytest.raises(LockedError) as e:
+            lock.acquire(str(tmp_path), "101", "attaching")
+        assert "pid %d (mounting)" % holder.pid in e.value.problem
+        assert e.value.exit_code == 4
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(os.listdir(str(tmp_path))) == ["101.lck"]
+
+
+def test_stale_lock_is_taken_over(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "101.lck").write_text("%d\nstarting\n" % dead.pid)
+    path = lock.acquire(str(tmp_path), "101", "attaching")
+    assert open(path).read().startswith("%d\n" % os.getpid())
+
+
+def test_fresh_empty_lock_file_is_respected(tmp_path):
+    (tmp_path / "101.lck").write_text("")
+    with pytest.raises(LockedError):
+        lock.acquire(str(tmp_path), "101", "attaching")
+
+
+def test_release_never_removes_someone_elses_lock(tmp_path):
+    path = tmp_path / "101.lck"
+    path.write_text("1\nstarting\n")
+    lock.release(str(path))
+    assert path.exists()
+
+
+def test_context_manager_releases_on_error(tmp_path):
+    class FakeCt(object):
+        lockdir = str(tmp_path)
+        ctid = "101"
+    with pytest.raises(RuntimeError):
+        with lock.ct_lock(FakeCt(), "x"):
+            assert (tmp_path / "101.lck").exists()
+            raise RuntimeError("boom")
+    assert not (tmp_path / "101.lck").exists()

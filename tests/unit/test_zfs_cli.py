@@ -1,0 +1,115 @@
+"""The CLI path of the ZFS layer against a fake zfs/zpool on PATH: argv and error mapping."""
+import os
+import stat
+
+import pytest
+
+from vzzfs_hooks import zfs
+from vzzfs_hooks.errors import (ConfigError, DatasetBusy, DatasetExists, DatasetNotFound, PoolFull,
+                                PoolNotImported, ZfsError)
+
+FAKE = """#!/bin/sh
+echo "$0 $*" >> "%(log)s"
+if [ -f "%(dir)s/stdout" ]; then cat "%(dir)s/stdout"; fi
+if [ -f "%(dir)s/stderr" ]; then cat "%(dir)s/stderr" >&2; exit 1; fi
+exit 0
+"""
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """A fake zfs and zpool; write fake.stderr to make them fail with that text."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "calls"
+    for prog in ("zfs", "zpool"):
+        p = bindir / prog
+        p.write_text(FAKE % {"log": log, "dir": tmp_path})
+        p.chmod(p.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
+    monkeypatch.setattr(zfs, "lzc", None)
+
+    class Fake(object):
+        def calls(self):
+            return [l.split(" ", 1)[1] if " " in l else ""
+                    for l in log.read_text().splitlines()] if log.exists() else []
+
+        def fail(self, text):
+            (tmp_path / "stderr").write_text(text)
+
+        def output(self, text):
+            (tmp_path / "stdout").write_text(text)
+    return Fake()
+
+
+@pytest.mark.parametrize("stderr,cls", [
+    ("cannot open 'vz/x': dataset does not exist\n", DatasetNotFound),
+    ("cannot create 'vz/x': dataset already exists\n", DatasetExists),
+    ("cannot create 'vz/x': out of space\n", PoolFull),
+    ("cannot destroy 'vz/x': dataset is busy\n", DatasetBusy),
+    ("cannot destroy 'vz/x@s': snapshot has dependent clones\n", DatasetBusy),
+    ("cannot open 'vz': no such pool\n", PoolNotImported),
+    ("The ZFS modules are not loaded.\n", PoolNotImported),
+    ("something new and strange\n", ZfsError),
+])
+def test_cli_errors_map_to_types(fake, stderr, cls):
+    fake.fail(stderr)
+    with pytest.raises(cls) as e:
+        zfs.destroy("vz/x")
+    assert type(e.value) is cls
+    assert e.value.exit_code == 5
+    assert stderr.strip().splitlines()[-1] in e.value.problem
+
+
+def test_fix_names_the_pool(fake):
+    fake.fail("cannot open 'tank/a/b': no such pool\n")
+    with pytest.raises(PoolNotImported) as e:
+        zfs.get("tank/a/b", "volsize")
+    assert e.value.fix == "import it with: zpool import tank"
+
+
+def test_create_volume_rounds_to_volblocksize(fake):
+    size = zfs.create_volume("vz/vzzfs/ct/101", 10000, 4096, sparse=True,
+                             props={"compression": "lz4"})
+    assert size == 12288
+    assert fake.calls() == ["create -V 12288 -o volblocksize=4096 -s -o compression=lz4 "
+                            "vz/vzzfs/ct/101"]
+
+
+def test_get_parses_parsable_output(fake):
+    fake.output("volsize\t10737418240\nused\t1234\norigin\t-\n")
+    assert zfs.get("vz/a", "volsize", "used", "origin") == {
+        "volsize": "10737418240", "used": "1234", "origin": None}
+    assert fake.calls() == ["get -Hp -o property,value volsize,used,origin vz/a"]
+
+
+def test_list_of_missing_root_is_empty(fake):
+    fake.fail("cannot open 'vz/none': dataset does not exist\n")
+    assert zfs.list_datasets("vz/none", ["name"]) == []
+
+
+def test_pool_health_missing_pool(fake):
+    fake.fail("cannot open 'vz': no such pool\n")
+    with pytest.raises(PoolNotImported) as e:
+        zfs.require_pool("vz")
+    assert "zpool import vz" in e.value.fix
+
+
+def test_faulted_pool_refused(fake):
+    fake.output("FAULTED\n")
+    with pytest.raises(PoolNotImported):
+        zfs.require_pool("vz")
+
+
+@pytest.mark.parametrize("bad", ["../x", "vz/../x", "vz/a b", "-o", "vz//x", "vz/x;id", ""])
+def test_bad_names_never_reach_zfs(fake, bad):
+    with pytest.raises(ConfigError):
+        zfs.destroy(bad)
+    assert fake.calls() == []
+
+
+def test_snapshot_names_checked(fake):
+    with pytest.raises(ConfigError):
+        zfs.snapshot(["vz/a@bad name"])
+    zfs.snapshot(["vz/a@s1", "vz/b@s1"])
+    assert fake.calls() == ["snapshot vz/a@s1 vz/b@s1"]
