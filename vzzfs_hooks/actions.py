@@ -82,7 +82,7 @@ def attach(ct):
     _refuse_if_mounted_elsewhere(ct, device)
     if ct.settings.fsck == "preen" and volume.fsck_preen(device, ct.dataset):
         log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
-    volume.mount(device, ct.ve_private, ct.settings.mount_opts)
+    volume.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
     log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
     return True
 

@@ -30,7 +30,8 @@ class VzzfsError(Exception):
         """The one-line message, without the ``vzzfs:`` prefix."""
         where = "CT %s: " % self.ctid if self.ctid is not None else ""
         fix = " (%s)" % self.fix if self.fix else ""
-        return where + self.problem + fix
+        # tools' messages span lines; operators and syslog get exactly one
+        return " ".join((where + self.problem + fix).split())
 
     def __str__(self):
         return self.line()

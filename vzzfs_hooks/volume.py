@@ -93,17 +93,30 @@ def fsck_preen(device, dataset):
         last = (res.stdout + res.stderr).strip().splitlines()
         why = last[-1].strip() if last else "exit code %d" % res.returncode
         raise FsError("ext4 on zvol %s needs a manual repair: %s" % (dataset, why),
-                      "the CT stays down; snapshot it (zfs snapshot %s@before-fsck), then run "
-                      "e2fsck -f /dev/zvol/%s" % (dataset, dataset))
+                      _repair_fix(dataset))
     return res.returncode != 0
 
 
-def mount(device, directory, options):
+def _repair_fix(dataset):
+    return ("the CT stays down; snapshot it (zfs snapshot %s@before-fsck), then run "
+            "e2fsck -f /dev/zvol/%s" % (dataset, dataset))
+
+
+def mount(device, directory, options, dataset):
     try:
         runner.run(["mount", "-t", "ext4", "-o", options, device, directory])
     except runner.CommandFailed as e:
-        raise FsError("cannot mount %s on %s: %s" % (device, directory, e.stderr.strip()),
-                      "check dmesg; then 'e2fsck -f %s'" % device)
+        why = e.stderr.strip().splitlines()[0] if e.stderr.strip() else "exit code %d" % e.returncode
+        if any(s in e.stderr for s in _DAMAGED):
+            raise FsError("ext4 on zvol %s needs a manual repair: the kernel refused to mount "
+                          "it: %s" % (dataset, why), _repair_fix(dataset))
+        raise FsError("cannot mount %s (zvol %s) on %s: %s" % (device, dataset, directory, why),
+                      "see dmesg for the reason")
+
+
+# what mount(8) says when the kernel found the ext4 damaged
+_DAMAGED = ("Structure needs cleaning", "wrong fs type, bad option, bad superblock",
+            "bad superblock")
 
 
 def umount(directory, busy_timeout):

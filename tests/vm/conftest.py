@@ -3,8 +3,10 @@
 Outside the VM these tests do not skip: collecting them is an error, so a
 missing VM can never pass for a green run. Run them with scripts/test.
 """
+import faulthandler
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -21,6 +23,22 @@ ROOT = "vz/vzzfs"
 if not os.environ.get("VZZFS_IN_VM"):
     raise pytest.UsageError("tests/vm need the test VM with real ZFS: run scripts/test "
                             "(or scripts/vm-run -- /usr/bin/python3 -m pytest tests/vm)")
+
+
+TEST_TIMEOUT = int(os.environ.get("VZZFS_TEST_TIMEOUT", "300"))
+
+
+@pytest.fixture(autouse=True)
+def _per_test_timeout():
+    """Fail a hung test (with every thread's stack on stderr) instead of hanging CI."""
+    def expired(signum, frame):
+        faulthandler.dump_traceback(all_threads=True)
+        raise AssertionError("test did not finish within %d s" % TEST_TIMEOUT)
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_TIMEOUT)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
 
 
 def sh(*argv, **kw):
@@ -95,6 +113,7 @@ class TestNode(object):
         finally:
             sh("umount", tmp)
         os.makedirs(self.private(ctid))
+        volume.set_immutable(self.private(ctid), True)  # as vzzfs leaves an unmounted CT
         with open(self.conffile(ctid), "w") as f:
             f.write('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\nDISKSPACE="%d:%d"\n%s'
                     % (size >> 10, size >> 10, extra_conf))

@@ -205,6 +205,7 @@ def test_corrupt_root_inode_is_refused(node):
     sh("debugfs", "-w", "-R", "clri <2>", dev)
     res = node.vzctl.start(101)
     assert res.rc == 79 and "needs a manual repair" in res.output, res
+    assert "e2fsck -f /dev/zvol/%s)\n" % ds in res.output, "one line, naming the fix"
     assert_detached(node, 101)
     sh("e2fsck", "-fy", dev, check=False)  # the operator's repair, as the message says
     assert node.vzctl.start(101).rc == 0
