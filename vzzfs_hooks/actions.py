@@ -36,6 +36,23 @@ def is_guarded_mountpoint(path):
         return False
 
 
+def pool_shadow_warning(pool, private_top):
+    """A warning if the pool's root file system is mounted over OpenVZ's tree.
+
+    ``zpool create vz`` mounts the pool at /vz by default, hiding /vz/private
+    and /vz/template of the disk underneath. None when all is well.
+    """
+    props = zfs.get_with_source(pool, "mounted", "mountpoint")
+    mounted = props.get("mounted", ("no", ""))[0] == "yes"
+    mountpoint, source = props.get("mountpoint", ("none", ""))
+    if (mounted and source == "default" and mountpoint.startswith("/")
+            and (private_top + "/").startswith(mountpoint.rstrip("/") + "/")):
+        return ("pool %s is mounted at %s, over %s: files there are hidden under it "
+                "(zfs set canmount=off %s; or mountpoint=none if nothing of yours lives in it)"
+                % (pool, mountpoint, private_top, pool))
+    return None
+
+
 def _check_volume(ct):
     zfs.require_pool(ct.pool)
     kind = zfs.get(ct.dataset, "type").get("type")

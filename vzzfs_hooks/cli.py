@@ -90,6 +90,7 @@ def _human(n):
 def cmd_list(args):
     node = _node(args)
     zfs.require_pool(node.settings().pool)
+    _warn_about_pool(node)
     rows = list_rows(node)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -104,6 +105,19 @@ def cmd_list(args):
 def cmd_install_hooks(args):
     for line in hookwire.install(args.confdir, args.hookdir) or ["hooks already installed"]:
         print(line)
+    _warn_about_pool(_node(args))
+
+
+def _warn_about_pool(node):
+    """Point out a pool mounted over /vz; silent when the pool cannot be asked."""
+    private = node.global_params().get("VE_PRIVATE", "/vz/private/$VEID")
+    top = private.split("$", 1)[0].rstrip("/") or "/"
+    try:
+        warning = actions.pool_shadow_warning(node.settings().pool, top)
+    except VzzfsError:
+        return
+    if warning:
+        log.warn(warning)
 
 
 def cmd_uninstall_hooks(args):

@@ -128,6 +128,17 @@ def get(name, *props):
     return values
 
 
+def get_with_source(name, *props):
+    """Dict prop -> (value, source), e.g. ('/vz', 'default')."""
+    check_dataset_name(name)
+    res = zfs("get", "-Hp", "-o", "property,value,source", ",".join(props), name, name=name)
+    values = {}
+    for line in res.stdout.splitlines():
+        prop, value, source = (line.split("\t") + ["", ""])[:3]
+        values[prop] = (value, source)
+    return values
+
+
 def set_props(name, props):
     check_dataset_name(name)
     args = ["%s=%s" % (k, v) for k, v in props.items()]

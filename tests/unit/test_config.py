@@ -1,4 +1,6 @@
 """The vzctl-style parser and the checks on values that reach zfs and mount."""
+import os
+
 import pytest
 
 from vzzfs_hooks import config
@@ -106,3 +108,9 @@ def test_node_reads_vzzfs_conf_over_defaults(tmp_path):
 def test_node_from_conffile():
     node = config.Node.from_conffile("/etc/vz/conf/101.conf")
     assert node.etc_dir == "/etc/vz" and node.vz_conf == "/etc/vz/vz.conf"
+
+
+def test_shipped_vzzfs_conf_lists_every_default():
+    from vzzfs_hooks.config import DEFAULTS, parse_file
+    shipped = parse_file(os.path.join(os.path.dirname(__file__), "..", "..", "etc/vz/vzzfs.conf"))
+    assert dict(shipped) == dict(DEFAULTS)

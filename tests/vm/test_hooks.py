@@ -5,7 +5,7 @@ import subprocess
 import threading
 import time
 
-from conftest import POOL, sh
+from conftest import POOL, REPO, sh
 from vzzfs_hooks import mounts, volume
 
 
@@ -346,3 +346,23 @@ def test_attach_refuses_when_locked(node):
     assert res.returncode == 0, res.stdout
     assert not os.path.exists(os.path.join(lockdir, "101.lck"))
     assert node.vzzfs("detach", "101").returncode == 0
+
+
+def test_pool_mounted_over_vz_is_pointed_out(node, tmp_path):
+    altroot = str(tmp_path / "alt")
+    disk = os.environ["VZZFS_TEST_DISKS"].split()[1]
+    sh("zpool", "create", "-f", "-R", altroot, "shadow", disk)  # mounts itself at ALT/shadow
+    try:
+        conf = os.path.join(node.etc, "vz.conf")
+        write(conf, read(conf).replace("%s/vz/private/" % node.base, "%s/shadow/private/" % altroot))
+        conf = os.path.join(node.etc, "vzzfs.conf")
+        write(conf, read(conf).replace('VZZFS_ROOT="vz/vzzfs"', 'VZZFS_ROOT="shadow/vzzfs"'))
+        res = node.vzzfs("install-hooks", "--hookdir", os.path.join(REPO, "hooks"))
+        assert res.returncode == 0, res.stdout
+        assert "pool shadow is mounted at %s/shadow" % altroot in res.stdout, res.stdout
+        assert "zfs set canmount=off shadow" in res.stdout
+        sh("zfs", "set", "canmount=off", "shadow")
+        res = node.vzzfs("list")
+        assert res.returncode == 0 and "warning" not in res.stdout, res.stdout
+    finally:
+        sh("zpool", "destroy", "-f", "shadow", check=False)
