@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from . import __version__, actions, hookwire, lock, log, zfs
-from .config import Node
+from . import __version__, actions, hookwire, lifecycle, listing, lock, log, template, zfs
+from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
 from .errors import EXIT_ERROR, UsageError, VzzfsError
 
@@ -59,27 +59,6 @@ def cmd_detach(args):
                          else "%s was not mounted" % ct.ve_private))
 
 
-LIST_FIELDS = ("ctid", "dataset", "volsize", "used", "mounted")
-
-
-def list_rows(node):
-    settings = node.settings()
-    rows = []
-    base = settings.root + "/ct/"
-    for row in zfs.list_datasets(settings.root, ["name", "volsize", "used"]):
-        if not row["name"].startswith(base) or "/" in row["name"][len(base):]:
-            continue
-        ctid = row["name"][len(base):]
-        try:
-            ct = Container(ctid, node)
-            mounted = ct.private_mount() is not None
-        except VzzfsError:
-            mounted = None
-        rows.append({"ctid": ctid, "dataset": row["name"], "volsize": int(row["volsize"]),
-                     "used": int(row["used"]), "mounted": mounted})
-    return rows
-
-
 def _human(n):
     for unit in ("B", "K", "M", "G", "T"):
         if n < 1024 or unit == "T":
@@ -89,17 +68,77 @@ def _human(n):
 
 def cmd_list(args):
     node = _node(args)
+    fields = listing.check_fields(args.output)
+    only = [resolve_name(node, c) for c in args.ctids] or None
     zfs.require_pool(node.settings().pool)
     _warn_about_pool(node)
-    rows = list_rows(node)
+    rows = listing.rows(node, only)
+    if args.json:
+        print(json.dumps([{f: r[f] for f in fields} for r in rows], indent=2))
+        return
+    table = [[f.upper() for f in fields]]
+    for r in rows:
+        table.append([_cell(f, r[f]) for f in fields])
+    widths = [max(len(line[i]) for line in table) for i in range(len(fields))]
+    for line in table:
+        print(" ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+
+
+def _cell(field, value):
+    if field in ("volsize", "used", "referenced"):
+        return _human(value)
+    if field == "mounted":
+        return {True: "yes", False: "no", None: "?"}[value]
+    return str(value)
+
+
+def cmd_create(args):
+    node = _node(args)
+    overrides = {"VZZFS_VOLBLOCKSIZE": args.volblocksize, "VZZFS_COMPRESSION": args.compression,
+                 "VZZFS_DEDUP": args.dedup, "VZZFS_SPARSE": args.sparse}
+    diskspace = parse_diskspace(args.diskspace, "--diskspace") if args.diskspace else None
+    diskinodes = parse_diskinodes(args.diskinodes) if args.diskinodes else None
+    ct, by_clone = lifecycle.create(node, args.ctid, args.ostemplate, diskspace, args.config,
+                                    args.hostname, args.ipadd or (), diskinodes, overrides)
+    print("CT %s: created on %s (%s %s); start it with: vzctl start %s"
+          % (ct.ctid, ct.dataset, "cloned from template" if by_clone else "unpacked",
+             args.ostemplate, ct.ctid))
+
+
+def cmd_clone(args):
+    ct = lifecycle.clone(_node(args), resolve_name(_node(args), args.src), args.dst,
+                         args.snapshot, args.hostname, args.ipadd or ())
+    print("CT %s: cloned from CT %s on %s; start it with: vzctl start %s"
+          % (ct.ctid, args.src, ct.dataset, ct.ctid))
+
+
+def cmd_destroy(args):
+    ctid = resolve_name(_node(args), args.ctid)
+    lifecycle.destroy(_node(args), ctid, promote=args.promote)
+    print("CT %s: destroyed" % ctid)
+
+
+def cmd_template_import(args):
+    size = parse_size(args.size, "--size") if args.size else None
+    ds = template.import_template(_node(args), args.name, size)
+    print("template %s: imported as %s@%s" % (args.name, ds, template.GOLDEN))
+
+
+def cmd_template_list(args):
+    rows = template.list_templates(_node(args))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    fmt = "%-10s %-32s %8s %8s %s"
-    print(fmt % ("CTID", "DATASET", "VOLSIZE", "USED", "MOUNTED"))
+    fmt = "%-32s %8s %8s %-8s %s"
+    print(fmt % ("TEMPLATE", "VOLSIZE", "USED", "READY", "CLONES"))
     for r in rows:
-        print(fmt % (r["ctid"], r["dataset"], _human(r["volsize"]), _human(r["used"]),
-                     {True: "yes", False: "no", None: "?"}[r["mounted"]]))
+        print(fmt % (r["name"], _human(r["volsize"]), _human(r["used"]),
+                     "yes" if r["imported"] else "no", r["clones"]))
+
+
+def cmd_template_remove(args):
+    template.remove_template(_node(args), args.name)
+    print("template %s: removed" % args.name)
 
 
 def cmd_install_hooks(args):
@@ -133,7 +172,10 @@ def build_parser():
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
 
-    s = sub.add_parser("list", help="list containers on zvols")
+    s = sub.add_parser("list", help="list containers on zvols, and orphans")
+    s.add_argument("ctids", nargs="*", metavar="CTID")
+    s.add_argument("-o", "--output", metavar="FIELDS",
+                   help="comma-separated, from: %s" % ",".join(listing.FIELDS))
     s.add_argument("-j", "--json", action="store_true", help="JSON output")
     s.set_defaults(func=cmd_list)
 
@@ -144,6 +186,48 @@ def build_parser():
     s = sub.add_parser("detach", help="unmount a CT's zvol from VE_PRIVATE")
     s.add_argument("ctid")
     s.set_defaults(func=cmd_detach)
+
+    s = sub.add_parser("create", help="create a CT on a new zvol from an OS template")
+    s.add_argument("ctid")
+    s.add_argument("--ostemplate", required=True, help="template name, e.g. debian-12.0-x86_64")
+    s.add_argument("--diskspace", help="zvol size, e.g. 10G (default: the sample's DISKSPACE)")
+    s.add_argument("--diskinodes", help="inode count for mkfs (forces unpacking)")
+    s.add_argument("--config", help="use /etc/vz/conf/ve-CONFIG.conf-sample")
+    s.add_argument("--hostname")
+    s.add_argument("--ipadd", action="append", metavar="IP")
+    s.add_argument("--volblocksize", help="default VZZFS_VOLBLOCKSIZE")
+    s.add_argument("--compression", help="default VZZFS_COMPRESSION")
+    s.add_argument("--dedup", help="default VZZFS_DEDUP")
+    s.add_argument("--sparse", metavar="yes|no", help="default VZZFS_SPARSE")
+    s.set_defaults(func=cmd_create)
+
+    s = sub.add_parser("clone", help="a new CT as a ZFS clone of another CT")
+    s.add_argument("src")
+    s.add_argument("dst")
+    s.add_argument("--snapshot", help="clone this snapshot of SRC (default: take one now)")
+    s.add_argument("--hostname")
+    s.add_argument("--ipadd", action="append", metavar="IP")
+    s.set_defaults(func=cmd_clone)
+
+    s = sub.add_parser("destroy", help="remove a stopped CT, its zvol and snapshots")
+    s.add_argument("ctid")
+    s.add_argument("--promote", action="store_true",
+                   help="make clones of its snapshots independent instead of refusing")
+    s.set_defaults(func=cmd_destroy)
+
+    t = sub.add_parser("template", help="OS templates kept on ZFS")
+    tsub = t.add_subparsers(dest="tverb", metavar="ACTION")
+    tsub.required = True
+    s = tsub.add_parser("import", help="unpack a cached tarball into a template zvol once")
+    s.add_argument("name")
+    s.add_argument("--size", help="template zvol size (default 2G)")
+    s.set_defaults(func=cmd_template_import)
+    s = tsub.add_parser("list", help="list imported templates")
+    s.add_argument("-j", "--json", action="store_true")
+    s.set_defaults(func=cmd_template_list)
+    s = tsub.add_parser("remove", help="remove a template no CT depends on")
+    s.add_argument("name")
+    s.set_defaults(func=cmd_template_remove)
 
     for verb, func, what in (("install-hooks", cmd_install_hooks, "wire"),
                              ("uninstall-hooks", cmd_uninstall_hooks, "unwire")):

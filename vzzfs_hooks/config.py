@@ -26,6 +26,7 @@ DEFAULTS = OrderedDict([
     ("VZZFS_COMPRESSION", "lz4"),
     ("VZZFS_SPARSE", "no"),              # reserved zvols: a full pool cannot break a CT's writes
     ("VZZFS_PRIMARYCACHE", "all"),
+    ("VZZFS_DEDUP", "off"),              # on costs RAM for the dedup table; measure first
     ("VZZFS_FSCK", "preen"),             # preen: e2fsck -p before each mount; off: never
     ("VZZFS_MOUNT_OPTS", "noatime,errors=remount-ro"),
     ("VZZFS_DEV_TIMEOUT", "10"),         # seconds to wait for /dev/zvol/... to appear
@@ -38,6 +39,9 @@ MOUNT_OPTS_RE = re.compile(r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$")
 # device nodes and setuid programs, so VE_PRIVATE is mounted without nodev/nosuid)
 FORBIDDEN_MOUNT_OPTS = ("loop", "offset", "sizelimit", "remount", "bind", "rbind", "move",
                         "ro", "nodev", "nosuid", "noexec", "X-mount.mkdir")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
+IP_RE = re.compile(r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$")
+SAMPLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 SIZE_RE = re.compile(r"^([0-9]+)([KMGT]?)$", re.I)
 UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -140,6 +144,30 @@ def parse_size(text, what="size"):
     return int(m.group(1)) * UNITS[m.group(2).upper()]
 
 
+def parse_diskspace(text, what="DISKSPACE"):
+    """Bytes of the hard limit of vzctl's DISKSPACE 'soft[:hard]'; plain numbers are KiB."""
+    parts = (text or "").strip().split(":")
+    if len(parts) > 2:
+        raise ConfigError("%s %r is not soft[:hard]" % (what, text), "use e.g. 10G or 10G:11G")
+    sizes = []
+    for part in parts:
+        m = SIZE_RE.match(part.strip())
+        if not m:
+            raise ConfigError("%s %r is not a size" % (what, text), "use e.g. 10G or 10485760")
+        sizes.append(int(m.group(1)) * (UNITS[m.group(2).upper()] if m.group(2) else 1024))
+    return sizes[-1]
+
+
+def parse_diskinodes(text):
+    """The inode count for mkfs from DISKINODES 'soft[:hard]' (a plain count)."""
+    part = (text or "").strip().split(":")[-1]
+    if part == "unlimited" or part == "":
+        return None
+    if not part.isdigit() or int(part) <= 0:
+        raise ConfigError("DISKINODES %r is not a number" % text, "use e.g. 200000:220000")
+    return int(part)
+
+
 def parse_bool(text, what):
     low = text.strip().lower()
     if low in ("yes", "y", "1", "true", "on"):
@@ -184,6 +212,10 @@ class Settings(object):
         if raw["VZZFS_FSCK"] not in ("preen", "off"):
             raise ConfigError("VZZFS_FSCK=%r is not preen or off" % raw["VZZFS_FSCK"],
                               "fix it in vzzfs.conf")
+        if raw["VZZFS_DEDUP"] not in ("on", "off", "verify", "sha256", "sha256,verify"):
+            raise ConfigError("VZZFS_DEDUP=%r is not on, off or verify" % raw["VZZFS_DEDUP"],
+                              "fix it in vzzfs.conf")
+        self.dedup = raw["VZZFS_DEDUP"]
         self.fsck = raw["VZZFS_FSCK"]
         self.mount_opts = check_mount_opts(raw["VZZFS_MOUNT_OPTS"])
         self.dev_timeout = parse_int(raw["VZZFS_DEV_TIMEOUT"], "VZZFS_DEV_TIMEOUT", 1, 600)

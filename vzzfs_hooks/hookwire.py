@@ -7,10 +7,10 @@ file is replaced atomically (write a temp file, then rename).
 """
 
 import os
-import tempfile
 
 from .config import check_abs_path
 from .errors import ConfigError, StateError
+from .fileio import write_atomic
 from .hookmain import ACTIONS
 
 MARKER = "# vzzfs-managed-hook"
@@ -38,21 +38,6 @@ def is_ours(path):
     except OSError:
         return False
     return MARKER in head
-
-
-def _write_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(prefix=".vzzfs-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o755)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _check_dirs(conf_dir, hook_dir=None):
@@ -90,7 +75,7 @@ def install(conf_dir, hook_dir):
             changed.append("kept your %s as %s%s (chained)" % (path, path, CHAIN_SUFFIX))
         else:
             changed.append("installed %s" % path)
-        _write_atomic(path, text)
+        write_atomic(path, text, 0o755)
     return changed
 
 

@@ -77,6 +77,11 @@ def mkfs(device, size_bytes, inodes=None):
     runner.run(args + [device])
 
 
+def grow_fs(device):
+    """Grow a mounted ext4 online to fill its (just enlarged) zvol."""
+    runner.run(["resize2fs", device])
+
+
 # e2fsck's exit code bits
 FSCK_CORRECTED = 1
 FSCK_REBOOT = 2

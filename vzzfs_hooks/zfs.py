@@ -171,6 +171,11 @@ def ensure_filesystem(name):
                 pass  # created meanwhile by someone else
 
 
+def round_size(size, volblocksize):
+    """``size`` rounded up to a multiple of volblocksize, as a zvol's volsize must be."""
+    return -(-int(size) // volblocksize) * volblocksize
+
+
 def create_volume(name, size, volblocksize, sparse=False, props=None):
     """A zvol of ``size`` bytes (rounded up to volblocksize) with ``props``.
 
@@ -178,7 +183,7 @@ def create_volume(name, size, volblocksize, sparse=False, props=None):
     non-sparse volume, which lzc_create does not.
     """
     check_dataset_name(name)
-    size = -(-int(size) // volblocksize) * volblocksize
+    size = round_size(size, volblocksize)
     args = ["create", "-V", str(size), "-o", "volblocksize=%d" % volblocksize]
     if sparse:
         args.append("-s")
@@ -219,3 +224,29 @@ def snapshot(names, props=None):
     for k, v in sorted((props or {}).items()):
         args += ["-o", "%s=%s" % (k, v)]
     zfs(*(args + list(names)), name=names[0])
+
+
+def clone(snapshot, target, user_props=None):
+    """Clone ``snapshot`` (pool/a@s) to ``target``, then set ``user_props``."""
+    ds, _, snap = snapshot.partition("@")
+    check_dataset_name(ds)
+    check_dataset_name(snap, "snapshot name")
+    check_dataset_name(target)
+    if lzc is not None:
+        try:
+            lzc.lzc_clone(target.encode(), snapshot.encode())
+        except lzc.exceptions.ZFSError as e:
+            raise _lzc_error(e, "clone to", target)
+    else:
+        zfs("clone", snapshot, target, name=target)
+    if user_props:
+        try:
+            set_props(target, user_props)
+        except ZfsError:
+            destroy(target)
+            raise
+
+
+def promote(name):
+    check_dataset_name(name)
+    zfs("promote", name, name=name)

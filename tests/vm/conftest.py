@@ -68,15 +68,18 @@ class TestNode(object):
         self.base = base
         self.etc = os.path.join(base, "etc/vz")
         os.makedirs(os.path.join(self.etc, "conf"))
-        for d in ("private", "root", "lock"):
+        for d in ("private", "root", "lock", "template/cache"):
             os.makedirs(os.path.join(base, "vz", d))
         with open(os.path.join(self.etc, "vz.conf"), "w") as f:
             f.write("## global OpenVZ configuration (test node)\nVIRTUOZZO=yes\n"
                     "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
-                    "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\n" % (base, base, base))
+                    "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\nTEMPLATE=%s/vz/template\n"
+                    % (base, base, base, base))
         with open(os.path.join(self.etc, "vzzfs.conf"), "w") as f:
             f.write('VZZFS_ROOT="%s"\nVZZFS_DEV_TIMEOUT=5\nVZZFS_BUSY_TIMEOUT=1\n' % ROOT)
         hookwire.install(os.path.join(self.etc, "conf"), os.path.join(REPO, "hooks"))
+        shutil.copy(os.path.join(REPO, "etc/vz/conf/ve-vzzfs.conf-sample"),
+                    os.path.join(self.etc, "conf"))
         self.vzctl = Vzctl(self.etc)
         self.node = Node(self.etc)
         self.ctids = []
@@ -120,6 +123,28 @@ class TestNode(object):
         self.ctids.append((ctid, ds))
         return ds
 
+    def make_tarball(self, name, extra_mb=0, compress="-z", ext=".tar.gz"):
+        """An OS template tarball in the node's template cache (optionally with bulk data)."""
+        tree = os.path.join(self.base, "tree-" + name)
+        for d in ("etc", "bin", "root", "var/log", "dev"):
+            os.makedirs(os.path.join(tree, d), exist_ok=True)
+        with open(os.path.join(tree, "etc/os-release"), "w") as f:
+            f.write("NAME=%s\n" % name)
+        with open(os.path.join(tree, "bin/tool"), "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(os.path.join(tree, "bin/tool"), 0o4755)
+        os.link(os.path.join(tree, "bin/tool"), os.path.join(tree, "bin/tool-link"))
+        os.symlink("tool", os.path.join(tree, "bin/tool-sym"))
+        os.chown(os.path.join(tree, "var/log"), 104, 4)
+        sh("mknod", os.path.join(tree, "dev/null"), "c", "1", "3")
+        if extra_mb:
+            with open(os.path.join(tree, "var/bulk"), "wb") as f:
+                f.write(os.urandom(extra_mb << 20))
+        path = os.path.join(self.base, "vz/template/cache", name + ext)
+        sh("tar", "--numeric-owner", compress, "-cf", path, "-C", tree, ".")
+        shutil.rmtree(tree)
+        return path
+
     def make_simfs_ct(self, ctid):
         """An ordinary (non-vzzfs) CT with a private directory."""
         os.makedirs(os.path.join(self.private(ctid), "etc"))
@@ -133,6 +158,10 @@ class TestNode(object):
         return sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", self.etc, *args,
                   check=False, cwd=REPO)
 
+    def track(self, ctid, ds=None):
+        """Clean up a CT made by the code under test."""
+        self.ctids.append((ctid, ds or self.dataset(ctid)))
+
     def cleanup(self):
         for ctid, ds in self.ctids:
             if self.vzctl.is_running(ctid) or self.vzctl.is_mounted(ctid):
@@ -145,7 +174,9 @@ class TestNode(object):
                 if os.path.isdir(path):
                     volume.set_immutable(path, False)
             if ds and zfs.exists(ds):
-                sh("zfs", "destroy", "-r", ds, check=False)
+                sh("zfs", "destroy", "-R", ds, check=False)
+        if zfs.exists(ROOT + "/tmpl"):
+            sh("zfs", "destroy", "-R", ROOT + "/tmpl", check=False)
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -321,9 +321,11 @@ def test_list_shows_cts_and_mount_state(node):
     assert node.vzctl.start(101).rc == 0
     res = node.vzzfs("list")
     assert res.returncode == 0, res.stdout
-    lines = {line.split()[0]: line.split() for line in res.stdout.splitlines()[1:]}
-    assert lines["101"][1] == "vz/vzzfs/ct/101" and lines["101"][-1] == "yes"
-    assert lines["104"][-1] == "no"
+    head, *body = [line.split() for line in res.stdout.splitlines()]
+    lines = {cells[0]: dict(zip(head, cells)) for cells in body}
+    assert lines["101"]["DATASET"] == "vz/vzzfs/ct/101" and lines["101"]["MOUNTED"] == "yes"
+    assert lines["101"]["STATUS"] == "running"
+    assert lines["104"]["MOUNTED"] == "no" and lines["104"]["STATUS"] == "stopped"
     import json
     rows = json.loads(node.vzzfs("list", "-j").stdout)
     assert {r["ctid"]: r["volsize"] for r in rows}["101"] == 64 << 20

@@ -1,0 +1,185 @@
+"""create, template import/list/remove, clone and destroy on real ZFS, run under the vzctl harness."""
+import os
+import stat
+
+from conftest import ROOT, sh
+from vzzfs_hooks import config, volume, zfs
+
+
+def conf(node, ctid):
+    return config.parse_file(node.conffile(ctid))
+
+
+def zget(ds, prop):
+    return zfs.get(ds, prop)[prop]
+
+
+def assert_nothing_left(node, ctid):
+    assert not os.path.exists(node.conffile(ctid))
+    assert not zfs.exists(node.dataset(ctid))
+    assert not os.path.exists(node.private(ctid))
+
+
+def test_create_from_tarball_keeps_owners_modes_links_and_runs(node):
+    node.make_tarball("tmpl-a")
+    node.track(101)
+    res = node.vzzfs("create", "101", "--ostemplate", "tmpl-a", "--diskspace", "256M",
+                     "--hostname", "ct101.example.com", "--ipadd", "10.0.0.101")
+    assert res.returncode == 0 and "unpacked tmpl-a" in res.stdout, res.stdout
+    c = conf(node, 101)
+    assert (c["VE_LAYOUT"], c["DISK_QUOTA"], c["OSTEMPLATE"]) == ("simfs", "no", "tmpl-a")
+    assert c["DISKSPACE"] == "262144:262144" and c["VZZFS_DATASET"] == node.dataset(101)
+    assert (c["HOSTNAME"], c["IP_ADDRESS"]) == ("ct101.example.com", "10.0.0.101")
+    assert c["PHYSPAGES"] == "0:512M", "the sample's settings are kept"
+    ds = node.dataset(101)
+    assert int(zget(ds, "volsize")) == 256 << 20 and zget(ds, "compression") == "lz4"
+    assert volume.is_immutable(node.private(101)) and not os.listdir(node.private(101))
+    assert node.vzctl.start(101).rc == 0
+    root = node.root(101)
+    tool = os.stat(os.path.join(root, "bin/tool"))
+    assert stat.S_IMODE(tool.st_mode) == 0o4755
+    assert os.stat(os.path.join(root, "bin/tool-link")).st_ino == tool.st_ino
+    assert os.readlink(os.path.join(root, "bin/tool-sym")) == "tool"
+    log = os.stat(os.path.join(root, "var/log"))
+    assert (log.st_uid, log.st_gid) == (104, 4)
+    assert stat.S_ISCHR(os.stat(os.path.join(root, "dev/null")).st_mode)
+    assert node.vzctl.stop(101).rc == 0
+
+
+def test_template_import_then_create_by_clone(node):
+    node.make_tarball("tmpl-b", compress="-J", ext=".tar.xz")
+    res = node.vzzfs("template", "import", "tmpl-b", "--size", "256M")
+    assert res.returncode == 0, res.stdout
+    golden = ROOT + "/tmpl/tmpl-b@golden"
+    assert zfs.exists(golden)
+    res = node.vzzfs("template", "list")
+    assert "tmpl-b" in res.stdout and "yes" in res.stdout, res.stdout
+    res = node.vzzfs("template", "import", "tmpl-b")
+    assert res.returncode == 2 and "already imported" in res.stdout
+
+    node.track(102)
+    res = node.vzzfs("create", "102", "--ostemplate", "tmpl-b", "--diskspace", "512M")
+    assert res.returncode == 0 and "cloned from template" in res.stdout, res.stdout
+    ds = node.dataset(102)
+    assert zget(ds, "origin") == golden
+    assert int(zget(ds, "volsize")) == 512 << 20
+    assert node.vzctl.start(102).rc == 0
+    st = os.statvfs(node.root(102))
+    assert st.f_blocks * st.f_frsize > 400 << 20, "ext4 grew to the new volsize"
+    with open(os.path.join(node.root(102), "root/mine"), "w") as f:
+        f.write("102")
+    assert node.vzctl.stop(102).rc == 0
+
+    res = node.vzzfs("template", "remove", "tmpl-b")
+    assert res.returncode == 5 and ds in res.stdout, res.stdout
+    res = node.vzzfs("destroy", "102")
+    assert res.returncode == 0, res.stdout
+    assert_nothing_left(node, 102)
+    assert os.path.exists(node.conffile(102) + ".destroyed")
+    res = node.vzzfs("template", "remove", "tmpl-b")
+    assert res.returncode == 0 and not zfs.exists(ROOT + "/tmpl/tmpl-b"), res.stdout
+
+
+def test_smaller_diskspace_than_template_falls_back_to_unpacking(node):
+    node.make_tarball("tmpl-c")
+    assert node.vzzfs("template", "import", "tmpl-c", "--size", "256M").returncode == 0
+    node.track(103)
+    res = node.vzzfs("create", "103", "--ostemplate", "tmpl-c", "--diskspace", "128M")
+    assert res.returncode == 0 and "unpacked" in res.stdout and "smaller" in res.stdout
+    assert zget(node.dataset(103), "origin") is None
+
+
+def test_clone_of_running_ct_is_independent(node):
+    node.make_tarball("tmpl-d")
+    node.track(104)
+    assert node.vzzfs("create", "104", "--ostemplate", "tmpl-d", "--diskspace", "128M",
+                      "--hostname", "src.example.com").returncode == 0
+    assert node.vzctl.start(104).rc == 0
+    with open(os.path.join(node.root(104), "root/data"), "w") as f:
+        f.write("before")
+    node.track(105)
+    res = node.vzzfs("clone", "104", "105", "--hostname", "copy.example.com",
+                     "--ipadd", "10.0.0.105")
+    assert res.returncode == 0, res.stdout
+    c = conf(node, 105)
+    assert (c["HOSTNAME"], c["IP_ADDRESS"]) == ("copy.example.com", "10.0.0.105")
+    assert c["VZZFS_DATASET"] == node.dataset(105)
+    with open(os.path.join(node.root(104), "root/data"), "w") as f:
+        f.write("after")
+    assert node.vzctl.start(105).rc == 0
+    with open(os.path.join(node.root(105), "root/data")) as f:
+        assert f.read() == "before"
+    assert node.vzctl.stop(105).rc == 0
+    assert node.vzctl.stop(104).rc == 0
+
+    res = node.vzzfs("destroy", "104")
+    assert res.returncode == 5 and node.dataset(105) in res.stdout, res.stdout
+    assert zfs.exists(node.dataset(104))
+    res = node.vzzfs("destroy", "104", "--promote")
+    assert res.returncode == 0, res.stdout
+    assert_nothing_left(node, 104)
+    assert node.vzctl.start(105).rc == 0
+    with open(os.path.join(node.root(105), "root/data")) as f:
+        assert f.read() == "before"
+    assert node.vzctl.stop(105).rc == 0
+
+
+def test_bad_input_leaves_nothing_behind(node):
+    node.make_tarball("tmpl-e", extra_mb=80)
+    for args, code, text in (
+            (["106", "--ostemplate", "nope"], 2, "unknown OS template nope"),
+            (["../x", "--ostemplate", "tmpl-e"], 2, "invalid CTID"),
+            (["106", "--ostemplate", "tmpl-e", "--diskspace", "1M"], 2, "too small"),
+            (["106", "--ostemplate", "tmpl-e", "--diskspace", "64M"], 1, "too small"),
+            (["106", "--ostemplate", "tmpl-e", "--diskspace", "50G", "--sparse", "no"], 5,
+             "free space in pool"),
+            (["106", "--ostemplate", "tmpl-e", "--compression", "bogus"], 3, "COMPRESSION"),
+            (["106", "--ostemplate", "tmpl-e", "--config", "missing"], 2, "does not exist"),
+            (["106", "--ostemplate", "tmpl-e", "--hostname", "bad host"], 2, "hostname")):
+        res = node.vzzfs("create", *args)
+        assert res.returncode == code and text in res.stdout, (args, res.stdout)
+        assert len(res.stdout.strip().splitlines()) == 1, res.stdout
+        assert_nothing_left(node, 106)
+    node.make_ct(107)
+    res = node.vzzfs("create", "107", "--ostemplate", "tmpl-e")
+    assert res.returncode == 7 and "already exists" in res.stdout
+
+
+def test_destroy_refuses_a_running_ct_and_removes_snapshots(node):
+    node.make_tarball("tmpl-f")
+    node.track(108)
+    assert node.vzzfs("create", "108", "--ostemplate", "tmpl-f", "--diskspace", "128M"
+                      ).returncode == 0
+    sh("zfs", "snapshot", node.dataset(108) + "@mine")
+    assert node.vzctl.start(108).rc == 0
+    res = node.vzzfs("destroy", "108")
+    assert res.returncode == 7 and "vzctl stop 108" in res.stdout
+    assert zfs.exists(node.dataset(108))
+    assert node.vzctl.stop(108).rc == 0
+    assert node.vzzfs("destroy", "108").returncode == 0
+    assert_nothing_left(node, 108)
+    res = node.vzzfs("destroy", "108")
+    assert res.returncode == 2 and "does not exist" in res.stdout
+
+
+def test_list_reports_orphans_and_destroy_cleans_them(node):
+    node.make_tarball("tmpl-g")
+    node.track(109)
+    assert node.vzzfs("create", "109", "--ostemplate", "tmpl-g", "--diskspace", "128M"
+                      ).returncode == 0
+    os.rename(node.conffile(109), node.conffile(109) + ".destroyed")  # what vzctl destroy leaves
+    with open(node.conffile(110), "w") as f:
+        f.write('VE_LAYOUT="simfs"\nVZZFS_DATASET="%s/ct/110"\n' % ROOT)
+    node.track(110)
+    res = node.vzzfs("list", "-o", "ctid,status,snapshots")
+    assert res.returncode == 0, res.stdout
+    lines = {line.split()[0]: line for line in res.stdout.splitlines()[1:]}
+    assert "orphan" in lines["109"] and "zvol missing" in lines["110"], res.stdout
+    res = node.vzzfs("list", "-o", "ctid,bogus")
+    assert res.returncode == 2 and "unknown field bogus" in res.stdout
+    assert node.vzzfs("destroy", "109").returncode == 0
+    assert not zfs.exists(node.dataset(109)) and not os.path.exists(node.private(109))
+    assert node.vzzfs("destroy", "110").returncode == 0
+    assert os.path.exists(node.conffile(110) + ".destroyed")
+    res = node.vzzfs("list", "-j")
+    assert res.stdout.strip() == "[]", res.stdout

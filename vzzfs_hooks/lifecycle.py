@@ -1,0 +1,329 @@
+"""Making and removing containers on zvols: create, clone, destroy.
+
+Each is all-or-nothing (revert.Reverter): a failure half way removes what was
+made, so the node is left as it was. Each takes the CT's vzctl lock.
+"""
+
+import os
+import shutil
+
+from . import config, ctconf, lock, log, mounts, runner, template, volume, zfs
+from .ct import Container
+from .errors import DatasetBusy, DatasetExists, StateError, UsageError
+from .revert import Reverter
+
+PROP_CTID = "org.openvz.vzzfs:ctid"
+PROP_ORIGIN_CT = "org.openvz.vzzfs:origin-ct"
+MIN_DISKSPACE = 64 << 20
+CT_SCRIPT_SUFFIXES = ("conf", "mount", "umount", "premount", "postumount")
+
+
+def zvol_props(settings):
+    return {"compression": settings.compression, "primarycache": settings.primarycache,
+            "dedup": settings.dedup}
+
+
+def vzctl_binary():
+    return shutil.which("vzctl")
+
+
+def _vzctl(*args):
+    """vzctl without taking the lock: we hold it (vzctl would refuse with error 9)."""
+    runner.run([vzctl_binary(), "--skiplock"] + list(args))
+
+
+# ---- checks shared by create and clone ----
+
+def _check_new_ct(ct):
+    if ct.has_conf:
+        raise StateError("already exists (%s)" % ct.conffile,
+                         "pick another CTID, or remove it with vzzfs destroy %s" % ct.ctid,
+                         ctid=ct.ctid)
+    if zfs.exists(ct.dataset):
+        raise DatasetExists("zvol %s already exists (an orphan?)" % ct.dataset,
+                            "see vzzfs list; remove it with vzzfs destroy %s" % ct.ctid,
+                            ctid=ct.ctid)
+    for path in (ct.ve_private, ct.ve_root):
+        if mounts.is_mountpoint(path):
+            raise StateError("%s is mounted" % path, "unmount it first", ctid=ct.ctid)
+        if os.path.lexists(path) and (not os.path.isdir(path) or os.listdir(path)):
+            raise StateError("%s already exists and is not empty" % path,
+                             "move it away or pick another CTID", ctid=ct.ctid)
+
+
+def _make_dirs(ct, undo):
+    """The permanent, guarded mount point and VE_ROOT, as vzzfs leaves a stopped CT."""
+    for path, mode in ((ct.ve_private, 0o700), (ct.ve_root, 0o755)):
+        if not os.path.isdir(path):
+            os.makedirs(path, mode)
+            undo.add("remove %s" % path, _rmdir_unguarded, path)
+    volume.set_immutable(ct.ve_private, True)
+
+
+def _rmdir_unguarded(path):
+    if os.path.isdir(path) and not mounts.is_mountpoint(path):
+        volume.set_immutable(path, False)
+        os.rmdir(path)
+
+
+def _identity(hostname, ipadd):
+    changes = {}
+    if hostname is not None:
+        changes["HOSTNAME"] = hostname
+    if ipadd:
+        changes["IP_ADDRESS"] = " ".join(ipadd)
+    return changes
+
+
+def _apply_identity(ct, hostname, ipadd, undo_conf_changes):
+    """Hostname and IPs: vzctl's own job when vzctl is installed; else written to the conf."""
+    if hostname is None and not ipadd:
+        return
+    if vzctl_binary():
+        args = ["set", ct.ctid, "--save"]
+        if hostname is not None:
+            args += ["--hostname", hostname]
+        for ip in ipadd:
+            args += ["--ipadd", ip]
+        _vzctl(*args)
+    else:
+        ctconf.update_file(ct.conffile, dict(_identity(hostname, ipadd), **undo_conf_changes))
+
+
+def check_hostname(name):
+    if name is not None and not config.HOSTNAME_RE.match(name):
+        raise UsageError("invalid hostname %r" % name, "use letters, digits, - and .")
+    return name
+
+
+def check_ips(ips):
+    for ip in ips:
+        if not config.IP_RE.match(ip):
+            raise UsageError("invalid IP address %r" % ip, "use e.g. 10.0.0.5 or 2001:db8::5")
+    return list(ips)
+
+
+def _sample_text(node, sample):
+    """The ve-SAMPLE.conf-sample text: --config, else vz.conf's CONFIGFILE, else vzzfs's."""
+    name = sample or node.global_params().get("CONFIGFILE") or "vzzfs"
+    if not config.SAMPLE_RE.match(name):
+        raise UsageError("invalid config sample name %r" % name, "use e.g. --config vzzfs")
+    path = os.path.join(node.conf_dir, "ve-%s.conf-sample" % name)
+    if not os.path.isfile(path):
+        if sample is None and name == "vzzfs":
+            return name, ""
+        raise UsageError("config sample %s does not exist" % path,
+                         "pick one of %s/ve-*.conf-sample with --config" % node.conf_dir)
+    with open(path) as f:
+        return name, f.read()
+
+
+# ---- create ----
+
+def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, ipadd=(),
+           diskinodes=None, overrides=None):
+    """A new stopped CT on its own zvol; returns (Container, made by clone?).
+
+    ``overrides``: VZZFS_* settings for this zvol only (e.g. from the command line).
+    """
+    template.check_name(ostemplate)
+    check_hostname(hostname)
+    ipadd = check_ips(ipadd)
+    ct = Container(ctid, node)
+    settings = config.Settings(config.merge(
+        ct.settings.raw, {k: v for k, v in (overrides or {}).items() if v is not None}))
+    sample_name, sample_text = _sample_text(node, sample)
+    sample_params = config.parse_text(sample_text)
+    if diskspace is None:
+        diskspace = config.parse_diskspace(sample_params.get("DISKSPACE", "10G"))
+    if diskspace < MIN_DISKSPACE:
+        raise UsageError("diskspace %d MiB is too small" % (diskspace >> 20),
+                         "use at least %d MiB" % (MIN_DISKSPACE >> 20), ctid=ct.ctid)
+    if diskinodes is None and sample_params.get("DISKINODES"):
+        diskinodes = config.parse_diskinodes(sample_params["DISKINODES"])
+    golden = template.golden(settings, ostemplate)
+    zfs.require_pool(ct.pool)
+    by_clone = zfs.exists(golden)
+    tarball, tar_opts = template.find_tarball(node, ostemplate)
+    if by_clone:
+        tmpl_size = int(zfs.get(golden, "volsize")["volsize"])
+        if diskspace < tmpl_size or diskinodes:
+            log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s"
+                     % (ct.ctid, "DISKINODES is set" if diskinodes else
+                        "diskspace is smaller than the template's volume (%d MiB)"
+                        % (tmpl_size >> 20), ostemplate))
+            by_clone = False
+    if not by_clone and tarball is None:
+        raise UsageError("unknown OS template %s: no %s and no tarball in %s/cache"
+                         % (ostemplate, golden, template.template_dir(node)),
+                         "download it (vztmpl-dl %s) or see vzzfs template list" % ostemplate,
+                         ctid=ct.ctid)
+
+    with lock.ct_lock(ct, "vzzfs create"):
+        _check_new_ct(ct)
+        zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
+        props = zvol_props(settings)
+        props.update({PROP_CTID: ct.ctid, template.PROP_TEMPLATE: ostemplate})
+        with Reverter() as undo:
+            if by_clone:
+                zfs.clone(golden, ct.dataset, props)
+                undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
+                size = zfs.round_size(diskspace, settings.volblocksize)
+                if size > tmpl_size:
+                    zfs.set_props(ct.dataset, {"volsize": str(size)})
+            else:
+                zfs.create_volume(ct.dataset, diskspace, settings.volblocksize, settings.sparse, props)
+                undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
+            _make_dirs(ct, undo)
+            dev = volume.find_device(ct.dataset, settings.dev_timeout)
+            if not by_clone:
+                volume.mkfs(dev, diskspace, diskinodes)
+            volume.set_immutable(ct.ve_private, False)
+            volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
+            try:
+                if by_clone:
+                    volume.grow_fs(dev)
+                else:
+                    template.unpack(tarball, tar_opts, ct.ve_private,
+                                    "CT %s: unpacking %s" % (ct.ctid, ostemplate))
+            finally:
+                volume.umount(ct.ve_private, settings.busy_timeout)
+                volume.set_immutable(ct.ve_private, True)
+            kb = diskspace >> 10
+            changes = {"OSTEMPLATE": ostemplate, "VE_LAYOUT": "simfs", "DISK_QUOTA": "no",
+                       "DISKSPACE": "%d:%d" % (kb, kb), "VZZFS_DATASET": ct.dataset,
+                       "ORIGIN_SAMPLE": sample_name}
+            if diskinodes:
+                changes["DISKINODES"] = "%d:%d" % (diskinodes, diskinodes)
+            ctconf.create_file(ct.conffile, sample_text, changes)
+            undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+            _apply_identity(ct, hostname, ipadd, {})
+            undo.commit()
+    log.info("CT %s: created on %s from %s (%s)" % (ct.ctid, ct.dataset, ostemplate,
+                                                  "clone" if by_clone else "tarball"))
+    return Container(ct.ctid, node), by_clone
+
+
+# ---- clone ----
+
+def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
+    """DST as a ZFS clone of a snapshot of SRC, with its own identity."""
+    check_hostname(hostname)
+    ipadd = check_ips(ipadd)
+    src = Container(src_id, node)
+    src.require_conf()
+    dst = Container(dst_id, node)
+    if src.ctid == dst.ctid:
+        raise UsageError("source and destination are the same CT", "pick a new CTID")
+    if not zfs.exists(src.dataset):
+        raise UsageError("is not on a zvol (no %s)" % src.dataset,
+                         "convert it first (vzzfs convert %s)" % src.ctid, ctid=src.ctid)
+    # the clone's dataset sits where its own settings say, not beside the source's
+    if dst.explicit:
+        raise UsageError("has VZZFS_DATASET set in a conf that should not exist",
+                         "remove %s" % dst.conffile, ctid=dst.ctid)
+    if snapshot is not None:
+        config.check_dataset_name(snapshot, "snapshot name")
+        snap = "%s@%s" % (src.dataset, snapshot)
+        if not zfs.exists(snap):
+            raise UsageError("snapshot %s does not exist" % snap,
+                             "see zfs list -t snapshot %s" % src.dataset, ctid=src.ctid)
+    with lock.ct_lock(dst, "vzzfs clone"):
+        _check_new_ct(dst)
+        zfs.ensure_filesystem(dst.dataset.rsplit("/", 1)[0])
+        with Reverter() as undo:
+            if snapshot is None:
+                snap = "%s@vzzfs-clone-%s" % (src.dataset, dst.ctid)
+                with lock.ct_lock(src, "vzzfs clone to %s" % dst.ctid):
+                    if zfs.exists(snap) and not template.clones_of(snap):
+                        zfs.destroy(snap)  # left by an interrupted clone
+                    snapshot_consistent(src, snap)
+                undo.add("destroy %s" % snap, zfs.destroy, snap)
+            zfs.clone(snap, dst.dataset, {PROP_CTID: dst.ctid, PROP_ORIGIN_CT: src.ctid})
+            undo.add("destroy %s" % dst.dataset, zfs.destroy, dst.dataset, True)
+            _make_dirs(dst, undo)
+            with open(src.conffile) as f:
+                text = f.read()
+            changes = {"VZZFS_DATASET": dst.dataset, "HOSTNAME": hostname,
+                       "IP_ADDRESS": " ".join(ipadd) if ipadd else None,
+                       "NAME": None, "NETIF": None, "UUID": None}
+            for key in ("VE_PRIVATE", "VE_ROOT"):
+                if key in src.own and "$VEID" not in src.own[key] and "${VEID}" not in src.own[key]:
+                    changes[key] = src.own[key].rsplit("/", 1)[0] + "/" + dst.ctid
+            ctconf.create_file(dst.conffile, text, changes)
+            undo.add("remove %s" % dst.conffile, os.unlink, dst.conffile)
+            undo.commit()
+    return Container(dst.ctid, node)
+
+
+def snapshot_consistent(ct, snap):
+    """Snapshot a CT's zvol; a mounted ext4 is flushed and frozen for the instant it takes."""
+    if ct.private_mount() is None:
+        zfs.snapshot([snap])
+        return
+    runner.run(["fsfreeze", "--freeze", ct.ve_private])
+    try:
+        zfs.snapshot([snap])
+    finally:
+        runner.run(["fsfreeze", "--unfreeze", ct.ve_private])
+
+
+# ---- destroy ----
+
+def dependents(dataset):
+    """(snapshot, clone) pairs: clones made from snapshots of ``dataset``."""
+    pairs = []
+    for row in zfs.list_datasets(dataset, ["name", "clones"], types="snapshot"):
+        for c in (row.get("clones") or "").split(","):
+            if c and c != "-":
+                pairs.append((row["name"], c))
+    return pairs
+
+
+def destroy(node, ctid, promote=False):
+    """Remove a stopped CT: its zvol with snapshots, mount point, and conf (kept as .destroyed)."""
+    ct = Container(ctid, node)
+    has_zvol = zfs.exists(ct.dataset)
+    if not ct.has_conf and not has_zvol:
+        raise UsageError("does not exist (no %s, no zvol %s)" % (ct.conffile, ct.dataset),
+                         "see vzzfs list", ctid=ct.ctid)
+    with lock.ct_lock(ct, "vzzfs destroy"):
+        if ct.root_mounted() or ct.private_mount() is not None:
+            raise StateError("is running or mounted", "stop it first: vzctl stop %s" % ct.ctid,
+                             ctid=ct.ctid)
+        if has_zvol:
+            deps = dependents(ct.dataset)
+            if deps and not promote:
+                raise DatasetBusy("zvol %s is the origin of %s"
+                                  % (ct.dataset, ", ".join(sorted(c for _, c in deps))),
+                                  "destroy those first, or use --promote to make them "
+                                  "independent", ctid=ct.ctid)
+            while deps:
+                # the clone of the newest snapshot takes over all older snapshots
+                newest = max(deps, key=lambda d: int(zfs.get(d[0], "createtxg")["createtxg"]))
+                zfs.promote(newest[1])
+                log.info("CT %s: promoted %s" % (ct.ctid, newest[1]))
+                deps = dependents(ct.dataset)
+            zfs.destroy(ct.dataset, recursive=True)
+        _rmdir_unguarded(ct.ve_private)
+        if os.path.isdir(ct.ve_root) and not os.listdir(ct.ve_root):
+            os.rmdir(ct.ve_root)
+        if ct.has_conf:
+            if vzctl_binary():
+                _vzctl("destroy", ct.ctid)
+            else:
+                _retire_conf(node, ct)
+    log.info("CT %s: destroyed (zvol %s)" % (ct.ctid, ct.dataset))
+
+
+def _retire_conf(node, ct):
+    """What vzctl destroy does with the conf: keep it as CTID.conf.destroyed."""
+    for suffix in CT_SCRIPT_SUFFIXES:
+        path = os.path.join(node.conf_dir, "%s.%s" % (ct.ctid, suffix))
+        if os.path.exists(path):
+            os.rename(path, path + ".destroyed")
+    name = ct.own.get("NAME")
+    if name and config.SAMPLE_RE.match(name):
+        link = os.path.join(node.names_dir, name)
+        if os.path.islink(link) and os.path.basename(os.readlink(link)) == "%s.conf" % ct.ctid:
+            os.unlink(link)

@@ -1,0 +1,39 @@
+"""All-or-nothing multi-step operations: each step registers its undo.
+
+    with Reverter() as undo:
+        make_zvol(); undo.add("destroy zvol", destroy, name)
+        ...
+        undo.commit()      # success: forget the undo steps
+
+If the block raises before commit(), the undo steps run in reverse order; an
+undo step that fails is logged and the rest still run, and the original error
+is what the caller sees.
+"""
+
+from . import log
+
+
+class Reverter(object):
+    def __init__(self):
+        self._steps = []
+
+    def add(self, what, func, *args):
+        self._steps.append((what, func, args))
+
+    def commit(self):
+        self._steps = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._steps = []
+            return False
+        for what, func, args in reversed(self._steps):
+            try:
+                func(*args)
+            except Exception as e:  # keep undoing; report what is left behind
+                log.warn("could not undo (%s): %s" % (what, e))
+        self._steps = []
+        return False

@@ -1,0 +1,167 @@
+"""OS templates kept on ZFS: a template zvol unpacked once, snapshotted @golden.
+
+`vzzfs create` clones the golden snapshot, so making a CT takes the same time
+whatever the template's size. Template zvols live at ROOT/tmpl/NAME; the
+tarballs they come from are vzctl's, in $TEMPLATE/cache/NAME.tar.{gz,xz,bz2,zst}.
+"""
+
+import os
+import re
+import subprocess
+import tempfile
+
+from . import log, volume, zfs
+from .errors import DatasetBusy, UsageError, VzzfsError
+from .progress import Progress
+from .revert import Reverter
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+GOLDEN = "golden"
+# tar's option to read each kind of compressed stream from stdin
+COMPRESSORS = ((".tar.gz", ["-z"]), (".tar.xz", ["-J"]), (".tar.bz2", ["-j"]),
+               (".tar.zst", ["--use-compress-program=zstd"]), (".tar", []))
+DEFAULT_TEMPLATE_SIZE = 2 << 30
+PROP_TEMPLATE = "org.openvz.vzzfs:template"
+
+
+def check_name(name):
+    if not NAME_RE.match(name or "") or ".." in name:
+        raise UsageError("invalid template name %r" % name,
+                         "use the tarball's name without .tar.gz, e.g. debian-12.0-x86_64")
+    return name
+
+
+def template_dir(node):
+    return node.global_params().get("TEMPLATE", "/vz/template")
+
+
+def find_tarball(node, name):
+    """(path, tar options) of the cached tarball, or (None, None)."""
+    cache = os.path.join(template_dir(node), "cache")
+    for ext, opts in COMPRESSORS:
+        path = os.path.join(cache, name + ext)
+        if os.path.isfile(path):
+            return path, opts
+    return None, None
+
+
+def dataset(settings, name):
+    return "%s/tmpl/%s" % (settings.root, check_name(name))
+
+
+def golden(settings, name):
+    return dataset(settings, name) + "@" + GOLDEN
+
+
+def is_imported(settings, name):
+    return zfs.exists(golden(settings, name))
+
+
+def unpack(tarball, tar_opts, dest, what):
+    """Unpack ``tarball`` into ``dest`` keeping owners, modes, ACLs, xattrs and holes."""
+    total = os.path.getsize(tarball)
+    progress = Progress(what, total)
+    argv = (["tar", "-x", "-p", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
+             "-S", "-C", dest, "-f", "-"] + tar_opts)
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    done = 0
+    try:
+        with open(tarball, "rb") as src:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                proc.stdin.write(chunk)
+                done += len(chunk)
+                progress.update(done)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # tar stopped early; its exit code and message say why
+    err = proc.stderr.read().decode("utf-8", "replace")
+    rc = proc.wait()
+    progress.done()
+    if rc:
+        last = err.strip().splitlines()[-1] if err.strip() else "exit code %d" % rc
+        if "No space left" in err:
+            raise VzzfsError("unpacking %s: the volume is too small (%s)" % (tarball, last),
+                             "use a larger --diskspace (or --size for a template)")
+        raise VzzfsError("unpacking %s failed: %s" % (tarball, last),
+                         "check the tarball (tar -tf %s)" % tarball)
+
+
+def import_template(node, name, size=None):
+    """Unpack NAME's tarball into a new template zvol and snapshot it @golden."""
+    settings = node.settings()
+    check_name(name)
+    tarball, opts = find_tarball(node, name)
+    if tarball is None:
+        raise UsageError("no tarball for template %s in %s/cache" % (name, template_dir(node)),
+                         "download it first (vztmpl-dl %s)" % name)
+    ds = dataset(settings, name)
+    zfs.require_pool(settings.pool)
+    if zfs.exists(ds):
+        if zfs.exists(ds + "@" + GOLDEN):
+            raise UsageError("template %s is already imported (%s)" % (name, ds + "@" + GOLDEN),
+                             "use it with vzzfs create, or remove it first")
+        # an import that was killed half way: it never got its snapshot
+        log.warn("removing %s, left by an interrupted import" % ds)
+        zfs.destroy(ds, recursive=True)
+    zfs.ensure_filesystem(settings.root + "/tmpl")
+    size = size or DEFAULT_TEMPLATE_SIZE
+    with Reverter() as undo:
+        zfs.create_volume(ds, size, settings.volblocksize, sparse=True,
+                          props={"compression": settings.compression, PROP_TEMPLATE: name})
+        undo.add("destroy %s" % ds, zfs.destroy, ds, True)
+        dev = volume.find_device(ds, settings.dev_timeout)
+        volume.mkfs(dev, size)
+        staging = tempfile.mkdtemp(prefix="vzzfs-tmpl-")
+        try:
+            volume.mount(dev, staging, "noatime", ds)
+            try:
+                unpack(tarball, opts, staging, "importing %s" % name)
+            finally:
+                volume.umount(staging, settings.busy_timeout)
+        finally:
+            os.rmdir(staging)
+        zfs.set_props(ds, {"readonly": "on"})
+        zfs.snapshot([ds + "@" + GOLDEN])
+        undo.commit()
+    return ds
+
+
+def list_templates(node):
+    settings = node.settings()
+    rows = []
+    for row in zfs.list_datasets(settings.root + "/tmpl", ["name", "volsize", "used"]):
+        name = row["name"].rsplit("/", 1)[-1]
+        if row["name"] != dataset(settings, name):
+            continue
+        snap = row["name"] + "@" + GOLDEN
+        ready = zfs.exists(snap)
+        clones = clones_of(snap) if ready else []
+        rows.append({"name": name, "dataset": row["name"], "volsize": int(row["volsize"]),
+                     "used": int(row["used"]), "imported": ready, "clones": len(clones)})
+    return rows
+
+
+def clones_of(snapshot):
+    """Datasets cloned from ``snapshot``."""
+    value = zfs.get(snapshot, "clones").get("clones")
+    return [c for c in (value or "").split(",") if c]
+
+
+def remove_template(node, name):
+    settings = node.settings()
+    ds = dataset(settings, name)
+    if not zfs.exists(ds):
+        raise UsageError("template %s is not imported (no %s)" % (name, ds),
+                         "see vzzfs template list")
+    snaps = zfs.list_datasets(ds, ["name"], types="snapshot")
+    users = []
+    for snap in snaps:
+        users += clones_of(snap["name"])
+    if users:
+        raise DatasetBusy("template %s is the origin of %s" % (name, ", ".join(sorted(users))),
+                          "destroy those containers first (vzzfs destroy CTID)")
+    zfs.destroy(ds, recursive=True)
