@@ -7,7 +7,7 @@ fails: a mount made here is undone before an error leaves this module.
 
 import os
 
-from . import log, mounts, volume, zfs
+from . import log, mounts, resize, volume, zfs
 from .errors import ConfigError, FsError, StateError, VzzfsError
 
 
@@ -101,7 +101,32 @@ def attach(ct):
         log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
     volume.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
     log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
+    _follow_diskspace(ct, device)
     return True
+
+
+def _follow_diskspace(ct, device):
+    """`vzctl set --diskspace` saved a new size: grow zvol and ext4 before the CT runs.
+
+    A grow that cannot happen (pool full) is a warning, not a failed start: the
+    CT runs at its old size. Shrinking needs the CT stopped, so it is only named.
+    """
+    try:
+        wanted = resize.wanted_size(ct)
+        if wanted is None:
+            return
+        current = int(zfs.get(ct.dataset, "volsize")["volsize"])
+        if wanted > current:
+            resize.grow(ct, wanted, device)
+            log.info("CT %s: grew zvol %s to DISKSPACE (%d MiB)" % (ct.ctid, ct.dataset,
+                                                                  wanted >> 20))
+        elif wanted < current - (1 << 20):
+            log.warn("CT %s: DISKSPACE (%d MiB) is below the zvol's %d MiB; shrink it with "
+                     "the CT stopped: vzzfs resize %s %dM" % (ct.ctid, wanted >> 20,
+                                                              current >> 20, ct.ctid,
+                                                              wanted >> 20))
+    except VzzfsError as e:
+        log.warn("CT %s: could not follow DISKSPACE: %s" % (ct.ctid, e.line()))
 
 
 def _require_ours(ct, current):

@@ -9,7 +9,8 @@ import json
 import os
 import sys
 
-from . import __version__, actions, hookwire, lifecycle, listing, lock, log, template, zfs
+from . import (__version__, actions, hookwire, lifecycle, listing, lock, log, resize, template,
+               zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
 from .errors import EXIT_ERROR, UsageError, VzzfsError
@@ -96,7 +97,7 @@ def cmd_create(args):
     node = _node(args)
     overrides = {"VZZFS_VOLBLOCKSIZE": args.volblocksize, "VZZFS_COMPRESSION": args.compression,
                  "VZZFS_DEDUP": args.dedup, "VZZFS_SPARSE": args.sparse}
-    diskspace = parse_diskspace(args.diskspace, "--diskspace") if args.diskspace else None
+    diskspace = _size_arg(args.diskspace, "--diskspace") if args.diskspace else None
     diskinodes = parse_diskinodes(args.diskinodes) if args.diskinodes else None
     ct, by_clone = lifecycle.create(node, args.ctid, args.ostemplate, diskspace, args.config,
                                     args.hostname, args.ipadd or (), diskinodes, overrides)
@@ -139,6 +140,38 @@ def cmd_template_list(args):
 def cmd_template_remove(args):
     template.remove_template(_node(args), args.name)
     print("template %s: removed" % args.name)
+
+
+def cmd_resize(args):
+    ct = _container(args, args.ctid)
+    ct.require_conf()
+    size = _size_arg(args.size, "SIZE")
+    if not zfs.exists(ct.dataset):
+        raise UsageError("is not on a zvol (no %s)" % ct.dataset, "check the CTID", ctid=ct.ctid)
+    with lock.ct_lock(ct, "vzzfs resize"):
+        what = resize.resize(ct, size)
+    print("CT %s: zvol %s %s, DISKSPACE saved" % (ct.ctid, ct.dataset, what))
+
+
+def cmd_trim(args):
+    node = _node(args)
+    if args.all == bool(args.ctids):
+        raise UsageError("name CTs or use --all, not both or neither", "see vzzfs trim --help")
+    ctids = [r["ctid"] for r in listing.rows(node) if r["mounted"]] if args.all else \
+        [resolve_name(node, c) for c in args.ctids]
+    for ctid in ctids:
+        ct = Container(ctid, node)
+        trimmed = resize.trim(ct)
+        print("CT %s: %s" % (ctid, "not mounted, nothing to trim" if trimmed is None
+                             else "%s given back to the pool" % _human(trimmed)))
+
+
+def _size_arg(text, what):
+    """A size from the command line (vzctl's DISKSPACE syntax); bad input is a usage error."""
+    try:
+        return parse_diskspace(text, what)
+    except VzzfsError as e:
+        raise UsageError(e.problem, e.fix)
 
 
 def cmd_install_hooks(args):
@@ -214,6 +247,16 @@ def build_parser():
     s.add_argument("--promote", action="store_true",
                    help="make clones of its snapshots independent instead of refusing")
     s.set_defaults(func=cmd_destroy)
+
+    s = sub.add_parser("resize", help="grow a CT's zvol and ext4 (online), or shrink it (stopped)")
+    s.add_argument("ctid")
+    s.add_argument("size", metavar="SIZE", help="new size: 20G, 20971520 (KiB) or soft:hard")
+    s.set_defaults(func=cmd_resize)
+
+    s = sub.add_parser("trim", help="give space freed inside mounted CTs back to the pool")
+    s.add_argument("ctids", nargs="*", metavar="CTID")
+    s.add_argument("--all", action="store_true", help="every mounted vzzfs CT")
+    s.set_defaults(func=cmd_trim)
 
     t = sub.add_parser("template", help="OS templates kept on ZFS")
     tsub = t.add_subparsers(dest="tverb", metavar="ACTION")

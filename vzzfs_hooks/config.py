@@ -31,6 +31,7 @@ DEFAULTS = OrderedDict([
     ("VZZFS_MOUNT_OPTS", "noatime,errors=remount-ro"),
     ("VZZFS_DEV_TIMEOUT", "10"),         # seconds to wait for /dev/zvol/... to appear
     ("VZZFS_BUSY_TIMEOUT", "5"),         # seconds to retry an unmount that says "busy"
+    ("VZZFS_POOL_WARN", "85"),           # warn when the pool is this full (percent)
 ])
 
 DATASET_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
@@ -220,6 +221,7 @@ class Settings(object):
         self.mount_opts = check_mount_opts(raw["VZZFS_MOUNT_OPTS"])
         self.dev_timeout = parse_int(raw["VZZFS_DEV_TIMEOUT"], "VZZFS_DEV_TIMEOUT", 1, 600)
         self.busy_timeout = parse_int(raw["VZZFS_BUSY_TIMEOUT"], "VZZFS_BUSY_TIMEOUT", 0, 600)
+        self.pool_warn = parse_int(raw["VZZFS_POOL_WARN"], "VZZFS_POOL_WARN", 1, 100)
 
     @property
     def pool(self):

@@ -12,9 +12,9 @@ from .ct import Container
 from .errors import UsageError, VzzfsError
 
 FIELDS = ("ctid", "status", "dataset", "volsize", "used", "referenced", "compressratio",
-          "origin", "snapshots", "mounted")
+          "origin", "snapshots", "inodes", "mounted")
 DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio", "origin",
-                  "snapshots", "mounted")
+                  "snapshots", "inodes", "mounted")
 
 
 def _status(ct):
@@ -24,6 +24,12 @@ def _status(ct):
     if ct.root_mounted():
         return "running", mounted  # VE_ROOT is mounted while a CT runs (or is mounted)
     return ("attached" if mounted else "stopped"), mounted
+
+
+def _inodes(ct):
+    """'used/total' inodes of a mounted CT's ext4."""
+    st = os.statvfs(ct.ve_private)
+    return "%d/%d" % (st.f_files - st.f_ffree, st.f_files)
 
 
 def _origin(value):
@@ -64,7 +70,8 @@ def rows(node, only=None):
                     "referenced": int(row["referenced"]),
                     "compressratio": row["compressratio"].rstrip("x") + "x",
                     "origin": _origin(row["origin"] if row["origin"] != "-" else None),
-                    "snapshots": snaps.get(row["name"], 0), "mounted": mounted})
+                    "snapshots": snaps.get(row["name"], 0),
+                    "inodes": _inodes(ct) if mounted else "-", "mounted": mounted})
     out += _confs_without_zvol(node, seen, only)
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
@@ -90,7 +97,7 @@ def _confs_without_zvol(node, seen, only):
             continue
         found.append({"ctid": ctid, "status": "zvol missing", "dataset": ct.dataset,
                       "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
-                      "origin": "-", "snapshots": 0, "mounted": False})
+                      "origin": "-", "snapshots": 0, "inodes": "-", "mounted": False})
     return found
 
 

@@ -99,6 +99,13 @@ def pool_health(pool):
     return res.stdout.strip()
 
 
+def pool_capacity(pool):
+    """How full the pool is, in percent."""
+    check_dataset_name(pool, "pool name")
+    res = zpool("list", "-Hp", "-o", "capacity", pool, name=pool)
+    return int(res.stdout.strip().rstrip("%") or 0)
+
+
 def require_pool(pool):
     health = pool_health(pool)
     if health in ("FAULTED", "UNAVAIL", "SUSPENDED"):
