@@ -116,8 +116,17 @@ def require_pool(pool):
 
 # ---- datasets ----
 
+def check_name(name):
+    """A dataset or snapshot name (pool/a or pool/a@snap), checked."""
+    ds, at, snap = name.partition("@")
+    check_dataset_name(ds)
+    if at:
+        check_dataset_name(snap, "snapshot name")
+    return name
+
+
 def exists(name):
-    check_dataset_name(name)
+    check_name(name)
     if lzc is not None:
         return bool(lzc.lzc_exists(name.encode()))
     return runner.run(["zfs", "list", "-H", "-o", "name", "-t", "all", name],
@@ -126,7 +135,7 @@ def exists(name):
 
 def get(name, *props):
     """Dict prop -> value from ``zfs get -Hp``; numbers stay strings, '-' is None."""
-    check_dataset_name(name.split("@", 1)[0])
+    check_name(name)
     res = zfs("get", "-Hp", "-o", "property,value", ",".join(props), name, name=name)
     values = {}
     for line in res.stdout.splitlines():
@@ -201,7 +210,7 @@ def create_volume(name, size, volblocksize, sparse=False, props=None):
 
 
 def destroy(name, recursive=False):
-    check_dataset_name(name.split("@", 1)[0])
+    check_name(name)
     if lzc is not None and not recursive:
         try:
             lzc.lzc_destroy(name.encode())

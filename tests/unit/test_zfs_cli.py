@@ -113,3 +113,11 @@ def test_snapshot_names_checked(fake):
         zfs.snapshot(["vz/a@bad name"])
     zfs.snapshot(["vz/a@s1", "vz/b@s1"])
     assert fake.calls() == ["snapshot vz/a@s1 vz/b@s1"]
+
+
+def test_snapshot_names_are_checked_in_both_halves(fake):
+    assert zfs.exists("vz/a@golden")
+    assert fake.calls() == ["list -H -o name -t all vz/a@golden"]
+    for bad in ("vz/a@", "vz/a@b c", "vz/a@-x", "../a@s"):
+        with pytest.raises(ConfigError):
+            zfs.exists(bad)
