@@ -149,7 +149,8 @@ def parse_diskspace(text, what="DISKSPACE"):
     """Bytes of the hard limit of vzctl's DISKSPACE 'soft[:hard]'; plain numbers are KiB."""
     parts = (text or "").strip().split(":")
     if len(parts) > 2:
-        raise ConfigError("%s %r is not soft[:hard]" % (what, text), "use e.g. 10G or 10G:11G")
+        raise ConfigError("%s %r is not a size or soft:hard sizes" % (what, text),
+                          "use e.g. 10G or 10G:11G")
     sizes = []
     for part in parts:
         m = SIZE_RE.match(part.strip())

@@ -182,7 +182,8 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
             try:
                 if by_clone:
-                    volume.grow_fs(dev)
+                    volume.grow_fs(dev, int(zfs.get(ct.dataset, "volsize")["volsize"]),
+                                   settings.dev_timeout)
                 else:
                     template.unpack(tarball, tar_opts, ct.ve_private,
                                     "CT %s: unpacking %s" % (ct.ctid, ostemplate))

@@ -65,7 +65,8 @@ def grow(ct, size, device=None):
                                                             current >> 20, size >> 20))
         grew = True
     if ct.private_mount() is not None:
-        volume.grow_fs(device or volume.find_device(ct.dataset, ct.settings.dev_timeout))
+        device = device or volume.find_device(ct.dataset, ct.settings.dev_timeout)
+        volume.grow_fs(device, max(size, current), ct.settings.dev_timeout)
     return grew
 
 

@@ -164,7 +164,8 @@ class TestNode(object):
 
     def cleanup(self):
         for ctid, ds in self.ctids:
-            if self.vzctl.is_running(ctid) or self.vzctl.is_mounted(ctid):
+            has_conf = os.path.exists(self.conffile(ctid))  # gone if the test destroyed it
+            if has_conf and (self.vzctl.is_running(ctid) or self.vzctl.is_mounted(ctid)):
                 self.vzctl.stop(ctid)
             for path in (self.root(ctid), self.private(ctid)):
                 while os.path.ismount(path):

@@ -79,9 +79,9 @@ def test_shrink_needs_a_stopped_ct_and_room(node):
     res = node.vzzfs("resize", "101", "80M")
     assert res.returncode == 2 and "needs at least" in res.stdout, res.stdout
     assert volsize(node, 101) == 256 << 20
-    res = node.vzzfs("resize", "101", "160M")
+    res = node.vzzfs("resize", "101", "200M")
     assert res.returncode == 0 and "shrunk" in res.stdout, res.stdout
-    assert volsize(node, 101) == 160 << 20
+    assert volsize(node, 101) == 200 << 20
     sh("e2fsck", "-fn", os.path.realpath("/dev/zvol/" + node.dataset(101)))
     assert node.vzctl.start(101).rc == 0
     assert os.path.getsize(os.path.join(node.root(101), "root/big")) == 100 << 20
@@ -105,12 +105,13 @@ def test_trim_gives_space_back(node):
     with open(big, "wb") as f:
         f.write(os.urandom(120 << 20))
     sh("sync")
+    sh("zpool", "sync")
     used_full = int(zfs.get(node.dataset(101), "used")["used"])
     os.unlink(big)
     sh("sync")
     res = node.vzzfs("trim", "101")
     assert res.returncode == 0 and "given back" in res.stdout, res.stdout
-    sh("sync")
+    sh("zpool", "sync")
     used_after = int(zfs.get(node.dataset(101), "used")["used"])
     assert used_after < used_full - (80 << 20), (used_full, used_after)
     res = node.vzzfs("list", "-o", "ctid,inodes")
