@@ -14,7 +14,6 @@ from .revert import Reverter
 
 PROP_CTID = "org.openvz.vzzfs:ctid"
 PROP_ORIGIN_CT = "org.openvz.vzzfs:origin-ct"
-MIN_DISKSPACE = 64 << 20
 CT_SCRIPT_SUFFIXES = ("conf", "mount", "umount", "premount", "postumount")
 
 
@@ -136,9 +135,9 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     sample_params = config.parse_text(sample_text)
     if diskspace is None:
         diskspace = config.parse_diskspace(sample_params.get("DISKSPACE", "10G"))
-    if diskspace < MIN_DISKSPACE:
+    if diskspace < volume.MIN_SIZE:
         raise UsageError("diskspace %d MiB is too small" % (diskspace >> 20),
-                         "use at least %d MiB" % (MIN_DISKSPACE >> 20), ctid=ct.ctid)
+                         "use at least %d MiB" % (volume.MIN_SIZE >> 20), ctid=ct.ctid)
     if diskinodes is None and sample_params.get("DISKINODES"):
         diskinodes = config.parse_diskinodes(sample_params["DISKINODES"])
     golden = template.golden(settings, ostemplate)

@@ -12,7 +12,6 @@ from . import config, ctconf, log, runner, volume, zfs
 from .errors import FsError, PoolFull, StateError, UsageError
 
 BLOCK = 4096
-MIN_SIZE = 64 << 20
 _MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
 _TRIM_RE = re.compile(r"\(([0-9]+) bytes\) trimmed")
 
@@ -113,9 +112,9 @@ def save_diskspace(ct, size):
 
 def resize(ct, size):
     """Grow (online or offline) or shrink (offline) to ``size``; save DISKSPACE. Returns the verb."""
-    if size < MIN_SIZE:
+    if size < volume.MIN_SIZE:
         raise UsageError("%d MiB is too small for a CT" % (size >> 20),
-                         "use at least %d MiB" % (MIN_SIZE >> 20), ctid=ct.ctid)
+                         "use at least %d MiB" % (volume.MIN_SIZE >> 20), ctid=ct.ctid)
     current, vbs = _volsize(ct)
     size = zfs.round_size(size, vbs)
     if size > current:

@@ -109,6 +109,9 @@ def import_template(node, name, size=None):
         zfs.destroy(ds, recursive=True)
     zfs.ensure_filesystem(settings.root + "/tmpl")
     size = size or DEFAULT_TEMPLATE_SIZE
+    if size < volume.MIN_SIZE:
+        raise UsageError("template size %d MiB is too small" % (size >> 20),
+                         "use at least %d MiB" % (volume.MIN_SIZE >> 20))
     with Reverter() as undo:
         zfs.create_volume(ds, size, settings.volblocksize, sparse=True,
                           props={"compression": settings.compression, PROP_TEMPLATE: name})

@@ -66,12 +66,24 @@ def find_device(dataset, timeout):
         time.sleep(0.1)
 
 
+# The smallest CT disk: an ext4 that can still grow online (see mkfs)
+MIN_SIZE = 128 << 20
+
+
 def mkfs(device, size_bytes, inodes=None):
-    """ext4 the way ploop makes it: 4K blocks, room to grow online to 16T."""
+    """ext4 the way ploop makes it: 4K blocks, room to grow online to 16T.
+
+    That room is 1024 reserved GDT blocks, and an online grow journals them all in
+    one transaction: about 1030 credits, more than the 16M journal mkfs gives a
+    small file system holds (the kernel refuses and resize2fs says ENOSPC). So the
+    journal is never under 32M.
+    """
     args = ["mkfs.ext4", "-q", "-F", "-b", "4096",
             "-E", "lazy_itable_init=1,resize=4294967295"]
     if size_bytes >= 8 << 30:
         args += ["-J", "size=128"]
+    elif size_bytes < 2 << 30:
+        args += ["-J", "size=32"]
     if inodes:
         args += ["-N", str(int(inodes))]
     runner.run(args + [device])

@@ -96,7 +96,7 @@ class TestNode(object):
     def dataset(self, ctid):
         return "%s/ct/%s" % (ROOT, ctid)
 
-    def make_ct(self, ctid, size=64 << 20, files=None, extra_conf="", dataset=None):
+    def make_ct(self, ctid, size=128 << 20, files=None, extra_conf="", dataset=None):
         """A stopped CT on a fresh zvol with a tiny root file system in it."""
         ds = dataset or self.dataset(ctid)
         zfs.create_volume(ds, size, 16384, sparse=True, props={"compression": "lz4"})

@@ -328,7 +328,7 @@ def test_list_shows_cts_and_mount_state(node):
     assert lines["104"]["MOUNTED"] == "no" and lines["104"]["STATUS"] == "stopped"
     import json
     rows = json.loads(node.vzzfs("list", "-j").stdout)
-    assert {r["ctid"]: r["volsize"] for r in rows}["101"] == 64 << 20
+    assert {r["ctid"]: r["volsize"] for r in rows}["101"] == 128 << 20
     assert node.vzctl.stop(101).rc == 0
 
 

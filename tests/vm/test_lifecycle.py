@@ -125,12 +125,12 @@ def test_clone_of_running_ct_is_independent(node):
 
 
 def test_bad_input_leaves_nothing_behind(node):
-    node.make_tarball("tmpl-e", extra_mb=80)
+    node.make_tarball("tmpl-e", extra_mb=120)
     for args, code, text in (
             (["106", "--ostemplate", "nope"], 2, "unknown OS template nope"),
             (["../x", "--ostemplate", "tmpl-e"], 2, "invalid CTID"),
             (["106", "--ostemplate", "tmpl-e", "--diskspace", "1M"], 2, "too small"),
-            (["106", "--ostemplate", "tmpl-e", "--diskspace", "64M"], 1, "too small"),
+            (["106", "--ostemplate", "tmpl-e", "--diskspace", "128M"], 1, "too small"),
             (["106", "--ostemplate", "tmpl-e", "--diskspace", "50G", "--sparse", "no"], 5,
              "free space in pool"),
             (["106", "--ostemplate", "tmpl-e", "--compression", "bogus"], 3, "COMPRESSION"),

@@ -76,7 +76,7 @@ def test_shrink_needs_a_stopped_ct_and_room(node):
     with open(os.path.join(node.root(101), "root/big"), "wb") as f:
         f.write(os.urandom(100 << 20))
     assert node.vzctl.stop(101).rc == 0
-    res = node.vzzfs("resize", "101", "80M")
+    res = node.vzzfs("resize", "101", "130M")
     assert res.returncode == 2 and "needs at least" in res.stdout, res.stdout
     assert volsize(node, 101) == 256 << 20
     res = node.vzzfs("resize", "101", "200M")
