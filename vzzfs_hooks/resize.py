@@ -65,7 +65,7 @@ def grow(ct, size, device=None):
         grew = True
     if ct.private_mount() is not None:
         device = device or volume.find_device(ct.dataset, ct.settings.dev_timeout)
-        volume.grow_fs(device, max(size, current), ct.settings.dev_timeout)
+        volume.grow_fs(device)
     return grew
 
 

@@ -89,30 +89,9 @@ def mkfs(device, size_bytes, inodes=None):
     runner.run(args + [device])
 
 
-def device_size(device):
-    """Bytes the kernel currently gives the block device ``device``."""
-    name = os.path.basename(os.path.realpath(device))
-    with open("/sys/class/block/%s/size" % name) as f:
-        return int(f.read()) * 512
-
-
-def grow_fs(device, size=None, timeout=10):
-    """Grow a mounted ext4 online to fill its (just enlarged) zvol.
-
-    A zvol's new size reaches the kernel's block device a moment after
-    'zfs set volsize' returns; until then ext4 cannot read the new last block and
-    resize fails with ENOSPC. So wait for the size, and retry that failure briefly.
-    """
-    deadline = time.monotonic() + timeout
-    while size is not None and device_size(device) < size and time.monotonic() < deadline:
-        time.sleep(0.1)
-    while True:
-        res = runner.run(["resize2fs", device], check=False)
-        if res.returncode == 0:
-            return
-        if "No space left" not in res.stderr or time.monotonic() >= deadline:
-            raise runner.CommandFailed(res.argv, res.returncode, res.stdout, res.stderr)
-        time.sleep(0.2)
+def grow_fs(device):
+    """Grow a mounted ext4 online to fill its (just enlarged) zvol."""
+    runner.run(["resize2fs", device])
 
 
 # e2fsck's exit code bits
