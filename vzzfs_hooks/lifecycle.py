@@ -181,8 +181,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
             try:
                 if by_clone:
-                    volume.grow_fs(dev, int(zfs.get(ct.dataset, "volsize")["volsize"]),
-                                   settings.dev_timeout)
+                    volume.grow_fs(dev)
                 else:
                     template.unpack(tarball, tar_opts, ct.ve_private,
                                     "CT %s: unpacking %s" % (ct.ctid, ostemplate))
