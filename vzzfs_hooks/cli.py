@@ -9,11 +9,11 @@ import json
 import os
 import sys
 
-from . import (__version__, actions, hookwire, lifecycle, listing, lock, log, resize, template,
-               zfs)
+from . import (__version__, actions, hookwire, lifecycle, listing, lock, log, mounts, resize,
+               template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
-from .errors import EXIT_ERROR, UsageError, VzzfsError
+from .errors import EXIT_ERROR, StateError, UsageError, VzzfsError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -180,10 +180,15 @@ def cmd_install_hooks(args):
     _warn_about_pool(_node(args))
 
 
+def _private_top(node):
+    """The directory holding the CTs' private areas (/vz/private)."""
+    private = node.global_params().get("VE_PRIVATE", "/vz/private/$VEID")
+    return private.split("$", 1)[0].rstrip("/") or "/"
+
+
 def _warn_about_pool(node):
     """Point out a pool mounted over /vz; silent when the pool cannot be asked."""
-    private = node.global_params().get("VE_PRIVATE", "/vz/private/$VEID")
-    top = private.split("$", 1)[0].rstrip("/") or "/"
+    top = _private_top(node)
     try:
         warning = actions.pool_shadow_warning(node.settings().pool, top)
     except VzzfsError:
@@ -193,6 +198,14 @@ def _warn_about_pool(node):
 
 
 def cmd_uninstall_hooks(args):
+    # Unwired, vzctl stop would leave these zvols mounted: refuse (rpm -e stops too).
+    top = _private_top(_node(args))
+    attached = [m.mountpoint for m in mounts.table()
+                if m.fstype == "ext4" and os.path.basename(m.source).startswith("zd")
+                and m.mountpoint.startswith(top.rstrip("/") + "/")]
+    if attached and not args.force:
+        raise StateError("containers are still on their zvols: %s" % " ".join(attached),
+                         "stop them (vzctl stop CTID, or vzzfs detach CTID), or pass --force")
     for line in hookwire.uninstall(args.confdir) or ["no vzzfs hooks installed"]:
         print(line)
 
@@ -277,6 +290,9 @@ def build_parser():
         s = sub.add_parser(verb, help="%s /etc/vz/conf/vps.{premount,mount,umount,postumount}"
                            % what)
         s.add_argument("--confdir", default=None, help="default: ETC_DIR/conf")
+        if verb == "uninstall-hooks":
+            s.add_argument("--force", action="store_true",
+                           help="even while containers are attached to their zvols")
         if verb == "install-hooks":
             s.add_argument("--hookdir", default=hookwire.DEFAULT_HOOK_DIR,
                            help="where the hook executables are (default %(default)s)")

@@ -315,6 +315,20 @@ def test_admin_scripts_are_chained(node):
     assert not os.path.exists(os.path.join(conf, "vps.mount"))
 
 
+def test_uninstall_hooks_refuses_while_a_ct_is_attached(node):
+    """rpm -e runs uninstall-hooks: unwired, vzctl stop would leave the zvol mounted."""
+    conf = os.path.join(node.etc, "conf")
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    res = node.vzzfs("uninstall-hooks", "--confdir", conf)
+    assert res.returncode == 7 and node.private(101) in res.stdout, res.stdout
+    assert "vzctl stop" in res.stdout and len(res.stdout.splitlines()) == 1
+    assert "vzzfs-managed" in read(os.path.join(conf, "vps.postumount"))
+    assert node.vzctl.stop(101).rc == 0
+    res = node.vzzfs("uninstall-hooks", "--confdir", conf)
+    assert res.returncode == 0 and "removed" in res.stdout, res.stdout
+
+
 def test_list_shows_cts_and_mount_state(node):
     node.make_ct(101)
     node.make_ct(104)

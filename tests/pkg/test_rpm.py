@@ -1,0 +1,107 @@
+"""The RPM for real: install, reinstall, upgrade and erase in a scratch root.
+
+The scriptlets run (chrooted, as on a node) and must wire /etc/vz/conf/vps.*
+without losing an admin's scripts, and erase must leave /etc/vz as it found it.
+"""
+import os
+
+from conftest import run
+
+ACTIONS = ("premount", "mount", "umount", "postumount")
+ADMIN = {"premount": "#!/bin/sh\n# the admin's own premount\nlogger premount $VEID\n",
+         "postumount": "#!/bin/sh\n# the admin's own postumount\nexit 0\n"}
+
+
+def text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def add_admin_scripts(root):
+    for action, body in ADMIN.items():
+        path = os.path.join(root.conf, "vps." + action)
+        with open(path, "w") as f:
+            f.write(body)
+        os.chmod(path, 0o755)
+
+
+def assert_wired(root, chained):
+    for action in ACTIONS:
+        shim = os.path.join(root.conf, "vps." + action)
+        assert "vzzfs-managed-hook" in text(shim), action
+        assert "/usr/libexec/vzzfs/" + action in text(shim)
+        assert os.access(root.p("/usr/libexec/vzzfs/" + action), os.X_OK)
+        kept = shim + ".vzzfs-chained"
+        if action in chained:
+            assert text(kept) == ADMIN[action]
+        else:
+            assert not os.path.exists(kept)
+
+
+def test_rpm_lists_what_a_node_needs(rpms):
+    files = run("rpm", "-qlp", rpms["1"]).stdout.split()
+    for path in ("/usr/bin/vzzfs", "/usr/libexec/vzzfs/premount", "/usr/libexec/vzzfs/vzzfs-hook",
+                 "/etc/vz/vzzfs.conf", "/etc/vz/conf/ve-vzzfs.conf-sample",
+                 "/usr/share/man/man8/vzzfs.8", "/usr/share/bash-completion/completions/vzzfs"):
+        assert path in files, path
+    assert any(f.endswith("/vzzfs_hooks/cli.py") for f in files)
+    configs = run("rpm", "-qcp", rpms["1"]).stdout.split()
+    assert "/etc/vz/vzzfs.conf" in configs
+    assert run("rpm", "-qp", "--qf", "%{ARCH}", rpms["1"]).stdout == "noarch"
+    requires = run("rpm", "-qpR", rpms["1"]).stdout
+    for dep in ("python3 >= 3.6", "python3-pyzfs", "zfs", "e2fsprogs", "vzctl"):
+        assert dep in requires, dep
+
+
+def test_install_wires_hooks_and_erase_leaves_etc_as_it_was(root, rpms):
+    before = root.snapshot()
+    res = root.rpm("-i", "--nodeps", rpms["1"])
+    assert "installed" in res.stdout, res.stdout
+    assert_wired(root, chained=())
+    # the installed command and hooks run from the installed package
+    assert root.chroot("/usr/bin/vzzfs", "--version").stdout.strip() == "vzzfs 0.1.0"
+    res = root.chroot("/etc/vz/conf/vps.premount", check=False,
+                      env={"PATH": "/usr/sbin:/usr/bin", "VEID": "../x",
+                           "VE_CONFFILE": "/etc/vz/conf/101.conf"})
+    assert res.returncode == 2 and "invalid CTID" in res.stdout, res.stdout
+    root.rpm("-e", "vzzfs")
+    assert root.snapshot() == before
+    assert not os.path.exists(root.p("/usr/bin/vzzfs"))
+
+
+def test_admin_scripts_are_chained_and_given_back(root, rpms):
+    add_admin_scripts(root)
+    before = root.snapshot()
+    res = root.rpm("-i", "--nodeps", rpms["1"])
+    assert res.stdout.count("(chained)") == 2, res.stdout
+    assert_wired(root, chained=ADMIN)
+    root.rpm("-e", "vzzfs")
+    assert root.snapshot() == before
+
+
+def test_reinstall_changes_nothing(root, rpms):
+    add_admin_scripts(root)
+    root.rpm("-i", "--nodeps", rpms["1"])
+    wired = root.snapshot()
+    res = root.rpm("-i", "--nodeps", "--replacepkgs", rpms["1"])
+    assert "hooks already installed" in res.stdout, res.stdout
+    assert root.snapshot() == wired
+
+
+def test_upgrade_keeps_hooks_and_the_admins_config(root, rpms):
+    add_admin_scripts(root)
+    before = root.snapshot()
+    root.rpm("-i", "--nodeps", rpms["1"])
+    conf = root.p("/etc/vz/vzzfs.conf")
+    with open(conf, "a") as f:
+        f.write('VZZFS_COMPRESSION="zstd"\n')
+    edited = text(conf)
+    root.rpm("-U", "--nodeps", rpms["2"])
+    assert root.rpm("-q", "vzzfs").stdout.strip() == "vzzfs-0.1.0-2.noarch"
+    assert_wired(root, chained=ADMIN)  # the old package's %preun did not unwire
+    assert text(conf) == edited
+    assert not os.path.exists(conf + ".rpmnew")
+    root.rpm("-e", "vzzfs")
+    after = root.snapshot()
+    assert after.pop("vzzfs.conf.rpmsave")[1].decode() == edited  # rpm keeps an edited config
+    assert after == before
