@@ -36,13 +36,18 @@ _vzzfs() {
     local opts
     case "$verb" in
         '') COMPREPLY=($(compgen -W "list create clone destroy resize trim attach detach template
-                install-hooks uninstall-hooks --etc-dir --version --help" -- "$cur")); return ;;
+                snapshot snapshot-list snapshot-delete snapshot-switch snapshot-mount
+                snapshot-umount install-hooks uninstall-hooks --etc-dir --version --help" \
+                -- "$cur")); return ;;
         list) opts="-o --output -j --json" ;;
         create) opts="--ostemplate --diskspace --diskinodes --config --hostname --ipadd
                 --volblocksize --compression --dedup --sparse" ;;
         clone) opts="--snapshot --hostname --ipadd" ;;
         destroy) opts="--promote" ;;
         trim) opts="--all" ;;
+        snapshot) opts="--name --skip-suspend --dump" ;;
+        snapshot-list) opts="-j --json" ;;
+        snapshot-switch) opts="--destroy-newer --skip-config --skip-resume" ;;
         install-hooks) opts="--confdir --hookdir" ;;
         uninstall-hooks) opts="--confdir --force" ;;
         template)

@@ -32,6 +32,8 @@ DEFAULTS = OrderedDict([
     ("VZZFS_DEV_TIMEOUT", "10"),         # seconds to wait for /dev/zvol/... to appear
     ("VZZFS_BUSY_TIMEOUT", "5"),         # seconds to retry an unmount that says "busy"
     ("VZZFS_POOL_WARN", "85"),           # warn when the pool is this full (percent)
+    ("VZZFS_VZCTL", "vzctl"),            # what suspends, dumps and resumes CTs for snapshots
+    ("VZZFS_RESTORE_CHECK", "yes"),      # refuse vzctl restore if the disk changed since chkpnt
 ])
 
 DATASET_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
@@ -42,6 +44,7 @@ FORBIDDEN_MOUNT_OPTS = ("loop", "offset", "sizelimit", "remount", "bind", "rbind
                         "ro", "nodev", "nosuid", "noexec", "X-mount.mkdir")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
 IP_RE = re.compile(r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$")
+PROGRAM_RE = re.compile(r"^(/[A-Za-z0-9_.+-]+)+$|^[A-Za-z0-9_.+-]+$")
 SAMPLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 SIZE_RE = re.compile(r"^([0-9]+)([KMGT]?)$", re.I)
 UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -223,6 +226,11 @@ class Settings(object):
         self.dev_timeout = parse_int(raw["VZZFS_DEV_TIMEOUT"], "VZZFS_DEV_TIMEOUT", 1, 600)
         self.busy_timeout = parse_int(raw["VZZFS_BUSY_TIMEOUT"], "VZZFS_BUSY_TIMEOUT", 0, 600)
         self.pool_warn = parse_int(raw["VZZFS_POOL_WARN"], "VZZFS_POOL_WARN", 1, 100)
+        self.vzctl = raw["VZZFS_VZCTL"]
+        if not PROGRAM_RE.match(self.vzctl):
+            raise ConfigError("VZZFS_VZCTL=%r is not a program name or absolute path" % self.vzctl,
+                              "use vzctl or e.g. /usr/sbin/vzctl")
+        self.restore_check = parse_bool(raw["VZZFS_RESTORE_CHECK"], "VZZFS_RESTORE_CHECK")
 
     @property
     def pool(self):

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from . import actions, log
+from . import actions, chkpnt, log
 from .config import Node
 from .ct import Container
 from .errors import EXIT_ERROR, EXIT_USAGE, VzzfsError
@@ -30,7 +30,10 @@ def run_chained(script):
 def run_hook(action, ct, chained=None):
     """Do ``action`` for ``ct`` and its chained script; return the exit code."""
     ours = actions.is_vzzfs(ct)
+    verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv()) if ours else (None, [])
     if action == "premount":
+        if ours and chkpnt.is_restore(ct, verb, opts):
+            chkpnt.before_restore(ct)
         mounted_now = actions.attach(ct) if ours else False
         rc = run_chained(chained)
         if rc and mounted_now:
@@ -50,6 +53,8 @@ def run_hook(action, ct, chained=None):
     rc = run_chained(chained)
     if action == "postumount" and ours:
         actions.detach(ct)
+        if chkpnt.is_full_chkpnt(verb, opts):
+            chkpnt.after_chkpnt(ct, opts)
     return rc
 
 

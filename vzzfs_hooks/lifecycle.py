@@ -7,7 +7,7 @@ made, so the node is left as it was. Each takes the CT's vzctl lock.
 import os
 import shutil
 
-from . import config, ctconf, lock, log, mounts, runner, template, volume, zfs
+from . import config, ctconf, lock, log, mounts, runner, snapshots, template, volume, zfs
 from .ct import Container
 from .errors import DatasetBusy, DatasetExists, StateError, UsageError
 from .revert import Reverter
@@ -236,7 +236,8 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
                 with lock.ct_lock(src, "vzzfs clone to %s" % dst.ctid):
                     if zfs.exists(snap) and not template.clones_of(snap):
                         zfs.destroy(snap)  # left by an interrupted clone
-                    snapshot_consistent(src, snap)
+                    # freeze only: a clone needs consistent files, not paused processes
+                    snapshots.take(src, snap.split("@", 1)[1], suspend=False, kind="clone")
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
             zfs.clone(snap, dst.dataset, {PROP_CTID: dst.ctid, PROP_ORIGIN_CT: src.ctid})
             undo.add("destroy %s" % dst.dataset, zfs.destroy, dst.dataset, True)
@@ -253,18 +254,6 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
             undo.add("remove %s" % dst.conffile, os.unlink, dst.conffile)
             undo.commit()
     return Container(dst.ctid, node)
-
-
-def snapshot_consistent(ct, snap):
-    """Snapshot a CT's zvol; a mounted ext4 is flushed and frozen for the instant it takes."""
-    if ct.private_mount() is None:
-        zfs.snapshot([snap])
-        return
-    runner.run(["fsfreeze", "--freeze", ct.ve_private])
-    try:
-        zfs.snapshot([snap])
-    finally:
-        runner.run(["fsfreeze", "--unfreeze", ct.ve_private])
 
 
 # ---- destroy ----

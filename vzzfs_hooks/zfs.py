@@ -263,6 +263,14 @@ def clone(snapshot, target, user_props=None):
             raise
 
 
+def rollback(snapshot, destroy_newer=False):
+    """Roll a dataset back to ``snapshot``; destroy_newer allows losing later snapshots."""
+    ds, _, snap = snapshot.partition("@")
+    check_dataset_name(ds)
+    check_dataset_name(snap, "snapshot name")
+    zfs(*(["rollback"] + (["-r"] if destroy_newer else []) + [snapshot]), name=snapshot)
+
+
 def promote(name):
     check_dataset_name(name)
     zfs("promote", name, name=name)

@@ -12,8 +12,17 @@ mount return 0 without running any script. Scripts get exactly HOME, TERM,
 PATH, VEID and VE_CONFFILE, no arguments and stdin from /dev/null.
 
 A running CT is a process in its own mount namespace with its cwd in VE_ROOT,
-as a real CT holds its root file system.
+as a real CT holds its root file system. Checkpointing follows vzctl too:
+chkpnt --suspend stops the CT's processes (SIGSTOP), --dump writes a dump file
+(and touches the CT's file system, as a real dump does, so dumping a frozen CT
+hangs here as it would there), --resume continues them, --kill kills; a full
+chkpnt does all of that and then the umount chain. restore (or a start that
+finds DUMPDIR/Dump.CTID) runs the mount chain, restarts the CT and deletes the
+dump. Run as a program it takes vzctl's command lines for these verbs
+(VZCTL_ETC_DIR names the node's /etc/vz) and refuses options vzctl 4.x would.
 """
+
+import json
 
 import os
 import signal
@@ -31,6 +40,16 @@ VZ_ACTIONSCRIPT_ERROR = 79
 VZ_FS_NOPRVT = 43
 VZ_FS_CANTUMOUNT = 50
 VZ_VE_RUNNING = 32
+VZ_VE_NOT_RUNNING = 31
+VZ_INVALID_PARAMETER_SYNTAX = 2
+VZ_CHKPNT_ERROR = 16
+VZ_RESTORE_ERROR = 17
+# vzctl 4.x's getopt tables (src/vzctl-actions.c) for the verbs implemented here
+CHKPNT_OPTS = {"--dump": 0, "--suspend": 0, "--resume": 0, "--kill": 0, "--skip_arpdetect": 0,
+               "--flags": 1, "--context": 1, "--dumpfile": 1}
+RESTORE_OPTS = {"--undump": 0, "--kill": 0, "--resume": 0, "--skip_arpdetect": 0,
+                "--dumpfile": 1, "--flags": 1, "--context": 1}
+GLOBAL_OPTS = ("--skiplock", "--quiet", "--verbose")
 SCRIPT_PATH = "/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
 
 
@@ -86,7 +105,11 @@ class Vzctl(object):
 
     def is_running(self, ctid):
         pid = self._pid(ctid)
-        return pid is not None and os.path.exists("/proc/%d" % pid)
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, TypeError):
+            return False
 
     def _pid(self, ctid):
         try:
@@ -143,19 +166,28 @@ class Vzctl(object):
         if not os.path.isdir(self.private(ctid)):
             return Result(VZ_FS_NOPRVT, "Container private area %s does not exist\n"
                           % self.private(ctid))
+        if os.path.exists(self.dumpfile(ctid)):
+            return self.restore(ctid)  # as vzctl start does when it finds a dump
         res = self.mount(ctid)
         if res.rc:
             return res
-        root = self.root(ctid)
+        self._spawn(ctid)
+        return Result(0, res.output + "Container start in progress...\n")
+
+    def _spawn(self, ctid):
         proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private",
-                                 "sleep", "infinity"], cwd=root, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                 "sleep", "infinity"], cwd=self.root(ctid),
+                                stdin=subprocess.DEVNULL, start_new_session=True)
         with open(self._pidfile(ctid), "w") as f:
             f.write(str(proc.pid))
         time.sleep(0.2)  # let unshare enter its namespace, as a CT's init would
-        return Result(0, res.output + "Container start in progress...\n")
 
     def stop(self, ctid):
+        self._kill(ctid)
+        res = self.umount(ctid)
+        return Result(res.rc, "Stopping container ...\n" + res.output)
+
+    def _kill(self, ctid):
         pid = self._pid(ctid)
         if pid is not None:
             try:
@@ -168,11 +200,132 @@ class Vzctl(object):
                 while os.path.exists("/proc/%d" % pid):
                     time.sleep(0.05)
             os.unlink(self._pidfile(ctid))
-        res = self.umount(ctid)
-        return Result(res.rc, "Stopping container ...\n" + res.output)
 
     def restart(self, ctid):
         res = self.stop(ctid)
         if res.rc:
             return res
         return self.start(ctid)
+
+    # ---- checkpointing ----
+    def dumpfile(self, ctid):
+        return os.path.join(self.params(ctid).get("DUMPDIR", "/vz/dump"), "Dump.%s" % ctid)
+
+    def is_suspended(self, ctid):
+        pid = self._pid(ctid)
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "T"
+        except (OSError, TypeError):
+            return False
+
+    def status(self, ctid):
+        words = ["CTID", str(ctid), "exist" if os.path.exists(self.conffile(ctid)) else "deleted",
+                 "mounted" if self.is_mounted(ctid) else "unmounted",
+                 "running" if self.is_running(ctid) else "down"]
+        if self.is_running(ctid) and self.is_suspended(ctid):
+            words.append("suspended")
+        return Result(0, " ".join(words) + "\n")
+
+    def chkpnt(self, ctid, step=None, dumpfile=None):
+        """step None is a full chkpnt: suspend, dump, kill, umount chain."""
+        if not self.is_running(ctid):
+            return Result(VZ_VE_NOT_RUNNING, "Unable to setup checkpointing: "
+                                             "container is not running\n")
+        pid = self._pid(ctid)
+        if step in (None, "suspend"):
+            os.killpg(pid, signal.SIGSTOP)
+            while not self.is_suspended(ctid):
+                time.sleep(0.01)
+            if step == "suspend":
+                return Result(0, "Setting up checkpoint...\n\tsuspend...\nCheckpointing completed "
+                                 "successfully\n")
+        if step == "resume":
+            os.killpg(pid, signal.SIGCONT)
+            return Result(0, "Resuming...\n")
+        if step in (None, "dump"):
+            if not self.is_suspended(ctid):
+                return Result(VZ_CHKPNT_ERROR, "Unable to dump: container is not suspended\n")
+            # a real dump writes into the CT's file system: this hangs on a frozen one
+            probe = os.path.join(self.root(ctid), ".vzctl-dump-probe")
+            with open(probe, "w") as f:
+                f.write("x")
+            os.unlink(probe)
+            path = dumpfile or self.dumpfile(ctid)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump({"ctid": str(ctid), "cwd": os.readlink("/proc/%d/cwd" % pid)}, f)
+            if step == "dump":
+                return Result(0, "\tdump...\nCheckpointing completed successfully\n")
+        self._kill(ctid)
+        res = self.umount(ctid)
+        return Result(res.rc, "Checkpointing completed successfully\n" + res.output)
+
+    def restore(self, ctid, dumpfile=None):
+        path = dumpfile or self.dumpfile(ctid)
+        if not os.path.exists(path):
+            return Result(VZ_RESTORE_ERROR, "Error: dump file %s does not exist\n" % path)
+        if self.is_running(ctid):
+            return Result(VZ_VE_RUNNING, "Container is already running\n")
+        with open(path) as f:
+            json.load(f)
+        res = self.mount(ctid)
+        if res.rc:
+            return Result(res.rc, "Restoring container ...\n" + res.output)
+        self._spawn(ctid)
+        os.unlink(path)  # vzctl deletes the dump after a successful restore
+        return Result(0, "Restoring container ...\n" + res.output +
+                      "Restoring completed successfully\n")
+
+
+def _parse(opts, table):
+    """vzctl's getopt_long over ``table``; None on a syntax error."""
+    found, i = {}, 0
+    while i < len(opts):
+        name = opts[i]
+        if name not in table:
+            return None
+        if table[name]:
+            if i + 1 >= len(opts):
+                return None
+            found[name] = opts[i + 1]
+            i += 2
+        else:
+            found[name] = True
+            i += 1
+    return found
+
+
+def main(argv):
+    """vzctl [--skiplock] VERB CTID [options], for the verbs above."""
+    while argv and argv[0] in GLOBAL_OPTS:
+        argv = argv[1:]
+    if len(argv) < 2:
+        sys.stderr.write("Usage: vzctl [options] <command> <ctid> [parameters]\n")
+        return VZ_INVALID_PARAMETER_SYNTAX
+    verb, ctid, opts = argv[0], argv[1], argv[2:]
+    v = Vzctl(os.environ.get("VZCTL_ETC_DIR", "/etc/vz"))
+    if verb in ("chkpnt", "suspend"):
+        parsed = _parse(opts, CHKPNT_OPTS)
+        steps = [s for s in ("--suspend", "--dump", "--resume", "--kill") if parsed and s in parsed]
+        if parsed is None or len(steps) > 1:
+            sys.stderr.write("Invalid syntax: %s\n" % " ".join(opts))
+            return VZ_INVALID_PARAMETER_SYNTAX
+        res = v.chkpnt(ctid, steps[0][2:] if steps else None, parsed.get("--dumpfile"))
+    elif verb in ("restore", "resume"):
+        parsed = _parse(opts, RESTORE_OPTS)
+        if parsed is None:
+            sys.stderr.write("Invalid syntax: %s\n" % " ".join(opts))
+            return VZ_INVALID_PARAMETER_SYNTAX
+        res = v.restore(ctid, parsed.get("--dumpfile"))
+    elif verb in ("start", "stop", "mount", "umount", "status") and not opts:
+        res = getattr(v, verb)(ctid)
+    else:
+        sys.stderr.write("Invalid action or syntax: %s\n" % " ".join(argv))
+        return VZ_INVALID_PARAMETER_SYNTAX
+    sys.stdout.write(res.output)
+    return res.rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -74,9 +74,19 @@ class TestNode(object):
             f.write("## global OpenVZ configuration (test node)\nVIRTUOZZO=yes\n"
                     "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
                     "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\nTEMPLATE=%s/vz/template\n"
-                    % (base, base, base, base))
+                    "DUMPDIR=%s/vz/dump\n" % (base, base, base, base, base))
+        # vzzfs suspends and resumes CTs through VZZFS_VZCTL: here the harness as a program
+        self.vzctl_bin = os.path.join(base, "bin", "vzctl")
+        self.vzctl_log = os.path.join(base, "vzctl.log")  # the command lines vzzfs ran
+        os.makedirs(os.path.dirname(self.vzctl_bin))
+        with open(self.vzctl_bin, "w") as f:
+            f.write("#!/bin/sh\necho \"$*\" >> '%s'\nVZCTL_ETC_DIR='%s' exec %s '%s' \"$@\"\n"
+                    % (self.vzctl_log, self.etc, sys.executable,
+                       os.path.join(REPO, "tests/harness/vzctl.py")))
+        os.chmod(self.vzctl_bin, 0o755)
         with open(os.path.join(self.etc, "vzzfs.conf"), "w") as f:
-            f.write('VZZFS_ROOT="%s"\nVZZFS_DEV_TIMEOUT=5\nVZZFS_BUSY_TIMEOUT=1\n' % ROOT)
+            f.write('VZZFS_ROOT="%s"\nVZZFS_DEV_TIMEOUT=5\nVZZFS_BUSY_TIMEOUT=1\n'
+                    'VZZFS_VZCTL="%s"\n' % (ROOT, self.vzctl_bin))
         hookwire.install(os.path.join(self.etc, "conf"), os.path.join(REPO, "hooks"))
         shutil.copy(os.path.join(REPO, "etc/vz/conf/ve-vzzfs.conf-sample"),
                     os.path.join(self.etc, "conf"))
@@ -157,6 +167,13 @@ class TestNode(object):
     def vzzfs(self, *args):
         return sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", self.etc, *args,
                   check=False, cwd=REPO)
+
+    def vzctl_cli(self, *args):
+        """The harness run as the vzctl program, so hooks see vzctl's command line."""
+        return sh(self.vzctl_bin, *[str(a) for a in args], check=False)
+
+    def dumpfile(self, ctid):
+        return os.path.join(self.base, "vz/dump", "Dump.%s" % ctid)
 
     def track(self, ctid, ds=None):
         """Clean up a CT made by the code under test."""

@@ -1,0 +1,252 @@
+"""Snapshots on real ZFS: suspend/freeze/snapshot/thaw/resume, every exit path, switch,
+read-only mount, and the hooks around vzctl chkpnt/restore (the harness as vzctl)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from conftest import REPO, sh
+from vzzfs_hooks import zfs
+
+
+def snaps(node, ctid):
+    res = node.vzzfs("snapshot-list", str(ctid), "-j")
+    assert res.returncode == 0, res.stdout
+    return json.loads(res.stdout)
+
+
+def vzctl_lines(node):
+    with open(node.vzctl_log) as f:
+        return f.read().splitlines()
+
+
+def writable(path):
+    """Can a file be written there within 5 s (a frozen ext4 blocks the write)?"""
+    res = sh("timeout", "5", "sh", "-c", "echo x > '%s/probe' && sync -f '%s/probe'"
+             % (path, path), check=False)
+    return res.returncode == 0
+
+
+def assert_running_and_thawed(node, ctid):
+    assert node.vzctl.is_running(ctid) and not node.vzctl.is_suspended(ctid)
+    assert writable(node.root(ctid)), "the CT's ext4 is still frozen"
+
+
+def test_snapshot_of_a_stopped_ct_then_list_and_delete(node):
+    node.make_ct(101)
+    res = node.vzzfs("snapshot", "101", "--name", "s1")
+    assert res.returncode == 0 and "the CT is stopped" in res.stdout, res.stdout
+    rows = snaps(node, 101)
+    assert [(r["name"], r["kind"], r["state"], r["dump"]) for r in rows] == \
+        [("s1", "snapshot", "stopped", False)]
+    res = node.vzzfs("snapshot", "101", "--name", "s1")
+    assert res.returncode == 2 and "already exists" in res.stdout
+    res = node.vzzfs("snapshot", "101", "--name", "bad@name")
+    assert res.returncode == 3 and len(res.stdout.splitlines()) == 1, res.stdout
+    assert node.vzzfs("snapshot-list", "101").stdout.splitlines()[1].startswith("s1 ")
+    assert node.vzzfs("snapshot-delete", "101", "s1").returncode == 0
+    assert snaps(node, 101) == []
+    res = node.vzzfs("snapshot-delete", "101", "s1")
+    assert res.returncode == 2 and "does not exist" in res.stdout
+
+
+def test_running_ct_is_suspended_frozen_and_resumed(node):
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    res = node.vzzfs("snapshot", "101", "--name", "s1")
+    assert res.returncode == 0 and "CT suspended for" in res.stdout, res.stdout
+    assert vzctl_lines(node) == ["status 101", "--skiplock chkpnt 101 --suspend",
+                                 "--skiplock chkpnt 101 --resume"]
+    assert_running_and_thawed(node, 101)
+    assert snaps(node, 101)[0]["state"] == "suspended"
+    res = node.vzzfs("snapshot", "101", "--name", "s2", "--skip-suspend")
+    assert res.returncode == 0 and "ext4 frozen for" in res.stdout, res.stdout
+    assert "--suspend" not in " ".join(vzctl_lines(node)[3:])
+    assert_running_and_thawed(node, 101)
+    assert node.vzctl.stop(101).rc == 0
+
+
+def _background_snapshot(node, fault, name):
+    env = dict(os.environ, VZZFS_FAULT=fault)
+    return subprocess.Popen([sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc,
+                             "snapshot", "101", "--name", name], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+
+
+def test_every_exit_path_thaws_and_resumes(node):
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    # an error inside the window
+    env = dict(os.environ, VZZFS_FAULT="snapshot.frozen:fail")
+    res = sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc, "snapshot", "101",
+             "--name", "f1", env=env, cwd=REPO, check=False)
+    assert res.returncode == 1 and "injected fault" in res.stdout, res.stdout
+    assert_running_and_thawed(node, 101)
+    # signals while the CT is suspended and its ext4 frozen
+    for signum, code in ((signal.SIGTERM, 130), (signal.SIGINT, 130), (signal.SIGHUP, 130)):
+        proc = _background_snapshot(node, "snapshot.frozen:sleep", "sig%d" % signum)
+        deadline = time.time() + 60
+        while not node.vzctl.is_suspended(101) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(2)  # past fsfreeze, into the injected stall
+        assert node.vzctl.is_suspended(101)
+        proc.send_signal(signum)
+        out = proc.communicate(timeout=60)[0]
+        assert proc.returncode == code, (signum, out)
+        assert_running_and_thawed(node, 101)
+    # the pool (here: the parent's quota) too full for the snapshot
+    ds = node.dataset(101)
+    parent = ds.rsplit("/", 1)[0]
+    sh("dd", "if=/dev/urandom", "of=%s/root/big" % node.root(101), "bs=1M", "count=40",
+       "conv=fsync")
+    sh("zfs", "set", "refreservation=auto", ds)
+    used = int(zfs.get(parent, "used")["used"])
+    sh("zfs", "set", "quota=%d" % (used + (4 << 20)), parent)
+    try:
+        res = node.vzzfs("snapshot", "101", "--name", "full")
+    finally:
+        sh("zfs", "inherit", "quota", parent)
+    assert res.returncode == 5 and "free space" in res.stdout, res.stdout
+    assert_running_and_thawed(node, 101)
+    assert snaps(node, 101) == [], "no snapshot is left from a failed attempt"
+    assert node.vzctl.stop(101).rc == 0
+
+
+def test_snapshots_under_writes_are_consistent_and_switch_guards_newer(node):
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    data = os.path.join(node.root(101), "root")
+    done, stop = [], threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            path = os.path.join(data, "f%05d" % i)
+            with open(path, "wb") as f:
+                f.write(os.urandom(8192) + (b"%d" % i))
+            done.append(i)
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        time.sleep(2)
+        before = len(done)  # files written before the snapshot began are in it, fsync or not
+        res = node.vzzfs("snapshot", "101", "--name", "s1")
+        time.sleep(1)
+        res2 = node.vzzfs("snapshot", "101", "--name", "s2")
+    finally:
+        stop.set()
+        t.join()
+    assert res.returncode == 0 and res2.returncode == 0, (res.stdout, res2.stdout)
+    res = node.vzzfs("snapshot-switch", "101", "s1")
+    assert res.returncode == 7 and "s2" in res.stdout and "--destroy-newer" in res.stdout
+    assert node.vzctl.is_running(101), "a refused switch leaves the CT running"
+    res = node.vzzfs("snapshot-switch", "101", "s1", "--destroy-newer")
+    assert res.returncode == 0 and "started" in res.stdout, res.stdout
+    assert node.vzctl.is_running(101)
+    assert [r["name"] for r in snaps(node, 101)] == ["s1"]
+    assert node.vzctl.stop(101).rc == 0
+    dev = os.path.realpath("/dev/zvol/" + node.dataset(101))
+    assert sh("e2fsck", "-fn", dev, check=False).returncode == 0
+    assert node.vzctl.start(101).rc == 0
+    for i in range(before):
+        with open(os.path.join(data, "f%05d" % i), "rb") as f:
+            assert f.read()[8192:] == b"%d" % i, i
+    assert node.vzctl.stop(101).rc == 0
+
+
+def test_dump_snapshot_switches_back_live_and_conf_comes_back(node):
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    with open(os.path.join(node.root(101), "root/a"), "w") as f:
+        f.write("before")
+    res = node.vzzfs("snapshot", "101", "--name", "s1", "--dump")
+    assert res.returncode == 0 and "memory dump" in res.stdout, res.stdout
+    dump = os.path.join(node.base, "vz/dump/Dump.101.s1")
+    assert os.path.exists(dump)
+    assert vzctl_lines(node)[1:] == ["--skiplock chkpnt 101 --suspend",
+                                     "--skiplock chkpnt 101 --dump --dumpfile %s" % dump,
+                                     "--skiplock chkpnt 101 --resume"]
+    assert_running_and_thawed(node, 101)
+    with open(os.path.join(node.root(101), "root/b"), "w") as f:
+        f.write("after")
+    with open(node.conffile(101), "a") as f:
+        f.write('HOSTNAME="changed"\n')
+    res = node.vzzfs("snapshot-switch", "101", "s1")
+    assert res.returncode == 0 and "restored from its dump" in res.stdout, res.stdout
+    assert "--skiplock restore 101 --dumpfile" in vzctl_lines(node)[-1]
+    assert node.vzctl.is_running(101)
+    assert os.path.exists(os.path.join(node.root(101), "root/a"))
+    assert not os.path.exists(os.path.join(node.root(101), "root/b"))
+    assert "changed" not in open(node.conffile(101)).read()
+    assert "changed" in open(node.conffile(101) + ".vzzfs-switch").read()
+    assert os.path.exists(dump), "the snapshot's dump is kept for the next switch"
+    assert node.vzctl.stop(101).rc == 0
+    assert node.vzzfs("snapshot-delete", "101", "s1").returncode == 0
+    assert not os.path.exists(dump)
+
+
+def test_snapshot_mount_is_read_only_and_leaves_the_ct_alone(node):
+    node.make_ct(101, files={"root/old": "old"})
+    assert node.vzctl.start(101).rc == 0
+    assert node.vzzfs("snapshot", "101", "--name", "s1").returncode == 0
+    with open(os.path.join(node.root(101), "root/new"), "w") as f:
+        f.write("new")
+    target = os.path.join(node.base, "look")
+    os.makedirs(target)
+    res = node.vzzfs("snapshot-mount", "101", "s1", target)
+    assert res.returncode == 0, res.stdout
+    try:
+        assert open(os.path.join(target, "root/old")).read() == "old"
+        assert not os.path.exists(os.path.join(target, "root/new"))
+        assert not writable(target)
+        res = node.vzzfs("snapshot-delete", "101", "s1")
+        assert res.returncode == 7 and "snapshot-umount" in res.stdout
+        assert node.vzzfs("snapshot-mount", "101", "s1", target).returncode == 7
+    finally:
+        res = node.vzzfs("snapshot-umount", "101", "s1")
+    assert res.returncode == 0, res.stdout
+    assert zfs.get_with_source(node.dataset(101), "snapdev")["snapdev"][1] != "local"
+    assert_running_and_thawed(node, 101)
+    assert open(os.path.join(node.root(101), "root/new")).read() == "new"
+    assert node.vzctl.stop(101).rc == 0
+
+
+def test_vzctl_chkpnt_snapshots_and_restore_checks_the_disk(node):
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    res = node.vzctl_cli("chkpnt", "101")
+    assert res.returncode == 0, res.stdout
+    assert not node.vzctl.is_running(101) and not node.vzctl.is_mounted(101)
+    rows = snaps(node, 101)
+    assert len(rows) == 1 and rows[0]["kind"] == "chkpnt", rows
+    assert rows[0]["dumpfile"] == node.dumpfile(101) and rows[0]["dump"]
+    res = node.vzctl_cli("restore", "101")
+    assert res.returncode == 0, res.stdout
+    assert node.vzctl.is_running(101) and not os.path.exists(node.dumpfile(101))
+    # a second chkpnt drops the first one's snapshot: its dump is gone
+    assert node.vzctl_cli("chkpnt", "101").returncode == 0
+    assert [r["kind"] for r in snaps(node, 101)] == ["chkpnt"]
+    assert snaps(node, 101)[0]["name"] != rows[0]["name"]
+    # the disk changes behind the dump's back: restore (and start) refuse
+    assert node.vzzfs("attach", "101").returncode == 0
+    with open(os.path.join(node.private(101), "root/changed"), "w") as f:
+        f.write("x")
+    assert node.vzzfs("detach", "101").returncode == 0
+    for verb in ("restore", "start"):
+        res = node.vzctl_cli(verb, "101")
+        assert res.returncode == 79 and "changed after vzctl chkpnt" in res.stdout, res.stdout
+        assert "snapshot-switch 101 vzzfs-chkpnt-" in res.stdout
+        assert not node.vzctl.is_mounted(101) and os.path.exists(node.dumpfile(101))
+        assert not os.path.ismount(node.private(101))
+    with open(node.conffile(101), "a") as f:
+        f.write('VZZFS_RESTORE_CHECK="no"\n')
+    res = node.vzctl_cli("restore", "101")
+    assert res.returncode == 0 and "restoring although" in res.stdout, res.stdout
+    assert node.vzctl.is_running(101)
+    assert node.vzctl.stop(101).rc == 0

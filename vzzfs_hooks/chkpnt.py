@@ -1,0 +1,121 @@
+"""The hooks' part in plain `vzctl chkpnt` and `vzctl restore`.
+
+vzctl has no checkpoint hook, but a full `vzctl chkpnt CTID` dumps the CT, kills
+it and then runs the umount chain, and `vzctl restore` (or a start that finds
+the dump) runs the mount chain. The process that runs a hook is vzctl itself,
+so its command line tells which of these is happening. At that postumount the
+zvol is snapshotted as vzzfs-chkpnt-TIME with the dump file recorded; at the
+restore's premount the zvol must not have been written since (ZFS 'written'),
+or the restored processes would find files that changed under them.
+
+The command line is read from /proc/PPID/cmdline: the same thing psutil reads,
+without needing psutil on the node.
+"""
+
+import os
+import time
+
+from . import log, snapshots, vzctlcmd, zfs
+from .errors import StateError, VzzfsError
+
+# vzctl 4.x's global options that come before the verb (none take a value)
+_GLOBAL_OPTS = ("--skiplock", "--quiet", "--verbose", "--skipowner")
+CHKPNT_VERBS = ("chkpnt", "suspend")
+RESTORE_VERBS = ("restore", "resume")
+PREFIX = "vzzfs-chkpnt-"
+
+
+def parent_argv(pid=None):
+    """The command line of the process that ran this hook ([] if it cannot be read)."""
+    pid = os.getppid() if pid is None else pid
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+
+
+def vzctl_call(argv):
+    """(verb, options after the CTID) when ``argv`` is a vzctl command line, else (None, [])."""
+    for i, arg in enumerate(argv[:3]):
+        if os.path.basename(arg) in ("vzctl", "vzctl.py"):
+            rest = [a for a in argv[i + 1:] if a not in _GLOBAL_OPTS]
+            if rest and not rest[0].startswith("-"):
+                return rest[0], rest[2:]
+            return None, []
+    return None, []
+
+
+def _dumpfile(ct, opts):
+    if "--dumpfile" in opts:
+        i = opts.index("--dumpfile")
+        if i + 1 < len(opts):
+            return opts[i + 1]
+    return vzctlcmd.default_dumpfile(ct)
+
+
+def is_full_chkpnt(verb, opts):
+    """A `vzctl chkpnt` that dumps and kills (the step-wise ones run no script)."""
+    steps = ("--suspend", "--dump", "--resume", "--kill")
+    return verb in CHKPNT_VERBS and not any(o in steps for o in opts)
+
+
+def after_chkpnt(ct, opts):
+    """postumount of a full chkpnt: snapshot the detached zvol, recording the dump.
+
+    A failure here is a warning: the dump and the CT's data are fine, only the
+    restore check will not be possible.
+    """
+    dumpfile = _dumpfile(ct, opts)
+    name = PREFIX + time.strftime("%Y%m%d-%H%M%S")
+    props = {snapshots.PROP_KIND: "chkpnt", snapshots.PROP_STATE: "stopped",
+             snapshots.PROP_DUMP: dumpfile}
+    conf = snapshots.encode_conf(ct.conffile)
+    if conf:
+        props[snapshots.PROP_CONF] = conf
+    try:
+        _prune(ct, dumpfile)
+        zfs.snapshot([snapshots.full_name(ct, name)], props)
+        log.info("CT %s: checkpointed; zvol snapshot %s@%s goes with dump %s"
+                 % (ct.ctid, ct.dataset, name, dumpfile))
+    except VzzfsError as e:
+        log.warn("CT %s: no snapshot taken at chkpnt, vzctl restore cannot be checked: %s"
+                 % (ct.ctid, e.line()))
+
+
+def _prune(ct, new_dumpfile):
+    """Drop earlier chkpnt snapshots whose dump is gone (restored, or removed) or has
+    just been overwritten by this chkpnt's."""
+    for row in snapshots.rows(ct):
+        if (row["kind"] == "chkpnt" and not row["clones"]
+                and (row["dumpfile"] == new_dumpfile or not os.path.exists(row["dumpfile"]))):
+            zfs.destroy(snapshots.full_name(ct, row["name"]))
+
+
+def is_restore(ct, verb, opts):
+    if verb in RESTORE_VERBS:
+        return True
+    return verb == "start" and os.path.exists(vzctlcmd.default_dumpfile(ct))
+
+
+def before_restore(ct):
+    """premount of a restore: refuse when the zvol changed after the snapshot taken
+    with the dump (at vzctl chkpnt, or vzzfs snapshot --dump then snapshot-switch)."""
+    rows = snapshots.rows(ct)
+    if not rows or not rows[-1]["dumpfile"]:
+        log.warn("CT %s: the zvol's latest snapshot was not taken with a dump; cannot check "
+                 "that its files are as the dump expects" % ct.ctid)
+        return
+    last = rows[-1]["name"]
+    written = int(zfs.get(ct.dataset, "written").get("written") or 0)
+    if written and ct.settings.restore_check:
+        raise StateError("its disk changed after vzctl chkpnt (%d bytes written since snapshot "
+                         "%s); the restored processes would not match their files"
+                         % (written, last),
+                         "roll back with vzzfs snapshot-switch %s %s, or set "
+                         "VZZFS_RESTORE_CHECK=no to restore anyway" % (ct.ctid, last),
+                         ctid=ct.ctid)
+    if written:
+        log.warn("CT %s: restoring although %d bytes changed since %s (VZZFS_RESTORE_CHECK=no)"
+                 % (ct.ctid, written, last))

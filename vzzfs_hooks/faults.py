@@ -1,0 +1,24 @@
+"""Fault injection for tests: make a named point in a long operation fail or stall.
+
+VZZFS_FAULT="POINT:fail" raises an error at POINT, "POINT:sleep" stalls there for
+60 s (so a test can signal the process at that moment). Unset, as on every real
+node, ``point()`` does nothing. Points: snapshot.before-freeze, snapshot.frozen.
+"""
+
+import os
+import time
+
+from .errors import VzzfsError
+
+
+def point(name):
+    spec = os.environ.get("VZZFS_FAULT", "")
+    if not spec:
+        return
+    where, _, what = spec.partition(":")
+    if where != name:
+        return
+    if what == "fail":
+        raise VzzfsError("injected fault at %s" % name)
+    if what == "sleep":
+        time.sleep(60)

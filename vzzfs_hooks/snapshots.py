@@ -1,0 +1,379 @@
+"""Snapshots of a CT's zvol: consistent ones of a running CT, list, delete, switch, mount.
+
+A running CT is suspended (vzctl chkpnt --suspend), optionally dumped, its ext4
+frozen, the snapshot taken in one atomic call, then thawed and resumed. Every
+way out of that window (an error, a full pool, SIGINT, SIGTERM, SIGHUP) thaws
+and resumes first; only SIGKILL cannot be caught. What vzzfs needs later (the
+kind, the dump file, the CT's conf then) rides on the snapshot as user properties.
+"""
+
+import base64
+import os
+import shutil
+import signal
+import time
+import zlib
+
+from . import actions, faults, lock, log, mounts, runner, volume, vzctlcmd, zfs
+from .config import check_dataset_name
+from .errors import DatasetBusy, StateError, UsageError, VzzfsError
+from .fileio import write_atomic
+from .revert import Reverter
+
+PROP_KIND = "org.openvz.vzzfs:kind"           # snapshot, chkpnt (taken by the hooks), clone
+PROP_STATE = "org.openvz.vzzfs:state"         # suspended, frozen or stopped when taken
+PROP_DUMP = "org.openvz.vzzfs:dumpfile"       # the memory dump that goes with it
+PROP_CONF = "org.openvz.vzzfs:conf"           # the CT's conf then, zlib + base64
+LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones",
+              PROP_KIND, PROP_STATE, PROP_DUMP)
+_CONF_MAX = 8000  # a ZFS user property holds 8192 bytes
+
+
+class Interrupted(VzzfsError):
+    exit_code = 130
+
+
+def default_name():
+    return time.strftime("vzzfs-%Y%m%d-%H%M%S")
+
+
+def full_name(ct, name):
+    check_dataset_name(name, "snapshot name")
+    return "%s@%s" % (ct.dataset, name)
+
+
+def encode_conf(path):
+    """The conf file packed for a user property, or None if it would not fit."""
+    try:
+        with open(path, "rb") as f:
+            packed = base64.b64encode(zlib.compress(f.read(), 9)).decode("ascii")
+    except OSError:
+        return None
+    return packed if len(packed) <= _CONF_MAX else None
+
+
+def decode_conf(value):
+    return zlib.decompress(base64.b64decode(value.encode("ascii"))).decode("utf-8", "replace")
+
+
+class _CaughtSignals(object):
+    """SIGTERM and SIGHUP raise Interrupted (SIGINT already raises KeyboardInterrupt)
+    while the CT is suspended, so the cleanup in ``finally`` runs for them too."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def __enter__(self):
+        def handler(signum, frame):
+            raise Interrupted("interrupted by signal %d" % signum)
+        self._old = [(s, signal.signal(s, handler)) for s in self.SIGNALS]
+        return self
+
+    def __exit__(self, *exc):
+        for s, old in self._old:
+            signal.signal(s, old)
+        return False
+
+
+class _Blocked(object):
+    """Signals held back while thawing and resuming; delivered afterwards."""
+
+    SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+    def __enter__(self):
+        self._old = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+
+    def __exit__(self, *exc):
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+        return False
+
+
+def _thaw(ct):
+    """None, or the error saying the ext4 is still frozen."""
+    for attempt in range(3):
+        res = runner.run(["fsfreeze", "--unfreeze", ct.ve_private], check=False)
+        if res.returncode == 0 or "Invalid argument" in res.stderr:  # EINVAL: not frozen
+            return None
+        time.sleep(0.2)
+    return StateError("the ext4 at %s is still frozen: %s" % (ct.ve_private, res.stderr.strip()),
+                      "fsfreeze --unfreeze %s" % ct.ve_private, ctid=ct.ctid)
+
+
+def _resume(ct):
+    """None, or the error saying the CT is still suspended."""
+    try:
+        vzctlcmd.resume(ct)
+        return None
+    except VzzfsError as e:
+        return StateError("is still suspended: %s" % e.problem,
+                          "vzctl chkpnt %s --resume" % ct.ctid, ctid=ct.ctid)
+
+
+def _check_dump_outside(ct, dumpfile):
+    real = os.path.realpath(dumpfile)
+    for top in (ct.ve_private, ct.ve_root):
+        if real == top or real.startswith(top.rstrip("/") + "/"):
+            raise UsageError("the dump %s would be written into the CT's own file system"
+                             % dumpfile, "set DUMPDIR outside %s" % top, ctid=ct.ctid)
+
+
+def dump_path(ct, name):
+    return os.path.join(vzctlcmd.dumpdir(ct), "Dump.%s.%s" % (ct.ctid, name))
+
+
+def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
+    """Snapshot a CT's zvol consistently; returns a dict describing what was done.
+
+    The caller holds the CT's lock.
+    """
+    name = name or default_name()
+    snap = full_name(ct, name)
+    if not zfs.exists(ct.dataset):
+        raise UsageError("is not on a zvol (no %s)" % ct.dataset, "convert it first",
+                         ctid=ct.ctid)
+    if zfs.exists(snap):
+        raise UsageError("snapshot %s already exists" % snap, "pick another --name",
+                         ctid=ct.ctid)
+    props = {PROP_KIND: kind}
+    conf = encode_conf(ct.conffile)
+    if conf:
+        props[PROP_CONF] = conf
+    running = vzctlcmd.is_running(ct)
+    if dump and not running:
+        raise StateError("is not running, so there is no memory state to dump",
+                         "drop --dump, or start the CT first", ctid=ct.ctid)
+    if dump and not suspend:
+        raise UsageError("--dump needs the CT suspended", "drop --skip-suspend", ctid=ct.ctid)
+    if ct.private_mount() is None:
+        props[PROP_STATE] = "stopped"
+        zfs.snapshot([snap], props)
+        return {"snapshot": snap, "state": "stopped", "window": 0.0}
+
+    dumpfile = dump_path(ct, name) if dump else None
+    if dumpfile:
+        _check_dump_outside(ct, dumpfile)
+        os.makedirs(os.path.dirname(dumpfile), exist_ok=True)
+        props[PROP_DUMP] = dumpfile
+    suspended = frozen = False
+    props[PROP_STATE] = "suspended" if (running and suspend) else "frozen"
+    problems = []
+    started = time.monotonic()
+    with Reverter() as undo, _CaughtSignals():
+        try:
+            if running and suspend:
+                vzctlcmd.suspend(ct)
+                suspended = True
+            if dumpfile:
+                undo.add("remove %s" % dumpfile, _remove_quietly, dumpfile)
+                vzctlcmd.dump(ct, dumpfile)  # before the freeze: a dump writes into the CT's fs
+            faults.point("snapshot.before-freeze")
+            runner.run(["fsfreeze", "--freeze", ct.ve_private])
+            frozen = True
+            faults.point("snapshot.frozen")
+            zfs.snapshot([snap], props)
+        finally:
+            with _Blocked():
+                if frozen:
+                    problems.append(_thaw(ct))
+                if suspended:
+                    problems.append(_resume(ct))
+            window = time.monotonic() - started
+            left = [p for p in problems if p]
+            for p in left[1:]:
+                log.error(p.line())
+            if left:
+                raise left[0]  # a CT left frozen or suspended outranks the first error
+        undo.commit()
+    log.info("CT %s: snapshot %s taken, %s for %.3f s" % (ct.ctid, snap, props[PROP_STATE],
+                                                          window))
+    return {"snapshot": snap, "state": props[PROP_STATE], "window": window,
+            "dumpfile": dumpfile}
+
+
+def _remove_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# ---- list, delete ----
+
+def rows(ct):
+    """The zvol's snapshots, oldest first, as dicts (kind '' for ones made by hand)."""
+    if not zfs.exists(ct.dataset):
+        raise UsageError("is not on a zvol (no %s)" % ct.dataset, "see vzzfs list", ctid=ct.ctid)
+    found = []
+    for row in zfs.list_datasets(ct.dataset, list(LIST_PROPS), types="snapshot"):
+        if row["name"].split("@", 1)[0] != ct.dataset:
+            continue
+        found.append({
+            "name": row["name"].split("@", 1)[1],
+            "created": int(row["creation"]),
+            "txg": int(row["createtxg"]),
+            "used": int(row["used"]),
+            "referenced": int(row["referenced"]),
+            "clones": [c for c in (row.get("clones") or "").split(",") if c and c != "-"],
+            "kind": _prop(row, PROP_KIND),
+            "state": _prop(row, PROP_STATE),
+            "dumpfile": _prop(row, PROP_DUMP),
+        })
+    found.sort(key=lambda r: r["txg"])
+    for r in found:
+        r["dump"] = bool(r["dumpfile"]) and os.path.exists(r["dumpfile"])
+    return found
+
+
+def _prop(row, key):
+    value = row.get(key)
+    return "" if value in (None, "-") else value
+
+
+def _find(ct, name):
+    snap = full_name(ct, name)
+    for r in rows(ct):
+        if r["name"] == name:
+            return r
+    raise UsageError("snapshot %s does not exist" % snap,
+                     "see vzzfs snapshot-list %s" % ct.ctid, ctid=ct.ctid)
+
+
+def delete(ct, name):
+    """Destroy one snapshot and the dump that goes with it."""
+    row = _find(ct, name)
+    if row["clones"]:
+        raise DatasetBusy("snapshot %s is the origin of %s" % (full_name(ct, name),
+                                                               ", ".join(row["clones"])),
+                          "destroy those first, or vzzfs destroy --promote", ctid=ct.ctid)
+    if _mounted_snapshot(ct, name):
+        raise StateError("snapshot %s is mounted at %s" % (name, _mounted_snapshot(ct, name)),
+                         "vzzfs snapshot-umount %s %s" % (ct.ctid, name), ctid=ct.ctid)
+    zfs.destroy(full_name(ct, name))
+    if row["dumpfile"] and _ours(ct, row["dumpfile"]):
+        _remove_quietly(row["dumpfile"])
+
+
+def _ours(ct, dumpfile):
+    """Only dump files vzzfs named itself are removed with their snapshot."""
+    return os.path.basename(dumpfile).startswith("Dump.%s." % ct.ctid)
+
+
+# ---- switch ----
+
+def switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
+    """Roll the CT back to a snapshot: stop it if running, roll back, bring it back.
+
+    With a dump that still exists the CT comes back as it was at the snapshot
+    (restored from a copy of the dump, which vzctl deletes); otherwise a CT that
+    was running is started again. The caller holds the CT's lock.
+    """
+    row = _find(ct, name)
+    newer = [r for r in rows(ct) if r["txg"] > row["txg"]]
+    if newer and not destroy_newer:
+        raise StateError("rolling back to %s destroys the newer snapshots %s"
+                         % (name, ", ".join(r["name"] for r in newer)),
+                         "pass --destroy-newer, or clone %s into a new CT instead" % name,
+                         ctid=ct.ctid)
+    busy = [c for r in newer for c in r["clones"]]
+    if busy:
+        raise DatasetBusy("newer snapshots are the origin of %s" % ", ".join(busy),
+                          "destroy or promote those clones first", ctid=ct.ctid)
+    running = vzctlcmd.is_running(ct)
+    if not running and ct.root_mounted():
+        raise StateError("is mounted", "vzctl umount %s, then switch again" % ct.ctid,
+                         ctid=ct.ctid)
+    if running:
+        vzctlcmd.stop(ct)
+    if ct.private_mount() is not None:
+        actions.detach(ct)
+    for r in reversed(newer):
+        if r["dumpfile"] and _ours(ct, r["dumpfile"]):
+            _remove_quietly(r["dumpfile"])
+    zfs.rollback(full_name(ct, name), destroy_newer=bool(newer))
+    if not skip_config:
+        _restore_conf(ct, name)
+    if row["dump"] and not skip_resume:
+        copy = os.path.join(vzctlcmd.dumpdir(ct), "Dump.%s.switch" % ct.ctid)
+        shutil.copyfile(row["dumpfile"], copy)
+        try:
+            vzctlcmd.restore(ct, copy)
+        finally:
+            _remove_quietly(copy)
+        return "restored from its dump"
+    if running and not skip_resume:
+        vzctlcmd.start(ct)
+        return "started"
+    return "stopped"
+
+
+def _restore_conf(ct, name):
+    value = zfs.get(full_name(ct, name), PROP_CONF).get(PROP_CONF)
+    if not value:
+        return
+    text = decode_conf(value)
+    with open(ct.conffile) as f:
+        if f.read() == text:
+            return
+    shutil.copyfile(ct.conffile, ct.conffile + ".vzzfs-switch")
+    write_atomic(ct.conffile, text, 0o644)
+    log.info("CT %s: conf restored from snapshot %s (the previous one is %s.vzzfs-switch)"
+             % (ct.ctid, name, ct.conffile))
+
+
+# ---- mount a snapshot read-only ----
+
+def _mounted_snapshot(ct, name):
+    wanted = full_name(ct, name)
+    for m in mounts.table():
+        if m.source.startswith("/dev/zd") and volume.zvol_name(m.source) == wanted:
+            return m.mountpoint
+    return None
+
+
+def mount(ct, name, target):
+    """Mount a snapshot's ext4 read-only at ``target``; the live CT is not touched."""
+    _find(ct, name)
+    target = os.path.abspath(target)
+    if not os.path.isdir(target):
+        raise UsageError("%s is not a directory" % target, "mkdir -p %s" % target, ctid=ct.ctid)
+    if mounts.is_mountpoint(target):
+        raise StateError("%s is already a mount point" % target, "pick an empty directory",
+                         ctid=ct.ctid)
+    where = _mounted_snapshot(ct, name)
+    if where:
+        raise StateError("snapshot %s is already mounted at %s" % (name, where),
+                         "use it there, or vzzfs snapshot-umount %s %s" % (ct.ctid, name),
+                         ctid=ct.ctid)
+    snap = full_name(ct, name)
+    with Reverter() as undo:
+        if zfs.get(ct.dataset, "snapdev").get("snapdev") != "visible":
+            zfs.set_props(ct.dataset, {"snapdev": "visible"})
+            undo.add("hide snapshot devices", _hide_devices, ct)
+        device = volume.find_device(snap, ct.settings.dev_timeout)
+        # noload: the device is read-only, the journal cannot be replayed (a snapshot
+        # taken frozen or stopped has nothing to replay)
+        res = runner.run(["mount", "-t", "ext4", "-o", "ro,noload", device, target], check=False)
+        if res.returncode != 0:
+            raise VzzfsError("cannot mount snapshot %s: %s" % (snap, res.stderr.strip()),
+                             "check it with e2fsck -n %s" % device, ctid=ct.ctid)
+        undo.commit()
+    return target
+
+
+def umount(ct, name):
+    where = _mounted_snapshot(ct, name)
+    if where is None:
+        raise StateError("snapshot %s is not mounted" % name, "nothing to do", ctid=ct.ctid)
+    volume.umount(where, ct.settings.busy_timeout)
+    if not any(_mounted_snapshot(ct, r["name"]) for r in rows(ct)):
+        _hide_devices(ct)
+    return where
+
+
+def _hide_devices(ct):
+    zfs.zfs("inherit", "snapdev", ct.dataset, name=ct.dataset)
+
+
+def with_lock(ct, what, func, *args, **kw):
+    with lock.ct_lock(ct, what):
+        return func(ct, *args, **kw)
+

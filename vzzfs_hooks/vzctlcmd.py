@@ -1,0 +1,92 @@
+"""The vzctl command lines vzzfs runs to suspend, dump, resume and restore a CT.
+
+Exactly what vzctl 4.x accepts (as vzmigrate runs them): vzzfs already holds the
+CT's lock, so every locking command gets the global --skiplock before the verb.
+The program is VZZFS_VZCTL (default: vzctl on PATH); the tests point it at a
+stand-in that implements the same command lines.
+"""
+
+import os
+import shutil
+
+from . import runner
+from .config import check_abs_path
+from .errors import ConfigError
+
+DEFAULT_DUMPDIR = "/vz/dump"
+
+
+def program(ct):
+    """The vzctl to run, or None when there is none (no running CTs on such a node)."""
+    name = ct.settings.vzctl
+    if os.path.isabs(name):
+        return name if os.access(name, os.X_OK) else None
+    return shutil.which(name)
+
+
+def _require(ct):
+    prog = program(ct)
+    if prog is None:
+        raise ConfigError("%s (VZZFS_VZCTL) not found, so the CT cannot be suspended"
+                          % ct.settings.vzctl,
+                          "install vzctl, or snapshot with --skip-suspend (freeze only)",
+                          ctid=ct.ctid)
+    return prog
+
+
+def chkpnt_argv(prog, ctid, step, dumpfile=None):
+    """vzctl --skiplock chkpnt CTID --suspend|--dump|--resume|--kill [--dumpfile F]."""
+    if step not in ("suspend", "dump", "resume", "kill"):
+        raise ValueError(step)
+    argv = [prog, "--skiplock", "chkpnt", ctid, "--" + step]
+    if dumpfile is not None:
+        argv += ["--dumpfile", dumpfile]
+    return argv
+
+
+def restore_argv(prog, ctid, dumpfile):
+    return [prog, "--skiplock", "restore", ctid, "--dumpfile", dumpfile]
+
+
+def suspend(ct):
+    runner.run(chkpnt_argv(_require(ct), ct.ctid, "suspend"))
+
+
+def dump(ct, dumpfile):
+    runner.run(chkpnt_argv(_require(ct), ct.ctid, "dump", dumpfile))
+
+
+def resume(ct):
+    runner.run(chkpnt_argv(_require(ct), ct.ctid, "resume"))
+
+
+def restore(ct, dumpfile):
+    """Start the CT from a dump (vzctl deletes the dump file when this succeeds)."""
+    runner.run(restore_argv(_require(ct), ct.ctid, dumpfile))
+
+
+def start(ct):
+    runner.run([_require(ct), "--skiplock", "start", ct.ctid])
+
+
+def stop(ct):
+    runner.run([_require(ct), "--skiplock", "stop", ct.ctid])
+
+
+def is_running(ct):
+    """vzctl status says 'running' (VE_ROOT mounted alone is only 'mounted')."""
+    prog = program(ct)
+    if prog is None or not ct.root_mounted():
+        return False
+    res = runner.run([prog, "status", ct.ctid], check=False)
+    return res.returncode == 0 and "running" in res.stdout.split()
+
+
+def dumpdir(ct):
+    """DUMPDIR from vz.conf or the CT's conf, as vzctl reads it."""
+    return check_abs_path(ct.params.get("DUMPDIR", DEFAULT_DUMPDIR), "DUMPDIR")
+
+
+def default_dumpfile(ct):
+    """Where a plain 'vzctl chkpnt CTID' writes its dump."""
+    return os.path.join(dumpdir(ct), "Dump.%s" % ct.ctid)
