@@ -37,7 +37,7 @@ _vzzfs() {
     case "$verb" in
         '') COMPREPLY=($(compgen -W "list create clone destroy resize trim attach detach template
                 snapshot snapshot-list snapshot-delete snapshot-switch snapshot-mount
-                snapshot-umount install-hooks uninstall-hooks --etc-dir --version --help" \
+                snapshot-umount backup restore send receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
                 -- "$cur")); return ;;
         list) opts="-o --output -j --json" ;;
         create) opts="--ostemplate --diskspace --diskinodes --config --hostname --ipadd
@@ -48,6 +48,11 @@ _vzzfs() {
         snapshot) opts="--name --skip-suspend --dump" ;;
         snapshot-list) opts="-j --json" ;;
         snapshot-switch) opts="--destroy-newer --skip-config --skip-resume" ;;
+        backup) opts="--to --incremental --retain" ;;
+        restore) opts="--ctid --force" ;;
+        send) opts="--to" ;;
+        receive) opts="--ctid --force --status" ;;
+        migrate) opts="--online" ;;
         install-hooks) opts="--confdir --hookdir" ;;
         uninstall-hooks) opts="--confdir --force" ;;
         template)

@@ -13,7 +13,6 @@ without needing psutil on the node.
 """
 
 import os
-import time
 
 from . import log, snapshots, vzctlcmd, zfs
 from .errors import StateError, VzzfsError
@@ -68,7 +67,7 @@ def after_chkpnt(ct, opts):
     restore check will not be possible.
     """
     dumpfile = _dumpfile(ct, opts)
-    name = PREFIX + time.strftime("%Y%m%d-%H%M%S")
+    name = snapshots.unique_name(ct, PREFIX)
     props = {snapshots.PROP_KIND: "chkpnt", snapshots.PROP_STATE: "stopped",
              snapshots.PROP_DUMP: dumpfile}
     conf = snapshots.encode_conf(ct.conffile)

@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from . import (__version__, actions, cli_snapshot, hookwire, lifecycle, listing, lock, log,
-               mounts, resize, template, zfs)
+from . import (__version__, actions, cli_backup, cli_snapshot, hookwire, lifecycle, listing,
+               lock, log, mounts, resize, template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
 from .errors import EXIT_ERROR, StateError, UsageError, VzzfsError
@@ -272,6 +272,7 @@ def build_parser():
     s.set_defaults(func=cmd_trim)
 
     cli_snapshot.add_parsers(sub)
+    cli_backup.add_parsers(sub)
 
     t = sub.add_parser("template", help="OS templates kept on ZFS")
     tsub = t.add_subparsers(dest="tverb", metavar="ACTION")

@@ -33,7 +33,7 @@ def _vzctl(*args):
 
 # ---- checks shared by create and clone ----
 
-def _check_new_ct(ct):
+def check_new_ct(ct):
     if ct.has_conf:
         raise StateError("already exists (%s)" % ct.conffile,
                          "pick another CTID, or remove it with vzzfs destroy %s" % ct.ctid,
@@ -50,7 +50,7 @@ def _check_new_ct(ct):
                              "move it away or pick another CTID", ctid=ct.ctid)
 
 
-def _make_dirs(ct, undo):
+def make_dirs(ct, undo):
     """The permanent, guarded mount point and VE_ROOT, as vzzfs leaves a stopped CT."""
     for path, mode in ((ct.ve_private, 0o700), (ct.ve_root, 0o755)):
         if not os.path.isdir(path):
@@ -159,7 +159,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
                          ctid=ct.ctid)
 
     with lock.ct_lock(ct, "vzzfs create"):
-        _check_new_ct(ct)
+        check_new_ct(ct)
         zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
         props = zvol_props(settings)
         props.update({PROP_CTID: ct.ctid, template.PROP_TEMPLATE: ostemplate})
@@ -173,7 +173,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             else:
                 zfs.create_volume(ct.dataset, diskspace, settings.volblocksize, settings.sparse, props)
                 undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
-            _make_dirs(ct, undo)
+            make_dirs(ct, undo)
             dev = volume.find_device(ct.dataset, settings.dev_timeout)
             if not by_clone:
                 volume.mkfs(dev, diskspace, diskinodes)
@@ -228,7 +228,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
             raise UsageError("snapshot %s does not exist" % snap,
                              "see zfs list -t snapshot %s" % src.dataset, ctid=src.ctid)
     with lock.ct_lock(dst, "vzzfs clone"):
-        _check_new_ct(dst)
+        check_new_ct(dst)
         zfs.ensure_filesystem(dst.dataset.rsplit("/", 1)[0])
         with Reverter() as undo:
             if snapshot is None:
@@ -241,19 +241,25 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
             zfs.clone(snap, dst.dataset, {PROP_CTID: dst.ctid, PROP_ORIGIN_CT: src.ctid})
             undo.add("destroy %s" % dst.dataset, zfs.destroy, dst.dataset, True)
-            _make_dirs(dst, undo)
+            make_dirs(dst, undo)
             with open(src.conffile) as f:
                 text = f.read()
             changes = {"VZZFS_DATASET": dst.dataset, "HOSTNAME": hostname,
-                       "IP_ADDRESS": " ".join(ipadd) if ipadd else None,
-                       "NAME": None, "NETIF": None, "UUID": None}
-            for key in ("VE_PRIVATE", "VE_ROOT"):
-                if key in src.own and "$VEID" not in src.own[key] and "${VEID}" not in src.own[key]:
-                    changes[key] = src.own[key].rsplit("/", 1)[0] + "/" + dst.ctid
+                       "IP_ADDRESS": " ".join(ipadd) if ipadd else None}
+            changes.update(conf_changes_for_new_ctid(src.own, dst.ctid))
             ctconf.create_file(dst.conffile, text, changes)
             undo.add("remove %s" % dst.conffile, os.unlink, dst.conffile)
             undo.commit()
     return Container(dst.ctid, node)
+
+
+def conf_changes_for_new_ctid(own, ctid):
+    """What a CT's conf needs under another CTID: its own paths, no name, MACs or UUID."""
+    changes = {"NAME": None, "NETIF": None, "UUID": None}
+    for key in ("VE_PRIVATE", "VE_ROOT"):
+        if key in own and "$VEID" not in own[key] and "${VEID}" not in own[key]:
+            changes[key] = own[key].rsplit("/", 1)[0] + "/" + ctid
+    return changes
 
 
 # ---- destroy ----

@@ -33,8 +33,14 @@ class Interrupted(VzzfsError):
     exit_code = 130
 
 
-def default_name():
-    return time.strftime("vzzfs-%Y%m%d-%H%M%S")
+def unique_name(ct, prefix="vzzfs-"):
+    """prefix + the time, with -2, -3 ... when a snapshot of that second exists."""
+    base = prefix + time.strftime("%Y%m%d-%H%M%S")
+    name, n = base, 1
+    while zfs.exists("%s@%s" % (ct.dataset, name)):
+        n += 1
+        name = "%s-%d" % (base, n)
+    return name
 
 
 def full_name(ct, name):
@@ -125,7 +131,7 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
 
     The caller holds the CT's lock.
     """
-    name = name or default_name()
+    name = name or unique_name(ct)
     snap = full_name(ct, name)
     if not zfs.exists(ct.dataset):
         raise UsageError("is not on a zvol (no %s)" % ct.dataset, "convert it first",

@@ -271,6 +271,12 @@ def rollback(snapshot, destroy_newer=False):
     zfs(*(["rollback"] + (["-r"] if destroy_newer else []) + [snapshot]), name=snapshot)
 
 
+def rename(name, new):
+    check_dataset_name(name)
+    check_dataset_name(new)
+    zfs("rename", name, new, name=name)
+
+
 def promote(name):
     check_dataset_name(name)
     zfs("promote", name, name=name)

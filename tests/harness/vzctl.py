@@ -104,12 +104,32 @@ class Vzctl(object):
         return mounts.is_mountpoint(self.root(ctid))
 
     def is_running(self, ctid):
-        pid = self._pid(ctid)
+        return _state(self._pid(ctid)) not in (None, "Z")
+
+    def _pids(self, ctid):
+        """The CT's processes: its init, and what exec_bg started in it."""
+        pids = [self._pid(ctid)]
         try:
-            with open("/proc/%d/stat" % pid) as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except (OSError, TypeError):
-            return False
+            with open(self._pidfile(ctid) + "s") as f:
+                pids += [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            pass
+        return [p for p in pids if _state(p) not in (None, "Z")]
+
+    def _signal(self, ctid, signum):
+        for pid in self._pids(ctid):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def exec_bg(self, ctid, argv):
+        """Start a process in a running CT (cwd VE_ROOT): suspend, dump and kill see it too."""
+        proc = subprocess.Popen(argv, cwd=self.root(ctid), stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        with open(self._pidfile(ctid) + "s", "a") as f:
+            f.write("%d\n" % proc.pid)
+        return proc
 
     def _pid(self, ctid):
         try:
@@ -188,18 +208,17 @@ class Vzctl(object):
         return Result(res.rc, "Stopping container ...\n" + res.output)
 
     def _kill(self, ctid):
-        pid = self._pid(ctid)
-        if pid is not None:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        pids = self._pids(ctid)
+        self._signal(ctid, signal.SIGKILL)
+        for pid in pids:
             try:
                 os.waitpid(pid, 0)
-            except ChildProcessError:
-                while os.path.exists("/proc/%d" % pid):
+            except ChildProcessError:  # not ours: wait until it is gone or a zombie
+                while _state(pid) not in (None, "Z"):
                     time.sleep(0.05)
-            os.unlink(self._pidfile(ctid))
+        for path in (self._pidfile(ctid), self._pidfile(ctid) + "s"):
+            if os.path.exists(path):
+                os.unlink(path)
 
     def restart(self, ctid):
         res = self.stop(ctid)
@@ -212,12 +231,8 @@ class Vzctl(object):
         return os.path.join(self.params(ctid).get("DUMPDIR", "/vz/dump"), "Dump.%s" % ctid)
 
     def is_suspended(self, ctid):
-        pid = self._pid(ctid)
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                return f.read().rsplit(")", 1)[1].split()[0] == "T"
-        except (OSError, TypeError):
-            return False
+        pids = self._pids(ctid)
+        return bool(pids) and all(_state(p) == "T" for p in pids)
 
     def status(self, ctid):
         words = ["CTID", str(ctid), "exist" if os.path.exists(self.conffile(ctid)) else "deleted",
@@ -234,14 +249,14 @@ class Vzctl(object):
                                              "container is not running\n")
         pid = self._pid(ctid)
         if step in (None, "suspend"):
-            os.killpg(pid, signal.SIGSTOP)
+            self._signal(ctid, signal.SIGSTOP)
             while not self.is_suspended(ctid):
                 time.sleep(0.01)
             if step == "suspend":
                 return Result(0, "Setting up checkpoint...\n\tsuspend...\nCheckpointing completed "
                                  "successfully\n")
         if step == "resume":
-            os.killpg(pid, signal.SIGCONT)
+            self._signal(ctid, signal.SIGCONT)
             return Result(0, "Resuming...\n")
         if step in (None, "dump"):
             if not self.is_suspended(ctid):
@@ -276,6 +291,15 @@ class Vzctl(object):
         os.unlink(path)  # vzctl deletes the dump after a successful restore
         return Result(0, "Restoring container ...\n" + res.output +
                       "Restoring completed successfully\n")
+
+
+def _state(pid):
+    """A process's state letter (R, S, T, Z ...), or None if there is none."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, TypeError, IndexError):
+        return None
 
 
 def _parse(opts, table):

@@ -64,8 +64,9 @@ def pool():
 class TestNode(object):
     """A scratch OpenVZ node: /etc/vz, /vz/{private,root,lock} under one directory."""
 
-    def __init__(self, base):
+    def __init__(self, base, root=ROOT):
         self.base = base
+        self.zroot = root  # VZZFS_ROOT: another pool's stands for another node
         self.etc = os.path.join(base, "etc/vz")
         os.makedirs(os.path.join(self.etc, "conf"))
         for d in ("private", "root", "lock", "template/cache"):
@@ -86,7 +87,7 @@ class TestNode(object):
         os.chmod(self.vzctl_bin, 0o755)
         with open(os.path.join(self.etc, "vzzfs.conf"), "w") as f:
             f.write('VZZFS_ROOT="%s"\nVZZFS_DEV_TIMEOUT=5\nVZZFS_BUSY_TIMEOUT=1\n'
-                    'VZZFS_VZCTL="%s"\n' % (ROOT, self.vzctl_bin))
+                    'VZZFS_VZCTL="%s"\n' % (root, self.vzctl_bin))
         hookwire.install(os.path.join(self.etc, "conf"), os.path.join(REPO, "hooks"))
         shutil.copy(os.path.join(REPO, "etc/vz/conf/ve-vzzfs.conf-sample"),
                     os.path.join(self.etc, "conf"))
@@ -104,7 +105,7 @@ class TestNode(object):
         return os.path.join(self.etc, "conf", "%s.conf" % ctid)
 
     def dataset(self, ctid):
-        return "%s/ct/%s" % (ROOT, ctid)
+        return "%s/ct/%s" % (self.zroot, ctid)
 
     def make_ct(self, ctid, size=128 << 20, files=None, extra_conf="", dataset=None):
         """A stopped CT on a fresh zvol with a tiny root file system in it."""
@@ -193,8 +194,8 @@ class TestNode(object):
                     volume.set_immutable(path, False)
             if ds and zfs.exists(ds):
                 sh("zfs", "destroy", "-R", ds, check=False)
-        if zfs.exists(ROOT + "/tmpl"):
-            sh("zfs", "destroy", "-R", ROOT + "/tmpl", check=False)
+        if zfs.exists(self.zroot + "/tmpl"):
+            sh("zfs", "destroy", "-R", self.zroot + "/tmpl", check=False)
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -1,0 +1,199 @@
+"""Backups, replication and migration on real ZFS. A second pool on the VM's second
+disk, with its own /etc/vz, stands for a second node; the transport is a local command."""
+import os
+import sys
+
+import pytest
+
+from conftest import REPO, TestNode, sh
+from vzzfs_hooks import zfs
+
+VZZFS = os.path.join(REPO, "bin", "vzzfs")
+
+
+@pytest.fixture
+def node2(pool, tmp_path):
+    disk = os.environ["VZZFS_TEST_DISKS"].split()[1]
+    sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", "vz2", disk)
+    zfs.ensure_filesystem("vz2/vzzfs/ct")
+    n = TestNode(str(tmp_path / "node2"), root="vz2/vzzfs")
+    yield n
+    n.cleanup()
+    sh("zpool", "destroy", "-f", "vz2", check=False)
+
+
+def guid(name):
+    return zfs.get(name, "guid")["guid"]
+
+
+def last_snapshot(node, ctid, kind):
+    rows = [r for r in zfs.list_datasets(node.dataset(ctid), ["name"], types="snapshot")]
+    names = [r["name"] for r in rows if "@" + kind in r["name"]]
+    return names[-1]
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def nothing_left(node, ctid):
+    ds = node.dataset(ctid)
+    for name in (ds, ds + "-restoring", ds + "-replaced"):
+        assert not zfs.exists(name), name
+    assert not os.path.exists(node.conffile(ctid))
+    assert not os.path.exists(node.private(ctid))
+
+
+def test_full_and_two_incrementals_restore_identical_data(node, node2, tmp_path):
+    node.make_ct(101, files={"root/a": "a"}, extra_conf='HOSTNAME="ct101"\n')
+    assert node.vzctl.start(101).rc == 0
+    root = node.root(101)
+    files = [str(tmp_path / ("b%d" % i)) for i in range(3)]
+    res = node.vzzfs("backup", "101", "--to", files[0])
+    assert res.returncode == 0 and "full backup" in res.stdout, res.stdout
+    write(root + "/root/b", "b")
+    res = node.vzzfs("backup", "101", "--to", files[1], "--incremental")
+    assert res.returncode == 0 and "incremental backup" in res.stdout, res.stdout
+    write(root + "/root/c", "c" * 100000)
+    os.unlink(root + "/root/a")
+    res = node.vzzfs("backup", "101", "--to", files[2], "--incremental", "--retain", "2")
+    assert res.returncode == 0, res.stdout
+    kept = [r["name"] for r in zfs.list_datasets(node.dataset(101), ["name"], types="snapshot")]
+    assert len(kept) == 2, kept
+    last = last_snapshot(node, 101, "vzzfs-backup-")
+    assert node.vzctl.stop(101).rc == 0
+
+    res = node2.vzzfs("restore", files[1])
+    assert res.returncode == 7 and "full backup first" in res.stdout, res.stdout
+    node2.track(101)
+    for f in files:
+        res = node2.vzzfs("restore", f)
+        assert res.returncode == 0 and "restored" in res.stdout, res.stdout
+    assert guid(last_snapshot(node2, 101, "vzzfs-backup-")) == guid(last)
+    assert 'HOSTNAME="ct101"' in read(node2.conffile(101)), "the conf travels in the backup"
+    assert node2.vzctl.start(101).rc == 0
+    assert sorted(os.listdir(node2.root(101) + "/root")) == ["b", "c"]
+    assert read(node2.root(101) + "/root/c") == "c" * 100000
+    assert node2.vzctl.stop(101).rc == 0
+    res = node2.vzzfs("restore", files[0])
+    assert res.returncode == 7 and "--force" in res.stdout, res.stdout
+
+    # the same backup as a new CT on the same node: its own paths and zvol
+    node.track(102)
+    res = node.vzzfs("restore", files[0], "--ctid", "102")
+    assert res.returncode == 0, res.stdout
+    assert zfs.exists(node.dataset(102)) and os.path.isdir(node.private(102))
+    assert node.vzctl.start(102).rc == 0
+    assert read(node.root(102) + "/root/a") == "a"
+    assert node.vzctl.stop(102).rc == 0
+
+
+def test_truncated_damaged_and_foreign_streams_leave_nothing(node, tmp_path):
+    node.make_ct(101, files={"root/a": "a" * 300000})
+    path = str(tmp_path / "full")
+    assert node.vzzfs("backup", "101", "--to", path).returncode == 0
+    with open(path, "rb") as f:
+        data = f.read()
+    header_end = data.index(b"\n") + 1
+    cases = {"truncated": data[:header_end + (len(data) - header_end) // 2],
+             "damaged": bytearray(data), "foreign": b"just some file\n" + data[header_end:],
+             "header only": data[:header_end]}
+    middle = header_end + (len(data) - header_end) // 2
+    for i in range(middle, middle + 64):
+        cases["damaged"][i] ^= 0xFF
+    node.track(301)
+    for what, content in sorted(cases.items()):
+        bad = str(tmp_path / what.replace(" ", "-"))
+        with open(bad, "wb") as f:
+            f.write(bytes(content))
+        res = node.vzzfs("restore", bad, "--ctid", "301")
+        assert res.returncode != 0, (what, res.stdout)
+        assert len(res.stdout.strip().splitlines()) == 1, (what, res.stdout)
+        nothing_left(node, 301)
+    assert "not a vzzfs backup" in node.vzzfs("restore", str(tmp_path / "foreign"),
+                                              "--ctid", "301").stdout
+    assert not os.path.exists(str(tmp_path / "x.partial"))
+    res = node.vzzfs("backup", "101", "--to", str(tmp_path / "nodir" / "x"))
+    assert res.returncode != 0 and len(res.stdout.strip().splitlines()) == 1, res.stdout
+
+
+def test_send_is_incremental_and_resumes_after_a_cut(node, node2, tmp_path):
+    to = "%s --etc-dir %s receive" % (VZZFS, node2.etc)
+    node.make_ct(101, size=256 << 20)
+    node2.track(101)
+    assert node.vzctl.start(101).rc == 0
+    root = node.root(101)
+    res = node.vzzfs("send", "101", "--to", to)
+    assert res.returncode == 0 and "full send" in res.stdout, res.stdout
+    write(root + "/root/small", "x" * 4096)
+    res = node.vzzfs("send", "101", "--to", to)
+    assert res.returncode == 0 and "incremental send" in res.stdout, res.stdout
+    # cut the next stream part way: the other side keeps what it got
+    sh("dd", "if=/dev/urandom", "of=%s/root/big" % root, "bs=1M", "count=40", "conv=fsync")
+    cut = str(tmp_path / "cut.py")
+    write(cut, "import subprocess, sys\n"
+               "if '--status' in sys.argv:\n"
+               "    sys.exit(subprocess.call(sys.argv[2:]))\n"
+               "p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE)\n"
+               "p.stdin.write(sys.stdin.buffer.read(int(sys.argv[1])))\n"
+               "p.stdin.close()\n"
+               "p.wait()\n"
+               "sys.exit(1)\n")
+    res = node.vzzfs("send", "101", "--to", "%s %s %d %s" % (sys.executable, cut, 20 << 20, to))
+    assert res.returncode != 0 and "send again" in res.stdout, res.stdout
+    assert zfs.get(node2.dataset(101), "receive_resume_token")["receive_resume_token"]
+    res = node.vzzfs("send", "101", "--to", to)
+    assert res.returncode == 0 and "resumed send" in res.stdout, res.stdout
+    assert guid(last_snapshot(node2, 101, "vzzfs-send-")) == guid(
+        last_snapshot(node, 101, "vzzfs-send-"))
+    res = node.vzzfs("send", "101", "--to", to)
+    assert res.returncode == 0 and "incremental send" in res.stdout, res.stdout
+    assert node.vzctl.stop(101).rc == 0
+    assert node2.vzctl.start(101).rc == 0
+    assert os.path.getsize(node2.root(101) + "/root/big") == 40 << 20
+    assert node2.vzctl.stop(101).rc == 0
+
+
+def _dest(node2):
+    path = "%s:%s:/usr/sbin:/usr/bin:/sbin:/bin" % (os.path.dirname(node2.vzctl_bin),
+                                                    os.path.dirname(VZZFS))
+    return "env VZZFS_ETC_DIR=%s PATH=%s" % (node2.etc, path)
+
+
+def _writer_in_ct(node, ctid):
+    """A process in the CT: numbered files, each one whole."""
+    return node.vzctl.exec_bg(ctid, ["sh", "-c", "i=0; while :; do echo $i > root/f.tmp && "
+                                     "mv root/f.tmp root/f$i || exit; i=$((i+1)); done"])
+
+
+def _check_writes(root):
+    names = [n for n in os.listdir(root + "/root") if n.startswith("f") and n[1:].isdigit()]
+    count = len(names)
+    assert count > 10, count
+    for i in range(count):
+        assert read("%s/root/f%d" % (root, i)) == "%d\n" % i, i
+
+
+@pytest.mark.parametrize("online", [False, True])
+def test_migrate_under_writes_loses_nothing(node, node2, online):
+    node.make_ct(101, size=256 << 20)
+    node2.track(101)
+    assert node.vzctl.start(101).rc == 0
+    writer = _writer_in_ct(node, 101)
+    args = ["migrate", "101", _dest(node2)] + (["--online"] if online else [])
+    res = node.vzzfs(*args)
+    writer.wait(timeout=60)  # killed with the CT
+    assert res.returncode == 0 and "migrated" in res.stdout, res.stdout
+    assert not zfs.exists(node.dataset(101)) and not os.path.exists(node.conffile(101))
+    assert node2.vzctl.is_running(101)
+    if online:
+        assert "--dumpfile" in " ".join(open(node.vzctl_log).read().split("\n"))
+        assert not os.path.exists(node2.dumpfile(101)), "vzctl restore used the dump"
+    _check_writes(node2.root(101))
+    assert node2.vzctl.stop(101).rc == 0

@@ -1,0 +1,313 @@
+"""Backups as ZFS send streams, and restoring them: the CT's conf travels in the stream.
+
+A backup is one header line, then the output of `zfs send`:
+
+    VZZFS-BACKUP 1 <base64 of a JSON header>\\n<zfs send stream>
+
+The header names the CT, the snapshot, the base snapshot of an incremental (with
+its guid), the zvol's properties and the CT's conf, so a restore needs nothing
+else. ZFS checksums every record of its stream: a truncated or damaged one makes
+`zfs receive` fail, and a restore then leaves nothing behind.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import time
+
+from . import config, ctconf, lifecycle, lock, snapshots, zfs
+from .fileio import write_atomic
+from .ct import Container, check_ctid
+from .errors import StateError, UsageError, VzzfsError, ZfsError
+from .progress import Progress
+from .revert import Reverter
+
+MAGIC = b"VZZFS-BACKUP 1 "
+MAX_HEADER = 1 << 20
+CHUNK = 1 << 20
+PREFIX = "vzzfs-backup-"
+
+
+class StreamError(VzzfsError):
+    exit_code = 2
+
+
+# ---- the stream's header ----
+
+def make_header(ct, snap, base=None):
+    with open(ct.conffile) as f:
+        conf = f.read()
+    header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
+              "guid": zfs.get(snap, "guid")["guid"], "created": int(time.time()),
+              "conf": conf, "base": None, "base_guid": None}
+    if base:
+        header["base"] = base.split("@", 1)[1]
+        header["base_guid"] = zfs.get(base, "guid")["guid"]
+    return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
+
+
+def resume_header(ct, token, resume_into):
+    """The header for a stream that finishes an interrupted one (zfs send -t)."""
+    with open(ct.conffile) as f:
+        conf = f.read()
+    header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
+              "resume_into": resume_into, "created": int(time.time()), "conf": conf,
+              "snapshot": None, "base": None, "base_guid": None}
+    return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
+
+
+def read_header(stream):
+    """The header of a backup on ``stream`` (binary), leaving it at the zfs stream."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = stream.read(1)
+        if not byte:
+            break
+        line += byte
+        if len(line) > MAX_HEADER:
+            break
+    if not line.startswith(MAGIC) or not line.endswith(b"\n"):
+        raise StreamError("this is not a vzzfs backup (no VZZFS-BACKUP header)",
+                          "give a file written by vzzfs backup or vzzfs send")
+    try:
+        header = json.loads(base64.b64decode(line[len(MAGIC):].strip()).decode())
+        if header.get("snapshot") is not None:
+            config.check_dataset_name(header["snapshot"], "snapshot name")
+        if header.get("base") is not None:
+            config.check_dataset_name(header["base"], "snapshot name")
+        if not isinstance(header["conf"], str) or header.get("resume_into") not in (
+                None, "full", "increment"):
+            raise ValueError("bad header")
+        check_ctid(header["ctid"])
+    except (ValueError, KeyError, TypeError, VzzfsError):
+        raise StreamError("the backup's header is damaged", "use another copy of the backup")
+    return header
+
+
+# ---- pumping bytes with progress ----
+
+def pump(src, dst, progress=None):
+    done = 0
+    while True:
+        chunk = src.read(CHUNK)
+        if not chunk:
+            break
+        dst.write(chunk)
+        done += len(chunk)
+        if progress:
+            progress.update(done)
+    dst.flush()
+    return done
+
+
+def estimate(snap, base=None):
+    """Bytes `zfs send` will write (its dry run), or 0 if it cannot tell."""
+    argv = ["zfs", "send", "-nP"] + (["-i", base] if base else []) + [snap]
+    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    for line in (res.stdout + res.stderr).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "size" and parts[1].isdigit():
+            return int(parts[1])
+    return 0
+
+
+def send_stream(snap, out, base=None, what="sending", resume_token=None):
+    """Write `zfs send` of ``snap`` (incremental from ``base``) to the binary file ``out``."""
+    if resume_token:
+        argv = ["zfs", "send", "-t", resume_token]
+        total = 0
+    else:
+        argv = ["zfs", "send", "-p"] + (["-i", base] if base else []) + [snap]
+        total = estimate(snap, base)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    progress = Progress(what, total) if total else None
+    try:
+        sent = pump(proc.stdout, out, progress)
+    except (OSError, ValueError) as e:  # the reader went away, the disk is full ...
+        proc.kill()
+        proc.wait()
+        raise VzzfsError("writing the stream failed: %s" % e,
+                         "check where it goes (free space, the receiving side)")
+    err = proc.stderr.read().decode("utf-8", "replace")
+    if proc.wait() != 0:
+        raise ZfsError("zfs send %s failed: %s" % (snap, err.strip()), "see zfs send's message")
+    if progress:
+        progress.done()
+    return sent
+
+
+def receive_stream(src, target, force=False, resumable=False, what="receiving"):
+    """Feed the zfs stream on ``src`` to `zfs receive` into ``target``."""
+    argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
+        [target]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    progress = Progress(what, 1 << 40)
+    progress.enabled = False  # the size is unknown here; zfs's own checks decide
+    try:
+        pump(src, proc.stdin)
+        proc.stdin.close()
+    except (OSError, ValueError):
+        pass  # zfs receive stopped reading: its exit code says why
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        text = err.decode("utf-8", "replace").strip()
+        raise StreamError("the stream was rejected by zfs receive: %s"
+                          % (" ".join(text.split()) or "exit %d" % proc.returncode),
+                          "the backup is truncated or damaged; use another copy")
+
+
+# ---- backup ----
+
+def backup_snapshots(ct):
+    return [r for r in snapshots.rows(ct) if r["kind"] == "backup"]
+
+
+def backup(ct, out, incremental=False, retain=None):
+    """Snapshot ``ct`` consistently and write a backup of it to ``out`` (binary)."""
+    if retain is not None and retain < 1:
+        raise UsageError("--retain must be at least 1", "keep at least the latest backup")
+    with lock.ct_lock(ct, "vzzfs backup"):
+        base = None
+        if incremental:
+            earlier = backup_snapshots(ct)
+            if not earlier:
+                raise UsageError("has no earlier backup snapshot to be incremental from",
+                                 "run a full backup first (without --incremental)",
+                                 ctid=ct.ctid)
+            base = snapshots.full_name(ct, earlier[-1]["name"])
+        name = snapshots.unique_name(ct, PREFIX)
+        with Reverter() as undo:
+            done = snapshots.take(ct, name, kind="backup")
+            snap = done["snapshot"]
+            undo.add("destroy %s" % snap, zfs.destroy, snap)
+            out.write(make_header(ct, snap, base))
+            sent = send_stream(snap, out, base, "CT %s: backup" % ct.ctid)
+            undo.commit()
+        if retain:
+            for row in backup_snapshots(ct)[:-retain]:
+                if not row["clones"]:
+                    zfs.destroy(snapshots.full_name(ct, row["name"]))
+    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"]}
+
+
+def backup_to_file(ct, path, incremental=False, retain=None):
+    """A backup into ``path``, written as path.partial and renamed when complete."""
+    partial = path + ".partial"
+    try:
+        out = open(partial, "wb")
+    except OSError as e:
+        raise UsageError("cannot write %s: %s" % (partial, e.strerror),
+                         "check the directory and its free space", ctid=ct.ctid)
+    try:
+        with out:
+            result = backup(ct, out, incremental, retain)
+        os.rename(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return result
+
+
+# ---- restore ----
+
+def restore(node, stream, ctid=None, force=False, resumable=False):
+    """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own)."""
+    header = read_header(stream)
+    ct = Container(ctid or header["ctid"], node)
+    with lock.ct_lock(ct, "vzzfs restore"):
+        if header.get("resume"):
+            if header["resume_into"] == "increment":
+                return _restore_increment(ct, header, stream, resuming=True)
+            return _restore_full(ct, header, stream, force, True, resuming=True)
+        if header["base"]:
+            return _restore_increment(ct, header, stream, resumable)
+        return _restore_full(ct, header, stream, force, resumable)
+
+
+def _require_stopped(ct):
+    if ct.root_mounted() or ct.private_mount() is not None:
+        raise StateError("is running or mounted", "vzctl stop %s first" % ct.ctid, ctid=ct.ctid)
+
+
+def _restore_full(ct, header, stream, force, resumable, resuming=False):
+    replacing = ct.has_conf or zfs.exists(ct.dataset)
+    if replacing and not force:
+        raise StateError("already exists", "restore it as another CT (--ctid NEW), or pass "
+                         "--force to replace it", ctid=ct.ctid)
+    if replacing:
+        _require_stopped(ct)
+    else:
+        lifecycle.check_new_ct(ct)
+    zfs.require_pool(ct.pool)
+    zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
+    incoming = ct.dataset + "-restoring"
+    if zfs.exists(incoming) and not resuming:
+        zfs.destroy(incoming, recursive=True)  # left by an interrupted restore or send
+    with Reverter() as undo:
+        if not resumable:
+            undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
+        receive_stream(stream, incoming, resumable=resumable,
+                       what="CT %s: restore" % ct.ctid)
+        undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
+        old = None
+        if zfs.exists(ct.dataset):
+            old = ct.dataset + "-replaced"
+            zfs.rename(ct.dataset, old)
+            undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
+        zfs.rename(incoming, ct.dataset)
+        undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
+        zfs.set_props(ct.dataset, {lifecycle.PROP_CTID: ct.ctid})
+        _write_conf(ct, header, undo)
+        lifecycle.make_dirs(ct, undo)
+        undo.commit()
+    if old:
+        zfs.destroy(old, recursive=True)
+    return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
+            "incremental": False}
+
+
+def _destroy_if_there(name):
+    if zfs.exists(name):
+        zfs.destroy(name, recursive=True)
+
+
+def _restore_increment(ct, header, stream, resumable=False, resuming=False):
+    if not zfs.exists(ct.dataset):
+        raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
+                         "restore the full backup first", ctid=ct.ctid)
+    base = "%s@%s" % (ct.dataset, header["base"])
+    if not resuming and (not zfs.exists(base)
+                         or zfs.get(base, "guid")["guid"] != header["base_guid"]):
+        raise StateError("lacks snapshot %s that this incremental backup builds on" % base,
+                         "restore the backups in order, starting from a full one", ctid=ct.ctid)
+    _require_stopped(ct)
+    with Reverter() as undo:
+        # -F: drop what changed on this copy since the base; ZFS keeps it all if the
+        # stream turns out broken
+        receive_stream(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
+                       what="CT %s: restore" % ct.ctid)
+        _write_conf(ct, header, undo)
+        undo.commit()
+    return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
+            "incremental": True}
+
+
+def _write_conf(ct, header, undo):
+    own = config.parse_text(header["conf"])
+    changes = {}
+    if ct.ctid != header["ctid"]:
+        changes.update(lifecycle.conf_changes_for_new_ctid(own, ct.ctid))
+    if own.get("VZZFS_DATASET") and own["VZZFS_DATASET"] != ct.dataset:
+        changes["VZZFS_DATASET"] = ct.dataset
+    if os.path.exists(ct.conffile):
+        with open(ct.conffile) as f:
+            before = f.read()
+        undo.add("put back %s" % ct.conffile, write_atomic, ct.conffile, before)
+        write_atomic(ct.conffile, ctconf.update_text(header["conf"], changes))
+    else:
+        ctconf.create_file(ct.conffile, header["conf"], changes)
+        undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)

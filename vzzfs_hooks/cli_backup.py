@@ -1,0 +1,128 @@
+"""The backup verbs of the vzzfs command: backup, restore, send, receive, migrate."""
+
+import json
+import sys
+
+from . import backup, replicate
+from .ct import Container
+from .errors import UsageError
+
+
+def _ct(args):
+    from .cli import _container  # the CLI's one way to resolve a CTID or name
+    ct = _container(args, args.ctid)
+    ct.require_conf()
+    return ct
+
+
+def _node(args):
+    from .cli import _node as node
+    return node(args)
+
+
+def _mib(n):
+    return "%.1f MiB" % (n / 1048576.0)
+
+
+def cmd_backup(args):
+    ct = _ct(args)
+    if args.to == "-":
+        if sys.stdout.isatty():
+            raise UsageError("will not write a backup stream to a terminal",
+                             "redirect it (> file, | ssh ...) or use --to FILE")
+        done = backup.backup(ct, sys.stdout.buffer, args.incremental, args.retain)
+        out = sys.stderr
+    else:
+        done = backup.backup_to_file(ct, args.to, args.incremental, args.retain)
+        out = sys.stdout
+    out.write("CT %s: %s backup of %s, %s written%s\n"
+              % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
+                 _mib(done["bytes"]),
+                 " (from %s)" % done["base"].split("@")[1] if done["base"] else ""))
+
+
+def _restored(done):
+    print("CT %s: %s restored on %s (snapshot %s)%s"
+          % (done["ctid"], "increment" if done["incremental"] else "backup", done["dataset"],
+             done["snapshot"] or "resumed",
+             "" if done["incremental"] else "; start it with: vzctl start %s" % done["ctid"]))
+
+
+def cmd_restore(args):
+    if args.file == "-":
+        done = backup.restore(_node(args), sys.stdin.buffer, args.ctid, args.force)
+    else:
+        try:
+            f = open(args.file, "rb")
+        except OSError as e:
+            raise UsageError("cannot read %s: %s" % (args.file, e.strerror), "check the path")
+        with f:
+            done = backup.restore(_node(args), f, args.ctid, args.force)
+    _restored(done)
+
+
+def cmd_send(args):
+    ct = _ct(args)
+    done = replicate.send(ct, replicate.command_argv(args.to, "--to"))
+    how = "resumed" if done["resumed"] else "incremental" if done["base"] else "full"
+    print("CT %s: %s send done, %s" % (ct.ctid, how, _mib(done["bytes"])))
+
+
+def cmd_receive(args):
+    if args.status:
+        print(json.dumps(replicate.status(_node(args), args.status)))
+        return
+    _restored(replicate.receive(_node(args), sys.stdin.buffer, args.ctid, args.force))
+
+
+def cmd_receive_dump(args):
+    ct = Container(args.ctid, _node(args))
+    print("CT %s: dump stored as %s" % (ct.ctid, replicate.receive_dump(ct, sys.stdin.buffer)))
+
+
+def cmd_migrate(args):
+    ct = _ct(args)
+    done = replicate.migrate(ct, replicate.command_argv(args.dest, "DEST"), args.online)
+    print("CT %s: migrated%s; sent %s, then %s with the CT down; the copy here is destroyed"
+          % (ct.ctid, " live (checkpoint and restore)" if done["online"] else "",
+             _mib(done["first"]["bytes"]), _mib(done["last"]["bytes"])))
+
+
+def add_parsers(sub):
+    s = sub.add_parser("backup", help="a consistent snapshot sent as a backup stream")
+    s.add_argument("ctid")
+    s.add_argument("--to", required=True, metavar="FILE", help="file to write, or - for stdout")
+    s.add_argument("--incremental", action="store_true",
+                   help="only what changed since the last backup")
+    s.add_argument("--retain", type=int, metavar="N", help="keep the N newest backup snapshots")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", help="restore a backup into a new (or --force: the) CT")
+    s.add_argument("file", metavar="FILE", help="backup file, or - for stdin")
+    s.add_argument("--ctid", help="restore as this CTID (default: the backed-up CT's)")
+    s.add_argument("--force", action="store_true", help="replace an existing stopped CT")
+    s.set_defaults(func=cmd_restore)
+
+    s = sub.add_parser("send", help="replicate a CT to another node (incremental, resumable)")
+    s.add_argument("ctid")
+    s.add_argument("--to", required=True, metavar="COMMAND",
+                   help="runs vzzfs receive there, e.g. 'ssh root@node2 vzzfs receive'")
+    s.set_defaults(func=cmd_send)
+
+    s = sub.add_parser("receive", help="the receiving end of vzzfs send (reads stdin)")
+    s.add_argument("--ctid", help="receive as this CTID")
+    s.add_argument("--force", action="store_true", help="replace an existing stopped CT")
+    s.add_argument("--status", metavar="CTID", help="print what this node has of CTID (JSON)")
+    s.set_defaults(func=cmd_receive)
+
+    s = sub.add_parser("receive-dump", help="store a CT's dump from stdin (for migrate --online)")
+    s.add_argument("ctid")
+    s.set_defaults(func=cmd_receive_dump)
+
+    s = sub.add_parser("migrate", help="move a CT to another node with send/receive")
+    s.add_argument("ctid")
+    s.add_argument("dest", metavar="DEST", help="command prefix that runs commands there, "
+                                                "e.g. 'ssh root@node2'")
+    s.add_argument("--online", action="store_true",
+                   help="checkpoint and restore instead of stop and start")
+    s.set_defaults(func=cmd_migrate)

@@ -1,0 +1,211 @@
+"""Replication and migration between nodes over a command that runs vzzfs on the other side.
+
+`vzzfs send CTID --to 'ssh root@node2 vzzfs receive'` first runs that command
+with `--status CTID` to learn what the other side has (its snapshots' guids, a
+resume token), then pipes a backup stream into it: full the first time,
+incremental from the newest snapshot both sides share after that, and
+`zfs send -t TOKEN` to finish a stream that was cut off. The receiving side
+keeps partial streams (`zfs receive -s`) so nothing is sent twice.
+
+`vzzfs migrate CTID DEST` (DEST: a command prefix such as 'ssh root@node2')
+replicates while the CT runs, stops it (or checkpoints it with a dump, with
+--online), sends the last increment (and the dump), starts or restores the CT
+on DEST, and only then retires the copy here.
+"""
+
+import json
+import os
+import shlex
+import subprocess
+
+from . import backup, lifecycle, lock, log, snapshots, vzctlcmd, zfs
+from .ct import Container
+from .errors import StateError, UsageError, VzzfsError
+
+PREFIX = "vzzfs-send-"
+
+
+def command_argv(text, what):
+    """A command line given as one string, split as a shell would but never run by one."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as e:
+        raise UsageError("%s %r cannot be parsed: %s" % (what, text, e), "check its quoting")
+    if not argv:
+        raise UsageError("%s is empty" % what, "e.g. 'ssh root@node2 vzzfs receive'")
+    return argv
+
+
+# ---- the receiving side ----
+
+def status(node, ctid):
+    """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token."""
+    ct = Container(ctid, node)
+    result = {"ctid": ct.ctid, "exists": zfs.exists(ct.dataset), "conf": ct.has_conf,
+              "snapshots": {}, "resume_token": None, "resume_into": None}
+    if result["exists"]:
+        for row in zfs.list_datasets(ct.dataset, ["name", "guid"], types="snapshot"):
+            ds, _, name = row["name"].partition("@")
+            if ds == ct.dataset:
+                result["snapshots"][name] = row["guid"]
+    for target, kind in ((ct.dataset + "-restoring", "full"), (ct.dataset, "increment")):
+        if zfs.exists(target):
+            token = zfs.get(target, "receive_resume_token").get("receive_resume_token")
+            if token:
+                result["resume_token"], result["resume_into"] = token, kind
+    return result
+
+
+def receive(node, stream, ctid=None, force=False):
+    """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably."""
+    return backup.restore(node, stream, ctid, force=force, resumable=True)
+
+
+# ---- the sending side ----
+
+def _remote_status(argv, ctid):
+    res = subprocess.run(argv + ["--status", ctid], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, stdin=subprocess.DEVNULL)
+    if res.returncode != 0:
+        raise VzzfsError("asking the other side failed: %s" % (res.stderr.strip().splitlines()
+                                                               or ["exit %d" % res.returncode])[-1],
+                         "check the --to command: %s --status %s" % (" ".join(argv), ctid))
+    try:
+        return json.loads(res.stdout)
+    except ValueError:
+        raise VzzfsError("the other side did not answer with vzzfs receive's status",
+                         "the --to command must end in 'vzzfs receive'")
+
+
+def _common_base(ct, remote):
+    """The newest local snapshot the other side also has (same guid), or None."""
+    theirs = remote.get("snapshots") or {}
+    for row in reversed(snapshots.rows(ct)):
+        if row["name"] in theirs:
+            snap = snapshots.full_name(ct, row["name"])
+            if zfs.get(snap, "guid")["guid"] == theirs[row["name"]]:
+                return snap
+    return None
+
+
+def send(ct, to_argv):
+    """One replication run of ``ct`` to the `vzzfs receive` that ``to_argv`` runs."""
+    with lock.ct_lock(ct, "vzzfs send"):
+        return _send_locked(ct, to_argv)
+
+
+def _send_locked(ct, to_argv):
+    remote = _remote_status(to_argv, ct.ctid)
+    if remote.get("resume_token"):
+        return _pipe(ct, to_argv, None, None, remote["resume_token"], remote["resume_into"])
+    base = _common_base(ct, remote)
+    if base is None and remote.get("exists"):
+        raise StateError("the other side has a zvol for this CT that shares no snapshot with "
+                         "this one", "remove it there (vzzfs destroy %s) or send to another "
+                         "CTID" % ct.ctid, ctid=ct.ctid)
+    if base is None and remote.get("conf"):
+        raise StateError("the other side already has a CT %s" % ct.ctid,
+                         "remove it there, or pick another node", ctid=ct.ctid)
+    snap = snapshots.take(ct, snapshots.unique_name(ct, PREFIX), kind="send")["snapshot"]
+    # on failure the snapshot stays: the other side may hold part of it, to resume
+    result = _pipe(ct, to_argv, snap, base)
+    # older send snapshots are no longer a base for anything
+    for row in snapshots.rows(ct):
+        full = snapshots.full_name(ct, row["name"])
+        if row["kind"] == "send" and full not in (snap, base) and not row["clones"]:
+            zfs.destroy(full)
+    return result
+
+
+def _pipe(ct, to_argv, snap, base, token=None, resume_into=None):
+    proc = subprocess.Popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        if token:
+            header = backup.resume_header(ct, token, resume_into)
+        else:
+            header = backup.make_header(ct, snap, base)
+        proc.stdin.write(header)
+        sent = backup.send_stream(snap, proc.stdin, base, "CT %s: send" % ct.ctid,
+                                  resume_token=token)
+        proc.stdin.close()
+    except (OSError, VzzfsError):
+        if not proc.stdin.closed:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        out = proc.communicate()[0].decode("utf-8", "replace").strip()
+        raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
+                                                      else "the receiver went away"),
+                         "run vzzfs send again: it resumes where it stopped")
+    out = proc.communicate()[0].decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        raise VzzfsError("the receiving side failed: %s" % (out.splitlines()[-1] if out
+                                                           else "exit %d" % proc.returncode),
+                         "fix that there, then run vzzfs send again")
+    return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": sent}
+
+
+# ---- migrate ----
+
+def migrate(ct, dest_argv, online=False):
+    """Move ``ct`` to the node ``dest_argv`` runs commands on; retire it here last."""
+    receive_argv = dest_argv + ["vzzfs", "receive"]
+    with lock.ct_lock(ct, "vzzfs migrate"):
+        running = vzctlcmd.is_running(ct)
+        if online and not running:
+            raise StateError("is not running", "migrate it without --online", ctid=ct.ctid)
+        first = _send_locked(ct, receive_argv)  # the bulk, while it runs
+        log.info("CT %s: first pass sent %d MiB" % (ct.ctid, first["bytes"] >> 20))
+        dumpfile = None
+        if running and online:
+            dumpfile = os.path.join(vzctlcmd.dumpdir(ct), "Dump.%s.migrate" % ct.ctid)
+            vzctlcmd.checkpoint(ct, dumpfile)  # suspend, dump, kill, umount chain
+        elif running:
+            vzctlcmd.stop(ct)
+        try:
+            last = _send_locked(ct, receive_argv)
+            if dumpfile:
+                _run(dest_argv + ["vzzfs", "receive-dump", ct.ctid], stdin_path=dumpfile)
+                _run(dest_argv + ["vzctl", "restore", ct.ctid])
+            elif running:
+                _run(dest_argv + ["vzctl", "start", ct.ctid])
+        except BaseException:
+            # the CT stays here; bring it back as it was
+            if dumpfile and os.path.exists(dumpfile):
+                vzctlcmd.restore(ct, dumpfile)
+            elif running:
+                vzctlcmd.start(ct)
+            raise
+        if dumpfile and os.path.exists(dumpfile):
+            os.unlink(dumpfile)
+    lifecycle.destroy(ct.node, ct.ctid, promote=True)
+    return {"first": first, "last": last, "online": bool(dumpfile)}
+
+
+def _run(argv, stdin_path=None):
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    try:
+        res = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True)
+    finally:
+        if stdin_path:
+            stdin.close()
+    if res.returncode != 0:
+        raise VzzfsError("%s failed on the destination: %s"
+                         % (" ".join(argv), (res.stdout.strip().splitlines() or ["?"])[-1]),
+                         "fix that there; the CT keeps running here")
+    return res
+
+
+def receive_dump(ct, stream):
+    """Store a dump file sent by migrate --online where vzctl restore looks for it."""
+    path = vzctlcmd.default_dumpfile(ct)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path + ".partial"
+    with open(partial, "wb") as out:
+        backup.pump(stream, out)
+    os.rename(partial, path)
+    return path
+
