@@ -35,7 +35,7 @@ _vzzfs() {
     esac
     local opts
     case "$verb" in
-        '') COMPREPLY=($(compgen -W "list create clone destroy resize trim attach detach template
+        '') COMPREPLY=($(compgen -W "list create clone convert destroy resize trim attach detach template
                 snapshot snapshot-list snapshot-delete snapshot-switch snapshot-mount
                 snapshot-umount backup restore send receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
                 -- "$cur")); return ;;
@@ -44,6 +44,7 @@ _vzzfs() {
                 --volblocksize --compression --dedup --sparse" ;;
         clone) opts="--snapshot --hostname --ipadd" ;;
         destroy) opts="--promote" ;;
+        convert) opts="--diskspace --purge" ;;
         trim) opts="--all" ;;
         snapshot) opts="--name --skip-suspend --dump" ;;
         snapshot-list) opts="-j --json" ;;

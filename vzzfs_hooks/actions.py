@@ -11,6 +11,10 @@ from . import log, mounts, resize, volume, zfs
 from .errors import ConfigError, FsError, StateError, VzzfsError
 
 
+# set on a zvol while vzzfs convert fills it (see convert.py)
+PROP_CONVERT = "org.openvz.vzzfs:convert"
+
+
 def is_vzzfs(ct):
     """Does vzzfs own this CT's private area?
 
@@ -21,8 +25,13 @@ def is_vzzfs(ct):
     if ct.explicit:
         return True
     try:
-        if zfs.exists(ct.dataset) and zfs.get(ct.dataset, "type").get("type") == "volume":
-            return True
+        if zfs.exists(ct.dataset):
+            props = zfs.get(ct.dataset, "type", PROP_CONVERT)
+            if props.get("type") == "volume":
+                if props.get(PROP_CONVERT) in ("copying", "swapping"):
+                    # vzzfs convert is at work: the CT is ours once its old area is aside
+                    return is_guarded_mountpoint(ct.ve_private)
+                return True
     except VzzfsError:
         pass  # no zfs, no pool: then only the guard can tell
     return is_guarded_mountpoint(ct.ve_private)

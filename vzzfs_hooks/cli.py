@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from . import (__version__, actions, cli_backup, cli_snapshot, hookwire, lifecycle, listing,
-               lock, log, mounts, resize, template, zfs)
+from . import (__version__, actions, cli_backup, cli_snapshot, convert, hookwire, lifecycle,
+               listing, lock, log, mounts, resize, template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
 from .errors import EXIT_ERROR, StateError, UsageError, VzzfsError
@@ -117,6 +117,13 @@ def cmd_destroy(args):
     ctid = resolve_name(_node(args), args.ctid)
     lifecycle.destroy(_node(args), ctid, promote=args.promote)
     print("CT %s: destroyed" % ctid)
+
+
+def cmd_convert(args):
+    ct = _container(args, args.ctid)
+    diskspace = _size_arg(args.diskspace, "--diskspace") if args.diskspace else None
+    what = convert.convert(ct, diskspace, args.purge)
+    print("CT %s: %s (zvol %s)" % (ct.ctid, what, ct.dataset))
 
 
 def cmd_template_import(args):
@@ -254,6 +261,14 @@ def build_parser():
     s.add_argument("--hostname")
     s.add_argument("--ipadd", action="append", metavar="IP")
     s.set_defaults(func=cmd_clone)
+
+    s = sub.add_parser("convert", help="move a stopped simfs CT onto a new zvol")
+    s.add_argument("ctid")
+    s.add_argument("--diskspace", help="zvol size (default: DISKSPACE, or the used space "
+                                       "and half again)")
+    s.add_argument("--purge", action="store_true",
+                   help="remove the old private area (VE_PRIVATE.vzzfs-old) when done")
+    s.set_defaults(func=cmd_convert)
 
     s = sub.add_parser("destroy", help="remove a stopped CT, its zvol and snapshots")
     s.add_argument("ctid")

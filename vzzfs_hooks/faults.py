@@ -1,11 +1,14 @@
 """Fault injection for tests: make a named point in a long operation fail or stall.
 
 VZZFS_FAULT="POINT:fail" raises an error at POINT, "POINT:sleep" stalls there for
-60 s (so a test can signal the process at that moment). Unset, as on every real
-node, ``point()`` does nothing. Points: snapshot.before-freeze, snapshot.frozen.
+60 s (so a test can signal the process at that moment), "POINT:kill" dies there
+with SIGKILL (a crash). Unset, as on every real node, ``point()`` does nothing.
+Points: snapshot.before-freeze, snapshot.frozen, convert.copying,
+convert.swapping, convert.renamed, convert.conf.
 """
 
 import os
+import signal
 import time
 
 from .errors import VzzfsError
@@ -22,3 +25,5 @@ def point(name):
         raise VzzfsError("injected fault at %s" % name)
     if what == "sleep":
         time.sleep(60)
+    if what == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
