@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from . import (__version__, actions, cli_backup, cli_snapshot, convert, hookwire, lifecycle,
-               listing, lock, log, mounts, resize, template, zfs)
+from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, hookwire,
+               lifecycle, listing, lock, log, mounts, resize, template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
 from .errors import EXIT_ERROR, StateError, UsageError, VzzfsError
@@ -204,6 +204,16 @@ def _warn_about_pool(node):
         log.warn(warning)
 
 
+def cmd_check(args):
+    node = _node(args)
+    found = check.run(node, _private_top(node))
+    for level, message in found:
+        print("%-4s %s" % (level.upper() if level != "ok" else "ok", message))
+    bad = [f for f in found if f[0] != "ok"]
+    if bad:
+        raise StateError("check found %d problem(s)" % len(bad), "see the lines above")
+
+
 def cmd_uninstall_hooks(args):
     # Unwired, vzctl stop would leave these zvols mounted: refuse (rpm -e stops too).
     top = _private_top(_node(args))
@@ -231,6 +241,9 @@ def build_parser():
                    help="comma-separated, from: %s" % ",".join(listing.FIELDS))
     s.add_argument("-j", "--json", action="store_true", help="JSON output")
     s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("check", help="the node's health: pool, hooks, orphans, settings")
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("attach", help="mount a stopped CT's zvol on VE_PRIVATE")
     s.add_argument("ctid")

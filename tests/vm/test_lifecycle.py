@@ -183,3 +183,24 @@ def test_list_reports_orphans_and_destroy_cleans_them(node):
     assert os.path.exists(node.conffile(110) + ".destroyed")
     res = node.vzzfs("list", "-j")
     assert res.stdout.strip() == "[]", res.stdout
+
+
+def test_check_reports_what_is_off(node):
+    node.make_ct(101)
+    res = node.vzzfs("check")
+    assert "ok   pool vz is imported" in res.stdout and "ok   hooks wired" in res.stdout, res.stdout
+    orphan = node.dataset(150)
+    node.track(150, orphan)
+    sh("zfs", "create", "-s", "-V", "64M", orphan)
+    with open(node.conffile(101)) as f:
+        text = f.read()
+    with open(node.conffile(101), "w") as f:
+        f.write(text.replace('DISK_QUOTA="no"', 'DISK_QUOTA="yes"'))
+    os.unlink(os.path.join(node.etc, "conf", "vps.mount"))
+    res = node.vzzfs("check")
+    assert res.returncode == 7, res.stdout
+    lines = res.stdout.splitlines()
+    assert any(l.startswith("WARN") and orphan in l for l in lines), res.stdout
+    assert any(l.startswith("WARN") and "CT 101: DISK_QUOTA" in l for l in lines), res.stdout
+    assert any(l.startswith("FAIL") and "vps.mount" in l for l in lines), res.stdout
+    assert "vzzfs: check found" in res.stdout

@@ -1,0 +1,62 @@
+"""vzzfs check: the node's health as vzzfs sees it, one line per finding.
+
+Each check gives ('ok'|'warn'|'fail', message). A failed check (e.g. the pool
+not imported) means containers will not start; a warning means something to
+look at (an orphan zvol, a pool filling up, vzquota left on).
+"""
+
+import os
+
+from . import actions, convert, hookwire, listing, zfs
+from .ct import Container
+from .errors import VzzfsError
+
+
+def run(node, private_top):
+    """A list of (level, message)."""
+    settings = node.settings()
+    found = []
+    try:
+        zfs.require_pool(settings.pool)
+        found.append(("ok", "pool %s is imported" % settings.pool))
+    except VzzfsError as e:
+        return [("fail", e.line())]
+    health = zfs.pool_health(settings.pool)
+    found.append(("ok" if health == "ONLINE" else "fail", "pool %s is %s" % (settings.pool, health)))
+    used = zfs.pool_capacity(settings.pool)
+    found.append(("warn" if used >= settings.pool_warn else "ok",
+                  "pool %s is %d%% full (VZZFS_POOL_WARN=%d)" % (settings.pool, used,
+                                                                settings.pool_warn)))
+    shadow = actions.pool_shadow_warning(settings.pool, private_top)
+    found.append(("fail", shadow) if shadow else ("ok", "pool %s does not hide %s"
+                                                  % (settings.pool, private_top)))
+    wiring = hookwire.status(node.conf_dir)
+    unwired = sorted(a for a, s in wiring.items() if s != "vzzfs")
+    found.append(("fail", "hooks not wired: %s (run vzzfs install-hooks)" % ", ".join(
+        "vps." + a for a in unwired)) if unwired else ("ok", "hooks wired in %s" % node.conf_dir))
+    for row in listing.rows(node):
+        ctid = row["ctid"]
+        if row["status"] == "orphan":
+            found.append(("warn", "zvol %s has no CT conf (vzzfs destroy %s, or restore its "
+                                  "conf)" % (row["dataset"], ctid)))
+            continue
+        if row["status"] == "zvol missing":
+            found.append(("fail", "CT %s: its zvol %s is missing" % (ctid, row["dataset"])))
+            continue
+        try:
+            ct = Container(ctid, node)
+        except VzzfsError as e:
+            found.append(("warn", e.line()))
+            continue
+        if ct.disk_quota != "no":
+            found.append(("warn", "CT %s: DISK_QUOTA=%s makes vzquota run for nothing "
+                                  "(vzctl set %s --diskquota no --save)"
+                                  % (ctid, ct.disk_quota, ctid)))
+        step = convert.state(ct)
+        if step in ("copying", "swapping"):
+            found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
+                                  % (ctid, step, ctid)))
+        if os.path.lexists(convert.old_private(ct)):
+            found.append(("ok", "CT %s: the pre-convert copy %s can go (vzzfs convert %s "
+                                "--purge)" % (ctid, convert.old_private(ct), ctid)))
+    return found
