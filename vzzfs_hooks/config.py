@@ -34,6 +34,7 @@ DEFAULTS = OrderedDict([
     ("VZZFS_POOL_WARN", "85"),           # warn when the pool is this full (percent)
     ("VZZFS_VZCTL", "vzctl"),            # what suspends, dumps and resumes CTs for snapshots
     ("VZZFS_RESTORE_CHECK", "yes"),      # refuse vzctl restore if the disk changed since chkpnt
+    ("VZZFS_AUTO_CREATE", "no"),         # yes: vzctl create's vps.create moves new CTs to zvols
 ])
 
 DATASET_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
@@ -231,6 +232,7 @@ class Settings(object):
             raise ConfigError("VZZFS_VZCTL=%r is not a program name or absolute path" % self.vzctl,
                               "use vzctl or e.g. /usr/sbin/vzctl")
         self.restore_check = parse_bool(raw["VZZFS_RESTORE_CHECK"], "VZZFS_RESTORE_CHECK")
+        self.auto_create = parse_bool(raw["VZZFS_AUTO_CREATE"], "VZZFS_AUTO_CREATE")
 
     @property
     def pool(self):

@@ -56,45 +56,54 @@ def wanted_size(ct, diskspace):
     return max(volume.MIN_SIZE, _used_bytes(ct.ve_private) * 3 // 2 + (256 << 20))
 
 
-def convert(ct, diskspace=None, purge=False):
-    """Convert (or finish converting) ``ct``; returns what happened, as a phrase."""
+def convert(ct, diskspace=None, purge=False, locked=False):
+    """Convert (or finish converting) ``ct``; returns what happened, as a phrase.
+
+    ``locked``: the caller (vzctl, for the create hook) already holds the CT's lock.
+    """
     ct.require_conf()
+    if locked:
+        return _convert_locked(ct, diskspace, purge)
     with lock.ct_lock(ct, "vzzfs convert"):
-        now = state(ct)
-        if now in ("", "done"):
-            if purge:
-                return _purge(ct)
-            raise UsageError("is already on zvol %s" % ct.dataset,
-                             "nothing to do (--purge removes %s)" % old_private(ct), ctid=ct.ctid)
-        if ct.root_mounted() or mounts_private(ct):
-            raise StateError("is running or mounted", "vzctl stop %s first" % ct.ctid,
-                             ctid=ct.ctid)
-        if now == "swapping":
-            _swap(ct)
-            _finish(ct)
-            return "finished an interrupted conversion"
-        if now == "copying":
-            log.warn("CT %s: removing %s, left by an interrupted convert" % (ct.ctid, ct.dataset))
-            if os.path.ismount(_staging(ct)):
-                volume.umount(_staging(ct), ct.settings.busy_timeout)
-            _rmdir(_staging(ct))
-            zfs.destroy(ct.dataset, recursive=True)
-        _check_source(ct)
-        size = wanted_size(ct, diskspace)
-        used = _used_bytes(ct.ve_private)
-        if size < volume.MIN_SIZE or size < used + used // 10 + (64 << 20):
-            raise UsageError("%d MiB is too small for the %d MiB this CT holds"
-                             % (size >> 20, used >> 20),
-                             "pass a larger --diskspace", ctid=ct.ctid)
-        zfs.require_pool(ct.pool)
-        _copy(ct, size)
-        _swap(ct)
-        _finish(ct, size)
-        result = "converted"
+        return _convert_locked(ct, diskspace, purge)
+
+
+def _convert_locked(ct, diskspace, purge):
+    now = state(ct)
+    if now in ("", "done"):
         if purge:
-            _purge(ct)
-            result += ", old private area removed"
-        return result
+            return _purge(ct)
+        raise UsageError("is already on zvol %s" % ct.dataset,
+                         "nothing to do (--purge removes %s)" % old_private(ct), ctid=ct.ctid)
+    if ct.root_mounted() or mounts_private(ct):
+        raise StateError("is running or mounted", "vzctl stop %s first" % ct.ctid,
+                         ctid=ct.ctid)
+    if now == "swapping":
+        _swap(ct)
+        _finish(ct)
+        return "finished an interrupted conversion"
+    if now == "copying":
+        log.warn("CT %s: removing %s, left by an interrupted convert" % (ct.ctid, ct.dataset))
+        if os.path.ismount(_staging(ct)):
+            volume.umount(_staging(ct), ct.settings.busy_timeout)
+        _rmdir(_staging(ct))
+        zfs.destroy(ct.dataset, recursive=True)
+    _check_source(ct)
+    size = wanted_size(ct, diskspace)
+    used = _used_bytes(ct.ve_private)
+    if size < volume.MIN_SIZE or size < used + used // 10 + (64 << 20):
+        raise UsageError("%d MiB is too small for the %d MiB this CT holds"
+                         % (size >> 20, used >> 20),
+                         "pass a larger --diskspace", ctid=ct.ctid)
+    zfs.require_pool(ct.pool)
+    _copy(ct, size)
+    _swap(ct)
+    _finish(ct, size)
+    result = "converted"
+    if purge:
+        _purge(ct)
+        result += ", old private area removed"
+    return result
 
 
 def mounts_private(ct):

@@ -11,12 +11,12 @@ import os
 import subprocess
 import sys
 
-from . import actions, chkpnt, log
+from . import actions, chkpnt, convert, log
 from .config import Node
 from .ct import Container
 from .errors import EXIT_ERROR, EXIT_USAGE, VzzfsError
 
-ACTIONS = ("premount", "mount", "umount", "postumount")
+ACTIONS = ("premount", "mount", "umount", "postumount", "create")
 
 
 def run_chained(script):
@@ -29,6 +29,8 @@ def run_chained(script):
 
 def run_hook(action, ct, chained=None):
     """Do ``action`` for ``ct`` and its chained script; return the exit code."""
+    if action == "create":
+        return _create(ct, chained)
     ours = actions.is_vzzfs(ct)
     verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv()) if ours else (None, [])
     if action == "premount":
@@ -56,6 +58,18 @@ def run_hook(action, ct, chained=None):
         if chkpnt.is_full_chkpnt(verb, opts):
             chkpnt.after_chkpnt(ct, opts)
     return rc
+
+
+def _create(ct, chained):
+    """vps.create, run last by `vzctl create`: with VZZFS_AUTO_CREATE=yes the freshly
+    unpacked private area moves onto a new zvol (a failure makes vzctl delete the CT).
+    The admin's script runs first, on the files as vzctl made them."""
+    rc = run_chained(chained)
+    if rc or not ct.settings.auto_create:
+        return rc
+    convert.convert(ct, purge=True, locked=True)  # vzctl holds the CT's lock
+    log.info("CT %s: created on zvol %s (VZZFS_AUTO_CREATE)" % (ct.ctid, ct.dataset))
+    return 0
 
 
 def _detach_quietly(ct):

@@ -1,4 +1,4 @@
-"""Wiring the hooks into vzctl: /etc/vz/conf/vps.{premount,mount,umount,postumount}.
+"""Wiring the hooks into vzctl: /etc/vz/conf/vps.{premount,mount,umount,postumount,create}.
 
 Each becomes a two-line shell shim that execs vzzfs's hook. An admin's own
 script found there is never overwritten: it is kept as vps.<action>.vzzfs-chained
@@ -53,7 +53,7 @@ def _check_dirs(conf_dir, hook_dir=None):
 
 
 def install(conf_dir, hook_dir):
-    """Wire all four actions; returns a list of what changed (empty if nothing)."""
+    """Wire every action; returns a list of what changed (empty if nothing)."""
     _check_dirs(conf_dir, hook_dir)
     for action in ACTIONS:  # refuse before changing anything
         path = os.path.join(conf_dir, "vps." + action)

@@ -7,7 +7,7 @@ import os
 
 from conftest import run
 
-ACTIONS = ("premount", "mount", "umount", "postumount")
+ACTIONS = ("premount", "mount", "umount", "postumount", "create")
 ADMIN = {"premount": "#!/bin/sh\n# the admin's own premount\nlogger premount $VEID\n",
          "postumount": "#!/bin/sh\n# the admin's own postumount\nexit 0\n"}
 

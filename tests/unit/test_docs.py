@@ -76,6 +76,6 @@ def test_spec_ships_what_the_tree_has():
     for path in ("bin/vzzfs", "hooks/vzzfs-hook", "etc/vz/vzzfs.conf",
                  "etc/vz/conf/ve-vzzfs.conf-sample", "man/vzzfs.8", "completion/vzzfs.bash"):
         assert path in spec and os.path.exists(os.path.join(TOP, path)), path
-    for action in ("premount", "mount", "umount", "postumount"):
+    for action in ("premount", "mount", "umount", "postumount", "create"):
         assert os.readlink(os.path.join(TOP, "hooks", action)) == "vzzfs-hook"
         assert action in spec

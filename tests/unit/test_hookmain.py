@@ -7,9 +7,15 @@ from vzzfs_hooks import actions, hookmain
 from vzzfs_hooks.errors import FsError
 
 
+class FakeSettings(object):
+    auto_create = False
+
+
 class FakeCt(object):
     ctid = "101"
     ve_private = "/vz/private/101"
+    settings = FakeSettings()
+    dataset = "vz/vzzfs/ct/101"
 
     def private_mount(self):
         return None
@@ -91,7 +97,7 @@ def test_other_ct_untouched(monkeypatch, tmp_path, events):
     monkeypatch.setattr(actions, "is_vzzfs", lambda ct: False)
     for action in hookmain.ACTIONS:
         assert run(action, tmp_path, events) == 0
-    assert events == ["chained"] * 4
+    assert events == ["chained"] * len(hookmain.ACTIONS)
 
 
 def test_missing_chain_script_is_fine(events):
@@ -114,3 +120,17 @@ def test_main_rejects_unknown_action_and_bad_ctid(monkeypatch, tmp_path, capsys)
     monkeypatch.setenv("VE_CONFFILE", str(tmp_path / "conf" / "x.conf"))
     assert hookmain.main("premount", []) == 2
     assert "../x" in capsys.readouterr().err
+
+
+def test_create_converts_only_when_asked_and_after_the_admin_script(monkeypatch, tmp_path,
+                                                                     events):
+    from vzzfs_hooks import convert
+    monkeypatch.setattr(convert, "convert", lambda ct, **kw: events.add(
+        "convert-locked" if kw.get("locked") else "convert-unlocked"))
+    assert run("create", tmp_path, events) == 0
+    assert events == ["chained"]
+    monkeypatch.setattr(FakeCt, "settings", type("S", (), {"auto_create": True})())
+    assert run("create", tmp_path, events) == 0
+    assert events == ["chained", "chained", "convert-locked"]
+    assert run("create", tmp_path, events, rc=3) == 3, "a failing admin script: no convert"
+    assert events == ["chained", "chained", "convert-locked", "chained"]

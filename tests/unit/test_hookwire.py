@@ -28,7 +28,7 @@ def snapshot_dir(path):
 def test_install_writes_four_executable_shims(dirs):
     conf, hooks = dirs
     changed = hookwire.install(conf, hooks)
-    assert len(changed) == 4
+    assert len(changed) == len(ACTIONS)
     for action in ACTIONS:
         path = os.path.join(conf, "vps." + action)
         assert os.access(path, os.X_OK)
@@ -63,7 +63,7 @@ def test_admin_script_is_chained_and_restored(dirs):
 def test_uninstall_twice_changes_nothing(dirs):
     conf, hooks = dirs
     hookwire.install(conf, hooks)
-    assert len(hookwire.uninstall(conf)) == 4
+    assert len(hookwire.uninstall(conf)) == len(ACTIONS)
     assert os.listdir(conf) == []
     assert hookwire.uninstall(conf) == []
 

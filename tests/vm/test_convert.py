@@ -3,6 +3,7 @@ leaves the old CT intact or the new one complete, with a re-run finishing the jo
 import os
 import socket
 import stat
+import subprocess
 import sys
 
 import pytest
@@ -115,3 +116,32 @@ def test_kill_9_at_any_step_then_rerun(node, point):
     check(node.root(101))
     assert digest(node.root(101)) == before
     assert node.vzctl.stop(101).rc == 0
+
+
+def _vps_create(node, ctid):
+    """Run vps.create as vzctl create does, last, with vzctl's environment."""
+    env = {"HOME": "/", "TERM": "linux", "PATH": "/bin:/sbin:/usr/bin:/usr/sbin",
+           "VEID": str(ctid), "VE_CONFFILE": node.conffile(ctid)}
+    return subprocess.run([os.path.join(node.etc, "conf", "vps.create")], env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True)
+
+
+def test_vzctl_create_lands_on_a_zvol_with_auto_create(node):
+    for ctid in (101, 102):
+        node.make_simfs_ct(ctid)
+        node.track(ctid, node.dataset(ctid))
+        with open(node.conffile(ctid), "a") as f:
+            f.write('DISKSPACE="262144:262144"\n')
+    res = _vps_create(node, 101)
+    assert res.returncode == 0 and not zfs.exists(node.dataset(101)), res.stdout
+    with open(os.path.join(node.etc, "vzzfs.conf"), "a") as f:
+        f.write('VZZFS_AUTO_CREATE="yes"\n')
+    res = _vps_create(node, 102)
+    assert res.returncode == 0, res.stdout
+    assert int(zfs.get(node.dataset(102), "volsize")["volsize"]) == 256 << 20
+    assert os.listdir(node.private(102)) == []
+    assert not os.path.exists(node.private(102) + ".vzzfs-old")
+    assert node.vzctl.start(102).rc == 0
+    assert open(os.path.join(node.root(102), "etc/hostname")).read() == "plain102\n"
+    assert node.vzctl.stop(102).rc == 0
