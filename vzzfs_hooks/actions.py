@@ -111,6 +111,10 @@ def attach(ct):
     volume.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
     log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
     _follow_diskspace(ct, device)
+    try:
+        resize.warn_if_pool_filling(ct)
+    except VzzfsError:
+        pass  # a warning must not fail the start
     return True
 
 
@@ -122,14 +126,16 @@ def _follow_diskspace(ct, device):
     """
     try:
         wanted = resize.wanted_size(ct)
-        if wanted is None:
-            return
         current = int(zfs.get(ct.dataset, "volsize")["volsize"])
-        if wanted > current:
+        if wanted is not None and wanted > current:
             resize.grow(ct, wanted, device)
             log.info("CT %s: grew zvol %s to DISKSPACE (%d MiB)" % (ct.ctid, ct.dataset,
                                                                   wanted >> 20))
-        elif wanted < current - (1 << 20):
+        elif volume.fs_size(device) < current - (4 << 20):
+            volume.grow_fs(device)  # a grow was cut between the zvol and the ext4
+            log.info("CT %s: grew the ext4 on %s to its zvol's %d MiB"
+                     % (ct.ctid, ct.dataset, current >> 20))
+        if wanted is not None and wanted < current - (1 << 20):
             log.warn("CT %s: DISKSPACE (%d MiB) is below the zvol's %d MiB; shrink it with "
                      "the CT stopped: vzzfs resize %s %dM" % (ct.ctid, wanted >> 20,
                                                               current >> 20, ct.ctid,

@@ -4,7 +4,7 @@ VZZFS_FAULT="POINT:fail" raises an error at POINT, "POINT:sleep" stalls there fo
 60 s (so a test can signal the process at that moment), "POINT:kill" dies there
 with SIGKILL (a crash). Unset, as on every real node, ``point()`` does nothing.
 Points: snapshot.before-freeze, snapshot.frozen, convert.copying,
-convert.swapping, convert.renamed, convert.conf.
+convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-shrunk.
 """
 
 import os

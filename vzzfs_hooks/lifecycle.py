@@ -7,7 +7,8 @@ made, so the node is left as it was. Each takes the CT's vzctl lock.
 import os
 import shutil
 
-from . import config, ctconf, lock, log, mounts, runner, snapshots, template, volume, zfs
+from . import (config, ctconf, lock, log, mounts, resize, runner, snapshots, template, volume,
+               zfs)
 from .ct import Container
 from .errors import DatasetBusy, DatasetExists, StateError, UsageError
 from .revert import Reverter
@@ -198,6 +199,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
             _apply_identity(ct, hostname, ipadd, {})
             undo.commit()
+    resize.warn_if_pool_filling(ct)
     log.info("CT %s: created on %s from %s (%s)" % (ct.ctid, ct.dataset, ostemplate,
                                                   "clone" if by_clone else "tarball"))
     return Container(ct.ctid, node), by_clone

@@ -8,7 +8,7 @@ system is never larger than the zvol under it.
 import re
 import shutil
 
-from . import config, ctconf, log, runner, volume, zfs
+from . import config, ctconf, faults, log, runner, volume, zfs
 from .errors import FsError, PoolFull, StateError, UsageError
 
 BLOCK = 4096
@@ -60,6 +60,7 @@ def grow(ct, size, device=None):
     if size > current:
         _check_room(ct, size - current)
         zfs.set_props(ct.dataset, {"volsize": str(size)})
+        faults.point("resize.zvol-grown")
         log.info("CT %s: zvol %s grown from %d to %d MiB" % (ct.ctid, ct.dataset,
                                                             current >> 20, size >> 20))
         grew = True
@@ -94,6 +95,7 @@ def shrink(ct, size):
                          % (ct.ctid, (needed >> 20) + 1, size >> 20),
                          "delete data in the CT or pick a larger size", ctid=ct.ctid)
     runner.run(["resize2fs", device, "%dK" % (size >> 10)])
+    faults.point("resize.fs-shrunk")
     zfs.set_props(ct.dataset, {"volsize": str(size)})
     log.info("CT %s: zvol %s shrunk from %d to %d MiB" % (ct.ctid, ct.dataset,
                                                          current >> 20, size >> 20))

@@ -89,6 +89,13 @@ def mkfs(device, size_bytes, inodes=None):
     runner.run(args + [device])
 
 
+def fs_size(device):
+    """Bytes the ext4 on ``device`` spans, from its superblock."""
+    out = runner.run(["dumpe2fs", "-h", device]).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return int(fields["Block count"]) * int(fields["Block size"])
+
+
 def grow_fs(device):
     """Grow a mounted ext4 online to fill its (just enlarged) zvol."""
     runner.run(["resize2fs", device])

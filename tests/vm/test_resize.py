@@ -1,8 +1,11 @@
-"""Disk space on real ZFS: DISKSPACE followed at start, online grow, offline shrink, trim."""
+"""Disk space on real ZFS: DISKSPACE followed at start, online grow, offline shrink, trim,
+kill -9 in the middle of a resize, a nearly full pool, online discard."""
 import os
+import sys
 import threading
+import time
 
-from conftest import sh
+from conftest import REPO, TestNode, sh
 from vzzfs_hooks import config, zfs
 
 
@@ -116,4 +119,92 @@ def test_trim_gives_space_back(node):
     assert used_after < used_full - (80 << 20), (used_full, used_after)
     res = node.vzzfs("list", "-o", "ctid,inodes")
     assert "/" in res.stdout.splitlines()[1], res.stdout
+    assert node.vzctl.stop(101).rc == 0
+
+
+def fs_bytes(node, ctid):
+    """What the ext4's superblock says it spans."""
+    out = sh("dumpe2fs", "-h", os.path.realpath("/dev/zvol/" + node.dataset(ctid))).stdout
+    fields = dict(l.split(":", 1) for l in out.splitlines() if ":" in l)
+    return int(fields["Block count"]) * int(fields["Block size"])
+
+
+def killed_resize(node, ctid, size, point):
+    env = dict(os.environ, VZZFS_FAULT=point + ":kill")
+    res = sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc, "resize", str(ctid),
+             size, env=env, cwd=REPO, check=False)
+    assert res.returncode == -9, res.stdout
+
+
+def test_kill_9_during_resize_never_leaves_the_fs_larger(node):
+    node.make_ct(101, size=128 << 20)
+    assert node.vzctl.start(101).rc == 0
+    killed_resize(node, 101, "256M", "resize.zvol-grown")  # online grow, cut in the middle
+    assert volsize(node, 101) == 256 << 20 and fs_bytes(node, 101) <= 128 << 20
+    res = node.vzzfs("resize", "101", "256M")
+    assert res.returncode == 0, res.stdout
+    assert fs_bytes(node, 101) == 256 << 20, "the re-run finished the ext4"
+    assert node.vzctl.stop(101).rc == 0
+    killed_resize(node, 101, "160M", "resize.fs-shrunk")  # offline shrink, cut in the middle
+    assert fs_bytes(node, 101) <= 160 << 20 and volsize(node, 101) == 256 << 20
+    sh("e2fsck", "-fn", os.path.realpath("/dev/zvol/" + node.dataset(101)))
+    res = node.vzzfs("resize", "101", "160M")
+    assert res.returncode == 0 and "shrunk" in res.stdout, res.stdout
+    assert volsize(node, 101) == 160 << 20 and fs_bytes(node, 101) <= 160 << 20
+    # a grow cut with the CT stopped is finished at the next start
+    killed_resize(node, 101, "256M", "resize.zvol-grown")
+    assert fs_bytes(node, 101) <= 160 << 20
+    assert node.vzctl.start(101).rc == 0
+    assert fs_bytes(node, 101) == 256 << 20
+    assert node.vzctl.stop(101).rc == 0
+
+
+def test_sparse_zvol_on_a_nearly_full_pool(node, tmp_path):
+    img = str(tmp_path / "small.img")
+    sh("truncate", "-s", "448M", img)
+    sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", "vzs", img)
+    small = TestNode(str(tmp_path / "small"), root="vzs/vzzfs")
+    with open(os.path.join(small.etc, "vzzfs.conf"), "a") as f:
+        f.write('VZZFS_POOL_WARN="50"\n')
+    try:
+        zfs.ensure_filesystem("vzs/vzzfs/ct")
+        small.make_ct(201, size=1 << 30)  # thin: more than the pool holds
+        assert small.vzctl.start(201).rc == 0
+        sh("dd", "if=/dev/urandom", "of=%s/root/fill" % small.root(201), "bs=1M", "count=300",
+           "conv=fsync")
+        sh("zpool", "sync", "vzs")
+        assert small.vzctl.stop(201).rc == 0
+        res = small.vzctl.start(201)
+        assert res.rc == 0 and "pool vzs is" in res.output and "full" in res.output, res
+        assert small.vzctl.stop(201).rc == 0
+        sh("zfs", "set", "refreservation=auto", small.dataset(201))  # now a reserved zvol
+        res = small.vzzfs("resize", "201", "2G")
+        assert res.returncode == 5 and "which has" in res.stdout and "MiB" in res.stdout, \
+            res.stdout
+        assert volsize(small, 201) == 1 << 30
+    finally:
+        small.cleanup()
+        sh("zpool", "destroy", "-f", "vzs", check=False)
+
+
+def test_discard_mount_option_gives_space_back_without_trim(node):
+    node.make_ct(101, size=256 << 20,
+                 extra_conf='VZZFS_MOUNT_OPTS="noatime,errors=remount-ro,discard"\n')
+    assert node.vzctl.start(101).rc == 0
+    big = os.path.join(node.root(101), "root/big")
+    with open(big, "wb") as f:
+        f.write(os.urandom(80 << 20))
+    sh("sync")
+    sh("zpool", "sync")
+    used_full = int(zfs.get(node.dataset(101), "used")["used"])
+    os.unlink(big)
+    deadline = time.time() + 60
+    while True:
+        sh("sync")
+        sh("zpool", "sync")
+        used = int(zfs.get(node.dataset(101), "used")["used"])
+        if used < used_full - (60 << 20) or time.time() > deadline:
+            break
+        time.sleep(2)
+    assert used < used_full - (60 << 20), (used_full, used)
     assert node.vzctl.stop(101).rc == 0
