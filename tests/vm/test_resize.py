@@ -101,21 +101,31 @@ def test_bad_sizes_are_refused(node):
     assert volsize(node, 101) == 128 << 20
 
 
+def used_synced(node, ctid):
+    """The zvol's 'used' once the page cache and the pool have written everything."""
+    sh("sync")
+    sh("zpool", "sync")
+    return int(zfs.get(node.dataset(ctid), "used")["used"])
+
+
+def write_then_delete(node, ctid, mib):
+    """A file of ``mib`` random MiB in the running CT, deleted; the zvol's used with it."""
+    big = os.path.join(node.root(ctid), "root/big")
+    with open(big, "wb") as f:
+        f.write(os.urandom(mib << 20))
+    used_full = used_synced(node, ctid)
+    os.unlink(big)
+    return used_full
+
+
 def test_trim_gives_space_back(node):
     node.make_ct(101, size=256 << 20)
     assert node.vzctl.start(101).rc == 0
-    big = os.path.join(node.root(101), "root/big")
-    with open(big, "wb") as f:
-        f.write(os.urandom(120 << 20))
-    sh("sync")
-    sh("zpool", "sync")
-    used_full = int(zfs.get(node.dataset(101), "used")["used"])
-    os.unlink(big)
+    used_full = write_then_delete(node, 101, 120)
     sh("sync")
     res = node.vzzfs("trim", "101")
     assert res.returncode == 0 and "given back" in res.stdout, res.stdout
-    sh("zpool", "sync")
-    used_after = int(zfs.get(node.dataset(101), "used")["used"])
+    used_after = used_synced(node, 101)
     assert used_after < used_full - (80 << 20), (used_full, used_after)
     res = node.vzzfs("list", "-o", "ctid,inodes")
     assert "/" in res.stdout.splitlines()[1], res.stdout
@@ -191,18 +201,10 @@ def test_discard_mount_option_gives_space_back_without_trim(node):
     node.make_ct(101, size=256 << 20,
                  extra_conf='VZZFS_MOUNT_OPTS="noatime,errors=remount-ro,discard"\n')
     assert node.vzctl.start(101).rc == 0
-    big = os.path.join(node.root(101), "root/big")
-    with open(big, "wb") as f:
-        f.write(os.urandom(80 << 20))
-    sh("sync")
-    sh("zpool", "sync")
-    used_full = int(zfs.get(node.dataset(101), "used")["used"])
-    os.unlink(big)
+    used_full = write_then_delete(node, 101, 80)
     deadline = time.time() + 60
     while True:
-        sh("sync")
-        sh("zpool", "sync")
-        used = int(zfs.get(node.dataset(101), "used")["used"])
+        used = used_synced(node, 101)
         if used < used_full - (60 << 20) or time.time() > deadline:
             break
         time.sleep(2)
