@@ -14,7 +14,14 @@ class CommandFailed(VzzfsError):
     """A command exited non-zero; ``returncode``, ``stdout`` and ``stderr`` say how."""
 
     def __init__(self, argv, returncode, stdout, stderr):
-        msg = stderr.strip().splitlines()[-1] if stderr.strip() else "exit code %d" % returncode
+        lines = (stdout + "\n" + stderr).strip().splitlines()
+        ours = [l for l in lines if l.startswith("vzzfs:")]  # a hook's message, via vzctl
+        if ours:
+            msg = ours[-1][len("vzzfs:"):].strip()
+        elif stderr.strip():
+            msg = stderr.strip().splitlines()[-1]
+        else:
+            msg = "exit code %d" % returncode
         super(CommandFailed, self).__init__("%s failed: %s" % (argv[0], msg))
         self.argv = argv
         self.returncode = returncode

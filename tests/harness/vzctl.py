@@ -126,6 +126,7 @@ class Vzctl(object):
     def exec_bg(self, ctid, argv):
         """Start a process in a running CT (cwd VE_ROOT): suspend, dump and kill see it too."""
         proc = subprocess.Popen(argv, cwd=self.root(ctid), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         with open(self._pidfile(ctid) + "s", "a") as f:
             f.write("%d\n" % proc.pid)
@@ -195,9 +196,11 @@ class Vzctl(object):
         return Result(0, res.output + "Container start in progress...\n")
 
     def _spawn(self, ctid):
+        # no inherited stdout: whoever reads this vzctl's output must see it end
         proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private",
                                  "sleep", "infinity"], cwd=self.root(ctid),
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
         with open(self._pidfile(ctid), "w") as f:
             f.write(str(proc.pid))
         time.sleep(0.2)  # let unshare enter its namespace, as a CT's init would
