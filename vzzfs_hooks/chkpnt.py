@@ -107,7 +107,11 @@ def before_restore(ct):
                  "that its files are as the dump expects" % ct.ctid)
         return
     last = rows[-1]["name"]
-    written = int(zfs.get(ct.dataset, "written").get("written") or 0)
+    props = zfs.get(ct.dataset, "written", snapshots.PROP_ROLLED_BACK)
+    if props.get(snapshots.PROP_ROLLED_BACK) == zfs.get(snapshots.full_name(ct, last),
+                                                         "guid")["guid"]:
+        return  # vzzfs snapshot-switch rolled the zvol back to it a moment ago
+    written = int(props.get("written") or 0)
     if written and ct.settings.restore_check:
         raise StateError("its disk changed after vzctl chkpnt (%d bytes written since snapshot "
                          "%s); the restored processes would not match their files"

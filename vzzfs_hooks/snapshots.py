@@ -24,6 +24,10 @@ PROP_KIND = "org.openvz.vzzfs:kind"           # snapshot, chkpnt (taken by the h
 PROP_STATE = "org.openvz.vzzfs:state"         # suspended, frozen or stopped when taken
 PROP_DUMP = "org.openvz.vzzfs:dumpfile"       # the memory dump that goes with it
 PROP_CONF = "org.openvz.vzzfs:conf"           # the CT's conf then, zlib + base64
+# on the zvol: the guid of the snapshot snapshot-switch just rolled it back to. A
+# rollback leaves a few KiB of 'written' metadata behind, so the restore check
+# takes this word for it instead.
+PROP_ROLLED_BACK = "org.openvz.vzzfs:rolled-back-to"
 LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones",
               PROP_KIND, PROP_STATE, PROP_DUMP)
 _CONF_MAX = 8000  # a ZFS user property holds 8192 bytes
@@ -300,10 +304,13 @@ def switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
     if row["dump"] and not skip_resume:
         copy = os.path.join(vzctlcmd.dumpdir(ct), "Dump.%s.switch" % ct.ctid)
         shutil.copyfile(row["dumpfile"], copy)
+        zfs.set_props(ct.dataset, {PROP_ROLLED_BACK: zfs.get(full_name(ct, name),
+                                                             "guid")["guid"]})
         try:
             vzctlcmd.restore(ct, copy)
         finally:
             _remove_quietly(copy)
+            zfs.zfs("inherit", PROP_ROLLED_BACK, ct.dataset, name=ct.dataset)
         return "restored from its dump"
     if running and not skip_resume:
         vzctlcmd.start(ct)
