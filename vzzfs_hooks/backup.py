@@ -19,7 +19,7 @@ import time
 from . import config, ctconf, lifecycle, lock, snapshots, zfs
 from .fileio import write_atomic
 from .ct import Container, check_ctid
-from .errors import StateError, UsageError, VzzfsError, ZfsError
+from .errors import DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
 from .progress import Progress
 from .revert import Reverter
 
@@ -139,22 +139,31 @@ def send_stream(snap, out, base=None, what="sending", resume_token=None):
     return sent
 
 
+def finish(proc):
+    """Close a writer's pipe into ``proc``, wait for it; its stderr (or stdout) as text."""
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass  # it went away first
+    out = proc.stderr if proc.stderr is not None else proc.stdout
+    text = out.read().decode("utf-8", "replace") if out is not None else ""
+    proc.wait()
+    return text.strip()
+
+
 def receive_stream(src, target, force=False, resumable=False, what="receiving"):
     """Feed the zfs stream on ``src`` to `zfs receive` into ``target``."""
     argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
         [target]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    progress = Progress(what, 1 << 40)
-    progress.enabled = False  # the size is unknown here; zfs's own checks decide
     try:
         pump(src, proc.stdin)
-        proc.stdin.close()
-    except (OSError, ValueError):
+    except OSError:
         pass  # zfs receive stopped reading: its exit code says why
-    out, err = proc.communicate()
+    err = finish(proc)
     if proc.returncode != 0:
-        text = err.decode("utf-8", "replace").strip()
+        text = err
         raise StreamError("the stream was rejected by zfs receive: %s"
                           % (" ".join(text.split()) or "exit %d" % proc.returncode),
                           "the backup is truncated or damaged; use another copy")
@@ -246,7 +255,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
     zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
     incoming = ct.dataset + "-restoring"
     if zfs.exists(incoming) and not resuming:
-        zfs.destroy(incoming, recursive=True)  # left by an interrupted restore or send
+        _destroy_if_there(incoming)  # left by an interrupted restore or send
     with Reverter() as undo:
         if not resumable:
             undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
@@ -265,14 +274,23 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         lifecycle.make_dirs(ct, undo)
         undo.commit()
     if old:
-        zfs.destroy(old, recursive=True)
+        _destroy_if_there(old)
     return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
             "incremental": False}
 
 
 def _destroy_if_there(name):
-    if zfs.exists(name):
-        zfs.destroy(name, recursive=True)
+    # udev probes a freshly received zvol's device for a moment: busy, so retry
+    for attempt in range(20):
+        if not zfs.exists(name):
+            return
+        try:
+            zfs.destroy(name, recursive=True)
+            return
+        except DatasetBusy:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
 
 
 def _restore_increment(ct, header, stream, resumable=False, resuming=False):

@@ -128,18 +128,12 @@ def _pipe(ct, to_argv, snap, base, token=None, resume_into=None):
         proc.stdin.write(header)
         sent = backup.send_stream(snap, proc.stdin, base, "CT %s: send" % ct.ctid,
                                   resume_token=token)
-        proc.stdin.close()
     except (OSError, VzzfsError):
-        if not proc.stdin.closed:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-        out = proc.communicate()[0].decode("utf-8", "replace").strip()
+        out = backup.finish(proc)
         raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
                                                       else "the receiver went away"),
                          "run vzzfs send again: it resumes where it stopped")
-    out = proc.communicate()[0].decode("utf-8", "replace").strip()
+    out = backup.finish(proc)
     if proc.returncode != 0:
         raise VzzfsError("the receiving side failed: %s" % (out.splitlines()[-1] if out
                                                            else "exit %d" % proc.returncode),
