@@ -42,8 +42,12 @@ def state(ct):
 
 
 def _used_bytes(path):
-    res = runner.run(["du", "-s", "-x", "--block-size=1", path])
-    return int(res.stdout.split()[0])
+    """Space the files need: the larger of blocks used and apparent size (some file
+    systems, such as 9p, report no blocks; holes make the apparent size too large,
+    which only errs on the safe side)."""
+    sizes = [int(runner.run(["du", "-s", "-x", flag, path]).stdout.split()[0])
+             for flag in ("--block-size=1", "--bytes")]
+    return max(sizes)
 
 
 def wanted_size(ct, diskspace):
@@ -168,6 +172,10 @@ def _rsync_copy(src, dst, ctid):
         return
     res = runner.run(argv, check=False)
     if res.returncode != 0:
+        if "No space left" in res.stderr:
+            raise VzzfsError("the new zvol filled up while copying %s" % src,
+                             "the CT is untouched; convert again with a larger --diskspace",
+                             ctid=ctid)
         last = (res.stderr.strip().splitlines() or ["exit %d" % res.returncode])[-1]
         raise VzzfsError("rsync failed copying %s: %s" % (src, last),
                          "the CT is untouched; fix that and convert again", ctid=ctid)

@@ -174,24 +174,28 @@ def test_sparse_zvol_on_a_nearly_full_pool(node, tmp_path):
     sh("truncate", "-s", "448M", img)
     sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", "vzs", img)
     small = TestNode(str(tmp_path / "small"), root="vzs/vzzfs")
-    with open(os.path.join(small.etc, "vzzfs.conf"), "a") as f:
-        f.write('VZZFS_POOL_WARN="50"\n')
     try:
         zfs.ensure_filesystem("vzs/vzzfs/ct")
         small.make_ct(201, size=1 << 30)  # thin: more than the pool holds
+        small.make_ct(202, size=128 << 20)
+        sh("zfs", "set", "refreservation=auto", small.dataset(202))  # a reserved zvol
         assert small.vzctl.start(201).rc == 0
-        sh("dd", "if=/dev/urandom", "of=%s/root/fill" % small.root(201), "bs=1M", "count=300",
+        sh("dd", "if=/dev/urandom", "of=%s/root/fill" % small.root(201), "bs=1M", "count=120",
            "conv=fsync")
         sh("zpool", "sync", "vzs")
+        # the threshold just under what the pool holds now
+        cap = int(sh("zpool", "list", "-H", "-o", "capacity", "vzs").stdout.strip().rstrip("%"))
+        assert cap > 20, cap
+        with open(os.path.join(small.etc, "vzzfs.conf"), "a") as f:
+            f.write('VZZFS_POOL_WARN="%d"\n' % (cap - 1))
         assert small.vzctl.stop(201).rc == 0
         res = small.vzctl.start(201)
         assert res.rc == 0 and "pool vzs is" in res.output and "full" in res.output, res
         assert small.vzctl.stop(201).rc == 0
-        sh("zfs", "set", "refreservation=auto", small.dataset(201))  # now a reserved zvol
-        res = small.vzzfs("resize", "201", "2G")
+        res = small.vzzfs("resize", "202", "1G")  # reserved: the pool cannot honour it
         assert res.returncode == 5 and "which has" in res.stdout and "MiB" in res.stdout, \
             res.stdout
-        assert volsize(small, 201) == 1 << 30
+        assert volsize(small, 202) == 128 << 20
     finally:
         small.cleanup()
         sh("zpool", "destroy", "-f", "vzs", check=False)
