@@ -42,12 +42,24 @@ def state(ct):
 
 
 def _used_bytes(path):
-    """Space the files need: the larger of blocks used and apparent size (some file
-    systems, such as 9p, report no blocks; holes make the apparent size too large,
-    which only errs on the safe side)."""
-    sizes = [int(runner.run(["du", "-s", "-x", flag, path]).stdout.split()[0])
-             for flag in ("--block-size=1", "--bytes")]
-    return max(sizes)
+    """Space the files under ``path`` need: the larger of blocks used and apparent size.
+
+    Walked here rather than with du -x, which skips every file on overlayfs (their
+    st_dev is not their directory's); some file systems report no blocks at all.
+    Holes make the apparent size too large, which only errs on the safe side.
+    """
+    seen = set()
+    blocks = size = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if not os.path.ismount(os.path.join(dirpath, d))]
+        for name in filenames + dirnames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            blocks += st.st_blocks * 512
+            size += st.st_size
+    return max(blocks, size)
 
 
 def wanted_size(ct, diskspace):
