@@ -13,12 +13,27 @@ from .config import check_dataset_name
 from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      ZfsError)
 
-try:  # Debian/EL package python3-pyzfs; absent is fine
-    if os.environ.get("VZZFS_NO_LZC"):
-        raise ImportError("disabled by VZZFS_NO_LZC")
-    import libzfs_core as lzc
-except ImportError:
-    lzc = None
+_NOT_LOADED = object()
+lzc = _NOT_LOADED  # the libzfs_core module once loaded; None where it is not importable
+
+
+def _pyzfs():
+    """libzfs_core (Debian/EL package python3-pyzfs), or None: then the CLI does it.
+
+    Loaded on first use, not at import: its cffi bindings parse C declarations
+    when imported, which costs more than a hook's whole job of reading a
+    property or two through the CLI.
+    """
+    global lzc
+    if lzc is _NOT_LOADED:
+        try:
+            if os.environ.get("VZZFS_NO_LZC"):
+                raise ImportError("disabled by VZZFS_NO_LZC")
+            import libzfs_core
+            lzc = libzfs_core
+        except ImportError:
+            lzc = None
+    return lzc
 
 # (stderr fragment, error class) for the CLI; first match wins
 _CLI_ERRORS = (
@@ -89,29 +104,34 @@ def zpool(*args, **kw):
 
 # ---- pools ----
 
-def pool_health(pool):
-    """'ONLINE', 'DEGRADED', ... or raise PoolNotImported."""
+def pool_state(pool):
+    """(health, percent full) in one zpool call, or raise PoolNotImported."""
     check_dataset_name(pool, "pool name")
-    res = runner.run(["zpool", "list", "-H", "-o", "health", pool], check=False)
+    res = runner.run(["zpool", "list", "-Hp", "-o", "health,capacity", pool], check=False)
     if res.returncode != 0:
         raise PoolNotImported("pool %s is not imported" % pool,
                               "import it with: zpool import %s" % pool)
-    return res.stdout.strip()
+    health, _, capacity = res.stdout.strip().partition("\t")
+    return health, int(capacity.rstrip("%") or 0)
+
+
+def pool_health(pool):
+    """'ONLINE', 'DEGRADED', ... or raise PoolNotImported."""
+    return pool_state(pool)[0]
 
 
 def pool_capacity(pool):
     """How full the pool is, in percent."""
-    check_dataset_name(pool, "pool name")
-    res = zpool("list", "-Hp", "-o", "capacity", pool, name=pool)
-    return int(res.stdout.strip().rstrip("%") or 0)
+    return pool_state(pool)[1]
 
 
 def require_pool(pool):
-    health = pool_health(pool)
+    """Raise unless the pool is imported and usable; how full it is (percent) if it is."""
+    health, capacity = pool_state(pool)
     if health in ("FAULTED", "UNAVAIL", "SUSPENDED"):
         raise PoolNotImported("pool %s is %s" % (pool, health),
                               "check it with: zpool status -x %s" % pool)
-    return health
+    return capacity
 
 
 # ---- datasets ----
@@ -126,9 +146,12 @@ def check_name(name):
 
 
 def exists(name):
+    """True if the dataset, volume or snapshot ``name`` is there.
+
+    Asked through the CLI although lzc_exists has it: the hooks ask this once
+    per run, and one `zfs list` is cheaper than loading pyzfs for it.
+    """
     check_name(name)
-    if lzc is not None:
-        return bool(lzc.lzc_exists(name.encode()))
     return runner.run(["zfs", "list", "-H", "-o", "name", "-t", "all", name],
                       check=False).returncode == 0
 
@@ -211,11 +234,12 @@ def create_volume(name, size, volblocksize, sparse=False, props=None):
 
 def destroy(name, recursive=False):
     check_name(name)
-    if lzc is not None and not recursive:
+    lib = _pyzfs()
+    if lib is not None and not recursive:
         try:
-            lzc.lzc_destroy(name.encode())
+            lib.lzc_destroy(name.encode())
             return
-        except lzc.exceptions.ZFSError as e:
+        except lib.exceptions.ZFSError as e:
             raise _lzc_error(e, "destroy", name)
     zfs(*(["destroy"] + (["-r"] if recursive else []) + [name]), name=name)
 
@@ -226,15 +250,16 @@ def snapshot(names, props=None):
         ds, _, snap = n.partition("@")
         check_dataset_name(ds)
         check_dataset_name(snap, "snapshot name")
-    if lzc is not None:
+    lib = _pyzfs()
+    if lib is not None:
         try:
-            lzc.lzc_snapshot([n.encode() for n in names],
+            lib.lzc_snapshot([n.encode() for n in names],
                              {k.encode(): v.encode() for k, v in (props or {}).items()})
             return
-        except lzc.exceptions.SnapshotFailure as e:
+        except lib.exceptions.SnapshotFailure as e:
             first = e.errors[0] if getattr(e, "errors", None) else e
             raise _lzc_error(first, "snapshot", names[0])
-        except lzc.exceptions.ZFSError as e:
+        except lib.exceptions.ZFSError as e:
             raise _lzc_error(e, "snapshot", names[0])
     args = ["snapshot"]
     for k, v in sorted((props or {}).items()):
@@ -248,10 +273,11 @@ def clone(snapshot, target, user_props=None):
     check_dataset_name(ds)
     check_dataset_name(snap, "snapshot name")
     check_dataset_name(target)
-    if lzc is not None:
+    lib = _pyzfs()
+    if lib is not None:
         try:
-            lzc.lzc_clone(target.encode(), snapshot.encode())
-        except lzc.exceptions.ZFSError as e:
+            lib.lzc_clone(target.encode(), snapshot.encode())
+        except lib.exceptions.ZFSError as e:
             raise _lzc_error(e, "clone to", target)
     else:
         zfs("clone", snapshot, target, name=target)

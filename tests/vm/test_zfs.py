@@ -8,7 +8,7 @@ from vzzfs_hooks.errors import DatasetExists, DatasetNotFound, PoolNotImported
 @pytest.fixture(params=["lzc", "cli"])
 def backend(request, monkeypatch, pool):
     if request.param == "lzc":
-        assert zfs.lzc is not None, "python3-pyzfs must be importable in the VM"
+        assert zfs._pyzfs() is not None, "python3-pyzfs must be importable in the VM"
     else:
         monkeypatch.setattr(zfs, "lzc", None)
     yield request.param
