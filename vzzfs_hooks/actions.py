@@ -25,15 +25,14 @@ def is_vzzfs(ct):
     if ct.explicit:
         return True
     try:
-        if zfs.exists(ct.dataset):
-            props = zfs.get(ct.dataset, "type", PROP_CONVERT)
-            if props.get("type") == "volume":
-                if props.get(PROP_CONVERT) in ("copying", "swapping"):
-                    # vzzfs convert is at work: the CT is ours once its old area is aside
-                    return is_guarded_mountpoint(ct.ve_private)
-                return True
+        props = zfs.get(ct.dataset, "type", PROP_CONVERT)
+        if props.get("type") == "volume":
+            if props.get(PROP_CONVERT) in ("copying", "swapping"):
+                # vzzfs convert is at work: the CT is ours once its old area is aside
+                return is_guarded_mountpoint(ct.ve_private)
+            return True
     except VzzfsError:
-        pass  # no zfs, no pool: then only the guard can tell
+        pass  # no such zvol, no zfs, no pool: then only the guard can tell
     return is_guarded_mountpoint(ct.ve_private)
 
 
@@ -63,11 +62,14 @@ def pool_shadow_warning(pool, private_top):
 
 
 def _check_volume(ct):
-    zfs.require_pool(ct.pool)
-    kind = zfs.get(ct.dataset, "type").get("type")
+    """(volsize, pool percent full) once the pool is usable and the dataset a zvol."""
+    capacity = zfs.require_pool(ct.pool)
+    props = zfs.get(ct.dataset, "type", "volsize")
+    kind = props.get("type")
     if kind != "volume":
         raise ConfigError("dataset %s is a %s, not a zvol" % (ct.dataset, kind),
                           "point VZZFS_DATASET in %s at a zvol" % ct.conffile)
+    return int(props["volsize"]), capacity
 
 
 def _prepare_mountpoint(ct):
@@ -102,7 +104,7 @@ def attach(ct):
         _require_ours(ct, current)
         log.info("CT %s: %s already mounted on %s" % (ct.ctid, ct.dataset, ct.ve_private))
         return False
-    _check_volume(ct)
+    volsize, pool_full = _check_volume(ct)
     _prepare_mountpoint(ct)
     device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
     _refuse_if_mounted_elsewhere(ct, device)
@@ -110,15 +112,12 @@ def attach(ct):
         log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
     volume.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
     log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
-    _follow_diskspace(ct, device)
-    try:
-        resize.warn_if_pool_filling(ct)
-    except VzzfsError:
-        pass  # a warning must not fail the start
+    _follow_diskspace(ct, device, volsize)
+    resize.warn_if_pool_filling(ct, pool_full)
     return True
 
 
-def _follow_diskspace(ct, device):
+def _follow_diskspace(ct, device, current):
     """`vzctl set --diskspace` saved a new size: grow zvol and ext4 before the CT runs.
 
     A grow that cannot happen (pool full) is a warning, not a failed start: the
@@ -126,7 +125,6 @@ def _follow_diskspace(ct, device):
     """
     try:
         wanted = resize.wanted_size(ct)
-        current = int(zfs.get(ct.dataset, "volsize")["volsize"])
         if wanted is not None and wanted > current:
             resize.grow(ct, wanted, device)
             log.info("CT %s: grew zvol %s to DISKSPACE (%d MiB)" % (ct.ctid, ct.dataset,
@@ -146,10 +144,13 @@ def _follow_diskspace(ct, device):
 
 def _require_ours(ct, current):
     """The mount on VE_PRIVATE must be this CT's zvol (a mounted zvol keeps its pool imported)."""
-    if current.fstype == "ext4" and zfs.exists(ct.dataset):
-        device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
-        if _same_device(current, device):
-            return
+    if current.fstype == "ext4":
+        try:
+            # no waiting: a zvol that is mounted has its device
+            if _same_device(current, volume.find_device(ct.dataset, 0)):
+                return
+        except FsError:
+            pass
     raise FsError("VE_PRIVATE %s has %s mounted on it, not zvol %s"
                   % (ct.ve_private, current.source or current.fstype, ct.dataset),
                   "unmount it by hand (umount %s) and retry" % ct.ve_private)

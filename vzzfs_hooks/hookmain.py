@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from . import actions, chkpnt, convert, log
+from . import actions, chkpnt, log
 from .config import Node
 from .ct import Container
 from .errors import EXIT_ERROR, EXIT_USAGE, VzzfsError
@@ -67,6 +67,7 @@ def _create(ct, chained):
     rc = run_chained(chained)
     if rc or not ct.settings.auto_create:
         return rc
+    from . import convert  # only vps.create needs it; the other hooks start faster without
     convert.convert(ct, purge=True, locked=True)  # vzctl holds the CT's lock
     log.info("CT %s: created on zvol %s (VZZFS_AUTO_CREATE)" % (ct.ctid, ct.dataset))
     return 0

@@ -41,8 +41,10 @@ def _check_room(ct, delta):
     warn_if_pool_filling(ct)
 
 
-def warn_if_pool_filling(ct):
-    cap = zfs.pool_capacity(ct.pool)
+def warn_if_pool_filling(ct, cap=None):
+    """Warn when the pool is fuller than VZZFS_POOL_WARN (``cap``: percent, if known)."""
+    if cap is None:
+        cap = zfs.pool_capacity(ct.pool)
     if cap >= ct.settings.pool_warn:
         log.warn("pool %s is %d%% full: writes in containers on sparse zvols fail when it is "
                  "full (zpool list %s)" % (ct.pool, cap, ct.pool))
