@@ -1,78 +1,57 @@
 #!/usr/bin/python3
 """Benchmark: creating a CT by cloning an imported template vs unpacking its tarball.
 
-Run inside the test VM:  scripts/vm-run --disk-size 6G -- /usr/bin/python3 bench/create_clone_vs_unpack.py
-Prints, for a small and a large template, the seconds each way and their ratio.
-Clone-create should stay flat as the template grows; unpack-create grows with it.
+For a small and a large template: seconds each way and their ratio. Clone-create
+should stay flat as the template grows; unpack-create grows with it.
+Standalone: scripts/vm-run --disk-size 6G -- /usr/bin/python3 bench/create_clone_vs_unpack.py
 """
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+import benchlib
+from benchlib import sh
 
-BASE = tempfile.mkdtemp(prefix="vzzfs-bench-")
-ETC = BASE + "/etc/vz"
+TEMPLATES = (("small", 32), ("large", 256))  # name, MiB of files
 
 
-def sh(*argv):
-    subprocess.run(list(argv), check=True, stdout=subprocess.DEVNULL)
-
-
-def vzzfs(*args):
-    res = subprocess.run([sys.executable, "-m", "vzzfs_hooks", "--etc-dir", ETC] + list(args),
-                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         universal_newlines=True)
-    if res.returncode:
-        sys.exit("bench: vzzfs %s failed: %s" % (" ".join(args), res.stdout))
-
-
-def tarball(name, mb):
-    tree = os.path.join(BASE, "tree")
+def tarball(node, name, mb):
+    tree = os.path.join(node.base, "tree")
     os.makedirs(tree + "/usr/lib")
     for i in range(mb):  # 1 MiB files of half-compressible data, like binaries
         with open("%s/usr/lib/f%04d" % (tree, i), "wb") as f:
             f.write(os.urandom(1 << 19) + bytes(1 << 19))
-    sh("tar", "-czf", "%s/vz/template/cache/%s.tar.gz" % (BASE, name), "-C", tree, ".")
+    sh("tar", "-czf", os.path.join(node.base, "vz/template/cache", name + ".tar.gz"),
+       "-C", tree, ".")
     shutil.rmtree(tree)
 
 
-def timed(*args):
-    start = time.monotonic()
-    vzzfs(*args)
-    return time.monotonic() - start
+def vzzfs(node, *args):
+    res = node.vzzfs(*args)
+    if res.returncode:
+        raise RuntimeError("vzzfs %s failed: %s" % (" ".join(args), res.stdout))
 
 
-def main():
-    disk = os.environ["VZZFS_TEST_DISKS"].split()[0]
-    sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", "vz", disk)
-    try:
-        for d in ("conf", "../../vz/private", "../../vz/root", "../../vz/lock",
-                  "../../vz/template/cache"):
-            os.makedirs(os.path.normpath(os.path.join(ETC, d)), exist_ok=True)
-        with open(ETC + "/vz.conf", "w") as f:
-            f.write("VE_PRIVATE=%s/vz/private/$VEID\nVE_ROOT=%s/vz/root/$VEID\n"
-                    "LOCKDIR=%s/vz/lock\nTEMPLATE=%s/vz/template\n" % (BASE, BASE, BASE, BASE))
-        with open(ETC + "/vzzfs.conf", "w") as f:
-            f.write('VZZFS_SPARSE="yes"\n')
-        print("%-10s %8s %12s %12s %8s" % ("template", "size", "unpack (s)", "clone (s)", "ratio"))
+def run():
+    rows = []
+    with benchlib.Scratch('VZZFS_SPARSE="yes"\n') as node:
         ctid = 100
-        for name, mb in (("small", 32), ("large", 512)):
-            tarball(name, mb)
+        for name, mb in TEMPLATES:
+            tarball(node, name, mb)
             ctid += 1
-            unpack = timed("create", str(ctid), "--ostemplate", name, "--diskspace", "2G")
-            vzzfs("template", "import", name, "--size", "1G")
+            node.track(ctid)
+            unpack = benchlib.timed(vzzfs, node, "create", str(ctid), "--ostemplate", name,
+                                    "--diskspace", "1G")[0]
+            vzzfs(node, "template", "import", name, "--size", "1G")
             ctid += 1
-            clone = timed("create", str(ctid), "--ostemplate", name, "--diskspace", "2G")
-            print("%-10s %6dM %12.2f %12.2f %8.2f" % (name, mb, unpack, clone, clone / unpack))
-    finally:
-        subprocess.run(["zpool", "destroy", "-f", "vz"])
-        shutil.rmtree(BASE, ignore_errors=True)
+            node.track(ctid)
+            clone = benchlib.timed(vzzfs, node, "create", str(ctid), "--ostemplate", name,
+                                   "--diskspace", "1G")[0]
+            rows.append({"template": name, "mib": mb, "unpack_s": unpack, "clone_s": clone})
+    benchlib.table(("template", "MiB", "unpack s", "clone s", "clone/unpack"),
+                   [(r["template"], r["mib"], "%.1f" % r["unpack_s"], "%.1f" % r["clone_s"],
+                     "%.2f" % (r["clone_s"] / r["unpack_s"])) for r in rows])
+    return {"rows": rows}
 
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -1,46 +1,27 @@
 #!/usr/bin/python3
 """Benchmark: size of incremental backup streams against the data changed in the CT.
 
-Run inside the test VM:  scripts/vm-run -- /usr/bin/python3 bench/incremental_send.py
 A stopped CT gets a full backup, then rounds of changes (new random files,
-rewritten files, deletions) each followed by 'vzzfs backup --incremental'. Prints
-per round: the bytes changed, the stream size, their ratio, and the seconds
-the backup took. A ratio near 1 means only the changed blocks travel.
+rewritten files, deletions) each followed by 'vzzfs backup --incremental': per
+round the bytes changed, the stream size and their ratio. A ratio near 1
+means only the changed blocks travel.
+Standalone: scripts/vm-run -- /usr/bin/python3 bench/incremental_send.py
 """
 import os
-import subprocess
-import sys
-import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-sys.path.insert(0, os.path.join(REPO, "tests", "vm"))
-sys.path.insert(0, os.path.join(REPO, "tests"))
-
-from conftest import POOL, ROOT, TestNode  # noqa: E402
+import benchlib
 
 ROUNDS = (("new files", 8), ("rewrite files", 8), ("more new files", 32), ("delete files", 0))
 
 
-def sh(*argv):
-    subprocess.run(list(argv), check=True, stdout=subprocess.DEVNULL)
-
-
-def main():
-    disk = os.environ["VZZFS_TEST_DISKS"].split()[0]
-    sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", POOL, disk)
-    sh("zfs", "create", "-p", "-o", "canmount=off", ROOT + "/ct")
-    base = tempfile.mkdtemp(prefix="vzzfs-bench-")
-    node = TestNode(base + "/node")
-    try:
+def run():
+    rows = []
+    with benchlib.Scratch() as node:
         node.make_ct(101, size=512 << 20)
-        out = base + "/b0"
+        out = node.base + "/b0"
         res = node.vzzfs("backup", "101", "--to", out)
         assert res.returncode == 0, res.stdout
-        print("full backup of a fresh CT: %.1f MiB" % (os.path.getsize(out) / 1048576.0))
-        print("%-16s %12s %12s %7s %8s" % ("round", "changed MiB", "stream MiB", "ratio",
-                                           "seconds"))
+        full = os.path.getsize(out)
         for i, (what, mib) in enumerate(ROUNDS, 1):
             assert node.vzzfs("attach", "101").returncode == 0
             data = os.path.join(node.private(101), "root")
@@ -55,19 +36,19 @@ def main():
                         f.write(os.urandom(1 << 20))
                     changed += 1 << 20
             assert node.vzzfs("detach", "101").returncode == 0
-            out = "%s/b%d" % (base, i)
-            start = time.monotonic()
-            res = node.vzzfs("backup", "101", "--to", out, "--incremental")
-            took = time.monotonic() - start
+            out = "%s/b%d" % (node.base, i)
+            took, res = benchlib.timed(node.vzzfs, "backup", "101", "--to", out, "--incremental")
             assert res.returncode == 0, res.stdout
-            size = os.path.getsize(out)
-            ratio = "%.2f" % (size / float(changed)) if changed else "-"
-            print("%-16s %12.1f %12.2f %7s %8.1f" % (what, changed / 1048576.0,
-                                                     size / 1048576.0, ratio, took))
-    finally:
-        node.cleanup()
-        sh("zpool", "destroy", "-f", POOL)
+            rows.append({"round": what, "changed": changed, "stream": os.path.getsize(out),
+                         "seconds": took})
+    print("full backup of a fresh CT: %.1f MiB" % (full / 1048576.0))
+    benchlib.table(("round", "changed MiB", "stream MiB", "stream/changed"),
+                   [(r["round"], "%.1f" % (r["changed"] / 1048576.0),
+                     "%.2f" % (r["stream"] / 1048576.0),
+                     "%.2f" % (r["stream"] / float(r["changed"])) if r["changed"] else "-")
+                    for r in rows])
+    return {"full": full, "rows": rows}
 
 
 if __name__ == "__main__":
-    main()
+    run()

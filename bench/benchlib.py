@@ -1,0 +1,131 @@
+"""Shared parts of the benchmarks: a scratch pool and node in the test VM, timing,
+and the kernel counters (disk sectors, ARC, meminfo) the research benchmarks read.
+
+Every benchmark runs inside the test VM (scripts/vm-run), on the VM's first
+disk, and reports figures measured in the same run side by side: under TCG
+absolute times are many times slower than on hardware, their ratios are not.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for _p in (REPO, os.path.join(REPO, "tests", "vm"), os.path.join(REPO, "tests")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from conftest import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
+
+
+def sh(*argv, **kw):
+    """Run a command; its stdout as text. Raise with its output if it fails."""
+    res = subprocess.run([str(a) for a in argv], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True, **kw)
+    if res.returncode:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(map(str, argv)), res.returncode,
+                                                    res.stdout.strip()[-500:]))
+    return res.stdout
+
+
+def disk():
+    return os.environ["VZZFS_TEST_DISKS"].split()[0]
+
+
+class Scratch(object):
+    """A fresh pool on the VM's first disk with a test node (see tests/vm/conftest.py)."""
+
+    def __init__(self, vzzfs_conf=""):
+        self.vzzfs_conf = vzzfs_conf
+
+    def __enter__(self):
+        sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", POOL, disk())
+        sh("zfs", "create", "-p", "-o", "canmount=off", ROOT + "/ct")
+        self.node = TestNode(tempfile.mkdtemp(prefix="vzzfs-bench-") + "/node")
+        if self.vzzfs_conf:
+            with open(os.path.join(self.node.etc, "vzzfs.conf"), "a") as f:
+                f.write(self.vzzfs_conf)
+        return self.node
+
+    def __exit__(self, *exc):
+        try:
+            self.node.cleanup()
+        finally:
+            subprocess.run(["zpool", "destroy", "-f", POOL])
+
+
+def timed(fn, *args, **kw):
+    """(seconds, result) of one call."""
+    start = time.monotonic()
+    result = fn(*args, **kw)
+    return time.monotonic() - start, result
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def sectors_written(dev):
+    """Bytes written to a whole disk or zvol device so far (/sys/block/NAME/stat)."""
+    name = os.path.basename(os.path.realpath(dev))
+    with open("/sys/block/%s/stat" % name) as f:
+        return int(f.read().split()[6]) * 512
+
+
+def arcstats():
+    """The ARC's counters (size, hits, misses ...) as ints."""
+    stats = {}
+    with open("/proc/spl/kstat/zfs/arcstats") as f:
+        for line in f.readlines()[2:]:
+            parts = line.split()
+            if len(parts) == 3:
+                stats[parts[0]] = int(parts[2])
+    return stats
+
+
+def meminfo():
+    """/proc/meminfo in bytes."""
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, value = line.split(":", 1)
+            info[key] = int(value.split()[0]) * 1024
+    return info
+
+
+def drop_page_cache():
+    """Empty the page cache (the ARC keeps what it has)."""
+    sh("sync")
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def fresh_zvol(name, size, volblocksize="16K", **props):
+    """A zvol holding a fresh ext4 (as vzzfs makes them), mounted at a temp dir."""
+    from vzzfs_hooks import volume, zfs
+    zfs.create_volume(name, size, _size(volblocksize), sparse=True, props=props)
+    dev = volume.find_device(name, 10)
+    volume.mkfs(dev, size)
+    mnt = tempfile.mkdtemp(prefix="vzzfs-bench-mnt-")
+    sh("mount", "-o", "noatime", dev, mnt)
+    return dev, mnt
+
+
+def _size(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
+def drop_zvol(name, mnt):
+    sh("umount", mnt)
+    os.rmdir(mnt)
+    sh("zfs", "destroy", name)
+
+
+def table(header, rows):
+    """Print rows (tuples) under a header, columns aligned."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header] + list(rows):
+        print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)), flush=True)

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""Research: does reading a CT's files cache them twice (page cache and ARC)?
+
+A 256 MiB file of random data on a CT's ext4 is read cold (pool re-imported, so
+the ARC holds none of it) and read again after dropping only the page cache,
+with the zvol's primarycache=all and =metadata. Records how much the page
+cache (meminfo Cached) and the ARC (arcstats data_size) grew on the cold read,
+and on the second read the bytes read from the pool's disk and the ARC hits.
+Standalone: scripts/vm-run -- /usr/bin/python3 bench/double_caching.py
+"""
+import os
+
+import benchlib
+from benchlib import sh
+
+FILE_MIB = 256
+
+
+def sectors_read(dev):
+    name = os.path.basename(os.path.realpath(dev))
+    with open("/sys/block/%s/stat" % name) as f:
+        return int(f.read().split()[2]) * 512
+
+
+def read_all(path):
+    with open(path, "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
+def counters():
+    arc, mem = benchlib.arcstats(), benchlib.meminfo()
+    return {"cached": mem["Cached"], "arc_data": arc["data_size"], "arc_hits": arc["hits"],
+            "arc_misses": arc["misses"], "disk_read": sectors_read(benchlib.disk())}
+
+
+def delta(a, b):
+    return {k: b[k] - a[k] for k in a}
+
+
+def run():
+    rows = []
+    name = "%s/cache" % benchlib.ROOT
+    with benchlib.Scratch():
+        dev, mnt = benchlib.fresh_zvol(name, 1 << 30, "16K", compression="off")
+        path = os.path.join(mnt, "data")
+        with open(path, "wb") as f:
+            for _ in range(FILE_MIB):
+                f.write(os.urandom(1 << 20))
+        sh("umount", mnt)
+        for mode in ("all", "metadata"):
+            sh("zfs", "set", "primarycache=" + mode, name)
+            sh("zpool", "export", benchlib.POOL)  # empties the ARC of this pool's blocks
+            sh("zpool", "import", "-d", os.path.dirname(benchlib.disk()), benchlib.POOL)
+            from vzzfs_hooks import volume
+            dev = volume.find_device(name, 10)
+            sh("mount", "-o", "noatime", dev, mnt)
+            benchlib.drop_page_cache()
+            c0 = counters()
+            cold_s = benchlib.timed(read_all, path)[0]
+            c1 = counters()
+            benchlib.drop_page_cache()
+            c2 = counters()
+            warm_s = benchlib.timed(read_all, path)[0]
+            c3 = counters()
+            sh("umount", mnt)
+            cold, warm = delta(c0, c1), delta(c2, c3)
+            rows.append({"primarycache": mode, "file": FILE_MIB << 20,
+                         "cold_page_cache_growth": cold["cached"],
+                         "cold_arc_data_growth": cold["arc_data"],
+                         "cold_s": cold_s, "reread_disk_read": warm["disk_read"],
+                         "reread_arc_hits": warm["arc_hits"],
+                         "reread_arc_misses": warm["arc_misses"], "reread_s": warm_s})
+        os.rmdir(mnt)
+        sh("zfs", "destroy", name)
+    mib = 1048576.0
+    benchlib.table(("primarycache", "page cache +MiB", "ARC data +MiB", "re-read: disk MiB",
+                    "ARC hits", "cold s", "re-read s"),
+                   [(r["primarycache"], "%.0f" % (r["cold_page_cache_growth"] / mib),
+                     "%.0f" % (r["cold_arc_data_growth"] / mib),
+                     "%.0f" % (r["reread_disk_read"] / mib), r["reread_arc_hits"],
+                     "%.1f" % r["cold_s"], "%.1f" % r["reread_s"]) for r in rows])
+    return {"rows": rows, "file_mib": FILE_MIB}
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""Benchmark: what the hooks add to vzctl mount + umount.
+
+The same zvol is attached the vzctl way (the harness runs premount, the bind
+mount of VE_ROOT, mount; then umount, VE_ROOT's unmount, postumount: four
+Python hook runs) and by hand (mount the ext4, bind it, unmount both).
+Standalone: scripts/vm-run -- /usr/bin/python3 bench/hook_overhead.py
+"""
+import benchlib
+from benchlib import sh
+
+ROUNDS = 5
+
+
+def run():
+    with benchlib.Scratch() as node:
+        node.make_ct(101)
+        hooks, plain = [], []
+        for _ in range(ROUNDS):
+            took, _r = benchlib.timed(lambda: (node.vzctl.mount(101), node.vzctl.umount(101)))
+            hooks.append(took)
+        from vzzfs_hooks import volume
+        dev = volume.find_device(node.dataset(101), 10)
+        private, root = node.private(101), node.root(101)
+        volume.set_immutable(private, False)
+
+        def by_hand():
+            sh("mount", "-o", "noatime", dev, private)
+            sh("mount", "--bind", private, root)
+            sh("umount", root)
+            sh("umount", private)
+        for _ in range(ROUNDS):
+            plain.append(benchlib.timed(by_hand)[0])
+        volume.set_immutable(private, True)
+    result = {"rounds": ROUNDS, "hooks_s": hooks, "plain_s": plain,
+              "ratio": benchlib.median(hooks) / benchlib.median(plain)}
+    benchlib.table(("mount+umount", "median s", "min s", "max s"),
+                   [(k, "%.2f" % benchlib.median(v), "%.2f" % min(v), "%.2f" % max(v))
+                    for k, v in (("with hooks", hooks), ("plain", plain))])
+    print("hooks / plain: %.1fx" % result["ratio"])
+    return result
+
+
+if __name__ == "__main__":
+    run()

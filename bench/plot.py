@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""Draws the PNG plots of bench/suite.py's results (on the host, with matplotlib).
+
+Usage: bench/plot.py RESULTS_DIR   -> RESULTS_DIR/NAME.png for each NAME.json
+"""
+import json
+import os
+import sys
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+MIB = 1048576.0
+
+
+def bars(ax, labels, series, ylabel):
+    """Grouped bars: series is [(legend, [value per label])]."""
+    width = 0.8 / len(series)
+    for i, (legend, values) in enumerate(series):
+        ax.bar([x + i * width for x in range(len(labels))], values, width, label=legend)
+    ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(labels))])
+    ax.set_xticklabels(labels)
+    ax.set_ylabel(ylabel)
+    if len(series) > 1:
+        ax.legend()
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2.0
+
+
+def hook_overhead(r, fig):
+    ax = fig.add_subplot(111)
+    bars(ax, ["vzctl mount+umount\nwith hooks", "mount+umount\nby hand"],
+         [("median", [median(r["hooks_s"]), median(r["plain_s"])])], "seconds (emulated VM)")
+    ax.set_title("Hook overhead: %.1fx the bare mounts" % r["ratio"])
+
+
+def create_clone_vs_unpack(r, fig):
+    ax = fig.add_subplot(111)
+    rows = r["rows"]
+    bars(ax, ["%s template\n%d MiB" % (x["template"], x["mib"]) for x in rows],
+         [("unpack tarball", [x["unpack_s"] for x in rows]),
+          ("clone template", [x["clone_s"] for x in rows])], "seconds to create a CT")
+    ax.set_title("vzzfs create: clone vs unpack")
+
+
+def snapshot_window(r, fig):
+    ax = fig.add_subplot(111)
+    keys = (("CT suspended\n(window)", "window_s"), ("vzzfs snapshot\n(command)", "command_s"),
+            ("bare\nzfs snapshot", "bare_s"))
+    bars(ax, [k for k, _ in keys], [("median", [median(r[v]) for _, v in keys])], "seconds")
+    ax.set_title("Snapshot of a running CT: window %.1fx a bare zfs snapshot" % r["ratio"])
+
+
+def clone_space(r, fig):
+    ax = fig.add_subplot(111)
+    n = [p["clones"] for p in r["points"]]
+    ax.plot(n, [p["allocated"] / MIB for p in r["points"]], "o-", label="clones (measured)")
+    base = r["points"][0]["allocated"] / MIB
+    ax.plot(n, [base + k * r["template_mib"] for k in n], "--", label="full copies (computed)")
+    ax.set_xlabel("CTs cloned from one %d MiB template" % r["template_mib"])
+    ax.set_ylabel("pool allocated, MiB")
+    ax.legend()
+    ax.set_title("Space used by clones")
+
+
+def incremental_send(r, fig):
+    ax = fig.add_subplot(111)
+    rows = r["rows"]
+    bars(ax, [x["round"] for x in rows], [("changed in the CT", [x["changed"] / MIB for x in rows]),
+                                          ("incremental stream", [x["stream"] / MIB for x in rows])],
+         "MiB")
+    ax.set_title("Incremental backup size vs data changed")
+
+
+def fio_volblocksize(r, fig):
+    runs = [x for x in r["rows"] if "rw" in x]
+    sizes = []
+    for x in runs:
+        if x["volblocksize"] not in sizes:
+            sizes.append(x["volblocksize"])
+    panels = (("randwrite", "iops", "4K random write, IOPS"), ("randread", "iops", "4K random read, IOPS"),
+              ("write", "bw", "1M sequential write, MiB/s"), ("read", "bw", "1M sequential read, MiB/s"),
+              ("randwrite", "amplification", "4K random write: pool bytes / CT bytes"),
+              ("write", "amplification", "1M sequential write: pool bytes / CT bytes"))
+    for i, (rw, key, title) in enumerate(panels, 1):
+        ax = fig.add_subplot(3, 2, i)
+        for comp in ("off", "lz4"):
+            ys = []
+            for vbs in sizes:
+                hit = [x for x in runs if x["rw"] == rw and x["compression"] == comp
+                       and x["volblocksize"] == vbs]
+                v = hit[0].get(key) if hit else None
+                ys.append(v / MIB if (v is not None and key == "bw") else v)
+            ax.plot(sizes, ys, "o-", label="compression=" + comp)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylim(bottom=0)
+        ax.tick_params(labelsize=8)
+        if i == 1:
+            ax.legend(fontsize=8)
+    fig.suptitle("ext4 on a zvol by volblocksize (fio, O_DIRECT, emulated VM)")
+
+
+def double_caching(r, fig):
+    ax = fig.add_subplot(111)
+    rows = r["rows"]
+    bars(ax, ["primarycache=%s" % x["primarycache"] for x in rows],
+         [("page cache growth, cold read", [x["cold_page_cache_growth"] / MIB for x in rows]),
+          ("ARC data growth, cold read", [x["cold_arc_data_growth"] / MIB for x in rows]),
+          ("disk read on re-read", [x["reread_disk_read"] / MIB for x in rows])],
+         "MiB (file: %d MiB)" % r["file_mib"])
+    ax.set_title("Reading a CT's file: what gets cached where")
+
+
+def arc_attribution(r, fig):
+    ax = fig.add_subplot(111)
+    rows = r["rows"]
+    bars(ax, ["CT %s" % x["ct"] for x in rows],
+         [("read by the CT", [x["read"] / MIB for x in rows]),
+          ("objset kstat nread", [x["nread"] / MIB for x in rows]),
+          ("written by the CT", [x["written"] / MIB for x in rows]),
+          ("objset kstat nwritten", [x["nwritten"] / MIB for x in rows])], "MiB")
+    ax.set_title("Per-zvol counters vs what each CT did")
+
+
+def io_limits(r, fig):
+    for i, (io, key, unit) in enumerate((("4K O_DIRECT", "iops", "IOPS"),
+                                         ("1M buffered", "bw", "MiB/s")), 1):
+        ax = fig.add_subplot(1, 2, i)
+        rows = [x for x in r["rows"] if x["io"] == io]
+        bars(ax, [x["case"].replace(" on the ", "\non the ") for x in rows],
+             [(unit, [x[key] / (MIB if key == "bw" else 1) for x in rows])], unit)
+        ax.set_title("%s writes (limit %s)" % (io, "%d IOPS" % r["iops_limit"] if key == "iops"
+                                              else "%d MiB/s" % (r["bps_limit"] >> 20)), fontsize=9)
+        ax.tick_params(labelsize=7)
+
+
+def main(argv):
+    if len(argv) != 1:
+        sys.exit("usage: bench/plot.py RESULTS_DIR")
+    outdir = argv[0]
+    for name in sorted(os.listdir(outdir)):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(outdir, name)) as f:
+            record = json.load(f)
+        draw = globals().get(record["name"])
+        if "result" not in record or draw is None:
+            print("plot: %s: no result (%s)" % (record["name"], record.get("error", "no plot")))
+            continue
+        fig = plt.figure(figsize=(9, 8) if record["name"] == "fio_volblocksize" else (7, 4.5))
+        draw(record["result"], fig)
+        fig.tight_layout()
+        png = os.path.join(outdir, record["name"] + ".png")
+        fig.savefig(png, dpi=90)
+        plt.close(fig)
+        print("plot: " + png)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
