@@ -120,16 +120,20 @@ def test_snapshots_under_writes_are_consistent_and_switch_guards_newer(node):
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0
     data = os.path.join(node.root(101), "root")
-    done, stop = [], threading.Event()
+    done, errors, stop = [], [], threading.Event()
 
     def writer():
         i = 0
-        while not stop.is_set():
-            path = os.path.join(data, "f%05d" % i)
-            with open(path, "wb") as f:
-                f.write(os.urandom(8192) + (b"%d" % i))
-            done.append(i)
-            i += 1
+        try:
+            while not stop.is_set():
+                path = os.path.join(data, "f%05d" % i)
+                with open(path, "wb") as f:
+                    f.write(os.urandom(8192) + (b"%d" % i))
+                done.append(i)
+                i += 1
+                time.sleep(0.005)  # steady writes that do not fill the CT while snapshots run
+        except OSError as e:
+            errors.append(e)
 
     t = threading.Thread(target=writer)
     t.start()
@@ -143,6 +147,7 @@ def test_snapshots_under_writes_are_consistent_and_switch_guards_newer(node):
         stop.set()
         t.join()
     assert res.returncode == 0 and res2.returncode == 0, (res.stdout, res2.stdout)
+    assert not errors, "the writer must run through both snapshots: %s" % errors
     res = node.vzzfs("snapshot-switch", "101", "s1")
     assert res.returncode == 7 and "s2" in res.stdout and "--destroy-newer" in res.stdout
     assert node.vzctl.is_running(101), "a refused switch leaves the CT running"

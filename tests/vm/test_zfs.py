@@ -38,7 +38,8 @@ def test_volume_lifecycle_and_typed_errors(backend):
 
 
 def test_pool_checks(backend):
-    assert zfs.require_pool("vz") == "ONLINE"
+    assert zfs.pool_health("vz") == "ONLINE"
+    assert 0 <= zfs.require_pool("vz") < 50, "require_pool returns how full the pool is"
     with pytest.raises(PoolNotImported) as e:
         zfs.require_pool("nopool")
     assert "zpool import nopool" in e.value.line()
