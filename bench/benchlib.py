@@ -13,7 +13,8 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _p in (REPO, os.path.join(REPO, "tests", "vm"), os.path.join(REPO, "tests")):
+# tests/vm before tests: both hold a conftest.py, the VM tests' one is wanted here
+for _p in (os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "vm"), REPO):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 

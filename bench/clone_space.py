@@ -31,7 +31,7 @@ def run():
             points.append({"clones": i, "allocated": allocated()})
         for i in range(1, CLONES + 1):
             vzzfs(node, "attach", str(200 + i))
-            with open(os.path.join(node.private(200 + i), "root", "own"), "wb") as f:
+            with open(os.path.join(node.private(200 + i), "own"), "wb") as f:
                 f.write(os.urandom(8 << 20))
             vzzfs(node, "detach", str(200 + i))
         after_writes = allocated()

@@ -61,7 +61,7 @@ def clone_space(r, fig):
     n = [p["clones"] for p in r["points"]]
     ax.plot(n, [p["allocated"] / MIB for p in r["points"]], "o-", label="clones (measured)")
     base = r["points"][0]["allocated"] / MIB
-    ax.plot(n, [base + k * r["template_mib"] for k in n], "--", label="full copies (computed)")
+    ax.plot(n, [base * (k + 1) for k in n], "--", label="full copies (computed)")
     ax.set_xlabel("CTs cloned from one %d MiB template" % r["template_mib"])
     ax.set_ylabel("pool allocated, MiB")
     ax.legend()
