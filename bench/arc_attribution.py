@@ -12,6 +12,7 @@ import os
 
 import benchlib
 from benchlib import sh
+from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
 
 WORK = (("A", 96, 32), ("B", 24, 8))  # CT, MiB read, MiB written
 
@@ -20,12 +21,7 @@ def objset_stats(pool):
     """dataset name -> {field: int} from the objset kstats."""
     stats = {}
     for path in glob.glob("/proc/spl/kstat/zfs/%s/objset-0x*" % pool):
-        fields = {}
-        with open(path) as f:
-            for line in f.readlines()[2:]:
-                parts = line.split()
-                if len(parts) == 3:
-                    fields[parts[0]] = parts[2]
+        fields = benchlib.kstat(path)
         if "dataset_name" in fields:
             name = fields.pop("dataset_name")
             stats[name] = {k: int(v) for k, v in fields.items() if v.isdigit()}
@@ -44,9 +40,7 @@ def run():
                     f.write(os.urandom(1 << 20))
             sh("umount", mnt)
             zvols[ct] = (name, dev, mnt)
-        sh("zpool", "export", benchlib.POOL)  # cold ARC, fresh counters
-        sh("zpool", "import", "-d", os.path.dirname(benchlib.disk()), benchlib.POOL)
-        from vzzfs_hooks import volume
+        benchlib.cold_pool()
         for ct, (name, _d, mnt) in zvols.items():
             sh("mount", "-o", "noatime", volume.find_device(name, 10), mnt)
         benchlib.drop_page_cache()

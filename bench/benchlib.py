@@ -5,6 +5,7 @@ Every benchmark runs inside the test VM (scripts/vm-run), on the VM's first
 disk, and reports figures measured in the same run side by side: under TCG
 absolute times are many times slower than on hardware, their ratios are not.
 """
+import json
 import os
 import statistics
 import subprocess
@@ -19,6 +20,8 @@ for _p in (os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "vm"), REPO)
         sys.path.insert(0, _p)
 
 from conftest import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
+from vzzfs_hooks import volume, zfs  # noqa: E402
+from vzzfs_hooks.config import parse_size  # noqa: E402
 
 
 def sh(*argv, **kw):
@@ -68,22 +71,39 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-def sectors_written(dev):
-    """Bytes written to a whole disk or zvol device so far (/sys/block/NAME/stat)."""
+def disk_bytes(dev):
+    """(bytes read, bytes written) by a whole disk or zvol device so far (/sys/block/NAME/stat)."""
     name = os.path.basename(os.path.realpath(dev))
     with open("/sys/block/%s/stat" % name) as f:
-        return int(f.read().split()[6]) * 512
+        fields = f.read().split()
+    return int(fields[2]) * 512, int(fields[6]) * 512
+
+
+def kstat(path):
+    """An SPL kstat file (name, type, value lines after two header lines) as name -> text."""
+    stats = {}
+    with open(path) as f:
+        for line in f.readlines()[2:]:
+            parts = line.split()
+            if len(parts) == 3:
+                stats[parts[0]] = parts[2]
+    return stats
 
 
 def arcstats():
     """The ARC's counters (size, hits, misses ...) as ints."""
-    stats = {}
-    with open("/proc/spl/kstat/zfs/arcstats") as f:
-        for line in f.readlines()[2:]:
-            parts = line.split()
-            if len(parts) == 3:
-                stats[parts[0]] = int(parts[2])
-    return stats
+    return {k: int(v) for k, v in kstat("/proc/spl/kstat/zfs/arcstats").items()}
+
+
+def cold_pool():
+    """Export and import the pool: the ARC drops its blocks and its kstats start over."""
+    sh("zpool", "export", POOL)
+    sh("zpool", "import", "-d", os.path.dirname(disk()), POOL)
+
+
+def fio_job(stdout):
+    """The first job's figures from fio --output-format=json (after any notices it prints)."""
+    return json.loads(stdout[stdout.index("{"):])["jobs"][0]
 
 
 def meminfo():
@@ -105,18 +125,12 @@ def drop_page_cache():
 
 def fresh_zvol(name, size, volblocksize="16K", **props):
     """A zvol holding a fresh ext4 (as vzzfs makes them), mounted at a temp dir."""
-    from vzzfs_hooks import volume, zfs
-    zfs.create_volume(name, size, _size(volblocksize), sparse=True, props=props)
+    zfs.create_volume(name, size, parse_size(volblocksize), sparse=True, props=props)
     dev = volume.find_device(name, 10)
     volume.mkfs(dev, size)
     mnt = tempfile.mkdtemp(prefix="vzzfs-bench-mnt-")
     sh("mount", "-o", "noatime", dev, mnt)
     return dev, mnt
-
-
-def _size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
 
 
 def drop_zvol(name, mnt):

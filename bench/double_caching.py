@@ -12,14 +12,9 @@ import os
 
 import benchlib
 from benchlib import sh
+from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
 
 FILE_MIB = 256
-
-
-def sectors_read(dev):
-    name = os.path.basename(os.path.realpath(dev))
-    with open("/sys/block/%s/stat" % name) as f:
-        return int(f.read().split()[2]) * 512
 
 
 def read_all(path):
@@ -31,7 +26,7 @@ def read_all(path):
 def counters():
     arc, mem = benchlib.arcstats(), benchlib.meminfo()
     return {"cached": mem["Cached"], "arc_data": arc["data_size"], "arc_hits": arc["hits"],
-            "arc_misses": arc["misses"], "disk_read": sectors_read(benchlib.disk())}
+            "arc_misses": arc["misses"], "disk_read": benchlib.disk_bytes(benchlib.disk())[0]}
 
 
 def delta(a, b):
@@ -50,9 +45,7 @@ def run():
         sh("umount", mnt)
         for mode in ("all", "metadata"):
             sh("zfs", "set", "primarycache=" + mode, name)
-            sh("zpool", "export", benchlib.POOL)  # empties the ARC of this pool's blocks
-            sh("zpool", "import", "-d", os.path.dirname(benchlib.disk()), benchlib.POOL)
-            from vzzfs_hooks import volume
+            benchlib.cold_pool()
             dev = volume.find_device(name, 10)
             sh("mount", "-o", "noatime", dev, mnt)
             benchlib.drop_page_cache()

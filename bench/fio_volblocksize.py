@@ -8,7 +8,6 @@ amplification: bytes the pool wrote to its disk (the disk's sector counter,
 after a zpool sync) over the bytes fio wrote. Needs fio (bench/run installs it).
 Standalone: scripts/vm-run --disk-size 8G -- /usr/bin/python3 bench/fio_volblocksize.py
 """
-import json
 import os
 
 import benchlib
@@ -26,7 +25,7 @@ def fio(path, rw, bs):
              "--size=" + FILE_SIZE, "--rw=" + rw, "--bs=" + bs, "--direct=1",
              "--ioengine=psync", "--time_based", "--runtime=" + RUNTIME, "--end_fsync=1",
              "--buffer_compress_percentage=50", "--refill_buffers", "--randrepeat=0")
-    job = json.loads(out[out.index("{"):])["jobs"][0]
+    job = benchlib.fio_job(out)
     side = job["read"] if "read" in rw else job["write"]
     return side["io_bytes"], side["bw_bytes"], side["iops"]
 
@@ -45,10 +44,10 @@ def run():
                        "--refill_buffers", "--end_fsync=1")
                     for rw, bs in JOBS:
                         sh("zpool", "sync", benchlib.POOL)
-                        before = benchlib.sectors_written(benchlib.disk())
+                        before = benchlib.disk_bytes(benchlib.disk())[1]
                         done, bw, iops = fio(path, rw, bs)
                         sh("zpool", "sync", benchlib.POOL)
-                        pool_wrote = benchlib.sectors_written(benchlib.disk()) - before
+                        pool_wrote = benchlib.disk_bytes(benchlib.disk())[1] - before
                         row = {"volblocksize": vbs, "compression": comp, "rw": rw, "bs": bs,
                                "bytes": done, "bw": bw, "iops": iops}
                         if "write" in rw:

@@ -8,6 +8,7 @@ Standalone: scripts/vm-run -- /usr/bin/python3 bench/hook_overhead.py
 """
 import benchlib
 from benchlib import sh
+from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
 
 ROUNDS = 5
 
@@ -19,7 +20,6 @@ def run():
         for _ in range(ROUNDS):
             took, _r = benchlib.timed(lambda: (node.vzctl.mount(101), node.vzctl.umount(101)))
             hooks.append(took)
-        from vzzfs_hooks import volume
         dev = volume.find_device(node.dataset(101), 10)
         private, root = node.private(101), node.root(101)
         volume.set_immutable(private, False)

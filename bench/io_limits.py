@@ -7,7 +7,6 @@ on the pool's disk: IOPS and throughput of each. Also records the zvol's I/O
 scheduler (ioprio classes need one). Needs fio (bench/run installs it).
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/io_limits.py
 """
-import json
 import os
 import subprocess
 
@@ -52,7 +51,7 @@ def fio_in(cg, path, direct):
         args += ["--rw=write", "--bs=1M", "--end_fsync=1"]
     res = subprocess.run(args, stdout=subprocess.PIPE, universal_newlines=True, preexec_fn=enter,
                          check=True)
-    job = json.loads(res.stdout[res.stdout.index("{"):])["jobs"][0]["write"]
+    job = benchlib.fio_job(res.stdout)["write"]
     return job["iops"], job["bw_bytes"]
 
 
@@ -67,10 +66,10 @@ def run():
         path = os.path.join(mnt, "data")
         sh("fio", "--name=layout", "--filename=" + path, "--size=64M", "--rw=write", "--bs=1M")
         try:
-            cases = (("no limit", None, None),
-                     ("io.max on the zvol (zd)", dev, None),
-                     ("io.max on the pool's disk", benchlib.disk(), None))
-            for label, limit_dev, _x in cases:
+            cases = (("no limit", None),
+                     ("io.max on the zvol (zd)", dev),
+                     ("io.max on the pool's disk", benchlib.disk()))
+            for label, limit_dev in cases:
                 for direct in (True, False):
                     limit = ("wiops=%d" % IOPS_LIMIT) if direct else ("wbps=%d" % BPS_LIMIT)
                     if limit_dev:

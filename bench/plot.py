@@ -26,6 +26,11 @@ def bars(ax, labels, series, ylabel):
         ax.legend()
 
 
+def mib_series(rows, *legend_keys):
+    """bars() series in MiB: one (legend, [row[key] / MiB per row]) per (legend, key)."""
+    return [(legend, [x[key] / MIB for x in rows]) for legend, key in legend_keys]
+
+
 def median(values):
     values = sorted(values)
     n = len(values)
@@ -71,9 +76,8 @@ def clone_space(r, fig):
 def incremental_send(r, fig):
     ax = fig.add_subplot(111)
     rows = r["rows"]
-    bars(ax, [x["round"] for x in rows], [("changed in the CT", [x["changed"] / MIB for x in rows]),
-                                          ("incremental stream", [x["stream"] / MIB for x in rows])],
-         "MiB")
+    bars(ax, [x["round"] for x in rows],
+         mib_series(rows, ("changed in the CT", "changed"), ("incremental stream", "stream")), "MiB")
     ax.set_title("Incremental backup size vs data changed")
 
 
@@ -109,9 +113,9 @@ def double_caching(r, fig):
     ax = fig.add_subplot(111)
     rows = r["rows"]
     bars(ax, ["primarycache=%s" % x["primarycache"] for x in rows],
-         [("page cache growth, cold read", [x["cold_page_cache_growth"] / MIB for x in rows]),
-          ("ARC data growth, cold read", [x["cold_arc_data_growth"] / MIB for x in rows]),
-          ("disk read on re-read", [x["reread_disk_read"] / MIB for x in rows])],
+         mib_series(rows, ("page cache growth, cold read", "cold_page_cache_growth"),
+                    ("ARC data growth, cold read", "cold_arc_data_growth"),
+                    ("disk read on re-read", "reread_disk_read")),
          "MiB (file: %d MiB)" % r["file_mib"])
     ax.set_title("Reading a CT's file: what gets cached where")
 
@@ -120,10 +124,9 @@ def arc_attribution(r, fig):
     ax = fig.add_subplot(111)
     rows = r["rows"]
     bars(ax, ["CT %s" % x["ct"] for x in rows],
-         [("read by the CT", [x["read"] / MIB for x in rows]),
-          ("objset kstat nread", [x["nread"] / MIB for x in rows]),
-          ("written by the CT", [x["written"] / MIB for x in rows]),
-          ("objset kstat nwritten", [x["nwritten"] / MIB for x in rows])], "MiB")
+         mib_series(rows, ("read by the CT", "read"), ("objset kstat nread", "nread"),
+                    ("written by the CT", "written"), ("objset kstat nwritten", "nwritten")),
+         "MiB")
     ax.set_title("Per-zvol counters vs what each CT did")
 
 

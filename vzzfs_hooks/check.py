@@ -17,13 +17,12 @@ def run(node, private_top):
     settings = node.settings()
     found = []
     try:
-        zfs.require_pool(settings.pool)
+        used = zfs.require_pool(settings.pool)
         found.append(("ok", "pool %s is imported" % settings.pool))
     except VzzfsError as e:
         return [("fail", e.line())]
     health = zfs.pool_health(settings.pool)
     found.append(("ok" if health == "ONLINE" else "fail", "pool %s is %s" % (settings.pool, health)))
-    used = zfs.pool_capacity(settings.pool)
     found.append(("warn" if used >= settings.pool_warn else "ok",
                   "pool %s is %d%% full (VZZFS_POOL_WARN=%d)" % (settings.pool, used,
                                                                 settings.pool_warn)))
