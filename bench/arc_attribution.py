@@ -7,25 +7,13 @@ per-dataset counters in /proc/spl/kstat/zfs/POOL/objset-0x*: this records which
 fields exist and whether their deltas match what each CT did.
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/arc_attribution.py
 """
-import glob
 import os
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
+from vzzfs_hooks import kstats, volume  # benchlib has put the repo on sys.path
 
 WORK = (("A", 96, 32), ("B", 24, 8))  # CT, MiB read, MiB written
-
-
-def objset_stats(pool):
-    """dataset name -> {field: int} from the objset kstats."""
-    stats = {}
-    for path in glob.glob("/proc/spl/kstat/zfs/%s/objset-0x*" % pool):
-        fields = benchlib.kstat(path)
-        if "dataset_name" in fields:
-            name = fields.pop("dataset_name")
-            stats[name] = {k: int(v) for k, v in fields.items() if v.isdigit()}
-    return stats
 
 
 def run():
@@ -44,7 +32,7 @@ def run():
         for ct, (name, _d, mnt) in zvols.items():
             sh("mount", "-o", "noatime", volume.find_device(name, 10), mnt)
         benchlib.drop_page_cache()
-        before, arc_before = objset_stats(benchlib.POOL), benchlib.arcstats()
+        before, arc_before = kstats.objset_counters(benchlib.POOL), benchlib.arcstats()
         for ct, read_mib, write_mib in WORK:
             name, _d, mnt = zvols[ct]
             with open(os.path.join(mnt, "data"), "rb") as f:
@@ -55,7 +43,7 @@ def run():
                     f.write(os.urandom(1 << 20))
                 f.flush()
                 os.fsync(f.fileno())
-        after, arc_after = objset_stats(benchlib.POOL), benchlib.arcstats()
+        after, arc_after = kstats.objset_counters(benchlib.POOL), benchlib.arcstats()
         fields = sorted(next(iter(after.values())).keys()) if after else []
         for ct, read_mib, write_mib in WORK:
             name, _d, mnt = zvols[ct]

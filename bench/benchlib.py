@@ -20,7 +20,7 @@ for _p in (os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "vm"), REPO)
         sys.path.insert(0, _p)
 
 from conftest import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
-from vzzfs_hooks import volume, zfs  # noqa: E402
+from vzzfs_hooks import kstats, volume, zfs  # noqa: E402
 from vzzfs_hooks.config import parse_size  # noqa: E402
 
 
@@ -79,20 +79,9 @@ def disk_bytes(dev):
     return int(fields[2]) * 512, int(fields[6]) * 512
 
 
-def kstat(path):
-    """An SPL kstat file (name, type, value lines after two header lines) as name -> text."""
-    stats = {}
-    with open(path) as f:
-        for line in f.readlines()[2:]:
-            parts = line.split()
-            if len(parts) == 3:
-                stats[parts[0]] = parts[2]
-    return stats
-
-
 def arcstats():
     """The ARC's counters (size, hits, misses ...) as ints."""
-    return {k: int(v) for k, v in kstat("/proc/spl/kstat/zfs/arcstats").items()}
+    return {k: int(v) for k, v in kstats.read_kstat("/proc/spl/kstat/zfs/arcstats").items()}
 
 
 def cold_pool():

@@ -3,18 +3,21 @@
 An orphan is a zvol under ROOT/ct without a CT conf (left by a plain
 `vzctl destroy`, which cannot remove zvols), or a CT conf naming a zvol
 (VZZFS_DATASET) that no longer exists.
+
+READ and WRITTEN are the zvol's logical bytes since the pool was imported,
+from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
 """
 
 import os
 
-from . import zfs
+from . import kstats, zfs
 from .ct import Container
 from .errors import UsageError, VzzfsError
 
 FIELDS = ("ctid", "status", "dataset", "volsize", "used", "referenced", "compressratio",
-          "origin", "snapshots", "inodes", "mounted")
+          "origin", "snapshots", "inodes", "read", "written", "mounted")
 DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio", "origin",
-                  "snapshots", "inodes", "mounted")
+                  "snapshots", "inodes", "read", "written", "mounted")
 
 
 def _status(ct):
@@ -50,6 +53,7 @@ def rows(node, only=None):
     for s in zfs.list_datasets(settings.root + "/ct", ["name"], types="snapshot"):
         ds = s["name"].split("@", 1)[0]
         snaps[ds] = snaps.get(ds, 0) + 1
+    io = kstats.objset_counters(settings.pool)
     out = []
     seen = set()
     props = ["name", "volsize", "used", "referenced", "compressratio", "origin"]
@@ -71,7 +75,9 @@ def rows(node, only=None):
                     "compressratio": row["compressratio"].rstrip("x") + "x",
                     "origin": _origin(row["origin"] if row["origin"] != "-" else None),
                     "snapshots": snaps.get(row["name"], 0),
-                    "inodes": _inodes(ct) if mounted else "-", "mounted": mounted})
+                    "inodes": _inodes(ct) if mounted else "-",
+                    "read": io.get(row["name"], {}).get("nread"),
+                    "written": io.get(row["name"], {}).get("nwritten"), "mounted": mounted})
     out += _confs_without_zvol(node, seen, only)
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
@@ -97,7 +103,8 @@ def _confs_without_zvol(node, seen, only):
             continue
         found.append({"ctid": ctid, "status": "zvol missing", "dataset": ct.dataset,
                       "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
-                      "origin": "-", "snapshots": 0, "inodes": "-", "mounted": False})
+                      "origin": "-", "snapshots": 0, "inodes": "-", "read": None,
+                      "written": None, "mounted": False})
     return found
 
 

@@ -1,5 +1,6 @@
 """The four hooks driven through vzctl's sequence, on real zvols, ext4 and mounts."""
 import hashlib
+import json
 import os
 import subprocess
 import threading
@@ -340,9 +341,16 @@ def test_list_shows_cts_and_mount_state(node):
     assert lines["101"]["DATASET"] == "vz/vzzfs/ct/101" and lines["101"]["MOUNTED"] == "yes"
     assert lines["101"]["STATUS"] == "running"
     assert lines["104"]["MOUNTED"] == "no" and lines["104"]["STATUS"] == "stopped"
-    import json
-    rows = json.loads(node.vzzfs("list", "-j").stdout)
-    assert {r["ctid"]: r["volsize"] for r in rows}["101"] == 128 << 20
+    assert lines["101"]["WRITTEN"] != "-"
+    before = {r["ctid"]: r for r in json.loads(node.vzzfs("list", "-j").stdout)}
+    assert before["101"]["volsize"] == 128 << 20
+    with open(os.path.join(node.private(101), "payload"), "wb") as f:
+        f.write(os.urandom(4 << 20))
+        os.fsync(f.fileno())
+    after = {r["ctid"]: r for r in json.loads(node.vzzfs("list", "-j").stdout)}
+    # the zvol's own counters: 101 wrote the 4 MiB (plus ext4's journal), 104 nothing
+    assert after["101"]["written"] - before["101"]["written"] >= 4 << 20
+    assert after["104"]["written"] == before["104"]["written"]
     assert node.vzctl.stop(101).rc == 0
 
 
