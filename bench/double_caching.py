@@ -6,6 +6,9 @@ the ARC holds none of it) and read again after dropping only the page cache,
 with the zvol's primarycache=all and =metadata. Records how much the page
 cache (meminfo Cached) and the ARC (arcstats data_size) grew on the cold read,
 and on the second read the bytes read from the pool's disk and the ARC hits.
+Then 16 MiB of 4K O_DIRECT random writes into the same file: a 4K write into a
+16K zvol block needs the old block, from the ARC or the disk (fio, which
+bench/run installs), so this shows what `metadata` costs small writes.
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/double_caching.py
 """
 import os
@@ -15,6 +18,7 @@ from benchlib import sh
 from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
 
 FILE_MIB = 256
+SMALL_WRITES = "16M"
 
 
 def read_all(path):
@@ -31,6 +35,17 @@ def counters():
 
 def delta(a, b):
     return {k: b[k] - a[k] for k in a}
+
+
+def small_writes(path):
+    """4K random O_DIRECT writes into the file: IOPS and bytes read from the pool's disk."""
+    before = benchlib.disk_bytes(benchlib.disk())[0]
+    out = sh("fio", "--output-format=json", "--name=ct", "--filename=" + path,
+             "--size=%dM" % FILE_MIB, "--io_size=" + SMALL_WRITES, "--rw=randwrite", "--bs=4k",
+             "--direct=1", "--ioengine=psync", "--end_fsync=1", "--randrepeat=0")
+    job = benchlib.fio_job(out)["write"]
+    return {"smallwrite_bytes": job["io_bytes"], "smallwrite_iops": job["iops"],
+            "smallwrite_disk_read": benchlib.disk_bytes(benchlib.disk())[0] - before}
 
 
 def run():
@@ -56,6 +71,7 @@ def run():
             c2 = counters()
             warm_s = benchlib.timed(read_all, path)[0]
             c3 = counters()
+            small = small_writes(path)
             sh("umount", mnt)
             cold, warm = delta(c0, c1), delta(c2, c3)
             rows.append({"primarycache": mode, "file": FILE_MIB << 20,
@@ -64,15 +80,17 @@ def run():
                          "cold_s": cold_s, "reread_disk_read": warm["disk_read"],
                          "reread_arc_hits": warm["arc_hits"],
                          "reread_arc_misses": warm["arc_misses"], "reread_s": warm_s})
+            rows[-1].update(small)
         os.rmdir(mnt)
         sh("zfs", "destroy", name)
     mib = 1048576.0
     benchlib.table(("primarycache", "page cache +MiB", "ARC data +MiB", "re-read: disk MiB",
-                    "ARC hits", "cold s", "re-read s"),
+                    "ARC hits", "cold s", "re-read s", "4K writes IOPS", "4K writes: disk MiB"),
                    [(r["primarycache"], "%.0f" % (r["cold_page_cache_growth"] / mib),
                      "%.0f" % (r["cold_arc_data_growth"] / mib),
                      "%.0f" % (r["reread_disk_read"] / mib), r["reread_arc_hits"],
-                     "%.1f" % r["cold_s"], "%.1f" % r["reread_s"]) for r in rows])
+                     "%.1f" % r["cold_s"], "%.1f" % r["reread_s"], "%.0f" % r["smallwrite_iops"],
+                     "%.0f" % (r["smallwrite_disk_read"] / mib)) for r in rows])
     return {"rows": rows, "file_mib": FILE_MIB}
 
 

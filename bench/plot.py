@@ -110,14 +110,21 @@ def fio_volblocksize(r, fig):
 
 
 def double_caching(r, fig):
-    ax = fig.add_subplot(111)
+    ax = fig.add_subplot(121)
     rows = r["rows"]
-    bars(ax, ["primarycache=%s" % x["primarycache"] for x in rows],
-         mib_series(rows, ("page cache growth, cold read", "cold_page_cache_growth"),
-                    ("ARC data growth, cold read", "cold_arc_data_growth"),
-                    ("disk read on re-read", "reread_disk_read")),
-         "MiB (file: %d MiB)" % r["file_mib"])
-    ax.set_title("Reading a CT's file: what gets cached where")
+    labels = ["primarycache=\n%s" % x["primarycache"] for x in rows]
+    series = [("page cache growth, cold read", "cold_page_cache_growth"),
+              ("ARC data growth, cold read", "cold_arc_data_growth"),
+              ("disk read on re-read", "reread_disk_read")]
+    if "smallwrite_disk_read" in rows[0]:
+        series.append(("disk read by 16 MiB of 4K writes", "smallwrite_disk_read"))
+    bars(ax, labels, mib_series(rows, *series), "MiB (file: %d MiB)" % r["file_mib"])
+    ax.legend(fontsize=7)
+    ax.set_title("What gets cached where", fontsize=10)
+    if "smallwrite_iops" in rows[0]:
+        ax = fig.add_subplot(122)
+        bars(ax, labels, [("4K random writes", [x["smallwrite_iops"] for x in rows])], "IOPS")
+        ax.set_title("Small writes (read-modify-write)", fontsize=10)
 
 
 def arc_attribution(r, fig):
@@ -140,6 +147,24 @@ def io_limits(r, fig):
         ax.set_title("%s writes (limit %s)" % (io, "%d IOPS" % r["iops_limit"] if key == "iops"
                                               else "%d MiB/s" % (r["bps_limit"] >> 20)), fontsize=9)
         ax.tick_params(labelsize=7)
+
+
+def dedup_density(r, fig):
+    ax = fig.add_subplot(121)
+    for mode, style in (("off", "o--"), ("on", "o-")):
+        ax.plot([p["cts"] for p in r[mode]], [p["allocated"] / MIB for p in r[mode]], style,
+                label="dedup=%s" % mode)
+    ax.set_xlabel("CTs unpacked from one %d MiB tarball" % r["template_mib"])
+    ax.set_ylabel("pool allocated, MiB")
+    ax.legend()
+    ax.set_title("Space", fontsize=10)
+    ax = fig.add_subplot(122)
+    on = r["on"]
+    ax.plot([p["cts"] for p in on], [p["ddt_entries"] * p["ddt_in_core_per_entry"] / MIB
+                                     for p in on], "o-")
+    ax.set_xlabel("CTs (dedup=on)")
+    ax.set_ylabel("dedup table in core, MiB")
+    ax.set_title("RAM the dedup table wants", fontsize=10)
 
 
 def main(argv):

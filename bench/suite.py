@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 BENCHMARKS = ("hook_overhead", "create_clone_vs_unpack", "snapshot_window", "clone_space",
               "incremental_send", "fio_volblocksize", "double_caching", "arc_attribution",
-              "io_limits")
+              "io_limits", "dedup_density")
 
 
 def zfs_version():
