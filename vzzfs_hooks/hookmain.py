@@ -17,6 +17,7 @@ from .ct import Container
 from .errors import EXIT_ERROR, EXIT_USAGE, VzzfsError
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
+CHAIN_ONLY = ("umount",)  # actions where vzzfs only runs the admin's chained script
 
 
 def run_chained(script):
@@ -31,6 +32,8 @@ def run_hook(action, ct, chained=None):
     """Do ``action`` for ``ct`` and its chained script; return the exit code."""
     if action == "create":
         return _create(ct, chained)
+    if action in CHAIN_ONLY:
+        return run_chained(chained)
     ours = actions.is_vzzfs(ct)
     verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv()) if ours else (None, [])
     if action == "premount":

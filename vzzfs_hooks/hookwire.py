@@ -11,7 +11,7 @@ import os
 from .config import check_abs_path
 from .errors import ConfigError, StateError
 from .fileio import write_atomic
-from .hookmain import ACTIONS
+from .hookmain import ACTIONS, CHAIN_ONLY
 
 MARKER = "# vzzfs-managed-hook"
 CHAIN_SUFFIX = ".vzzfs-chained"
@@ -20,12 +20,16 @@ DEFAULT_HOOK_DIR = "/usr/libexec/vzzfs"
 
 def shim_text(action, hook_dir, conf_dir):
     script = os.path.join(conf_dir, "vps." + action)
+    # vzzfs has nothing to do at umount: without an admin's script there is no
+    # reason to start Python on every vzctl stop
+    skip = ("[ -e '%s%s' ] || exit 0\n" % (script, CHAIN_SUFFIX)
+            if action in CHAIN_ONLY else "")
     return ("#!/bin/sh\n"
             "%s: %s\n"
             "# Installed by 'vzzfs install-hooks'; 'vzzfs uninstall-hooks' removes it. Do not edit:\n"
             "# an own script belongs in %s%s, which this runs.\n"
-            "exec '%s' --chain '%s%s'\n"
-            % (MARKER, action, script, CHAIN_SUFFIX, os.path.join(hook_dir, action),
+            "%sexec '%s' --chain '%s%s'\n"
+            % (MARKER, action, script, CHAIN_SUFFIX, skip, os.path.join(hook_dir, action),
                script, CHAIN_SUFFIX))
 
 

@@ -1,5 +1,6 @@
 """install-hooks / uninstall-hooks: admin scripts kept and chained, both idempotent."""
 import os
+import subprocess
 
 import pytest
 
@@ -36,6 +37,20 @@ def test_install_writes_four_executable_shims(dirs):
         assert text.startswith("#!/bin/sh\n")
         assert "exec '%s/%s' --chain '%s.vzzfs-chained'" % (hooks, action, path) in text
     assert hookwire.status(conf) == dict((a, "vzzfs") for a in ACTIONS)
+
+
+def test_umount_shim_starts_the_hook_only_for_an_admin_script(dirs, tmp_path):
+    conf, hooks = dirs
+    log = tmp_path / "ran"
+    with open(os.path.join(hooks, "umount"), "w") as f:
+        f.write("#!/bin/sh\necho \"$@\" > %s\n" % log)
+    hookwire.install(conf, hooks)
+    shim = os.path.join(conf, "vps.umount")
+    assert subprocess.call([shim]) == 0 and not log.exists()
+    with open(shim + ".vzzfs-chained", "w") as f:
+        f.write("#!/bin/sh\n")
+    assert subprocess.call([shim]) == 0
+    assert log.read_text() == "--chain %s.vzzfs-chained\n" % shim
 
 
 def test_install_twice_changes_nothing(dirs):

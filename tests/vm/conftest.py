@@ -64,6 +64,8 @@ def pool():
 class TestNode(object):
     """A scratch OpenVZ node: /etc/vz, /vz/{private,root,lock} under one directory."""
 
+    __test__ = False  # a helper, not a test class
+
     def __init__(self, base, root=ROOT):
         self.base = base
         self.zroot = root  # VZZFS_ROOT: another pool's stands for another node

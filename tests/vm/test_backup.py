@@ -167,9 +167,11 @@ def _dest(node2):
 
 
 def _writer_in_ct(node, ctid):
-    """A process in the CT: numbered files, each one whole."""
+    """A process in the CT: numbered files, each one whole. It pauses between files
+    so that it does not take a whole CPU from the migration it runs under."""
     return node.vzctl.exec_bg(ctid, ["sh", "-c", "i=0; while :; do echo $i > root/f.tmp && "
-                                     "mv root/f.tmp root/f$i || exit; i=$((i+1)); done"])
+                                     "mv root/f.tmp root/f$i || exit; i=$((i+1)); sleep 0.2; "
+                                     "done"])
 
 
 def _check_writes(root):
