@@ -2,8 +2,9 @@
 """Benchmark: what the hooks add to vzctl mount + umount.
 
 The same zvol is attached the vzctl way (the harness runs premount, the bind
-mount of VE_ROOT, mount; then umount, VE_ROOT's unmount, postumount: four
-Python hook runs) and by hand (mount the ext4, bind it, unmount both).
+mount of VE_ROOT, mount; then umount, VE_ROOT's unmount, postumount: three
+Python hook runs, as the umount shim has nothing to run) and by hand (mount the
+ext4, bind it, unmount both).
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/hook_overhead.py
 """
 import benchlib
