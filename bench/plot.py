@@ -119,7 +119,8 @@ def double_caching(r, fig):
     if "smallwrite_disk_read" in rows[0]:
         series.append(("disk read by 16 MiB of 4K writes", "smallwrite_disk_read"))
     bars(ax, labels, mib_series(rows, *series), "MiB (file: %d MiB)" % r["file_mib"])
-    ax.legend(fontsize=7)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.45)  # room for the legend above the bars
+    ax.legend(fontsize=7, loc="upper left")
     ax.set_title("What gets cached where", fontsize=10)
     if "smallwrite_iops" in rows[0]:
         ax = fig.add_subplot(122)
