@@ -4,9 +4,12 @@
 The same zvol is attached the vzctl way (the harness runs premount, the bind
 mount of VE_ROOT, mount; then umount, VE_ROOT's unmount, postumount: three
 Python hook runs, as the umount shim has nothing to run) and by hand (mount the
-ext4, bind it, unmount both).
+ext4, bind it, unmount both). Also times the parts a hook is made of: a bare
+Python start, Python importing the hook's modules, and one `zfs list`.
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/hook_overhead.py
 """
+import sys
+
 import benchlib
 from benchlib import sh
 from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
@@ -33,12 +36,20 @@ def run():
         for _ in range(ROUNDS):
             plain.append(benchlib.timed(by_hand)[0])
         volume.set_immutable(private, True)
+    parts = {"python_start_s": [sys.executable, "-c", "pass"],
+             "hook_imports_s": [sys.executable, "-c", "import vzzfs_hooks.hookmain"],
+             "zfs_list_s": ["zfs", "list"]}
+    sh(*parts["hook_imports_s"], cwd=benchlib.REPO)  # bytecode compiled once, as on a node
     result = {"rounds": ROUNDS, "hooks_s": hooks, "plain_s": plain,
               "ratio": benchlib.median(hooks) / benchlib.median(plain)}
+    for key, argv in parts.items():
+        result[key] = [benchlib.timed(sh, *argv, cwd=benchlib.REPO)[0] for _ in range(ROUNDS)]
     benchlib.table(("mount+umount", "median s", "min s", "max s"),
                    [(k, "%.2f" % benchlib.median(v), "%.2f" % min(v), "%.2f" % max(v))
                     for k, v in (("with hooks", hooks), ("plain", plain))])
     print("hooks / plain: %.1fx" % result["ratio"])
+    print("parts (median s): %s" % ", ".join("%s %.2f" % (k[:-2], benchlib.median(result[k]))
+                                           for k in parts))
     return result
 
 
