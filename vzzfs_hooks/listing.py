@@ -69,6 +69,7 @@ def rows(node, only=None):
         except VzzfsError:
             status, mounted = "?", None
         seen.add(row["name"])
+        counters = io.get(row["name"], {})
         out.append({"ctid": ctid, "status": status, "dataset": row["name"],
                     "volsize": int(row["volsize"]), "used": int(row["used"]),
                     "referenced": int(row["referenced"]),
@@ -76,8 +77,8 @@ def rows(node, only=None):
                     "origin": _origin(row["origin"] if row["origin"] != "-" else None),
                     "snapshots": snaps.get(row["name"], 0),
                     "inodes": _inodes(ct) if mounted else "-",
-                    "read": io.get(row["name"], {}).get("nread"),
-                    "written": io.get(row["name"], {}).get("nwritten"), "mounted": mounted})
+                    "read": counters.get("nread"), "written": counters.get("nwritten"),
+                    "mounted": mounted})
     out += _confs_without_zvol(node, seen, only)
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
