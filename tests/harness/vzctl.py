@@ -121,9 +121,12 @@ class Vzctl(object):
         return [p for p in pids if _state(p) not in (None, "Z")]
 
     def _signal(self, ctid, signum):
+        # each of the CT's processes leads its own process group: signalling the
+        # group reaches its children too (a shell's sleep), as vzctl reaches every
+        # process in a CT
         for pid in self._pids(ctid):
             try:
-                os.kill(pid, signum)
+                os.killpg(pid, signum)
             except ProcessLookupError:
                 pass
 
@@ -223,6 +226,8 @@ class Vzctl(object):
             except ChildProcessError:  # not ours: wait until it is gone or a zombie
                 while _state(pid) not in (None, "Z"):
                     time.sleep(0.05)
+        while _live_in_groups(pids):  # children left behind hold VE_ROOT busy
+            time.sleep(0.05)
         for path in (self._pidfile(ctid), self._pidfile(ctid) + "s"):
             if os.path.exists(path):
                 os.unlink(path)
@@ -307,6 +312,21 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except (OSError, TypeError, IndexError):
         return None
+
+
+def _live_in_groups(pgids):
+    """Whether any process that is not a zombie belongs to one of ``pgids``."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) in pgids:
+            return True
+    return False
 
 
 def _parse(opts, table):

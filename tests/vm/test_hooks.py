@@ -53,6 +53,19 @@ def test_start_stop_restart_keep_data(node):
     assert vz.stop(101).rc == 0
 
 
+def test_stop_kills_what_the_cts_processes_started(node):
+    """A CT's shell has a child with its cwd in VE_ROOT: stop must not leave it
+    behind holding the mounts busy (the harness kills whole process groups)."""
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    shell = node.vzctl.exec_bg(101, ["sh", "-c", "sleep 60; :"])
+    time.sleep(0.3)  # let sh start its sleep
+    res = node.vzctl.stop(101)
+    shell.wait(timeout=10)
+    assert res.rc == 0, res
+    assert_detached(node, 101)
+
+
 def test_guard_stops_writes_into_unmounted_private(node):
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0
