@@ -1,7 +1,8 @@
 """Fault injection for tests: make a named point in a long operation fail or stall.
 
-VZZFS_FAULT="POINT:fail" raises an error at POINT, "POINT:sleep" stalls there for
-60 s (so a test can signal the process at that moment), "POINT:kill" dies there
+VZZFS_FAULT="POINT:fail" raises an error at POINT, "POINT:sleep" says so on
+stderr and stalls there for 60 s (so a test can signal the process at that
+moment), "POINT:kill" dies there
 with SIGKILL (a crash). Unset, as on every real node, ``point()`` does nothing.
 Points: snapshot.before-freeze, snapshot.frozen, convert.copying,
 convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-shrunk.
@@ -9,6 +10,7 @@ convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-sh
 
 import os
 import signal
+import sys
 import time
 
 from .errors import VzzfsError
@@ -24,6 +26,8 @@ def point(name):
     if what == "fail":
         raise VzzfsError("injected fault at %s" % name)
     if what == "sleep":
+        sys.stderr.write("vzzfs: injected stall at %s\n" % name)
+        sys.stderr.flush()
         time.sleep(60)
     if what == "kill":
         os.kill(os.getpid(), signal.SIGKILL)

@@ -89,13 +89,13 @@ def test_every_exit_path_thaws_and_resumes(node):
     # signals while the CT is suspended and its ext4 frozen
     for signum, code in ((signal.SIGTERM, 130), (signal.SIGINT, 130), (signal.SIGHUP, 130)):
         proc = _background_snapshot(node, "snapshot.frozen:sleep", "sig%d" % signum)
-        deadline = time.time() + 60
-        while not node.vzctl.is_suspended(101) and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(2)  # past fsfreeze, into the injected stall
+        seen = []
+        while not seen or "injected stall" not in seen[-1]:  # past fsfreeze, stalled
+            seen.append(proc.stdout.readline())
+            assert seen[-1], "the snapshot ended before its stall: %s" % "".join(seen)
         assert node.vzctl.is_suspended(101)
         proc.send_signal(signum)
-        out = proc.communicate(timeout=60)[0]
+        out = "".join(seen) + proc.communicate(timeout=60)[0]
         assert proc.returncode == code, (signum, out)
         assert_running_and_thawed(node, 101)
     # the pool (here: the parent's quota) too full for the snapshot
