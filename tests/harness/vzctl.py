@@ -210,7 +210,7 @@ class Vzctl(object):
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         with open(self._pidfile(ctid), "w") as f:
             f.write(str(proc.pid))
-        time.sleep(0.2)  # let unshare enter its namespace, as a CT's init would
+        wait_unshared(proc.pid)  # a CT's init is in its own namespace when start returns
 
     def stop(self, ctid):
         self._kill(ctid)
@@ -312,6 +312,22 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except (OSError, TypeError, IndexError):
         return None
+
+
+def wait_unshared(pid, timeout=60):
+    """Wait until ``pid``, started as ``unshare --mount ... PROGRAM``, runs PROGRAM
+    in its own mount namespace (unshare execs it once the namespace is made)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            own = os.readlink("/proc/%d/ns/mnt" % pid) != os.readlink("/proc/self/ns/mnt")
+            with open("/proc/%d/comm" % pid) as f:
+                if own and f.read().strip() != "unshare":
+                    return
+        except OSError:
+            return  # gone: whoever waits on it sees that
+        time.sleep(0.02)
+    raise RuntimeError("pid %d did not enter its own mount namespace" % pid)
 
 
 def _live_in_groups(pgids):

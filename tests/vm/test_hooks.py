@@ -7,6 +7,7 @@ import threading
 import time
 
 from conftest import POOL, REPO, sh
+from harness.vzctl import wait_unshared
 from vzzfs_hooks import mounts, volume
 
 
@@ -249,7 +250,7 @@ def test_zvol_still_mounted_in_another_namespace_is_not_fscked(node):
     # a process in its own mount namespace keeps a copy of the mount (like a CT that survived)
     stray = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "600"])
     try:
-        time.sleep(0.5)
+        wait_unshared(stray.pid)
         assert node.vzctl.umount(101).rc == 0
         res = node.vzctl.mount(101)
         assert res.rc == 79 and "mount namespace of pid %d" % stray.pid in res.output, res
