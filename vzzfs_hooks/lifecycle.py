@@ -5,10 +5,9 @@ made, so the node is left as it was. Each takes the CT's vzctl lock.
 """
 
 import os
-import shutil
 
-from . import (config, ctconf, lock, log, mounts, resize, runner, snapshots, template, volume,
-               zfs)
+from . import (config, ctconf, lock, log, mounts, resize, snapshots, template, volume,
+               vzctlcmd, zfs)
 from .ct import Container
 from .errors import DatasetBusy, DatasetExists, StateError, UsageError
 from .revert import Reverter
@@ -21,15 +20,6 @@ CT_SCRIPT_SUFFIXES = ("conf", "mount", "umount", "premount", "postumount")
 def zvol_props(settings):
     return {"compression": settings.compression, "primarycache": settings.primarycache,
             "dedup": settings.dedup}
-
-
-def vzctl_binary():
-    return shutil.which("vzctl")
-
-
-def _vzctl(*args):
-    """vzctl without taking the lock: we hold it (vzctl would refuse with error 9)."""
-    runner.run([vzctl_binary(), "--skiplock"] + list(args))
 
 
 # ---- checks shared by create and clone ----
@@ -79,13 +69,8 @@ def _apply_identity(ct, hostname, ipadd, undo_conf_changes):
     """Hostname and IPs: vzctl's own job when vzctl is installed; else written to the conf."""
     if hostname is None and not ipadd:
         return
-    if vzctl_binary():
-        args = ["set", ct.ctid, "--save"]
-        if hostname is not None:
-            args += ["--hostname", hostname]
-        for ip in ipadd:
-            args += ["--ipadd", ip]
-        _vzctl(*args)
+    if vzctlcmd.program(ct):
+        vzctlcmd.save(ct, hostname=hostname, ipadd=ipadd)
     else:
         ctconf.update_file(ct.conffile, dict(_identity(hostname, ipadd), **undo_conf_changes))
 
@@ -305,8 +290,8 @@ def destroy(node, ctid, promote=False):
         if os.path.isdir(ct.ve_root) and not os.listdir(ct.ve_root):
             os.rmdir(ct.ve_root)
         if ct.has_conf:
-            if vzctl_binary():
-                _vzctl("destroy", ct.ctid)
+            if vzctlcmd.program(ct):
+                vzctlcmd.destroy(ct)
             else:
                 _retire_conf(node, ct)
     log.info("CT %s: destroyed (zvol %s)" % (ct.ctid, ct.dataset))

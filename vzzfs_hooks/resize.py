@@ -6,10 +6,9 @@ system is never larger than the zvol under it.
 """
 
 import re
-import shutil
 
-from . import config, ctconf, faults, log, runner, volume, zfs
-from .errors import FsError, PoolFull, StateError, UsageError
+from . import config, ctconf, faults, log, runner, volume, vzctlcmd, zfs
+from .errors import FsError, PoolFull, StateError, UsageError, VzzfsError
 
 BLOCK = 4096
 _MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
@@ -107,11 +106,16 @@ def shrink(ct, size):
 def save_diskspace(ct, size):
     """Record the new size as DISKSPACE (vzctl's KiB units) in the CT's conf."""
     kb = size >> 10
-    if shutil.which("vzctl"):
-        runner.run(["vzctl", "--skiplock", "set", ct.ctid, "--diskspace", "%d:%d" % (kb, kb),
-                    "--save"])
-    else:
+    if vzctlcmd.program(ct) is None:
         ctconf.update_file(ct.conffile, {"DISKSPACE": "%d:%d" % (kb, kb)})
+        return
+    try:
+        vzctlcmd.save(ct, diskspace_kb=kb)
+    except runner.CommandFailed as e:
+        raise VzzfsError("the zvol and its ext4 are %d MiB now, but vzctl did not save "
+                         "DISKSPACE: %s" % (size >> 20, e.line()),
+                         "record it with: vzctl set %s --diskspace %d:%d --diskquota no --save"
+                         % (ct.ctid, kb, kb), ctid=ct.ctid)
 
 
 def resize(ct, size):

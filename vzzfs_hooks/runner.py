@@ -19,7 +19,9 @@ class CommandFailed(VzzfsError):
         if ours:
             msg = ours[-1][len("vzzfs:"):].strip()
         elif stderr.strip():
-            msg = stderr.strip().splitlines()[-1]
+            # the cause often comes before a closing summary (vzctl: "criu: not
+            # found", then "Failed to checkpoint ...", then where the logs went)
+            msg = "; ".join([l.strip() for l in stderr.splitlines() if l.strip()][-3:])
         else:
             msg = "exit code %d" % returncode
         super(CommandFailed, self).__init__("%s failed: %s" % (argv[0], msg))

@@ -11,7 +11,7 @@ import shutil
 
 from . import runner
 from .config import check_abs_path
-from .errors import ConfigError
+from .errors import ConfigError, VzzfsError
 
 DEFAULT_DUMPDIR = "/vz/dump"
 
@@ -49,7 +49,13 @@ def restore_argv(prog, ctid, dumpfile):
 
 
 def suspend(ct):
-    runner.run(chkpnt_argv(_require(ct), ct.ctid, "suspend"))
+    try:
+        runner.run(chkpnt_argv(_require(ct), ct.ctid, "suspend"))
+    except runner.CommandFailed as e:
+        raise VzzfsError("could not suspend it (%s); it keeps running" % e.line(),
+                         "check that 'vzctl chkpnt %s --suspend' works on this node (upstream "
+                         "kernels need CRIU), or snapshot with --skip-suspend (ext4 frozen only)"
+                         % ct.ctid, ctid=ct.ctid)
 
 
 def dump(ct, dumpfile):
@@ -68,6 +74,30 @@ def resume(ct):
 def restore(ct, dumpfile):
     """Start the CT from a dump (vzctl deletes the dump file when this succeeds)."""
     runner.run(restore_argv(_require(ct), ct.ctid, dumpfile))
+
+
+def set_argv(prog, ctid, diskspace_kb=None, hostname=None, ipadd=()):
+    """vzctl --skiplock set CTID ... --save. A new DISKSPACE comes with --diskquota no:
+    vzctl 4.x otherwise asks vzquota about a running CT, even one whose conf says
+    DISK_QUOTA=no, and refuses to save ("quota not running")."""
+    argv = [prog, "--skiplock", "set", ctid]
+    if diskspace_kb is not None:
+        argv += ["--diskspace", "%d:%d" % (diskspace_kb, diskspace_kb), "--diskquota", "no"]
+    if hostname is not None:
+        argv += ["--hostname", hostname]
+    for ip in ipadd:
+        argv += ["--ipadd", ip]
+    return argv + ["--save"]
+
+
+def save(ct, **settings):
+    """Save settings in the CT's conf through vzctl set (``set_argv``'s keywords)."""
+    runner.run(set_argv(_require(ct), ct.ctid, **settings))
+
+
+def destroy(ct):
+    """vzctl destroy: what it does with the conf, the CT's scripts and VE_ROOT."""
+    runner.run([_require(ct), "--skiplock", "destroy", ct.ctid])
 
 
 def start(ct):

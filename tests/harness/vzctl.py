@@ -18,7 +18,9 @@ chkpnt --suspend stops the CT's processes (SIGSTOP), --dump writes a dump file
 hangs here as it would there), --resume continues them, --kill kills; a full
 chkpnt does all of that and then the umount chain. restore (or a start that
 finds DUMPDIR/Dump.CTID) runs the mount chain, restarts the CT and deletes the
-dump. Run as a program it takes vzctl's command lines for these verbs
+dump. set --save writes the conf (refusing a running CT's new DISKSPACE without
+--diskquota no, as vzctl 4.11.1 does); destroy removes VE_PRIVATE and keeps the
+conf as CTID.conf.destroyed. Run as a program it takes vzctl's command lines for these verbs
 (VZCTL_ETC_DIR names the node's /etc/vz) and refuses options vzctl 4.x would.
 """
 
@@ -34,13 +36,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)
 
-from vzzfs_hooks import config, mounts  # noqa: E402
+from vzzfs_hooks import config, ctconf, mounts  # noqa: E402
 
 VZ_ACTIONSCRIPT_ERROR = 79
 VZ_FS_NOPRVT = 43
 VZ_FS_CANTUMOUNT = 50
 VZ_VE_RUNNING = 32
 VZ_VE_NOT_RUNNING = 31
+VZ_FS_MOUNTED = 41
+VZ_DQ_SET = 62
+VZ_FS_DEL_PRVT = 51
 VZ_INVALID_PARAMETER_SYNTAX = 2
 VZ_CHKPNT_ERROR = 16
 VZ_RESTORE_ERROR = 17
@@ -49,6 +54,7 @@ CHKPNT_OPTS = {"--dump": 0, "--suspend": 0, "--resume": 0, "--kill": 0, "--skip_
                "--flags": 1, "--context": 1, "--dumpfile": 1}
 RESTORE_OPTS = {"--undump": 0, "--kill": 0, "--resume": 0, "--skip_arpdetect": 0,
                 "--dumpfile": 1, "--flags": 1, "--context": 1}
+SET_OPTS = ("--diskspace", "--diskquota", "--hostname", "--ipadd")  # each takes a value
 GLOBAL_OPTS = ("--skiplock", "--quiet", "--verbose")
 SCRIPT_PATH = "/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
 
@@ -238,6 +244,57 @@ class Vzctl(object):
             return res
         return self.start(ctid)
 
+    # ---- set, destroy ----
+    def set(self, ctid, pairs):
+        """set --save with (option, value) ``pairs``. As vzctl 4.11.1 does: a new
+        DISKSPACE for a running CT is handed to vzquota unless --diskquota no is
+        given, whatever the conf says; with quota off that fails and nothing is saved."""
+        opts = dict(pairs)
+        if self.is_running(ctid) and "--diskspace" in opts and opts.get("--diskquota") != "no":
+            return Result(VZ_DQ_SET, "Error: Unable to apply new quota values: quota not "
+                                     "running\nError: failed to apply some parameters, not "
+                                     "saving configuration file!\n")
+        changes = {}
+        names = {"--diskspace": "DISKSPACE", "--diskquota": "DISK_QUOTA",
+                 "--hostname": "HOSTNAME"}
+        for opt, value in pairs:
+            if opt == "--ipadd":
+                ips = changes.get("IP_ADDRESS", self.params(ctid).get("IP_ADDRESS", "")).split()
+                changes["IP_ADDRESS"] = " ".join(ips + [value])
+            else:
+                changes[names[opt]] = value
+        ctconf.update_file(self.conffile(ctid), changes)
+        return Result(0, "CT configuration saved to %s\n" % self.conffile(ctid))
+
+    def destroy(self, ctid):
+        """Remove VE_PRIVATE (renamed away first), keep the conf and the CT's scripts
+        as *.destroyed (even when the removal failed), remove VE_ROOT's directory."""
+        if self.is_running(ctid):
+            return Result(VZ_VE_RUNNING, "Container is currently running. Stop it first.\n")
+        if self.is_mounted(ctid):
+            return Result(VZ_FS_MOUNTED, "Container is currently mounted (umount first)\n")
+        private, root, out, rc = self.private(ctid), self.root(ctid), [], 0
+        if os.path.lexists(private):
+            gone = os.path.join(os.path.dirname(private), "vzctl-rm-me.%s" % ctid)
+            try:
+                os.rename(private, gone)
+                subprocess.check_call(["rm", "-rf", gone])
+            except (OSError, subprocess.CalledProcessError) as e:
+                out.append("Unable to move %s: %s\n" % (private, e))
+                rc = VZ_FS_DEL_PRVT
+        conf_dir = os.path.dirname(self.conffile(ctid))
+        for suffix in ("conf", "mount", "umount", "premount", "postumount", "start", "stop"):
+            path = os.path.join(conf_dir, "%s.%s" % (ctid, suffix))
+            if os.path.exists(path):
+                os.rename(path, path + ".destroyed")
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass
+        if not rc:
+            out.append("Container private area was destroyed\n")
+        return Result(rc, "".join(out))
+
     # ---- checkpointing ----
     def dumpfile(self, ctid):
         return os.path.join(self.params(ctid).get("DUMPDIR", "/vz/dump"), "Dump.%s" % ctid)
@@ -385,12 +442,20 @@ def main(argv):
             sys.stderr.write("Invalid syntax: %s\n" % " ".join(opts))
             return VZ_INVALID_PARAMETER_SYNTAX
         res = v.restore(ctid, parsed.get("--dumpfile"))
-    elif verb in ("start", "stop", "mount", "umount", "status") and not opts:
+    elif verb == "set":
+        rest = [o for o in opts if o != "--save"]
+        pairs = list(zip(rest[0::2], rest[1::2]))
+        if "--save" not in opts or len(rest) % 2 or any(o not in SET_OPTS for o, _ in pairs):
+            sys.stderr.write("Invalid syntax (this stand-in takes %s and --save): %s\n"
+                             % (", ".join(SET_OPTS), " ".join(opts)))
+            return VZ_INVALID_PARAMETER_SYNTAX
+        res = v.set(ctid, pairs)
+    elif verb in ("start", "stop", "mount", "umount", "status", "destroy") and not opts:
         res = getattr(v, verb)(ctid)
     else:
         sys.stderr.write("Invalid action or syntax: %s\n" % " ".join(argv))
         return VZ_INVALID_PARAMETER_SYNTAX
-    sys.stdout.write(res.output)
+    (sys.stderr if res.rc else sys.stdout).write(res.output)
     return res.rc
 
 

@@ -96,3 +96,13 @@ def test_faults_fire_only_where_named(monkeypatch):
     faults.point("snapshot.before-freeze")
     with pytest.raises(VzzfsError):
         faults.point("snapshot.frozen")
+
+
+def test_vzctl_set_saves_diskspace_with_quota_off():
+    # vzctl 4.11.1 hands a running CT's new DISKSPACE to vzquota unless told --diskquota no
+    assert vzctlcmd.set_argv("/usr/sbin/vzctl", "101", diskspace_kb=1024) == [
+        "/usr/sbin/vzctl", "--skiplock", "set", "101", "--diskspace", "1024:1024",
+        "--diskquota", "no", "--save"]
+    assert vzctlcmd.set_argv("vzctl", "7", hostname="h", ipadd=["10.0.0.1", "10.0.0.2"]) == [
+        "vzctl", "--skiplock", "set", "7", "--hostname", "h", "--ipadd", "10.0.0.1",
+        "--ipadd", "10.0.0.2", "--save"]

@@ -18,3 +18,15 @@ def test_exit_codes_are_distinct_per_family():
     assert VzzfsError("x").exit_code == 1
     assert FsError("x").exit_code == 6
     assert MountBusy("x").exit_code == 6
+
+
+def test_a_failed_command_names_the_cause_not_only_the_summary():
+    from vzzfs_hooks.runner import CommandFailed
+    err = CommandFailed(["vzctl", "chkpnt"], 16, "", "vps-cpt: 37: criu: not found\n"
+                        "Failed to checkpoint the Container\n\n"
+                        "All dump files and logs were saved to /vz/dump/Dump.101.fail\n")
+    assert err.line() == ("vzctl failed: vps-cpt: 37: criu: not found; Failed to checkpoint "
+                          "the Container; All dump files and logs were saved to "
+                          "/vz/dump/Dump.101.fail")
+    ours = CommandFailed(["vzctl", "start"], 79, "vzzfs: CT 1: pool vz is not imported\n", "x\n")
+    assert ours.line() == "vzctl failed: CT 1: pool vz is not imported"

@@ -171,6 +171,18 @@ class TestNode(object):
         return sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", self.etc, *args,
                   check=False, cwd=REPO)
 
+    def wrap_vzctl(self, path, script):
+        """Point VZZFS_VZCTL at a shell ``script`` written to ``path``; "$VZCTL" in it
+        is the harness (to pass the calls it does not fake on)."""
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nVZCTL='%s'\n%s" % (self.vzctl_bin, script))
+        os.chmod(path, 0o755)
+        conf = os.path.join(self.etc, "vzzfs.conf")
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace('VZZFS_VZCTL="%s"' % self.vzctl_bin, 'VZZFS_VZCTL="%s"' % path))
+
     def vzctl_cli(self, *args):
         """The harness run as the vzctl program, so hooks see vzctl's command line."""
         return sh(self.vzctl_bin, *[str(a) for a in args], check=False)

@@ -66,8 +66,27 @@ def test_online_grow_with_a_writer_running(node):
     assert volsize(node, 101) == 384 << 20 and fs_size(node.root(101)) > 300 << 20
     assert written, "the writer kept going"
     assert config.parse_file(node.conffile(101))["DISKSPACE"] == "393216:393216"
+    # saved by vzctl set, which refuses a running CT's DISKSPACE without --diskquota no
+    assert ("--skiplock set 101 --diskspace 393216:393216 --diskquota no --save"
+            in open(node.vzctl_log).read().splitlines())
     assert node.vzctl.stop(101).rc == 0
     assert node.vzctl.start(101).rc == 0, "fsck -p is clean after the online grow"
+    assert node.vzctl.stop(101).rc == 0
+
+
+def test_resize_says_how_to_record_diskspace_when_vzctl_cannot(node, tmp_path):
+    node.make_ct(101, size=128 << 20)
+    assert node.vzctl.start(101).rc == 0
+    node.wrap_vzctl(str(tmp_path / "vzctl"),  # vzctl as it fails without --diskquota no
+                    '[ "$2" = set ] || exec "$VZCTL" "$@"\n'
+                    "echo 'Error: Unable to apply new quota values: quota not running' >&2\n"
+                    "exit 62\n")
+    res = node.vzzfs("resize", "101", "256M")
+    assert res.returncode == 1, res.stdout
+    assert "are 256 MiB now, but vzctl did not save DISKSPACE" in res.stdout, res.stdout
+    assert "quota not running" in res.stdout, res.stdout
+    assert "vzctl set 101 --diskspace 262144:262144 --diskquota no --save" in res.stdout
+    assert volsize(node, 101) == 256 << 20 and fs_size(node.root(101)) > 180 << 20
     assert node.vzctl.stop(101).rc == 0
 
 

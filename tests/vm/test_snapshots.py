@@ -116,6 +116,24 @@ def test_every_exit_path_thaws_and_resumes(node):
     assert node.vzctl.stop(101).rc == 0
 
 
+def test_a_ct_that_cannot_be_suspended_keeps_running_and_the_error_says_why(node, tmp_path):
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    node.wrap_vzctl(str(tmp_path / "vzctl"),  # an upstream kernel's vzctl without CRIU
+                    '[ "$4" = --suspend ] || exec "$VZCTL" "$@"\n'
+                    "echo 'vps-cpt: 37: criu: not found' >&2\n"
+                    "echo 'Failed to checkpoint the Container' >&2\nexit 16\n")
+    res = node.vzzfs("snapshot", "101", "--name", "s1")
+    assert res.returncode == 1, res.stdout
+    assert "could not suspend it" in res.stdout and "criu: not found" in res.stdout, res.stdout
+    assert "--skip-suspend" in res.stdout, res.stdout
+    assert_running_and_thawed(node, 101)
+    assert snaps(node, 101) == []
+    res = node.vzzfs("snapshot", "101", "--name", "s1", "--skip-suspend")
+    assert res.returncode == 0 and "ext4 frozen for" in res.stdout, res.stdout
+    assert node.vzctl.stop(101).rc == 0
+
+
 def test_snapshots_under_writes_are_consistent_and_switch_guards_newer(node):
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0
