@@ -1,4 +1,4 @@
-"""The vzctl command lines vzzfs runs to suspend, dump, resume and restore a CT.
+"""The vzctl command lines vzzfs runs: suspend, dump, resume, restore, set --save, destroy.
 
 Exactly what vzctl 4.x accepts (as vzmigrate runs them): vzzfs already holds the
 CT's lock, so every locking command gets the global --skiplock before the verb.
