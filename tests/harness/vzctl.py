@@ -362,13 +362,19 @@ class Vzctl(object):
                       "Restoring completed successfully\n")
 
 
+def _stat(pid):
+    """/proc/PID/stat's fields after the command name (state, ppid, pgrp ...), or None."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _state(pid):
     """A process's state letter (R, S, T, Z ...), or None if there is none."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, TypeError, IndexError):
-        return None
+    fields = _stat(pid) if pid is not None else None
+    return fields[0] if fields else None
 
 
 def wait_unshared(pid, timeout=60):
@@ -390,14 +396,8 @@ def wait_unshared(pid, timeout=60):
 def _live_in_groups(pgids):
     """Whether any process that is not a zombie belongs to one of ``pgids``."""
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) in pgids:
+        fields = _stat(name) if name.isdigit() else None
+        if fields and fields[0] != "Z" and int(fields[2]) in pgids:
             return True
     return False
 
