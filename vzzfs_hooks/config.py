@@ -33,6 +33,7 @@ DEFAULTS = OrderedDict([
     ("VZZFS_BUSY_TIMEOUT", "5"),         # seconds to retry an unmount that says "busy"
     ("VZZFS_POOL_WARN", "85"),           # warn when the pool is this full (percent)
     ("VZZFS_VZCTL", "vzctl"),            # what suspends, dumps and resumes CTs for snapshots
+    ("VZZFS_SUSPEND", "auto"),           # how a snapshot holds a running CT: vzctl, freezer, auto
     ("VZZFS_RESTORE_CHECK", "yes"),      # refuse vzctl restore if the disk changed since chkpnt
     ("VZZFS_AUTO_CREATE", "no"),         # yes: vzctl create's vps.create moves new CTs to zvols
 ])
@@ -231,6 +232,10 @@ class Settings(object):
         if not PROGRAM_RE.match(self.vzctl):
             raise ConfigError("VZZFS_VZCTL=%r is not a program name or absolute path" % self.vzctl,
                               "use vzctl or e.g. /usr/sbin/vzctl")
+        if raw["VZZFS_SUSPEND"] not in ("auto", "vzctl", "freezer"):
+            raise ConfigError("VZZFS_SUSPEND=%r is not auto, vzctl or freezer" % raw["VZZFS_SUSPEND"],
+                              "fix it in vzzfs.conf")
+        self.suspend = raw["VZZFS_SUSPEND"]
         self.restore_check = parse_bool(raw["VZZFS_RESTORE_CHECK"], "VZZFS_RESTORE_CHECK")
         self.auto_create = parse_bool(raw["VZZFS_AUTO_CREATE"], "VZZFS_AUTO_CREATE")
 

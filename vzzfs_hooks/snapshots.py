@@ -14,7 +14,7 @@ import signal
 import time
 import zlib
 
-from . import actions, faults, lock, log, mounts, runner, volume, vzctlcmd, zfs
+from . import actions, faults, freezer, lock, log, mounts, runner, volume, vzctlcmd, zfs
 from .config import check_dataset_name
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
 from .fileio import write_atomic
@@ -108,8 +108,20 @@ def _thaw(ct):
                       "fsfreeze --unfreeze %s" % ct.ve_private, ctid=ct.ctid)
 
 
-def _resume(ct):
-    """None, or the error saying the CT is still suspended."""
+def _hold_method(ct):
+    """'vzctl' (chkpnt --suspend/--resume) or 'freezer' (the CT's freezer cgroup)."""
+    return freezer.method(ct.settings.suspend)
+
+
+def _resume(ct, cgroup=None):
+    """None, or the error saying the CT is still suspended (or frozen in ``cgroup``)."""
+    if cgroup is not None:
+        try:
+            freezer.thaw(cgroup)
+            return None
+        except OSError as e:
+            return StateError("is still frozen: %s" % e,
+                              "echo THAWED > %s/freezer.state" % cgroup, ctid=ct.ctid)
     try:
         vzctlcmd.resume(ct)
         return None
@@ -158,26 +170,44 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
         zfs.snapshot([snap], props)
         return {"snapshot": snap, "state": "stopped", "window": 0.0}
 
+    hold = _hold_method(ct) if (running and suspend) else None
+    if dump and hold != "vzctl":
+        raise StateError("cannot dump its memory on this kernel: vzctl's chkpnt through "
+                         "CRIU ends the CT instead of suspending it",
+                         "drop --dump (the CT is frozen through its cgroup instead), or use "
+                         "'vzctl chkpnt' to stop it with a dump", ctid=ct.ctid)
+    cgroup = None
+    if hold == "freezer":
+        cgroup = freezer.cgroup_dir(ct.ctid)
+        if cgroup is None:
+            raise StateError("has no freezer cgroup %s%s (vzctl makes one on upstream kernels "
+                             "with cgroup v1 mounted), so it cannot be held still; it keeps "
+                             "running" % (freezer.CGROUP_PREFIX, ct.ctid),
+                             "snapshot with --skip-suspend (ext4 frozen only), or set "
+                             "VZZFS_SUSPEND=vzctl on an OpenVZ kernel", ctid=ct.ctid)
     dumpfile = dump_path(ct, name) if dump else None
     if dumpfile:
         _check_dump_outside(ct, dumpfile)
         os.makedirs(os.path.dirname(dumpfile), exist_ok=True)
         props[PROP_DUMP] = dumpfile
     suspended = frozen = False
-    props[PROP_STATE] = "suspended" if (running and suspend) else "frozen"
+    props[PROP_STATE] = "suspended" if hold else "frozen"
     problems = []
     started = time.monotonic()
     with Reverter() as undo, _CaughtSignals():
         try:
-            if running and suspend:
+            if hold == "vzctl":
                 vzctlcmd.suspend(ct)
                 suspended = True
+            elif hold == "freezer":
+                suspended = True  # before the write: a signal inside freeze() still thaws
+                freezer.freeze(ct.ctid, cgroup)
             if dumpfile:
                 undo.add("remove %s" % dumpfile, _remove_quietly, dumpfile)
                 vzctlcmd.dump(ct, dumpfile)  # before the freeze: a dump writes into the CT's fs
             faults.point("snapshot.before-freeze")
+            frozen = True  # before fsfreeze: thawing an ext4 that is not frozen is harmless
             runner.run(["fsfreeze", "--freeze", ct.ve_private])
-            frozen = True
             faults.point("snapshot.frozen")
             zfs.snapshot([snap], props)
         finally:
@@ -185,7 +215,7 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
                 if frozen:
                     problems.append(_thaw(ct))
                 if suspended:
-                    problems.append(_resume(ct))
+                    problems.append(_resume(ct, cgroup))
             window = time.monotonic() - started
             left = [p for p in problems if p]
             for p in left[1:]:

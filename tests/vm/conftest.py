@@ -12,9 +12,11 @@ import sys
 
 import pytest
 
+from harness import realvzctl
 from harness.vzctl import Vzctl
 from vzzfs_hooks import hookwire, volume, zfs
 from vzzfs_hooks.config import Node
+from vzzfs_hooks.freezer import cgroup_dir, thaw
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POOL = "vz"
@@ -23,6 +25,14 @@ ROOT = "vz/vzzfs"
 if not os.environ.get("VZZFS_IN_VM"):
     raise pytest.UsageError("tests/vm need the test VM with real ZFS: run scripts/test "
                             "(or scripts/vm-run -- /usr/bin/python3 -m pytest tests/vm)")
+
+
+def pytest_report_header(config):
+    """Which vzctl drives these tests, for a reader of CI's log."""
+    if realvzctl.available():
+        return ["vzctl: real, %s (%s); the stand-in only where a test says why"
+                % (realvzctl.version(), realvzctl.PROGRAM)]
+    return ["vzctl: the real one is MISSING (scripts/build-vzctl); tests that need it fail"]
 
 
 TEST_TIMEOUT = int(os.environ.get("VZZFS_TEST_TIMEOUT", "300"))
@@ -62,38 +72,56 @@ def pool():
 
 
 class TestNode(object):
-    """A scratch OpenVZ node: /etc/vz, /vz/{private,root,lock} under one directory."""
+    """A scratch OpenVZ node: /etc/vz, /vz/{private,root,lock} under one directory.
+
+    ``real`` (the default): the real vzctl 4.11.1 drives it. vzctl reads /etc/vz, so
+    the VM's /etc/vz is laid anew from vzctl's stock files for each test and the
+    node's directories live under ``base``. Otherwise the stand-in (tests/harness/
+    vzctl.py) drives a node whose /etc/vz is under ``base`` too: for a second node
+    in the same VM, and for what an upstream kernel cannot do (suspend), each such
+    test saying why.
+    """
 
     __test__ = False  # a helper, not a test class
 
-    def __init__(self, base, root=ROOT):
+    def __init__(self, base, root=ROOT, real=True):
         self.base = base
         self.zroot = root  # VZZFS_ROOT: another pool's stands for another node
-        self.etc = os.path.join(base, "etc/vz")
-        os.makedirs(os.path.join(self.etc, "conf"))
-        for d in ("private", "root", "lock", "template/cache"):
+        self.real = real
+        for d in ("private", "root", "lock", "template/cache", "dump"):
             os.makedirs(os.path.join(base, "vz", d))
-        with open(os.path.join(self.etc, "vz.conf"), "w") as f:
-            f.write("## global OpenVZ configuration (test node)\nVIRTUOZZO=yes\n"
-                    "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
-                    "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\nTEMPLATE=%s/vz/template\n"
-                    "DUMPDIR=%s/vz/dump\n" % (base, base, base, base, base))
-        # vzzfs suspends and resumes CTs through VZZFS_VZCTL: here the harness as a program
-        self.vzctl_bin = os.path.join(base, "bin", "vzctl")
         self.vzctl_log = os.path.join(base, "vzctl.log")  # the command lines vzzfs ran
+        self.vzctl_bin = os.path.join(base, "bin", "vzctl")  # vzctl, logging them
         os.makedirs(os.path.dirname(self.vzctl_bin))
+        if real:
+            if not realvzctl.available():
+                raise AssertionError("the real vzctl is not installed in the VM "
+                                     "(scripts/build-vzctl, scripts/vm-guest)")
+            self.etc = realvzctl.lay_etc(base)
+            target = realvzctl.PROGRAM
+            self.vzctl = realvzctl.RealVzctl(self.etc)
+        else:
+            self.etc = os.path.join(base, "etc/vz")
+            os.makedirs(os.path.join(self.etc, "conf"))
+            with open(os.path.join(self.etc, "vz.conf"), "w") as f:
+                f.write("## global OpenVZ configuration (test node)\nVIRTUOZZO=yes\n"
+                        "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
+                        "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\nTEMPLATE=%s/vz/template\n"
+                        "DUMPDIR=%s/vz/dump\n" % (base, base, base, base, base))
+            target = "VZCTL_ETC_DIR='%s' %s '%s'" % (self.etc, sys.executable,
+                                                    os.path.join(REPO, "tests/harness/vzctl.py"))
+            self.vzctl = Vzctl(self.etc)
         with open(self.vzctl_bin, "w") as f:
-            f.write("#!/bin/sh\necho \"$*\" >> '%s'\nVZCTL_ETC_DIR='%s' exec %s '%s' \"$@\"\n"
-                    % (self.vzctl_log, self.etc, sys.executable,
-                       os.path.join(REPO, "tests/harness/vzctl.py")))
+            f.write("#!/bin/sh\necho \"$*\" >> '%s'\nexec %s \"$@\"\n" % (self.vzctl_log, target))
         os.chmod(self.vzctl_bin, 0o755)
         with open(os.path.join(self.etc, "vzzfs.conf"), "w") as f:
             f.write('VZZFS_ROOT="%s"\nVZZFS_DEV_TIMEOUT=5\nVZZFS_BUSY_TIMEOUT=1\n'
                     'VZZFS_VZCTL="%s"\n' % (root, self.vzctl_bin))
+            if not real:  # the stand-in suspends as vzctl does on an OpenVZ kernel
+                f.write('VZZFS_SUSPEND="vzctl"\n')
         hookwire.install(os.path.join(self.etc, "conf"), os.path.join(REPO, "hooks"))
         shutil.copy(os.path.join(REPO, "etc/vz/conf/ve-vzzfs.conf-sample"),
                     os.path.join(self.etc, "conf"))
-        self.vzctl = Vzctl(self.etc)
         self.node = Node(self.etc)
         self.ctids = []
 
@@ -121,6 +149,8 @@ class TestNode(object):
         try:
             for d in ("etc", "bin", "root", "tmp"):
                 os.makedirs(os.path.join(tmp, d), exist_ok=True)
+            if self.real:
+                realvzctl.install_busybox(tmp)
             with open(os.path.join(tmp, "etc/hostname"), "w") as f:
                 f.write("ct%s\n" % ctid)
             for name, text in (files or {}).items():
@@ -130,9 +160,12 @@ class TestNode(object):
             sh("umount", tmp)
         os.makedirs(self.private(ctid))
         volume.set_immutable(self.private(ctid), True)  # as vzzfs leaves an unmounted CT
+        text = ('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\nDISKSPACE="%d:%d"\n%s'
+                % (size >> 10, size >> 10, extra_conf))
+        if self.real:  # vzctl wants resource limits: the stock sample's, as vzctl create
+            text = realvzctl.with_sample(text)  # would copy them
         with open(self.conffile(ctid), "w") as f:
-            f.write('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\nDISKSPACE="%d:%d"\n%s'
-                    % (size >> 10, size >> 10, extra_conf))
+            f.write(text)
         self.ctids.append((ctid, ds))
         return ds
 
@@ -197,7 +230,15 @@ class TestNode(object):
     def cleanup(self):
         for ctid, ds in self.ctids:
             has_conf = os.path.exists(self.conffile(ctid))  # gone if the test destroyed it
-            if has_conf and (self.vzctl.is_running(ctid) or self.vzctl.is_mounted(ctid)):
+            if has_conf and self.real:
+                frozen = cgroup_dir(ctid)
+                if frozen:  # a failed test may leave it frozen: vzctl stop would hang
+                    thaw(frozen)
+                if self.vzctl.is_running(ctid):
+                    self.vzctl.run("stop", ctid, "--fast")
+                if self.vzctl.is_mounted(ctid):
+                    self.vzctl.umount(ctid)
+            elif has_conf and (self.vzctl.is_running(ctid) or self.vzctl.is_mounted(ctid)):
                 self.vzctl.stop(ctid)
             for path in (self.root(ctid), self.private(ctid)):
                 while os.path.ismount(path):
@@ -215,6 +256,16 @@ class TestNode(object):
 
 @pytest.fixture
 def node(pool, tmp_path):
+    """A node driven by the real vzctl 4.11.1."""
     n = TestNode(str(tmp_path / "node"))
+    yield n
+    n.cleanup()
+
+
+@pytest.fixture
+def standin_node(pool, tmp_path):
+    """A node driven by the stand-in vzctl: only where the real one cannot go, and
+    the test using it says why."""
+    n = TestNode(str(tmp_path / "node"), real=False)
     yield n
     n.cleanup()

@@ -16,7 +16,9 @@ def node2(pool, tmp_path):
     disk = os.environ["VZZFS_TEST_DISKS"].split()[1]
     sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", "vz2", disk)
     zfs.ensure_filesystem("vz2/vzzfs/ct")
-    n = TestNode(str(tmp_path / "node2"), root="vz2/vzzfs")
+    # the second node of a pair: the real vzctl reads the one /etc/vz a VM has, so
+    # the node it replicates or migrates to runs the stand-in
+    n = TestNode(str(tmp_path / "node2"), root="vz2/vzzfs", real=False)
     yield n
     n.cleanup()
     sh("zpool", "destroy", "-f", "vz2", check=False)

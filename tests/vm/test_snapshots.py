@@ -1,5 +1,11 @@
-"""Snapshots on real ZFS: suspend/freeze/snapshot/thaw/resume, every exit path, switch,
-read-only mount, and the hooks around vzctl chkpnt/restore (the harness as vzctl)."""
+"""Snapshots on real ZFS: hold/freeze/snapshot/thaw/release, every exit path, switch,
+read-only mount, and the hooks around vzctl chkpnt/restore.
+
+The real vzctl 4.11.1 runs on the VM's upstream kernel, where vzzfs holds a running
+CT through its freezer cgroup (vzctl's chkpnt there would end the CT). The OpenVZ
+kernel's way (vzctl chkpnt --suspend/--dump/--resume) needs that kernel: those
+tests drive the stand-in, which implements those command lines.
+"""
 import json
 import os
 import signal
@@ -53,7 +59,26 @@ def test_snapshot_of_a_stopped_ct_then_list_and_delete(node):
     assert res.returncode == 2 and "does not exist" in res.stdout
 
 
-def test_running_ct_is_suspended_frozen_and_resumed(node):
+def test_running_ct_is_held_by_its_freezer_cgroup_and_keeps_running(node):
+    """Upstream kernel, real vzctl: no vzctl chkpnt at all (it would end the CT)."""
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    res = node.vzzfs("snapshot", "101", "--name", "s1")
+    assert res.returncode == 0 and "CT suspended for" in res.stdout, res.stdout
+    assert vzctl_lines(node) == ["status 101"]
+    assert_running_and_thawed(node, 101)
+    assert node.vzctl.exec(101, "true").rc == 0, "the CT's processes run again"
+    assert snaps(node, 101)[0]["state"] == "suspended"
+    res = node.vzzfs("snapshot", "101", "--name", "d1", "--dump")
+    assert res.returncode == 7 and "cannot dump" in res.stdout, res.stdout
+    assert_running_and_thawed(node, 101)
+    assert node.vzctl.stop(101).rc == 0
+
+
+def test_running_ct_is_suspended_frozen_and_resumed(standin_node):
+    """The OpenVZ kernel's way (vzctl chkpnt --suspend/--resume) needs that kernel:
+    the stand-in implements those command lines."""
+    node = standin_node
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0
     res = node.vzzfs("snapshot", "101", "--name", "s1")
@@ -116,7 +141,11 @@ def test_every_exit_path_thaws_and_resumes(node):
     assert node.vzctl.stop(101).rc == 0
 
 
-def test_a_ct_that_cannot_be_suspended_keeps_running_and_the_error_says_why(node, tmp_path):
+def test_a_ct_that_cannot_be_suspended_keeps_running_and_the_error_says_why(standin_node,
+                                                                           tmp_path):
+    """VZZFS_SUSPEND=vzctl where vzctl cannot suspend (an upstream kernel's vzctl
+    without CRIU): the stand-in, wrapped to fail as that vzctl does."""
+    node = standin_node
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0
     node.wrap_vzctl(str(tmp_path / "vzctl"),  # an upstream kernel's vzctl without CRIU
@@ -183,7 +212,10 @@ def test_snapshots_under_writes_are_consistent_and_switch_guards_newer(node):
     assert node.vzctl.stop(101).rc == 0
 
 
-def test_dump_snapshot_switches_back_live_and_conf_comes_back(node):
+def test_dump_snapshot_switches_back_live_and_conf_comes_back(standin_node):
+    """A memory dump of a running CT that goes on running needs the OpenVZ kernel's
+    vzctl chkpnt --suspend/--dump/--resume: the stand-in implements them."""
+    node = standin_node
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0
     with open(os.path.join(node.root(101), "root/a"), "w") as f:
