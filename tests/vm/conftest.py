@@ -174,6 +174,8 @@ class TestNode(object):
         tree = os.path.join(self.base, "tree-" + name)
         for d in ("etc", "bin", "root", "var/log", "dev"):
             os.makedirs(os.path.join(tree, d), exist_ok=True)
+        if self.real:  # a CT made from it can boot
+            realvzctl.install_busybox(tree)
         with open(os.path.join(tree, "etc/os-release"), "w") as f:
             f.write("NAME=%s\n" % name)
         with open(os.path.join(tree, "bin/tool"), "w") as f:
@@ -196,8 +198,12 @@ class TestNode(object):
         os.makedirs(os.path.join(self.private(ctid), "etc"))
         with open(os.path.join(self.private(ctid), "etc/hostname"), "w") as f:
             f.write("plain%s\n" % ctid)
+        text = 'VE_LAYOUT="simfs"\nDISK_QUOTA="no"\n'
+        if self.real:
+            realvzctl.install_busybox(self.private(ctid))
+            text = realvzctl.with_sample(text)
         with open(self.conffile(ctid), "w") as f:
-            f.write('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\n')
+            f.write(text)
         self.ctids.append((ctid, None))
 
     def vzzfs(self, *args):
