@@ -162,7 +162,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             make_dirs(ct, undo)
             dev = volume.find_device(ct.dataset, settings.dev_timeout)
             if not by_clone:
-                volume.mkfs(dev, diskspace, diskinodes)
+                volume.mkfs(dev, diskspace, diskinodes and diskinodes[1])
             volume.set_immutable(ct.ve_private, False)
             volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
             try:
@@ -179,7 +179,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
                        "DISKSPACE": "%d:%d" % (kb, kb), "VZZFS_DATASET": ct.dataset,
                        "ORIGIN_SAMPLE": sample_name}
             if diskinodes:
-                changes["DISKINODES"] = "%d:%d" % (diskinodes, diskinodes)
+                changes["DISKINODES"] = "%d:%d" % diskinodes
             ctconf.create_file(ct.conffile, sample_text, changes)
             undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
             _apply_identity(ct, hostname, ipadd, {})
