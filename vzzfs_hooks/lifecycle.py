@@ -105,6 +105,25 @@ def _sample_text(node, sample):
 
 # ---- create ----
 
+def _inodes_refuse_clone(settings, ostemplate, tmpl_size, clone_size, barrier):
+    """None if a clone at ``clone_size`` has DISKINODES' barrier of inodes, else (why, fix).
+
+    ext4 fixes its inodes per block group at mkfs and resize2fs adds whole
+    groups, so a clone's inode count grows with its size, in the template's ratio.
+    """
+    enough, have, need = template.clone_inodes(template.geometry(settings, ostemplate),
+                                               tmpl_size, clone_size, barrier)
+    if enough:
+        return None
+    fix = "lower DISKINODES"
+    if need:
+        fix += (", or import the template again with more inodes: vzzfs template remove %s; "
+                "vzzfs template import %s --size %dM --diskinodes %d"
+                % (ostemplate, ostemplate, tmpl_size >> 20, need))
+    return ("DISKINODES asks for %d inodes, a clone of %d MiB would have %d"
+            % (barrier, clone_size >> 20, have), "for a clone: " + fix)
+
+
 def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, ipadd=(),
            diskinodes=None, overrides=None):
     """A new stopped CT on its own zvol; returns (Container, made by clone?).
@@ -132,11 +151,18 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     tarball, tar_opts = template.find_tarball(node, ostemplate)
     if by_clone:
         tmpl_size = int(zfs.get(golden, "volsize")["volsize"])
-        if diskspace < tmpl_size or diskinodes:
-            log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s"
-                     % (ct.ctid, "DISKINODES is set" if diskinodes else
-                        "diskspace is smaller than the template's volume (%d MiB)"
-                        % (tmpl_size >> 20), ostemplate))
+        why = None
+        if diskspace < tmpl_size:
+            why = ("diskspace is smaller than the template's volume (%d MiB)"
+                   % (tmpl_size >> 20), "use a larger --diskspace")
+        elif diskinodes:
+            why = _inodes_refuse_clone(settings, ostemplate, tmpl_size,
+                                       max(tmpl_size, zfs.round_size(diskspace,
+                                                                     settings.volblocksize)),
+                                       diskinodes[0])
+        if why:
+            log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s (%s)"
+                     % ((ct.ctid, why[0], ostemplate, why[1])))
             by_clone = False
     if not by_clone and tarball is None:
         raise UsageError("unknown OS template %s: no %s and no tarball in %s/cache"
