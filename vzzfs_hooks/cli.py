@@ -332,8 +332,9 @@ def build_parser():
             s.add_argument("--force", action="store_true",
                            help="even while containers are attached to their zvols")
         if verb == "install-hooks":
-            s.add_argument("--hookdir", default=hookwire.DEFAULT_HOOK_DIR,
-                           help="where the hook executables are (default %(default)s)")
+            s.add_argument("--hookdir", help="where the hook executables are (default: the "
+                           "checkout's hooks/ when run from one, else %s)"
+                           % hookwire.DEFAULT_HOOK_DIR)
         s.set_defaults(func=func)
     return p
 
