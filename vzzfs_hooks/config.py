@@ -214,7 +214,8 @@ def parse_vzctl_pair(text, divisor, what):
     fix = ("vzctl 4.11.1 rejects it too; use barrier[:limit], e.g. %s"
            % ("2G:2.2G" if divisor == 1024 else "131072:144179"))
     if "unlimited" in text.split(":"):
-        raise ConfigError("%s %r: 'unlimited' is not a number here" % (what, text), fix)
+        raise ConfigError("%s %r is not a number: vzctl takes no 'unlimited' here"
+                          % (what, text), fix)
     first = _vzctl_number(text, divisor)
     if first is None or first[1][:1] not in (":", ""):
         raise ConfigError("%s %r is not a size or barrier:limit" % (what, text), fix)
@@ -240,7 +241,7 @@ def parse_size(text, what="size"):
     return size
 
 
-def parse_diskspace(text, what="DISKSPACE", unlimited_ok=False):
+def parse_diskspace(text, what="DISKSPACE", unlimited_ok=False, ctid=None):
     """Bytes of the limit (hard) of vzctl's DISKSPACE 'barrier[:limit]'; plain numbers are KiB.
 
     The zvol follows the limit, as vzctl's ploop does (create.c: size = diskspace[1]).
@@ -253,13 +254,13 @@ def parse_diskspace(text, what="DISKSPACE", unlimited_ok=False):
     try:
         limit = parse_vzctl_pair(text, 1024, what)[1]
     except ConfigError as e:
-        raise ConfigError(e.problem, fix)
+        raise ConfigError(e.problem, fix, ctid)
     if limit == LONG_MAX:
         if unlimited_ok:
             return None
-        raise ConfigError("%s %r is unlimited" % (what, text), fix)
+        raise ConfigError("%s %r is unlimited" % (what, text), fix, ctid)
     if not limit:
-        raise ConfigError("%s %r is 0 KB" % (what, text), fix)
+        raise ConfigError("%s %r is 0 KB" % (what, text), fix, ctid)
     return limit << 10
 
 

@@ -139,12 +139,15 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     sample_name, sample_text = _sample_text(node, sample)
     sample_params = config.parse_text(sample_text)
     if diskspace is None:
-        diskspace = config.parse_diskspace(sample_params.get("DISKSPACE", "10G"))
+        diskspace = config.parse_diskspace(sample_params.get("DISKSPACE", "10G"),
+                                           "DISKSPACE of ve-%s.conf-sample" % sample_name,
+                                           ctid=ct.ctid)
     if diskspace < volume.MIN_SIZE:
         raise UsageError("diskspace %d MiB is too small" % (diskspace >> 20),
                          "use at least %d MiB" % (volume.MIN_SIZE >> 20), ctid=ct.ctid)
     if diskinodes is None and sample_params.get("DISKINODES"):
-        diskinodes = config.parse_diskinodes(sample_params["DISKINODES"])
+        diskinodes = config.parse_diskinodes(sample_params["DISKINODES"],
+                                             "DISKINODES of ve-%s.conf-sample" % sample_name)
     golden = template.golden(settings, ostemplate)
     zfs.require_pool(ct.pool)
     by_clone = zfs.exists(golden)

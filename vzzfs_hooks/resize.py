@@ -20,7 +20,7 @@ def wanted_size(ct):
     text = ct.params.get("DISKSPACE", "")
     if not text:
         return None
-    return config.parse_diskspace(text, unlimited_ok=True)
+    return config.parse_diskspace(text, unlimited_ok=True, ctid=ct.ctid)
 
 
 def _volsize(ct):
