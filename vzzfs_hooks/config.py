@@ -155,15 +155,17 @@ def check_mount_opts(opts):
 # here) make parse() report ERR_INVAL: vzctl warns and ignores the line. LONG_MAX
 # itself is valid: vzquota's "unlimited". vzctl computes in long double, this
 # exactly: results differ by one only where value * 10^decimals passes 2^64
-# (beyond any disk); a negative decimal (undefined in C) is refused.
+# (beyond any disk). Where C is undefined (a negative decimal, or a decimal past
+# ULLONG_MAX cast to unsigned: glibc on x86 gives 0), the value is refused.
 
 LONG_MAX = (1 << 63) - 1
 ULLONG_MAX = (1 << 64) - 1
-# what strtoull/strtold take: leading blanks and a sign only before digits
-_VZ_NUM_RE = re.compile(r"^(?:\s*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
+# what strtoull/strtold take: leading blanks (C's isspace) and a sign only before digits
+_VZ_NUM_RE = re.compile(r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
                         r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
-_LDBL_MAX_EXP10 = 4932      # strtold says ERANGE beyond these powers of ten
-_LDBL_MIN_EXP10 = -4951
+# strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX, under LDBL_MIN
+_LDBL_MAX = (2 - Fraction(1, 1 << 63)) * (1 << 16383)
+_LDBL_MIN = Fraction(1, 1 << 16382)
 
 
 def _vzctl_mul(char):
@@ -187,9 +189,11 @@ def _vzctl_number(text, divisor):
         if dot:
             digits = int(whole + frac)
             scale = int(exp or 0) - len(frac)
-            if digits and not _LDBL_MIN_EXP10 <= len(str(digits)) - 1 + scale <= _LDBL_MAX_EXP10:
-                return None  # strtold: ERANGE
+            if digits and not -4952 <= len(str(digits)) - 1 + scale <= 4932:
+                return None  # strtold: ERANGE (checked roughly first: 10**scale may be huge)
             value = Fraction(digits) * Fraction(10) ** scale
+            if value and not _LDBL_MIN <= value <= _LDBL_MAX:
+                return None  # strtold: ERANGE
         if sign == "-" and value:
             if dot:
                 return None  # a negative long double cast to unsigned: undefined in C

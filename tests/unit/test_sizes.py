@@ -39,6 +39,8 @@ VZCTL_CASES = [
     ("1.5e3K", 1024, (1500, 1500)),               # strtold takes an exponent after a '.'
     ("+2G", 1024, (2097152, 2097152)),            # strtoull takes a sign
     (" 2G: 3G", 1024, (2097152, 3145728)),        # ... and leading blanks, in each part
+    ("\v5", 1, (5, 5)),                           # C's isspace blanks
+    ("0.4e-4931", 1, (0, 0)),                     # a normal long double: no ERANGE
     ("0.3K", 1024, (0, 0)),                       # 0.3 * 1024 / 1024
     ("0.3K", 1, (307, 307)),                      # 0.3 * 1024 / 1
     ("1.1M", 1, (1153433, 1153433)),
@@ -69,6 +71,9 @@ VZCTL_INVALID = [
     ("15e3K", 1024),                  # an exponent only after a '.'
     ("1:2:3", 1024),
     ("ten", 1024),
+    ("0.3e-4931", 1),                 # strtold: ERANGE under LDBL_MIN
+    ("1.2e4932", 1),                  # strtold: ERANGE over LDBL_MAX
+    ("\xa05", 1),                     # a blank for Python, not for C's isspace
 ]
 
 
