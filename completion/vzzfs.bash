@@ -62,7 +62,7 @@ _vzzfs() {
             elif [ "$prev" = import ]; then
                 COMPREPLY=($(compgen -W "$(_vzzfs_tarballs)" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "--size -j --json" -- "$cur"))
+                COMPREPLY=($(compgen -W "--size --diskinodes -j --json" -- "$cur"))
             fi
             return ;;
         *) opts= ;;

@@ -98,7 +98,8 @@ def cmd_create(args):
     overrides = {"VZZFS_VOLBLOCKSIZE": args.volblocksize, "VZZFS_COMPRESSION": args.compression,
                  "VZZFS_DEDUP": args.dedup, "VZZFS_SPARSE": args.sparse}
     diskspace = _size_arg(args.diskspace, "--diskspace") if args.diskspace else None
-    diskinodes = parse_diskinodes(args.diskinodes) if args.diskinodes else None
+    diskinodes = (_size_arg(args.diskinodes, "--diskinodes", parse_diskinodes)
+                  if args.diskinodes else None)
     ct, by_clone = lifecycle.create(node, args.ctid, args.ostemplate, diskspace, args.config,
                                     args.hostname, args.ipadd or (), diskinodes, overrides)
     print("CT %s: created on %s (%s %s); start it with: vzctl start %s"
@@ -128,8 +129,11 @@ def cmd_convert(args):
 
 def cmd_template_import(args):
     size = parse_size(args.size, "--size") if args.size else None
-    ds = template.import_template(_node(args), args.name, size)
-    print("template %s: imported as %s@%s" % (args.name, ds, template.GOLDEN))
+    inodes = (_size_arg(args.diskinodes, "--diskinodes", parse_diskinodes)
+              if args.diskinodes else None)
+    ds, geo = template.import_template(_node(args), args.name, size, inodes and inodes[1])
+    print("template %s: imported as %s@%s; %d inodes, its clones get %d inodes per GiB"
+          % (args.name, ds, template.GOLDEN, geo.inode_count, template.inodes_per_gib(geo)))
 
 
 def cmd_template_list(args):
@@ -173,10 +177,10 @@ def cmd_trim(args):
                              else "%s given back to the pool" % _human(trimmed)))
 
 
-def _size_arg(text, what):
-    """A size from the command line (vzctl's DISKSPACE syntax); bad input is a usage error."""
+def _size_arg(text, what, parse=parse_diskspace):
+    """A size from the command line (vzctl's syntax); bad input is a usage error."""
     try:
-        return parse_diskspace(text, what)
+        return parse(text, what)
     except VzzfsError as e:
         raise UsageError(e.problem, e.fix)
 
@@ -257,7 +261,8 @@ def build_parser():
     s.add_argument("ctid")
     s.add_argument("--ostemplate", required=True, help="template name, e.g. debian-12.0-x86_64")
     s.add_argument("--diskspace", help="zvol size, e.g. 10G (default: the sample's DISKSPACE)")
-    s.add_argument("--diskinodes", help="inode count for mkfs (forces unpacking)")
+    s.add_argument("--diskinodes", help="barrier[:limit] inodes (default: the sample's "
+                   "DISKINODES); clones when the template's ext4 has enough, else mkfs -N")
     s.add_argument("--config", help="use /etc/vz/conf/ve-CONFIG.conf-sample")
     s.add_argument("--hostname")
     s.add_argument("--ipadd", action="append", metavar="IP")
@@ -308,6 +313,8 @@ def build_parser():
     s = tsub.add_parser("import", help="unpack a cached tarball into a template zvol once")
     s.add_argument("name")
     s.add_argument("--size", help="template zvol size (default 2G)")
+    s.add_argument("--diskinodes", help="inode count of its ext4 (mkfs -N); clones keep its "
+                   "inodes per GiB (default: ext4's, 65536 per GiB)")
     s.set_defaults(func=cmd_template_import)
     s = tsub.add_parser("list", help="list imported templates")
     s.add_argument("-j", "--json", action="store_true")
@@ -325,8 +332,9 @@ def build_parser():
             s.add_argument("--force", action="store_true",
                            help="even while containers are attached to their zvols")
         if verb == "install-hooks":
-            s.add_argument("--hookdir", default=hookwire.DEFAULT_HOOK_DIR,
-                           help="where the hook executables are (default %(default)s)")
+            s.add_argument("--hookdir", help="where the hook executables are (default: the "
+                           "checkout's hooks/ when run from one, else %s)"
+                           % hookwire.DEFAULT_HOOK_DIR)
         s.set_defaults(func=func)
     return p
 

@@ -11,6 +11,7 @@ unsafe to hand to zfs or mount is refused with a ConfigError.
 import os
 import re
 from collections import OrderedDict
+from fractions import Fraction
 
 from .errors import ConfigError
 
@@ -48,8 +49,6 @@ HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za
 IP_RE = re.compile(r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$")
 PROGRAM_RE = re.compile(r"^(/[A-Za-z0-9_.+-]+)+$|^[A-Za-z0-9_.+-]+$")
 SAMPLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-SIZE_RE = re.compile(r"^([0-9]+)([KMGT]?)$", re.I)
-UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def _unquote(value):
@@ -142,37 +141,148 @@ def check_mount_opts(opts):
     return opts
 
 
+# ---- sizes, read exactly as vzctl 4.11.1 reads DISKSPACE and DISKINODES ----
+#
+# vzctl's src/lib/config.c: parse_dq() calls parse_twoul_sfx(value, divisor,
+# allow_unlimited=0), which reads 'barrier[:limit]' (no limit: limit = barrier),
+# each part with parse_ul_sfx(): strtoull() for the integer part, strtold() from
+# the start again if a '.' follows it (so '2.2' and '1.5e3' are numbers, '.5'
+# too), then at most one suffix from get_mul() (K M G T, P = a page, B = a byte,
+# either case) as value * multiplier / divisor in long double, cut towards zero;
+# without a suffix the number is taken as it is. The divisor is 1024 for
+# DISKSPACE (so the result is KiB and a bare number means KiB) and 1 for
+# DISKINODES (a count). A result over LONG_MAX (a negative integer wraps to
+# 2^64 - n first), an integer part over ULLONG_MAX, and 'unlimited' (not allowed
+# here) make parse() report ERR_INVAL: vzctl warns and ignores the line. LONG_MAX
+# itself is valid: vzquota's "unlimited". vzctl computes in long double, this
+# exactly: results differ by one only where value * 10^decimals passes 2^64
+# (beyond any disk). Where C is undefined (a negative decimal, or a decimal past
+# ULLONG_MAX cast to unsigned: glibc on x86 gives 0), the value is refused.
+
+LONG_MAX = (1 << 63) - 1
+ULLONG_MAX = (1 << 64) - 1
+# what strtoull/strtold take: leading blanks (C's isspace) and a sign only before digits
+_VZ_NUM_RE = re.compile(r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
+                        r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
+# strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX, under LDBL_MIN
+_LDBL_MAX = (2 - Fraction(1, 1 << 63)) * (1 << 16383)
+_LDBL_MIN = Fraction(1, 1 << 16382)
+
+
+def _vzctl_mul(char):
+    """get_mul(): the multiplier of a suffix letter, or None."""
+    if char in "Pp":
+        return os.sysconf("SC_PAGE_SIZE")  # vzctl: getpagesize()
+    return {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "B": 1}.get(char.upper())
+
+
+def _vzctl_number(text, divisor):
+    """One part, as parse_ul_sfx(): (value, rest of text), or None where vzctl fails."""
+    m = _VZ_NUM_RE.match(text)
+    value, rest = Fraction(0), text  # strtoull converts nothing: 0, the whole text is the tail
+    if m:
+        sign, whole, dot, frac, exp = m.group(1, 2, 3, 4, 5)
+        if m.group(6):
+            sign, whole, dot, frac, exp = "", "0", ".", m.group(7), m.group(8)
+        if int(whole) > ULLONG_MAX:
+            return None  # strtoull: ERANGE
+        value = Fraction(int(whole))
+        if dot:
+            digits = int(whole + frac)
+            scale = int(exp or 0) - len(frac)
+            if digits and not -4952 <= len(str(digits)) - 1 + scale <= 4932:
+                return None  # strtold: ERANGE (checked roughly first: 10**scale may be huge)
+            value = Fraction(digits) * Fraction(10) ** scale
+            if value and not _LDBL_MIN <= value <= _LDBL_MAX:
+                return None  # strtold: ERANGE
+        if sign == "-" and value:
+            if dot:
+                return None  # a negative long double cast to unsigned: undefined in C
+            value = ULLONG_MAX + 1 - value  # strtoull wraps it (past LONG_MAX, unless divided)
+        rest = text[m.end():]
+    if rest[:1] not in (":", ""):
+        mul = _vzctl_mul(rest[0])
+        if mul is None:
+            return None
+        value = value * mul / divisor
+        rest = rest[1:]
+    value = int(value)  # (unsigned long long) v: towards zero
+    return (value, rest) if value <= LONG_MAX else None
+
+
+def parse_vzctl_pair(text, divisor, what):
+    """(barrier, limit) of vzctl's 'barrier[:limit]', as parse_twoul_sfx(); else ConfigError.
+
+    ``divisor``: 1024 for DISKSPACE (KiB), 1 for DISKINODES (a count).
+    """
+    text = text or ""
+    fix = ("vzctl 4.11.1 rejects it too; use barrier[:limit], e.g. %s"
+           % ("2G:2.2G" if divisor == 1024 else "131072:144179"))
+    if "unlimited" in text.split(":"):
+        raise ConfigError("%s %r is not a number: vzctl takes no 'unlimited' here"
+                          % (what, text), fix)
+    first = _vzctl_number(text, divisor)
+    if first is None or first[1][:1] not in (":", ""):
+        raise ConfigError("%s %r is not a size or barrier:limit" % (what, text), fix)
+    barrier, rest = first
+    if not rest:
+        return barrier, barrier
+    second = _vzctl_number(rest[1:], divisor)
+    if second is None or second[1]:
+        raise ConfigError("%s %r is not a size or barrier:limit" % (what, text), fix)
+    return barrier, second[0]
+
+
 def parse_size(text, what="size"):
-    """Bytes from '16K', '10G', '4096'. Plain numbers are bytes."""
-    m = SIZE_RE.match(text.strip()) if text else None
-    if not m:
+    """Bytes from '16K', '2.5G', '4096' (vzctl's number syntax; plain numbers are bytes)."""
+    if text and ":" in text:
+        raise ConfigError("%s %r is one size, not barrier:limit" % (what, text), "use e.g. 2G")
+    try:
+        size = parse_vzctl_pair(text, 1, what)[0]
+    except ConfigError:
+        size = 0
+    if not size:
         raise ConfigError("%s %r is not a size" % (what, text), "use a number with K, M, G or T")
-    return int(m.group(1)) * UNITS[m.group(2).upper()]
+    return size
 
 
-def parse_diskspace(text, what="DISKSPACE"):
-    """Bytes of the hard limit of vzctl's DISKSPACE 'soft[:hard]'; plain numbers are KiB."""
-    parts = (text or "").strip().split(":")
-    if len(parts) > 2:
-        raise ConfigError("%s %r is not a size or soft:hard sizes" % (what, text),
-                          "use e.g. 10G or 10G:11G")
-    sizes = []
-    for part in parts:
-        m = SIZE_RE.match(part.strip())
-        if not m:
-            raise ConfigError("%s %r is not a size" % (what, text), "use e.g. 10G or 10485760")
-        sizes.append(int(m.group(1)) * (UNITS[m.group(2).upper()] if m.group(2) else 1024))
-    return sizes[-1]
+def parse_diskspace(text, what="DISKSPACE", unlimited_ok=False, ctid=None):
+    """Bytes of the limit (hard) of vzctl's DISKSPACE 'barrier[:limit]'; plain numbers are KiB.
 
-
-def parse_diskinodes(text):
-    """The inode count for mkfs from DISKINODES 'soft[:hard]' (a plain count)."""
-    part = (text or "").strip().split(":")[-1]
-    if part == "unlimited" or part == "":
+    The zvol follows the limit, as vzctl's ploop does (create.c: size = diskspace[1]).
+    A zvol needs a size: 'unlimited' or LONG_MAX (vzquota's unlimited) is refused,
+    or gives None with ``unlimited_ok`` (premount then leaves the zvol as it is).
+    """
+    fix = "set it to a size such as 10G or 10G:11G; a zvol needs a size"
+    if unlimited_ok and (text or "").split(":")[-1] == "unlimited":
         return None
-    if not part.isdigit() or int(part) <= 0:
-        raise ConfigError("DISKINODES %r is not a number" % text, "use e.g. 200000:220000")
-    return int(part)
+    try:
+        limit = parse_vzctl_pair(text, 1024, what)[1]
+    except ConfigError as e:
+        raise ConfigError(e.problem, fix, ctid)
+    if limit == LONG_MAX:
+        if unlimited_ok:
+            return None
+        raise ConfigError("%s %r is unlimited" % (what, text), fix, ctid)
+    if not limit:
+        raise ConfigError("%s %r is 0 KB" % (what, text), fix, ctid)
+    return limit << 10
+
+
+def parse_diskinodes(text, what="DISKINODES"):
+    """(barrier, limit) of DISKINODES, or None when it asks for no number (unlimited).
+
+    vzctl 4.11.1 skips 'unlimited' here as invalid, which leaves the CT without a
+    DISKINODES: ext4's own count for the size, as vzzfs does with None.
+    """
+    if not text or "unlimited" in text.split(":"):
+        return None
+    barrier, limit = parse_vzctl_pair(text, 1, what)
+    if limit == LONG_MAX:
+        return None
+    if not barrier or not limit:
+        raise ConfigError("%s %r asks for 0 inodes" % (what, text), "use e.g. 131072:144179")
+    return barrier, limit
 
 
 def parse_bool(text, what):

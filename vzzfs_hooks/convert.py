@@ -68,7 +68,7 @@ def wanted_size(ct, diskspace):
         return diskspace
     text = ct.params.get("DISKSPACE")
     if text:
-        return parse_diskspace(text)
+        return parse_diskspace(text, ctid=ct.ctid)
     return max(volume.MIN_SIZE, _used_bytes(ct.ve_private) * 3 // 2 + (256 << 20))
 
 

@@ -15,7 +15,18 @@ from .hookmain import ACTIONS, CHAIN_ONLY
 
 MARKER = "# vzzfs-managed-hook"
 CHAIN_SUFFIX = ".vzzfs-chained"
-DEFAULT_HOOK_DIR = "/usr/libexec/vzzfs"
+DEFAULT_HOOK_DIR = "/usr/libexec/vzzfs"  # where the RPM puts them
+
+
+def default_hook_dir():
+    """The checkout's hooks/ when this package runs from a source tree, else DEFAULT_HOOK_DIR.
+
+    In a checkout (bin/vzzfs) the package sits beside hooks/, as the hooks
+    themselves assume; installed, it is in site-packages and the hooks in libexec.
+    """
+    top = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    hooks = os.path.join(top, "hooks")
+    return hooks if os.path.isfile(os.path.join(hooks, "vzzfs-hook")) else DEFAULT_HOOK_DIR
 
 
 def shim_text(action, hook_dir, conf_dir):
@@ -53,11 +64,17 @@ def _check_dirs(conf_dir, hook_dir=None):
         for action in ACTIONS:
             if not os.access(os.path.join(hook_dir, action), os.X_OK):
                 raise ConfigError("hook %s is missing or not executable"
-                                  % os.path.join(hook_dir, action), "reinstall vzzfs")
+                                  % os.path.join(hook_dir, action),
+                                  "name the directory holding the hooks with --hookdir, "
+                                  "or reinstall vzzfs")
 
 
-def install(conf_dir, hook_dir):
-    """Wire every action; returns a list of what changed (empty if nothing)."""
+def install(conf_dir, hook_dir=None):
+    """Wire every action (hooks from ``hook_dir``, default: default_hook_dir()).
+
+    Returns a list of what changed (empty if nothing).
+    """
+    hook_dir = hook_dir or default_hook_dir()
     _check_dirs(conf_dir, hook_dir)
     for action in ACTIONS:  # refuse before changing anything
         path = os.path.join(conf_dir, "vps." + action)

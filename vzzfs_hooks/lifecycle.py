@@ -105,6 +105,25 @@ def _sample_text(node, sample):
 
 # ---- create ----
 
+def _inodes_refuse_clone(settings, ostemplate, tmpl_size, clone_size, barrier):
+    """None if a clone at ``clone_size`` has DISKINODES' barrier of inodes, else (why, fix).
+
+    ext4 fixes its inodes per block group at mkfs and resize2fs adds whole
+    groups, so a clone's inode count grows with its size, in the template's ratio.
+    """
+    enough, have, need = template.clone_inodes(template.geometry(settings, ostemplate),
+                                               tmpl_size, clone_size, barrier)
+    if enough:
+        return None
+    fix = "lower DISKINODES"
+    if need:
+        fix += (", or import the template again with more inodes: vzzfs template remove %s; "
+                "vzzfs template import %s --size %dM --diskinodes %d"
+                % (ostemplate, ostemplate, tmpl_size >> 20, need))
+    return ("DISKINODES asks for %d inodes, a clone of %d MiB would have %d"
+            % (barrier, clone_size >> 20, have), "for a clone: " + fix)
+
+
 def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, ipadd=(),
            diskinodes=None, overrides=None):
     """A new stopped CT on its own zvol; returns (Container, made by clone?).
@@ -120,23 +139,33 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     sample_name, sample_text = _sample_text(node, sample)
     sample_params = config.parse_text(sample_text)
     if diskspace is None:
-        diskspace = config.parse_diskspace(sample_params.get("DISKSPACE", "10G"))
+        diskspace = config.parse_diskspace(sample_params.get("DISKSPACE", "10G"),
+                                           "DISKSPACE of ve-%s.conf-sample" % sample_name,
+                                           ctid=ct.ctid)
     if diskspace < volume.MIN_SIZE:
         raise UsageError("diskspace %d MiB is too small" % (diskspace >> 20),
                          "use at least %d MiB" % (volume.MIN_SIZE >> 20), ctid=ct.ctid)
     if diskinodes is None and sample_params.get("DISKINODES"):
-        diskinodes = config.parse_diskinodes(sample_params["DISKINODES"])
+        diskinodes = config.parse_diskinodes(sample_params["DISKINODES"],
+                                             "DISKINODES of ve-%s.conf-sample" % sample_name)
     golden = template.golden(settings, ostemplate)
     zfs.require_pool(ct.pool)
     by_clone = zfs.exists(golden)
     tarball, tar_opts = template.find_tarball(node, ostemplate)
     if by_clone:
         tmpl_size = int(zfs.get(golden, "volsize")["volsize"])
-        if diskspace < tmpl_size or diskinodes:
-            log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s"
-                     % (ct.ctid, "DISKINODES is set" if diskinodes else
-                        "diskspace is smaller than the template's volume (%d MiB)"
-                        % (tmpl_size >> 20), ostemplate))
+        why = None
+        if diskspace < tmpl_size:
+            why = ("diskspace is smaller than the template's volume (%d MiB)"
+                   % (tmpl_size >> 20), "use a larger --diskspace")
+        elif diskinodes:
+            why = _inodes_refuse_clone(settings, ostemplate, tmpl_size,
+                                       max(tmpl_size, zfs.round_size(diskspace,
+                                                                     settings.volblocksize)),
+                                       diskinodes[0])
+        if why:
+            log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s (%s)"
+                     % ((ct.ctid, why[0], ostemplate, why[1])))
             by_clone = False
     if not by_clone and tarball is None:
         raise UsageError("unknown OS template %s: no %s and no tarball in %s/cache"
@@ -162,7 +191,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             make_dirs(ct, undo)
             dev = volume.find_device(ct.dataset, settings.dev_timeout)
             if not by_clone:
-                volume.mkfs(dev, diskspace, diskinodes)
+                volume.mkfs(dev, diskspace, diskinodes and diskinodes[1])
             volume.set_immutable(ct.ve_private, False)
             volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
             try:
@@ -179,7 +208,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
                        "DISKSPACE": "%d:%d" % (kb, kb), "VZZFS_DATASET": ct.dataset,
                        "ORIGIN_SAMPLE": sample_name}
             if diskinodes:
-                changes["DISKINODES"] = "%d:%d" % (diskinodes, diskinodes)
+                changes["DISKINODES"] = "%d:%d" % diskinodes
             ctconf.create_file(ct.conffile, sample_text, changes)
             undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
             _apply_identity(ct, hostname, ipadd, {})

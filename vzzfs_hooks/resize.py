@@ -17,10 +17,10 @@ _TRIM_RE = re.compile(r"\(([0-9]+) bytes\) trimmed")
 
 def wanted_size(ct):
     """DISKSPACE's hard limit in bytes, or None when unset or unlimited."""
-    text = ct.params.get("DISKSPACE", "").strip()
-    if not text or text.split(":")[-1] == "unlimited":
+    text = ct.params.get("DISKSPACE", "")
+    if not text:
         return None
-    return config.parse_diskspace(text)
+    return config.parse_diskspace(text, unlimited_ok=True, ctid=ct.ctid)
 
 
 def _volsize(ct):

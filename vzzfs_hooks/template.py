@@ -22,6 +22,8 @@ COMPRESSORS = ((".tar.gz", ["-z"]), (".tar.xz", ["-J"]), (".tar.bz2", ["-j"]),
                (".tar.zst", ["--use-compress-program=zstd"]), (".tar", []))
 DEFAULT_TEMPLATE_SIZE = 2 << 30
 PROP_TEMPLATE = "org.openvz.vzzfs:template"
+# the template's ext4 Geometry, recorded at import: it decides a clone's inodes
+PROP_GEOMETRY = "org.openvz.vzzfs:ext4-geometry"
 
 
 def check_name(name):
@@ -90,8 +92,50 @@ def unpack(tarball, tar_opts, dest, what):
                          "check the tarball (tar -tf %s)" % tarball)
 
 
-def import_template(node, name, size=None):
-    """Unpack NAME's tarball into a new template zvol and snapshot it @golden."""
+def format_geometry(geo):
+    return ",".join("%s=%d" % kv for kv in zip(geo._fields, geo))
+
+
+def parse_geometry(text):
+    """A Geometry from PROP_GEOMETRY's value, or None if it is unset or not one."""
+    try:
+        fields = dict(kv.split("=", 1) for kv in (text or "").split(","))
+        return volume.Geometry(*(int(fields[f]) for f in volume.Geometry._fields))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def geometry(settings, name):
+    """The template's ext4 Geometry: recorded at import, else read from its zvol."""
+    ds = dataset(settings, name)
+    geo = parse_geometry(zfs.get(ds, PROP_GEOMETRY).get(PROP_GEOMETRY))
+    if geo is None:  # imported by an older vzzfs
+        geo = volume.geometry(volume.find_device(ds, settings.dev_timeout))
+    return geo
+
+
+def clone_inodes(geo, tmpl_size, clone_size, barrier):
+    """Will a clone grown to ``clone_size`` bytes have ``barrier`` inodes? Pure.
+
+    Returns (enough?, the inodes it will have at least, the inode count a
+    template of ``tmpl_size`` bytes would need for enough, or None if ext4
+    cannot pack that many per group).
+    """
+    have = volume.inodes_at_size(geo, clone_size)
+    groups = clone_size // geo.block_size // geo.blocks_per_group
+    per_group = -(-barrier // groups) if groups else None
+    need = None
+    if per_group and per_group <= geo.block_size * 8:  # ext4: at most one inode per bit
+        need = per_group * -(-(tmpl_size // geo.block_size) // geo.blocks_per_group)
+    return have >= barrier, have, need
+
+
+def import_template(node, name, size=None, inodes=None):
+    """Unpack NAME's tarball into a new template zvol, snapshot it @golden; (dataset, Geometry).
+
+    ``inodes``: the template ext4's inode count (mkfs -N); clones keep its
+    inodes per block group, so it sets how many inodes a clone gets per GiB.
+    """
     settings = node.settings()
     check_name(name)
     tarball, opts = find_tarball(node, name)
@@ -117,7 +161,7 @@ def import_template(node, name, size=None):
                           props={"compression": settings.compression, PROP_TEMPLATE: name})
         undo.add("destroy %s" % ds, zfs.destroy, ds, True)
         dev = volume.find_device(ds, settings.dev_timeout)
-        volume.mkfs(dev, size)
+        volume.mkfs(dev, size, inodes)
         staging = tempfile.mkdtemp(prefix="vzzfs-tmpl-")
         try:
             volume.mount(dev, staging, "noatime", ds)
@@ -127,10 +171,16 @@ def import_template(node, name, size=None):
                 volume.umount(staging, settings.busy_timeout)
         finally:
             os.rmdir(staging)
-        zfs.set_props(ds, {"readonly": "on"})
+        geo = volume.geometry(dev)
+        zfs.set_props(ds, {"readonly": "on", PROP_GEOMETRY: format_geometry(geo)})
         zfs.snapshot([ds + "@" + GOLDEN])
         undo.commit()
-    return ds
+    return ds, geo
+
+
+def inodes_per_gib(geo):
+    """The inodes a clone of a template of ``geo`` gets per GiB it grows to."""
+    return geo.inodes_per_group * (1 << 30) // (geo.block_size * geo.blocks_per_group)
 
 
 def list_templates(node):

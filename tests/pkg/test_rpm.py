@@ -5,9 +5,10 @@ without losing an admin's scripts, and erase must leave /etc/vz as it found it.
 """
 import os
 
-from conftest import run
+from conftest import TOP, run
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
+DROPIN = "/usr/lib/systemd/system/vz.service.d/vzzfs.conf"
 ADMIN = {"premount": "#!/bin/sh\n# the admin's own premount\nlogger premount $VEID\n",
          "postumount": "#!/bin/sh\n# the admin's own postumount\nexit 0\n"}
 
@@ -42,7 +43,8 @@ def test_rpm_lists_what_a_node_needs(rpms):
     files = run("rpm", "-qlp", rpms["1"]).stdout.split()
     for path in ("/usr/bin/vzzfs", "/usr/libexec/vzzfs/premount", "/usr/libexec/vzzfs/vzzfs-hook",
                  "/etc/vz/vzzfs.conf", "/etc/vz/conf/ve-vzzfs.conf-sample",
-                 "/usr/share/man/man8/vzzfs.8", "/usr/share/bash-completion/completions/vzzfs"):
+                 "/usr/share/man/man8/vzzfs.8", "/usr/share/bash-completion/completions/vzzfs",
+                 DROPIN):
         assert path in files, path
     assert any(f.endswith("/vzzfs_hooks/cli.py") for f in files)
     configs = run("rpm", "-qcp", rpms["1"]).stdout.split()
@@ -58,6 +60,8 @@ def test_install_wires_hooks_and_erase_leaves_etc_as_it_was(root, rpms):
     res = root.rpm("-i", "--nodeps", rpms["1"])
     assert "installed" in res.stdout, res.stdout
     assert_wired(root, chained=())
+    with open(os.path.join(TOP, "systemd/vz.service.d/vzzfs.conf")) as f:
+        assert text(root.p(DROPIN)) == f.read()  # vz.service starts CTs after ZFS
     # the installed command and hooks run from the installed package
     assert root.chroot("/usr/bin/vzzfs", "--version").stdout.strip() == "vzzfs 0.1.0"
     res = root.chroot("/etc/vz/conf/vps.premount", check=False,
@@ -67,6 +71,7 @@ def test_install_wires_hooks_and_erase_leaves_etc_as_it_was(root, rpms):
     root.rpm("-e", "vzzfs")
     assert root.snapshot() == before
     assert not os.path.exists(root.p("/usr/bin/vzzfs"))
+    assert not os.path.exists(root.p(DROPIN))
 
 
 def test_admin_scripts_are_chained_and_given_back(root, rpms):

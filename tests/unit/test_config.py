@@ -75,14 +75,6 @@ def test_good_mount_opts():
     assert config.check_mount_opts("noatime,errors=remount-ro,commit=30")
 
 
-def test_sizes():
-    assert config.parse_size("16K") == 16384
-    assert config.parse_size("10g") == 10 << 30
-    for bad in ("-1", "10Q", "abc", ""):
-        with pytest.raises(ConfigError):
-            config.parse_size(bad)
-
-
 def test_settings_defaults_and_bad_values():
     s = config.Settings(dict(config.DEFAULTS))
     assert s.root == "vz/vzzfs" and s.pool == "vz" and s.volblocksize == 16384

@@ -48,13 +48,6 @@ def test_bad_diskspace(bad):
         config.parse_diskspace(bad)
 
 
-def test_diskinodes():
-    assert config.parse_diskinodes("200000:220000") == 220000
-    assert config.parse_diskinodes("unlimited") is None
-    with pytest.raises(ConfigError):
-        config.parse_diskinodes("lots")
-
-
 def test_reverter_undoes_in_reverse_and_keeps_going():
     done = []
 

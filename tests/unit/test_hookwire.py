@@ -132,3 +132,43 @@ def test_missing_confdir_refused(tmp_path, dirs):
     with pytest.raises(ConfigError) as e:
         hookwire.install(str(tmp_path / "nope"), dirs[1])
     assert "vzctl" in e.value.fix
+
+
+def test_missing_hook_names_hookdir(dirs):
+    conf, hooks = dirs
+    os.unlink(os.path.join(hooks, "premount"))
+    with pytest.raises(ConfigError) as e:
+        hookwire.install(conf, hooks)
+    assert "--hookdir" in e.value.line() and "premount" in e.value.line()
+
+
+def test_default_hookdir_is_the_checkouts_hooks():
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert hookwire.default_hook_dir() == os.path.join(os.path.realpath(top), "hooks")
+
+
+def test_default_hookdir_installed_is_libexec(tmp_path, monkeypatch):
+    pkg = tmp_path / "site-packages" / "vzzfs_hooks"
+    pkg.mkdir(parents=True)
+    monkeypatch.setattr(hookwire, "__file__", str(pkg / "hookwire.py"))
+    assert hookwire.default_hook_dir() == "/usr/libexec/vzzfs"
+
+
+def test_install_hooks_from_a_checkout_wires_its_hooks(tmp_path):
+    """bin/vzzfs install-hooks in a source tree, without --hookdir (it used to fail)."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    res = subprocess.run([os.path.join(top, "bin", "vzzfs"), "--etc-dir", str(tmp_path),
+                          "install-hooks", "--confdir", str(conf)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True)
+    assert res.returncode == 0, res.stdout
+    shim = (conf / "vps.premount").read_text()
+    assert "exec '%s' " % os.path.join(os.path.realpath(top), "hooks", "premount") in shim
+    res = subprocess.run([os.path.join(top, "bin", "vzzfs"), "--etc-dir", str(tmp_path),
+                          "install-hooks", "--confdir", str(conf), "--hookdir",
+                          str(tmp_path / "nohooks")],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True)
+    assert res.returncode == 3 and "--hookdir" in res.stdout, res.stdout

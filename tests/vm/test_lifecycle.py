@@ -1,8 +1,10 @@
 """create, template import/list/remove, clone and destroy on real ZFS, run under the vzctl harness."""
+import glob
 import os
 import stat
+import tarfile
 
-from conftest import ROOT, sh
+from conftest import REPO, ROOT, sh
 from vzzfs_hooks import config, volume, zfs
 
 
@@ -18,6 +20,54 @@ def assert_nothing_left(node, ctid):
     assert not os.path.exists(node.conffile(ctid))
     assert not zfs.exists(node.dataset(ctid))
     assert not os.path.exists(node.private(ctid))
+
+
+def stock_sample(name):
+    """A config sample exactly as vzctl 4.11.1 ships it (from ../shared/vzctl's tarball)."""
+    path = glob.glob(os.path.join(REPO, "..", "shared", "vzctl", "*.tar.gz"))[0]
+    with tarfile.open(path) as tar:
+        for member in tar.getmembers():
+            if member.name.endswith("/etc/conf/ve-%s.conf-sample" % name):
+                return tar.extractfile(member).read().decode("utf-8")
+    raise AssertionError("no ve-%s.conf-sample in %s" % (name, path))
+
+
+def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
+    """vz.conf's CONFIGFILE=vswap-256m asks DISKINODES="131072:144179", DISKSPACE="2G:2.2G".
+
+    A template imported with ext4's default 1 inode per 16 KiB gives a clone of
+    2.2G at least 17 groups of 8192 inodes: enough, so create clones. Asking for
+    more than a clone has unpacks with mkfs -N and says why.
+    """
+    with open(os.path.join(node.etc, "conf", "ve-vswap-256m.conf-sample"), "w") as f:
+        f.write(stock_sample("vswap-256m"))
+    with open(os.path.join(node.etc, "vz.conf"), "a") as f:
+        f.write('CONFIGFILE="vswap-256m"\n')
+    node.make_tarball("tmpl-i")
+    res = node.vzzfs("template", "import", "tmpl-i")  # 2G, sparse
+    assert res.returncode == 0 and "its clones get 65536 inodes per GiB" in res.stdout, res.stdout
+    golden = ROOT + "/tmpl/tmpl-i@golden"
+
+    node.track(103)
+    res = node.vzzfs("create", "103", "--ostemplate", "tmpl-i", "--sparse", "yes")
+    assert res.returncode == 0 and "cloned from template" in res.stdout, res.stdout
+    ds = node.dataset(103)
+    assert zget(ds, "origin") == golden
+    assert int(zget(ds, "volsize")) == zfs.round_size(2306867 << 10, 16384)
+    c = conf(node, 103)
+    assert (c["DISKSPACE"], c["DISKINODES"]) == ("2306867:2306867", "131072:144179")
+    assert volume.geometry(volume.find_device(ds, 10)).inode_count >= 131072
+
+    node.track(104)
+    res = node.vzzfs("create", "104", "--ostemplate", "tmpl-i", "--sparse", "yes",
+                     "--diskinodes", "200000:220000")
+    assert res.returncode == 0 and "unpacked tmpl-i" in res.stdout, res.stdout
+    assert "DISKINODES asks for 200000 inodes, a clone of 2252 MiB would have 139264" \
+        in res.stdout and "--diskinodes" in res.stdout, res.stdout
+    ds = node.dataset(104)
+    assert zget(ds, "origin") is None
+    assert conf(node, 104)["DISKINODES"] == "200000:220000"
+    assert volume.geometry(volume.find_device(ds, 10)).inode_count >= 220000
 
 
 def test_create_from_tarball_keeps_owners_modes_links_and_runs(node):

@@ -1,0 +1,58 @@
+"""The systemd drop-in that orders vzctl's service after ZFS's pools and zvol links."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DROPIN = os.path.join(TOP, "systemd", "vz.service.d", "vzzfs.conf")
+# OpenZFS's units: pools imported, then zvol_wait saw every /dev/zvol link
+ZFS_TARGETS = {"zfs-import.target", "zfs-volumes.target"}
+
+
+def unit_settings(path):
+    """{(section, key): [values]} of a systemd unit file (space-separated lists split)."""
+    found, section = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                section = line[1:-1]
+                continue
+            key, sep, value = line.partition("=")
+            assert sep and section, "%s: not a unit file line: %r" % (path, line)
+            found.setdefault((section, key.strip()), []).extend(value.split())
+    return found
+
+
+def test_dropin_orders_vz_after_pools_and_zvol_links():
+    settings = unit_settings(DROPIN)
+    assert set(settings) == {("Unit", "After"), ("Unit", "Wants")}
+    assert set(settings["Unit", "After"]) == ZFS_TARGETS
+    assert set(settings["Unit", "Wants"]) == ZFS_TARGETS
+
+
+def test_openzfs_units_have_these_names():
+    """Where OpenZFS is installed (Debian: /lib/systemd/system), its targets are these."""
+    units = [d for d in ("/lib/systemd/system", "/usr/lib/systemd/system")
+             if os.path.exists(os.path.join(d, "zfs-import.target"))]
+    if not units:
+        pytest.skip("OpenZFS's systemd units are not installed here")
+    for target in ZFS_TARGETS:
+        assert os.path.exists(os.path.join(units[0], target)), target
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
+def test_systemd_analyze_verify_accepts_it(tmp_path):
+    """verify loads the drop-in beside a stand-in vz.service and must warn about nothing."""
+    unit = tmp_path / "vz.service"
+    unit.write_text("[Unit]\nDescription=stand-in for vzctl's service\n"
+                    "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+    (tmp_path / "vz.service.d").mkdir()
+    shutil.copy(DROPIN, str(tmp_path / "vz.service.d" / "vzzfs.conf"))
+    res = subprocess.run(["systemd-analyze", "verify", str(unit)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
+    assert res.returncode == 0 and "vzzfs.conf" not in res.stdout, res.stdout
