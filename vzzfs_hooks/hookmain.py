@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from . import actions, chkpnt, log
+from . import actions, chkpnt, log, vzclient
 from .config import Node
 from .ct import Container
 from .errors import EXIT_ERROR, EXIT_USAGE, VzzfsError
@@ -37,6 +37,12 @@ def run_hook(action, ct, chained=None):
     ours = actions.is_vzzfs(ct)
     verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv()) if ours else (None, [])
     if action == "premount":
+        if ours and vzclient.is_libvzctl():
+            raise VzzfsError("OpenVZ 7's vzctl is not supported for zvol CTs yet: it would run "
+                             "the CT's own scripts from %s/scripts, inside the container's file "
+                             "system, as root on the host" % ct.ve_private,
+                             "run zvol CTs on a vzctl 4.x node (README: Supported OpenVZ "
+                             "versions)")
         if ours and chkpnt.is_restore(ct, verb, opts):
             chkpnt.before_restore(ct)
         mounted_now = actions.attach(ct) if ours else False

@@ -22,6 +22,17 @@ dump. set --save writes the conf (refusing a running CT's new DISKSPACE without
 --diskquota no, as vzctl 4.11.1 does); destroy removes VE_PRIVATE and keeps the
 conf as CTID.conf.destroyed. Run as a program it takes vzctl's command lines for these verbs
 (VZCTL_ETC_DIR names the node's /etc/vz) and refuses options vzctl 4.x would.
+
+A second mode, ``flavour="vz7"`` (VZCTL_FLAVOUR=vz7 for the program), performs
+OpenVZ 7's libvzctl sequence instead, read from its source (lib/fs.c, lib/util.c
+run_action_scripts and get_action_script_path, lib/vz.c
+vzctl2_env_layout_version): global vps.premount/vps.mount before the CT's own,
+the CT's umount/postumount before the global ones; a premount exit 39
+(VZCTL_E_SKIP_ACTION) skips vzctl's own mount; scripts get HOME, PATH, SHELL,
+VEID and VE_CONFFILE; the CT's own scripts are VE_PRIVATE/scripts/NAME when the
+layout (VE_PRIVATE/.ve.layout, read when the command starts, 0 when absent) is 0
+or 4+, else /etc/vz/conf/CTID.NAME. It needs the vz7 kernel, so it exists only
+here.
 """
 
 import json
@@ -57,6 +68,8 @@ RESTORE_OPTS = {"--undump": 0, "--kill": 0, "--resume": 0, "--skip_arpdetect": 0
 SET_OPTS = ("--diskspace", "--diskquota", "--hostname", "--ipadd")  # each takes a value
 GLOBAL_OPTS = ("--skiplock", "--quiet", "--verbose")
 SCRIPT_PATH = "/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
+VZ7_SCRIPT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+VZCTL_E_SKIP_ACTION = 39  # libvzctl: a premount's "skip vzctl's own mount"
 
 
 class Result(object):
@@ -71,8 +84,9 @@ class Result(object):
 class Vzctl(object):
     """vzctl for a node whose /etc/vz is ``etc_dir`` (VE_PRIVATE etc. come from vz.conf)."""
 
-    def __init__(self, etc_dir):
+    def __init__(self, etc_dir, flavour="vzctl4"):
         self.node = config.Node(etc_dir)
+        self.flavour = flavour
         self.run_dir = os.path.join(etc_dir, "run")
         os.makedirs(self.run_dir, exist_ok=True)
 
@@ -92,12 +106,34 @@ class Vzctl(object):
     def _pidfile(self, ctid):
         return os.path.join(self.run_dir, "%s.pid" % ctid)
 
-    def _script(self, name, ctid, out):
-        path = os.path.join(self.node.conf_dir, name)
+    def layout(self, ctid):
+        """libvzctl's layout of the CT: VE_PRIVATE/.ve.layout's number, 0 when absent."""
+        try:
+            return int(os.readlink(os.path.join(self.private(ctid), ".ve.layout")))
+        except (OSError, ValueError):
+            return 0
+
+    def _scripts(self, action, ctid, layout):
+        """The scripts vzctl runs for ``action``, in its order, as (name, path)."""
+        own = "%s.%s" % (ctid, action)
+        glob = ("vps.%s" % action, os.path.join(self.node.conf_dir, "vps.%s" % action))
+        if self.flavour == "vz7" and (layout == 0 or layout >= 4):
+            mine = (own, os.path.join(self.private(ctid), "scripts", action))
+        else:
+            mine = (own, os.path.join(self.node.conf_dir, own))
+        if action in ("premount", "mount"):
+            return [glob, mine]
+        return [mine, glob] if self.flavour == "vz7" or action == "umount" else [glob, mine]
+
+    def _script(self, name, ctid, out, path=None):
+        path = path or os.path.join(self.node.conf_dir, name)
         if not os.path.exists(path):
             return 0
         env = {"HOME": "/", "TERM": "linux", "PATH": SCRIPT_PATH, "VEID": str(ctid),
                "VE_CONFFILE": self.conffile(ctid)}
+        if self.flavour == "vz7":
+            env = {"HOME": "/", "PATH": VZ7_SCRIPT_PATH, "SHELL": "/bin/bash",
+                   "VEID": str(ctid), "VE_CONFFILE": self.conffile(ctid)}
         # not vzctl's doing: the test VM's tree is read-only, so without this every
         # hook run would compile the package afresh (seconds under TCG)
         if os.environ.get("PYTHONPYCACHEPREFIX"):
@@ -105,7 +141,11 @@ class Vzctl(object):
         proc = subprocess.run([path], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, universal_newlines=True)
         out.append(proc.stdout)
-        if proc.returncode:
+        if self.flavour == "vz7" and proc.returncode == VZCTL_E_SKIP_ACTION:
+            return proc.returncode
+        if proc.returncode and self.flavour == "vz7":
+            out.append("Error on executing the mount script %s\n" % path)
+        elif proc.returncode:
             out.append("Error executing %s script %s\n" % (name.split(".")[-1], path))
         return proc.returncode
 
@@ -156,17 +196,23 @@ class Vzctl(object):
         out = []
         if self.is_mounted(ctid):
             return Result(0, "Container is already mounted\n")
-        for name in ("vps.premount", "%s.premount" % ctid):
-            if self._script(name, ctid, out):
+        layout = self.layout(ctid)  # vz7 reads it once, when the command opens the CT
+        skip = False
+        for name, path in self._scripts("premount", ctid, layout):
+            rc = self._script(name, ctid, out, path)
+            if rc == VZCTL_E_SKIP_ACTION and self.flavour == "vz7":
+                skip = True
+            elif rc:
                 return Result(VZ_ACTIONSCRIPT_ERROR, "".join(out))
         private, root = self.private(ctid), self.root(ctid)
         if not os.path.isdir(private):
             out.append("Container private area %s does not exist\n" % private)
             return Result(VZ_FS_NOPRVT, "".join(out))
         os.makedirs(root, exist_ok=True)
-        subprocess.check_call(["mount", "--bind", private, root])
-        for name in ("vps.mount", "%s.mount" % ctid):
-            if self._script(name, ctid, out):
+        if not skip:
+            subprocess.check_call(["mount", "--bind", private, root])
+        for name, path in self._scripts("mount", ctid, layout):
+            if self._script(name, ctid, out, path):
                 subprocess.call(["umount", root])
                 return Result(VZ_ACTIONSCRIPT_ERROR, "".join(out))
         out.append("Container is mounted\n")
@@ -178,8 +224,9 @@ class Vzctl(object):
             return Result(VZ_VE_RUNNING, "Container is running -- stop it first\n")
         if not self.is_mounted(ctid):
             return Result(0, "Container is not mounted\n")
-        for name in ("%s.umount" % ctid, "vps.umount"):
-            if self._script(name, ctid, out):
+        layout = self.layout(ctid)
+        for name, path in self._scripts("umount", ctid, layout):
+            if self._script(name, ctid, out, path):
                 return Result(VZ_ACTIONSCRIPT_ERROR, "".join(out))
         rc = 0
         res = subprocess.run(["umount", self.root(ctid)], stdout=subprocess.PIPE,
@@ -187,8 +234,8 @@ class Vzctl(object):
         if res.returncode:
             out.append("Can't umount %s: %s" % (self.root(ctid), res.stdout))
             rc = VZ_FS_CANTUMOUNT
-        for name in ("vps.postumount", "%s.postumount" % ctid):
-            if self._script(name, ctid, out) and not rc:
+        for name, path in self._scripts("postumount", ctid, layout):
+            if self._script(name, ctid, out, path) and not rc:
                 rc = VZ_ACTIONSCRIPT_ERROR
         if not rc:
             out.append("Container is unmounted\n")
@@ -428,7 +475,7 @@ def main(argv):
         sys.stderr.write("Usage: vzctl [options] <command> <ctid> [parameters]\n")
         return VZ_INVALID_PARAMETER_SYNTAX
     verb, ctid, opts = argv[0], argv[1], argv[2:]
-    v = Vzctl(os.environ.get("VZCTL_ETC_DIR", "/etc/vz"))
+    v = Vzctl(os.environ.get("VZCTL_ETC_DIR", "/etc/vz"), os.environ.get("VZCTL_FLAVOUR", "vzctl4"))
     if verb in ("chkpnt", "suspend"):
         parsed = _parse(opts, CHKPNT_OPTS)
         steps = [s for s in ("--suspend", "--dump", "--resume", "--kill") if parsed and s in parsed]

@@ -84,7 +84,7 @@ class TestNode(object):
 
     __test__ = False  # a helper, not a test class
 
-    def __init__(self, base, root=ROOT, real=True):
+    def __init__(self, base, root=ROOT, real=True, flavour="vzctl4"):
         self.base = base
         self.zroot = root  # VZZFS_ROOT: another pool's stands for another node
         self.real = real
@@ -108,9 +108,9 @@ class TestNode(object):
                         "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
                         "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\nTEMPLATE=%s/vz/template\n"
                         "DUMPDIR=%s/vz/dump\n" % (base, base, base, base, base))
-            target = "VZCTL_ETC_DIR='%s' %s '%s'" % (self.etc, sys.executable,
-                                                    os.path.join(REPO, "tests/harness/vzctl.py"))
-            self.vzctl = Vzctl(self.etc)
+            target = "VZCTL_ETC_DIR='%s' VZCTL_FLAVOUR=%s %s '%s'" % (
+                self.etc, flavour, sys.executable, os.path.join(REPO, "tests/harness/vzctl.py"))
+            self.vzctl = Vzctl(self.etc, flavour)
         with open(self.vzctl_bin, "w") as f:
             f.write("#!/bin/sh\necho \"$*\" >> '%s'\nexec %s \"$@\"\n" % (self.vzctl_log, target))
         os.chmod(self.vzctl_bin, 0o755)
@@ -264,6 +264,15 @@ class TestNode(object):
 def node(pool, tmp_path):
     """A node driven by the real vzctl 4.11.1."""
     n = TestNode(str(tmp_path / "node"))
+    yield n
+    n.cleanup()
+
+
+@pytest.fixture
+def vz7_node(pool, tmp_path):
+    """A node run the way OpenVZ 7's libvzctl runs action scripts (the stand-in's vz7
+    mode): libvzctl needs the vz7 kernel, which the test VM cannot boot."""
+    n = TestNode(str(tmp_path / "node"), real=False, flavour="vz7")
     yield n
     n.cleanup()
 
