@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Benchmark: how long a running CT is held by 'vzzfs snapshot' vs a bare 'zfs snapshot'.
 
-The CT is the test harness's (its processes are stopped with SIGSTOP for the
-suspend), with a writer running in it. Over ROUNDS snapshots each: the window
+The CT is a busybox CT started by the real vzctl 4.11.1; on the VM's upstream
+kernel vzzfs holds it through its freezer cgroup. A writer runs beside it. Over ROUNDS snapshots each: the window
 vzzfs reports (suspend -> resume), the whole 'vzzfs snapshot' command, and a
 bare 'zfs snapshot' of the same zvol.
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/snapshot_window.py
