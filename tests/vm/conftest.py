@@ -4,6 +4,7 @@ Outside the VM these tests do not skip: collecting them is an error, so a
 missing VM can never pass for a green run. Run them with scripts/test.
 """
 import faulthandler
+import glob
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ import pytest
 
 from harness import realvzctl
 from harness.vzctl import Vzctl
-from vzzfs_hooks import hookwire, volume, zfs
+from vzzfs_hooks import hookwire, mounts, volume, zfs
 from vzzfs_hooks.config import Node
 from vzzfs_hooks.freezer import cgroup_dir, thaw
 
@@ -254,10 +255,22 @@ class TestNode(object):
                 if os.path.isdir(path):
                     volume.set_immutable(path, False)
             if ds and zfs.exists(ds):
+                unmount_everywhere(ds)  # e.g. a staging mount of a killed convert
                 sh("zfs", "destroy", "-R", ds, check=False)
         if zfs.exists(self.zroot + "/tmpl"):
             sh("zfs", "destroy", "-R", self.zroot + "/tmpl", check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def unmount_everywhere(ds):
+    """Unmount every mount of zvol ``ds`` (and its snapshots' devices) in this namespace,
+    so that a test that failed half-way does not leave the next one a busy dataset."""
+    devs = set()
+    for link in glob.glob("/dev/zvol/%s" % ds) + glob.glob("/dev/zvol/%s@*" % ds):
+        devs.add(os.path.realpath(link))
+    for m in reversed(mounts.table()):
+        if os.path.realpath(m.source) in devs or m.source in devs:
+            sh("umount", "-l", m.mountpoint, check=False)
 
 
 @pytest.fixture

@@ -49,7 +49,9 @@ def check(private):
 
 
 def digest(path):
-    return sh("sh", "-c", "cd '%s' && find . -type f ! -name socket -print0 | sort -z | "
+    """Hashes of the files fill() made: under root/, since vzctl start itself writes
+    into a CT (/fastboot, device nodes)."""
+    return sh("sh", "-c", "cd '%s/root' && find . -type f ! -name socket -print0 | sort -z | "
                           "xargs -0 sha256sum" % path).stdout
 
 
