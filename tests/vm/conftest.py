@@ -109,7 +109,7 @@ class TestNode(object):
                         "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
                         "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\nTEMPLATE=%s/vz/template\n"
                         "DUMPDIR=%s/vz/dump\n" % (base, base, base, base, base))
-            target = "VZCTL_ETC_DIR='%s' VZCTL_FLAVOUR=%s %s '%s'" % (
+            target = "env VZCTL_ETC_DIR='%s' VZCTL_FLAVOUR=%s %s '%s'" % (
                 self.etc, flavour, sys.executable, os.path.join(REPO, "tests/harness/vzctl.py"))
             self.vzctl = Vzctl(self.etc, flavour)
         with open(self.vzctl_bin, "w") as f:
