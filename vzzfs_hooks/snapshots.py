@@ -30,7 +30,8 @@ PROP_CONF = "org.openvz.vzzfs:conf"           # the CT's conf then, zlib + base6
 PROP_ROLLED_BACK = "org.openvz.vzzfs:rolled-back-to"
 LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones",
               PROP_KIND, PROP_STATE, PROP_DUMP)
-_CONF_MAX = 8000  # a ZFS user property holds 8192 bytes
+_CONF_MAX = 8000
+SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
 
 class Interrupted(VzzfsError):
@@ -363,8 +364,10 @@ def mount(ct, name, target):
             undo.add("hide snapshot devices", _hide_devices, ct)
         device = volume.find_device(snap, ct.settings.dev_timeout)
         # noload: the device is read-only, the journal cannot be replayed (a snapshot
-        # taken frozen or stopped has nothing to replay)
-        res = runner.run(["mount", "-t", "ext4", "-o", "ro,noload", device, target], check=False)
+        # taken frozen or stopped has nothing to replay). nosuid,nodev,noexec: the files
+        # are the CT's, so a setuid program or device node it planted stays inert here
+        res = runner.run(["mount", "-t", "ext4", "-o", SNAPSHOT_MOUNT_OPTS, device, target],
+                         check=False)
         if res.returncode != 0:
             raise VzzfsError("cannot mount snapshot %s: %s" % (snap, res.stderr.strip()),
                              "check it with e2fsck -n %s" % device, ctid=ct.ctid)
