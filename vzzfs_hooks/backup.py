@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from . import config, ctconf, lifecycle, lock, snapshots, zfs
-from .fileio import write_atomic
+from .fileio import create_new, write_atomic
 from .ct import Container, check_ctid
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
 from .progress import Progress
@@ -207,7 +207,10 @@ def backup_to_file(ct, path, incremental=False, retain=None):
     """A backup into ``path``, written as path.partial and renamed when complete."""
     partial = path + ".partial"
     try:
-        out = open(partial, "wb")
+        out = create_new(partial)
+    except FileExistsError:
+        raise UsageError("%s already exists" % partial,
+                         "remove it (left by an interrupted backup?) and retry", ctid=ct.ctid)
     except OSError as e:
         raise UsageError("cannot write %s: %s" % (partial, e.strerror),
                          "check the directory and its free space", ctid=ct.ctid)
@@ -216,7 +219,7 @@ def backup_to_file(ct, path, incremental=False, retain=None):
             result = backup(ct, out, incremental, retain)
         os.rename(partial, path)
     finally:
-        if os.path.exists(partial):
+        if os.path.exists(partial):  # ours: created above, exclusively
             os.unlink(partial)
     return result
 

@@ -21,6 +21,7 @@ import subprocess
 from . import backup, lifecycle, lock, log, snapshots, vzctlcmd, zfs
 from .ct import Container
 from .errors import StateError, UsageError, VzzfsError
+from .fileio import create_new
 
 PREFIX = "vzzfs-send-"
 
@@ -198,7 +199,9 @@ def receive_dump(ct, stream):
     path = vzctlcmd.default_dumpfile(ct)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = path + ".partial"
-    with open(partial, "wb") as out:
+    if os.path.lexists(partial):
+        os.unlink(partial)  # left by a cut transfer (unlink never follows a symlink)
+    with create_new(partial) as out:
         backup.pump(stream, out)
     os.rename(partial, path)
     return path
