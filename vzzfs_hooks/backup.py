@@ -16,7 +16,7 @@ import os
 import subprocess
 import time
 
-from . import config, ctconf, lifecycle, lock, snapshots, zfs
+from . import config, ctconf, lifecycle, lock, ownership, snapshots, zfs
 from .fileio import create_new, write_atomic
 from .ct import Container, check_ctid
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
@@ -251,6 +251,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         raise StateError("already exists", "restore it as another CT (--ctid NEW), or pass "
                          "--force to replace it", ctid=ct.ctid)
     if replacing:
+        ownership.require(ct)
         _require_stopped(ct)
     else:
         lifecycle.check_new_ct(ct)
@@ -272,7 +273,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
             undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
-        zfs.set_props(ct.dataset, {lifecycle.PROP_CTID: ct.ctid})
+        zfs.set_props(ct.dataset, {ownership.PROP_CTID: ct.ctid})
         _write_conf(ct, header, undo)
         lifecycle.make_dirs(ct, undo)
         undo.commit()
@@ -300,6 +301,7 @@ def _restore_increment(ct, header, stream, resumable=False, resuming=False):
     if not zfs.exists(ct.dataset):
         raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
                          "restore the full backup first", ctid=ct.ctid)
+    ownership.require(ct)
     base = "%s@%s" % (ct.dataset, header["base"])
     if not resuming and (not zfs.exists(base)
                          or zfs.get(base, "guid")["guid"] != header["base_guid"]):

@@ -9,10 +9,8 @@ from .errors import UsageError
 
 
 def _ct(args):
-    from .cli import _container  # the CLI's one way to resolve a CTID or name
-    ct = _container(args, args.ctid)
-    ct.require_conf()
-    return ct
+    from .cli import owned_container  # the CLI's one way to resolve a CTID or name
+    return owned_container(args, args.ctid)
 
 
 def _node(args):

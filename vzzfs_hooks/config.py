@@ -37,6 +37,10 @@ DEFAULTS = OrderedDict([
     ("VZZFS_AUTO_CREATE", "no"),         # yes: vzctl create's vps.create moves new CTs to zvols
 ])
 
+# node-wide only: a CT's conf (written by tools, carried in backups) must not move the
+# CT's zvol out of VZZFS_ROOT's rule nor pick the program vzzfs runs as root
+NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL")
+
 DATASET_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MOUNT_OPTS_RE = re.compile(r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$")
 # options that would change what gets mounted, or break the CT (it needs its

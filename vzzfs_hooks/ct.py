@@ -7,7 +7,7 @@ passed ``check_ctid`` and settings that passed config's checks, nowhere else.
 import os
 import re
 
-from . import config, mounts
+from . import config, mounts, ownership
 from .errors import ConfigError, UsageError
 
 # vzctl 4.x CTIDs are unsigned ints (0 is the host); names
@@ -39,7 +39,8 @@ class Container(object):
         self.has_conf = os.path.exists(self.conffile)
         self.params = config.merge(node.global_params(), self.own)
         raw = config.merge(node.vzzfs_params(),
-                           {k: v for k, v in self.own.items() if k in config.DEFAULTS})
+                           {k: v for k, v in self.own.items()
+                            if k in config.DEFAULTS and k not in config.NODE_ONLY})
         self.settings = config.Settings(raw)
 
         self.ve_private = self._path("VE_PRIVATE", "/vz/private/$VEID")
@@ -50,7 +51,7 @@ class Container(object):
         if explicit:
             self.dataset = config.check_dataset_name(explicit, "VZZFS_DATASET")
         else:
-            self.dataset = "%s/ct/%s" % (self.settings.root, self.ctid)
+            self.dataset = ownership.ct_dataset(self.settings.root, self.ctid)
 
     def _path(self, key, default):
         value = config.expand_veid(key, self.params.get(key, default), self.ctid)
