@@ -16,7 +16,8 @@ import os
 import subprocess
 import time
 
-from . import config, ctconf, lifecycle, lock, ownership, snapshots, zfs
+from . import (actions, config, confimport, ctconf, lifecycle, lock, log, ownership, snapshots,
+               zfs)
 from .fileio import create_new, write_atomic
 from .ct import Container, check_ctid
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
@@ -266,6 +267,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         receive_stream(stream, incoming, resumable=resumable,
                        what="CT %s: restore" % ct.ctid)
         undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
+        _forget_received_state(incoming)
         old = None
         if zfs.exists(ct.dataset):
             old = ct.dataset + "-replaced"
@@ -281,6 +283,24 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         _destroy_if_there(old)
     return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
             "incremental": False}
+
+
+# what `zfs send -p` carries of the sending node's state: a dump path, a convert in
+# progress, a rollback; none of it is true here, and a path is not to be trusted
+SENDER_DATASET_PROPS = (actions.PROP_CONVERT, snapshots.PROP_ROLLED_BACK)
+SENDER_SNAPSHOT_PROPS = (snapshots.PROP_DUMP,)
+
+
+def _forget_received_state(dataset, snapshot=None):
+    """Clear the sender's state that rode in on the stream (the snapshot's conf stays:
+    snapshot-switch imports it through the allow-list)."""
+    names = ["%s@%s" % (dataset, snapshot)] if snapshot else [
+        r["name"] for r in zfs.list_datasets(dataset, ["name"], types="snapshot")]
+    for prop in SENDER_DATASET_PROPS:
+        zfs.zfs("inherit", prop, dataset, name=dataset)
+    for prop in SENDER_SNAPSHOT_PROPS:
+        if names:
+            zfs.zfs("inherit", prop, *names, name=dataset)
 
 
 def _destroy_if_there(name):
@@ -313,6 +333,7 @@ def _restore_increment(ct, header, stream, resumable=False, resuming=False):
         # stream turns out broken
         receive_stream(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
                        what="CT %s: restore" % ct.ctid)
+        _forget_received_state(ct.dataset, header["snapshot"])
         _write_conf(ct, header, undo)
         undo.commit()
     return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
@@ -320,17 +341,23 @@ def _restore_increment(ct, header, stream, resumable=False, resuming=False):
 
 
 def _write_conf(ct, header, undo):
-    own = config.parse_text(header["conf"])
-    changes = {}
-    if ct.ctid != header["ctid"]:
-        changes.update(lifecycle.conf_changes_for_new_ctid(own, ct.ctid))
-    if own.get("VZZFS_DATASET") and own["VZZFS_DATASET"] != ct.dataset:
-        changes["VZZFS_DATASET"] = ct.dataset
+    """The CT's conf: this node's, with the CT settings the stream's conf allows."""
+    incoming = config.parse_text(header["conf"])
+    if ct.ctid != header["ctid"]:  # another CT's name, MACs and UUID stay behind
+        gone = lifecycle.conf_changes_for_new_ctid(incoming, ct.ctid)
+        incoming = {k: v for k, v in incoming.items() if gone.get(k, v) is not None}
+    current = ct.own if ct.has_conf else {}
+    changes, dropped = confimport.merge(incoming, current, ct.node.global_params(),
+                                        {"VE_LAYOUT": "simfs", "DISK_QUOTA": "no",
+                                         "VZZFS_DATASET": ct.dataset})
+    if dropped:
+        log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "the stream")))
     if os.path.exists(ct.conffile):
         with open(ct.conffile) as f:
             before = f.read()
         undo.add("put back %s" % ct.conffile, write_atomic, ct.conffile, before)
-        write_atomic(ct.conffile, ctconf.update_text(header["conf"], changes))
+        write_atomic(ct.conffile, ctconf.update_text(before, changes))
     else:
-        ctconf.create_file(ct.conffile, header["conf"], changes)
+        ctconf.create_file(ct.conffile, "", changes)
         undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+    return dropped

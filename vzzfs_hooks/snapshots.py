@@ -14,7 +14,8 @@ import signal
 import time
 import zlib
 
-from . import actions, faults, lock, log, mounts, runner, volume, vzctlcmd, zfs
+from . import (actions, config, confimport, ctconf, faults, lock, log, mounts, runner, volume,
+               vzctlcmd, zfs)
 from .config import check_dataset_name
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
 from .fileio import write_atomic
@@ -323,12 +324,18 @@ def _restore_conf(ct, name):
     value = zfs.get(full_name(ct, name), PROP_CONF).get(PROP_CONF)
     if not value:
         return
-    text = decode_conf(value)
+    # only the CT's own settings come back: paths, programs and vzzfs's keys stay
+    # as this node has them now (the property could come from a received stream)
     with open(ct.conffile) as f:
-        if f.read() == text:
-            return
+        before = f.read()
+    changes, dropped = confimport.merge(config.parse_text(decode_conf(value)),
+                                        config.parse_text(before), ct.node.global_params(), {})
+    if dropped:
+        log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "snapshot " + name)))
+    if not changes:
+        return
     shutil.copyfile(ct.conffile, ct.conffile + ".vzzfs-switch")
-    write_atomic(ct.conffile, text, 0o644)
+    write_atomic(ct.conffile, ctconf.update_text(before, changes), 0o644)
     log.info("CT %s: conf restored from snapshot %s (the previous one is %s.vzzfs-switch)"
              % (ct.ctid, name, ct.conffile))
 
