@@ -19,7 +19,7 @@ import time
 from . import (actions, config, confimport, ctconf, lifecycle, lock, log, ownership, snapshots,
                zfs)
 from .fileio import create_new, write_atomic
-from .ct import Container, check_ctid
+from .ct import Container, check_ctid, check_new_ctid
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
 from .progress import Progress
 from .revert import Reverter
@@ -230,7 +230,9 @@ def backup_to_file(ct, path, incremental=False, retain=None):
 def restore(node, stream, ctid=None, force=False, resumable=False):
     """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own)."""
     header = read_header(stream)
-    ct = Container(ctid or header["ctid"], node)
+    # a number, never a name: `--ctid web` must not become a CT that `destroy web`
+    # would resolve to another one; the stream's own CTID is checked alike
+    ct = Container(check_new_ctid(node, ctid or header["ctid"]), node)
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":
@@ -258,7 +260,8 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         lifecycle.check_new_ct(ct)
     zfs.require_pool(ct.pool)
     zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
-    incoming = ct.dataset + "-restoring"
+    incoming = staging(ct, "restoring")
+    zfs.ensure_filesystem(incoming.rsplit("/", 1)[0])
     if zfs.exists(incoming) and not resuming:
         _destroy_if_there(incoming)  # left by an interrupted restore or send
     with Reverter() as undo:
@@ -270,7 +273,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         _forget_received_state(incoming)
         old = None
         if zfs.exists(ct.dataset):
-            old = ct.dataset + "-replaced"
+            old = staging(ct, "replaced")
             zfs.rename(ct.dataset, old)
             undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
         zfs.rename(incoming, ct.dataset)
@@ -301,6 +304,17 @@ def _forget_received_state(dataset, snapshot=None):
     for prop in SENDER_SNAPSHOT_PROPS:
         if names:
             zfs.zfs("inherit", prop, *names, name=dataset)
+
+
+def staging(ct, what):
+    """Where a stream for ``ct`` is received (``what``: restoring) or its old zvol waits
+    (replaced): VZZFS_ROOT/incoming/, where no CTID names a dataset."""
+    name = ownership.incoming_dataset(ct.settings.root, ct.ctid, what)
+    if name.split("/", 1)[0] != ct.pool:
+        raise UsageError("zvol %s is not in pool %s of VZZFS_ROOT, so a restore cannot "
+                         "swap it" % (ct.dataset, ct.settings.pool),
+                         "restore as a new CT (--ctid NEW)", ctid=ct.ctid)
+    return name
 
 
 def _destroy_if_there(name):

@@ -28,6 +28,20 @@ def check_ctid(ctid):
                      "use a number from 1 to %d or a name of letters, digits and -_." % MAX_CTID)
 
 
+def check_new_ctid(node, ctid):
+    """A CTID for a CT about to be made (create, clone, restore, receive): a number,
+    and no vzctl name (names resolve to other CTs everywhere else). Returns it."""
+    text = check_ctid(ctid)
+    if not CTID_RE.match(text):
+        raise UsageError("a new CT needs a number as its CTID, not the name %r" % text,
+                         "pick a free number from 1 to %d (vzctl set CTID --name NAME "
+                         "names it afterwards)" % MAX_CTID)
+    if os.path.lexists(os.path.join(node.names_dir, text)):
+        raise UsageError("%s is already the name of a CT (%s)"
+                         % (text, os.path.join(node.names_dir, text)), "pick another CTID")
+    return text
+
+
 class Container(object):
     """One CT as vzctl sees it, plus where vzzfs keeps its zvol."""
 

@@ -8,7 +8,7 @@ import os
 
 from . import (config, ctconf, lock, log, mounts, ownership, resize, snapshots, template,
                volume, vzctlcmd, zfs)
-from .ct import Container
+from .ct import Container, check_new_ctid
 from .errors import DatasetBusy, DatasetExists, StateError, UsageError
 from .ownership import PROP_CTID
 from .revert import Reverter
@@ -114,7 +114,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     template.check_name(ostemplate)
     check_hostname(hostname)
     ipadd = check_ips(ipadd)
-    ct = Container(ctid, node)
+    ct = Container(check_new_ctid(node, ctid), node)
     settings = config.Settings(config.merge(
         ct.settings.raw, {k: v for k, v in (overrides or {}).items() if v is not None}))
     sample_name, sample_text = _sample_text(node, sample)
@@ -198,7 +198,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
     ipadd = check_ips(ipadd)
     src = Container(src_id, node)
     src.require_conf()
-    dst = Container(dst_id, node)
+    dst = Container(check_new_ctid(node, dst_id), node)
     if src.ctid == dst.ctid:
         raise UsageError("source and destination are the same CT", "pick a new CTID")
     if not zfs.exists(src.dataset):

@@ -18,7 +18,7 @@ import os
 import shlex
 import subprocess
 
-from . import backup, lifecycle, lock, log, snapshots, vzctlcmd, zfs
+from . import backup, lifecycle, lock, log, ownership, snapshots, vzctlcmd, zfs
 from .ct import Container
 from .errors import StateError, UsageError, VzzfsError
 from .fileio import create_new
@@ -49,7 +49,8 @@ def status(node, ctid):
             ds, _, name = row["name"].partition("@")
             if ds == ct.dataset:
                 result["snapshots"][name] = row["guid"]
-    for target, kind in ((ct.dataset + "-restoring", "full"), (ct.dataset, "increment")):
+    for target, kind in ((ownership.incoming_dataset(ct.settings.root, ct.ctid, "restoring"),
+                          "full"), (ct.dataset, "increment")):
         if zfs.exists(target):
             token = zfs.get(target, "receive_resume_token").get("receive_resume_token")
             if token:
