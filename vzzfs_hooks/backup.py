@@ -227,12 +227,19 @@ def backup_to_file(ct, path, incremental=False, retain=None):
 
 # ---- restore ----
 
-def restore(node, stream, ctid=None, force=False, resumable=False):
-    """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own)."""
+def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
+    """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own).
+
+    ``limits`` (forced.Limits): what a sender may do, for vzzfs receive behind an
+    ssh forced command.
+    """
     header = read_header(stream)
     # a number, never a name: `--ctid web` must not become a CT that `destroy web`
     # would resolve to another one; the stream's own CTID is checked alike
     ct = Container(check_new_ctid(node, ctid or header["ctid"]), node)
+    if limits is not None:
+        limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
+        force = force and limits.overwrite
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":

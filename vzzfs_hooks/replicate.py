@@ -58,9 +58,10 @@ def status(node, ctid):
     return result
 
 
-def receive(node, stream, ctid=None, force=False):
-    """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably."""
-    return backup.restore(node, stream, ctid, force=force, resumable=True)
+def receive(node, stream, ctid=None, force=False, limits=None):
+    """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably;
+    ``limits`` (forced.Limits) bound what the sender may do."""
+    return backup.restore(node, stream, ctid, force=force, resumable=True, limits=limits)
 
 
 # ---- the sending side ----
