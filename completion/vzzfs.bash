@@ -52,7 +52,7 @@ _vzzfs() {
         backup) opts="--to --incremental --retain" ;;
         restore) opts="--ctid --force" ;;
         send) opts="--to" ;;
-        receive) opts="--ctid --force --status" ;;
+        receive) opts="--ctid --force --status --forced-command" ;;
         migrate) opts="--online" ;;
         install-hooks) opts="--confdir --hookdir" ;;
         uninstall-hooks) opts="--confdir --force" ;;

@@ -7,7 +7,7 @@ fails: a mount made here is undone before an error leaves this module.
 
 import os
 
-from . import log, mounts, resize, volume, zfs
+from . import log, mounts, ownership, resize, volume, zfs
 from .errors import ConfigError, FsError, StateError, VzzfsError
 
 
@@ -64,11 +64,12 @@ def pool_shadow_warning(pool, private_top):
 def _check_volume(ct):
     """(volsize, pool percent full) once the pool is usable and the dataset a zvol."""
     capacity = zfs.require_pool(ct.pool)
-    props = zfs.get(ct.dataset, "type", "volsize")
+    props = zfs.get(ct.dataset, "type", "volsize", ownership.PROP_CTID)
     kind = props.get("type")
     if kind != "volume":
         raise ConfigError("dataset %s is a %s, not a zvol" % (ct.dataset, kind),
                           "point VZZFS_DATASET in %s at a zvol" % ct.conffile)
+    ownership.check(ct, props.get(ownership.PROP_CTID))
     return int(props["volsize"]), capacity
 
 

@@ -16,9 +16,10 @@ import os
 import subprocess
 import time
 
-from . import config, ctconf, lifecycle, lock, snapshots, zfs
-from .fileio import write_atomic
-from .ct import Container, check_ctid
+from . import (actions, config, confimport, ctconf, lifecycle, lock, log, ownership, snapshots,
+               zfs)
+from .fileio import create_new, write_atomic
+from .ct import Container, check_ctid, check_new_ctid
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
 from .progress import Progress
 from .revert import Reverter
@@ -207,7 +208,10 @@ def backup_to_file(ct, path, incremental=False, retain=None):
     """A backup into ``path``, written as path.partial and renamed when complete."""
     partial = path + ".partial"
     try:
-        out = open(partial, "wb")
+        out = create_new(partial)
+    except FileExistsError:
+        raise UsageError("%s already exists" % partial,
+                         "remove it (left by an interrupted backup?) and retry", ctid=ct.ctid)
     except OSError as e:
         raise UsageError("cannot write %s: %s" % (partial, e.strerror),
                          "check the directory and its free space", ctid=ct.ctid)
@@ -216,17 +220,26 @@ def backup_to_file(ct, path, incremental=False, retain=None):
             result = backup(ct, out, incremental, retain)
         os.rename(partial, path)
     finally:
-        if os.path.exists(partial):
+        if os.path.exists(partial):  # ours: created above, exclusively
             os.unlink(partial)
     return result
 
 
 # ---- restore ----
 
-def restore(node, stream, ctid=None, force=False, resumable=False):
-    """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own)."""
+def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
+    """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own).
+
+    ``limits`` (forced.Limits): what a sender may do, for vzzfs receive behind an
+    ssh forced command.
+    """
     header = read_header(stream)
-    ct = Container(ctid or header["ctid"], node)
+    # a number, never a name: `--ctid web` must not become a CT that `destroy web`
+    # would resolve to another one; the stream's own CTID is checked alike
+    ct = Container(check_new_ctid(node, ctid or header["ctid"]), node)
+    if limits is not None:
+        limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
+        force = force and limits.overwrite
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":
@@ -248,12 +261,14 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         raise StateError("already exists", "restore it as another CT (--ctid NEW), or pass "
                          "--force to replace it", ctid=ct.ctid)
     if replacing:
+        ownership.require(ct)
         _require_stopped(ct)
     else:
         lifecycle.check_new_ct(ct)
     zfs.require_pool(ct.pool)
     zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
-    incoming = ct.dataset + "-restoring"
+    incoming = staging(ct, "restoring")
+    zfs.ensure_filesystem(incoming.rsplit("/", 1)[0])
     if zfs.exists(incoming) and not resuming:
         _destroy_if_there(incoming)  # left by an interrupted restore or send
     with Reverter() as undo:
@@ -262,14 +277,15 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         receive_stream(stream, incoming, resumable=resumable,
                        what="CT %s: restore" % ct.ctid)
         undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
+        _forget_received_state(incoming)
         old = None
         if zfs.exists(ct.dataset):
-            old = ct.dataset + "-replaced"
+            old = staging(ct, "replaced")
             zfs.rename(ct.dataset, old)
             undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
-        zfs.set_props(ct.dataset, {lifecycle.PROP_CTID: ct.ctid})
+        zfs.set_props(ct.dataset, {ownership.PROP_CTID: ct.ctid})
         _write_conf(ct, header, undo)
         lifecycle.make_dirs(ct, undo)
         undo.commit()
@@ -277,6 +293,35 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         _destroy_if_there(old)
     return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
             "incremental": False}
+
+
+# what `zfs send -p` carries of the sending node's state: a dump path, a convert in
+# progress, a rollback; none of it is true here, and a path is not to be trusted
+SENDER_DATASET_PROPS = (actions.PROP_CONVERT, snapshots.PROP_ROLLED_BACK)
+SENDER_SNAPSHOT_PROPS = (snapshots.PROP_DUMP,)
+
+
+def _forget_received_state(dataset, snapshot=None):
+    """Clear the sender's state that rode in on the stream (the snapshot's conf stays:
+    snapshot-switch imports it through the allow-list)."""
+    names = ["%s@%s" % (dataset, snapshot)] if snapshot else [
+        r["name"] for r in zfs.list_datasets(dataset, ["name"], types="snapshot")]
+    for prop in SENDER_DATASET_PROPS:
+        zfs.zfs("inherit", prop, dataset, name=dataset)
+    for prop in SENDER_SNAPSHOT_PROPS:
+        if names:
+            zfs.zfs("inherit", prop, *names, name=dataset)
+
+
+def staging(ct, what):
+    """Where a stream for ``ct`` is received (``what``: restoring) or its old zvol waits
+    (replaced): VZZFS_ROOT/incoming/, where no CTID names a dataset."""
+    name = ownership.incoming_dataset(ct.settings.root, ct.ctid, what)
+    if name.split("/", 1)[0] != ct.pool:
+        raise UsageError("zvol %s is not in pool %s of VZZFS_ROOT, so a restore cannot "
+                         "swap it" % (ct.dataset, ct.settings.pool),
+                         "restore as a new CT (--ctid NEW)", ctid=ct.ctid)
+    return name
 
 
 def _destroy_if_there(name):
@@ -297,6 +342,7 @@ def _restore_increment(ct, header, stream, resumable=False, resuming=False):
     if not zfs.exists(ct.dataset):
         raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
                          "restore the full backup first", ctid=ct.ctid)
+    ownership.require(ct)
     base = "%s@%s" % (ct.dataset, header["base"])
     if not resuming and (not zfs.exists(base)
                          or zfs.get(base, "guid")["guid"] != header["base_guid"]):
@@ -308,6 +354,7 @@ def _restore_increment(ct, header, stream, resumable=False, resuming=False):
         # stream turns out broken
         receive_stream(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
                        what="CT %s: restore" % ct.ctid)
+        _forget_received_state(ct.dataset, header["snapshot"])
         _write_conf(ct, header, undo)
         undo.commit()
     return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
@@ -315,17 +362,23 @@ def _restore_increment(ct, header, stream, resumable=False, resuming=False):
 
 
 def _write_conf(ct, header, undo):
-    own = config.parse_text(header["conf"])
-    changes = {}
-    if ct.ctid != header["ctid"]:
-        changes.update(lifecycle.conf_changes_for_new_ctid(own, ct.ctid))
-    if own.get("VZZFS_DATASET") and own["VZZFS_DATASET"] != ct.dataset:
-        changes["VZZFS_DATASET"] = ct.dataset
+    """The CT's conf: this node's, with the CT settings the stream's conf allows."""
+    incoming = config.parse_text(header["conf"])
+    if ct.ctid != header["ctid"]:  # another CT's name, MACs and UUID stay behind
+        gone = lifecycle.conf_changes_for_new_ctid(incoming, ct.ctid)
+        incoming = {k: v for k, v in incoming.items() if gone.get(k, v) is not None}
+    current = ct.own if ct.has_conf else {}
+    changes, dropped = confimport.merge(incoming, current, ct.node.global_params(),
+                                        {"VE_LAYOUT": "simfs", "DISK_QUOTA": "no",
+                                         "VZZFS_DATASET": ct.dataset})
+    if dropped:
+        log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "the stream")))
     if os.path.exists(ct.conffile):
         with open(ct.conffile) as f:
             before = f.read()
         undo.add("put back %s" % ct.conffile, write_atomic, ct.conffile, before)
-        write_atomic(ct.conffile, ctconf.update_text(header["conf"], changes))
+        write_atomic(ct.conffile, ctconf.update_text(before, changes))
     else:
-        ctconf.create_file(ct.conffile, header["conf"], changes)
+        ctconf.create_file(ct.conffile, "", changes)
         undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+    return dropped

@@ -10,7 +10,7 @@ import os
 import sys
 
 from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, hookwire,
-               lifecycle, listing, lock, log, mounts, resize, template, zfs)
+               lifecycle, listing, lock, log, mounts, ownership, resize, template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
 from .errors import EXIT_ERROR, StateError, UsageError, VzzfsError
@@ -27,6 +27,14 @@ def _node(args):
 
 def _container(args, ctid):
     return Container(resolve_name(_node(args), ctid), _node(args))
+
+
+def owned_container(args, ctid):
+    """A CT with a conf whose zvol (if it has one) passes the ownership rule."""
+    ct = _container(args, ctid)
+    ct.require_conf()
+    ownership.require(ct)
+    return ct
 
 
 def resolve_name(node, ctid):
@@ -154,8 +162,7 @@ def cmd_template_remove(args):
 
 
 def cmd_resize(args):
-    ct = _container(args, args.ctid)
-    ct.require_conf()
+    ct = owned_container(args, args.ctid)
     size = _size_arg(args.size, "SIZE")
     if not zfs.exists(ct.dataset):
         raise UsageError("is not on a zvol (no %s)" % ct.dataset, "check the CTID", ctid=ct.ctid)

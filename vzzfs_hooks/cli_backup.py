@@ -1,18 +1,17 @@
 """The backup verbs of the vzzfs command: backup, restore, send, receive, migrate."""
 
 import json
+import os
 import sys
 
-from . import backup, replicate
-from .ct import Container
+from . import backup, forced, replicate
+from .ct import Container, check_ctid
 from .errors import UsageError
 
 
 def _ct(args):
-    from .cli import _container  # the CLI's one way to resolve a CTID or name
-    ct = _container(args, args.ctid)
-    ct.require_conf()
-    return ct
+    from .cli import owned_container  # the CLI's one way to resolve a CTID or name
+    return owned_container(args, args.ctid)
 
 
 def _node(args):
@@ -69,10 +68,29 @@ def cmd_send(args):
 
 
 def cmd_receive(args):
+    if args.forced_command:
+        return _receive_forced(args)
     if args.status:
         print(json.dumps(replicate.status(_node(args), args.status)))
         return
     _restored(replicate.receive(_node(args), sys.stdin.buffer, args.ctid, args.force))
+
+
+def _receive_forced(args):
+    """Behind an ssh forced command: the sender's command line is only a request."""
+    if args.status or args.ctid or args.force:
+        raise UsageError("--forced-command takes the sender's options from "
+                         "SSH_ORIGINAL_COMMAND, not its own",
+                         "in authorized_keys: command=\"vzzfs receive --forced-command\"")
+    node = _node(args)
+    limits = forced.Limits.from_node(node)
+    status, ctid, force = forced.parse_original_command(os.environ.get("SSH_ORIGINAL_COMMAND"))
+    if status or ctid:  # refused before a byte of the stream is read
+        limits.check_ctid(check_ctid(status or ctid))
+    if status:
+        print(json.dumps(replicate.status(node, status)))
+        return
+    _restored(replicate.receive(node, sys.stdin.buffer, ctid, force, limits))
 
 
 def cmd_receive_dump(args):
@@ -113,6 +131,9 @@ def add_parsers(sub):
     s.add_argument("--ctid", help="receive as this CTID")
     s.add_argument("--force", action="store_true", help="replace an existing stopped CT")
     s.add_argument("--status", metavar="CTID", help="print what this node has of CTID (JSON)")
+    s.add_argument("--forced-command", action="store_true",
+                   help="run as an ssh forced command: take the sender's options from "
+                        "SSH_ORIGINAL_COMMAND, within VZZFS_RECEIVE_* limits")
     s.set_defaults(func=cmd_receive)
 
     s = sub.add_parser("receive-dump", help="store a CT's dump from stdin (for migrate --online)")

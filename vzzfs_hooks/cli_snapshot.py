@@ -10,10 +10,8 @@ from . import lock, snapshots
 
 
 def _ct(args):
-    from .cli import _container  # the CLI's one way to resolve a CTID or name
-    ct = _container(args, args.ctid)
-    ct.require_conf()
-    return ct
+    from .cli import owned_container  # the CLI's one way to resolve a CTID or name
+    return owned_container(args, args.ctid)
 
 
 def cmd_snapshot(args):

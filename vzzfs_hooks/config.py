@@ -37,7 +37,14 @@ DEFAULTS = OrderedDict([
     ("VZZFS_SUSPEND", "auto"),           # how a snapshot holds a running CT: vzctl, freezer, auto
     ("VZZFS_RESTORE_CHECK", "yes"),      # refuse vzctl restore if the disk changed since chkpnt
     ("VZZFS_AUTO_CREATE", "no"),         # yes: vzctl create's vps.create moves new CTs to zvols
+    ("VZZFS_RECEIVE_OVERWRITE", "no"),   # receive --forced-command: no = new CTs only
+    ("VZZFS_RECEIVE_CTIDS", ""),         # receive --forced-command: CTIDs a sender may write
 ])
+
+# node-wide only: a CT's conf (written by tools, carried in backups) must not move the
+# CT's zvol out of VZZFS_ROOT's rule nor pick the program vzzfs runs as root
+NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND",
+             "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS")
 
 DATASET_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MOUNT_OPTS_RE = re.compile(r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$")

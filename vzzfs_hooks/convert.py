@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 
-from . import actions, ctconf, faults, lifecycle, lock, log, runner, volume, zfs
+from . import actions, ctconf, faults, lifecycle, lock, log, ownership, runner, volume, zfs
 from .config import parse_diskspace
 from .errors import StateError, UsageError, VzzfsError
 from .revert import Reverter
@@ -103,6 +103,7 @@ def _convert_locked(ct, diskspace, purge):
         if os.path.ismount(_staging(ct)):
             volume.umount(_staging(ct), ct.settings.busy_timeout)
         _rmdir(_staging(ct))
+        ownership.require(ct)
         zfs.destroy(ct.dataset, recursive=True)
     _check_source(ct)
     size = wanted_size(ct, diskspace)
@@ -143,7 +144,7 @@ def _copy(ct, size):
     zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
     staging = _staging(ct)
     props = lifecycle.zvol_props(settings)
-    props.update({PROP_STATE: "copying", lifecycle.PROP_CTID: ct.ctid})
+    props.update({PROP_STATE: "copying", ownership.PROP_CTID: ct.ctid})
     with Reverter() as undo:
         zfs.create_volume(ct.dataset, size, settings.volblocksize, settings.sparse, props)
         undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)

@@ -7,7 +7,7 @@ passed ``check_ctid`` and settings that passed config's checks, nowhere else.
 import os
 import re
 
-from . import config, mounts
+from . import config, mounts, ownership
 from .errors import ConfigError, UsageError
 
 # vzctl 4.x CTIDs are unsigned ints (0 is the host); names
@@ -28,6 +28,20 @@ def check_ctid(ctid):
                      "use a number from 1 to %d or a name of letters, digits and -_." % MAX_CTID)
 
 
+def check_new_ctid(node, ctid):
+    """A CTID for a CT about to be made (create, clone, restore, receive): a number,
+    and no vzctl name (names resolve to other CTs everywhere else). Returns it."""
+    text = check_ctid(ctid)
+    if not CTID_RE.match(text):
+        raise UsageError("a new CT needs a number as its CTID, not the name %r" % text,
+                         "pick a free number from 1 to %d (vzctl set CTID --name NAME "
+                         "names it afterwards)" % MAX_CTID)
+    if os.path.lexists(os.path.join(node.names_dir, text)):
+        raise UsageError("%s is already the name of a CT (%s)"
+                         % (text, os.path.join(node.names_dir, text)), "pick another CTID")
+    return text
+
+
 class Container(object):
     """One CT as vzctl sees it, plus where vzzfs keeps its zvol."""
 
@@ -39,7 +53,8 @@ class Container(object):
         self.has_conf = os.path.exists(self.conffile)
         self.params = config.merge(node.global_params(), self.own)
         raw = config.merge(node.vzzfs_params(),
-                           {k: v for k, v in self.own.items() if k in config.DEFAULTS})
+                           {k: v for k, v in self.own.items()
+                            if k in config.DEFAULTS and k not in config.NODE_ONLY})
         self.settings = config.Settings(raw)
 
         self.ve_private = self._path("VE_PRIVATE", "/vz/private/$VEID")
@@ -50,7 +65,7 @@ class Container(object):
         if explicit:
             self.dataset = config.check_dataset_name(explicit, "VZZFS_DATASET")
         else:
-            self.dataset = "%s/ct/%s" % (self.settings.root, self.ctid)
+            self.dataset = ownership.ct_dataset(self.settings.root, self.ctid)
 
     def _path(self, key, default):
         value = config.expand_veid(key, self.params.get(key, default), self.ctid)

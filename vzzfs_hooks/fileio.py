@@ -1,4 +1,5 @@
-"""Replacing small files atomically: a reader sees the old file or the new one, never half."""
+"""Writing files safely: small ones replaced atomically (a reader sees the old file or
+the new one, never half), big ones created fresh, never through a planted symlink."""
 
 import os
 import tempfile
@@ -17,3 +18,11 @@ def write_atomic(path, text, mode=0o644):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def create_new(path, mode=0o600):
+    """A new file at ``path``, opened for binary writing: O_EXCL|O_NOFOLLOW, so an
+    existing file or a symlink planted there (even a dangling one) raises
+    FileExistsError (or OSError ELOOP) instead of being followed or overwritten."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    return os.fdopen(fd, "wb")

@@ -7,6 +7,7 @@ file is replaced atomically (write a temp file, then rename).
 """
 
 import os
+import shlex
 
 from .config import check_abs_path
 from .errors import ConfigError, StateError
@@ -33,15 +34,15 @@ def shim_text(action, hook_dir, conf_dir):
     script = os.path.join(conf_dir, "vps." + action)
     # vzzfs has nothing to do at umount: without an admin's script there is no
     # reason to start Python on every vzctl stop
-    skip = ("[ -e '%s%s' ] || exit 0\n" % (script, CHAIN_SUFFIX)
-            if action in CHAIN_ONLY else "")
+    chained = shlex.quote(script + CHAIN_SUFFIX)  # a path may hold ', $ or spaces
+    skip = "[ -e %s ] || exit 0\n" % chained if action in CHAIN_ONLY else ""
     return ("#!/bin/sh\n"
             "%s: %s\n"
             "# Installed by 'vzzfs install-hooks'; 'vzzfs uninstall-hooks' removes it. Do not edit:\n"
             "# an own script belongs in %s%s, which this runs.\n"
-            "%sexec '%s' --chain '%s%s'\n"
-            % (MARKER, action, script, CHAIN_SUFFIX, skip, os.path.join(hook_dir, action),
-               script, CHAIN_SUFFIX))
+            "%sexec %s --chain %s\n"
+            % (MARKER, action, script, CHAIN_SUFFIX, skip,
+               shlex.quote(os.path.join(hook_dir, action)), chained))
 
 
 def is_ours(path):

@@ -6,13 +6,13 @@ made, so the node is left as it was. Each takes the CT's vzctl lock.
 
 import os
 
-from . import (config, ctconf, lock, log, mounts, resize, snapshots, template, volume,
-               vzctlcmd, zfs)
-from .ct import Container
+from . import (config, ctconf, lock, log, mounts, ownership, resize, snapshots, template,
+               volume, vzctlcmd, zfs)
+from .ct import Container, check_new_ctid
 from .errors import DatasetBusy, DatasetExists, StateError, UsageError
+from .ownership import PROP_CTID
 from .revert import Reverter
 
-PROP_CTID = "org.openvz.vzzfs:ctid"
 PROP_ORIGIN_CT = "org.openvz.vzzfs:origin-ct"
 CT_SCRIPT_SUFFIXES = ("conf", "mount", "umount", "premount", "postumount")
 
@@ -133,7 +133,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     template.check_name(ostemplate)
     check_hostname(hostname)
     ipadd = check_ips(ipadd)
-    ct = Container(ctid, node)
+    ct = Container(check_new_ctid(node, ctid), node)
     settings = config.Settings(config.merge(
         ct.settings.raw, {k: v for k, v in (overrides or {}).items() if v is not None}))
     sample_name, sample_text = _sample_text(node, sample)
@@ -227,7 +227,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
     ipadd = check_ips(ipadd)
     src = Container(src_id, node)
     src.require_conf()
-    dst = Container(dst_id, node)
+    dst = Container(check_new_ctid(node, dst_id), node)
     if src.ctid == dst.ctid:
         raise UsageError("source and destination are the same CT", "pick a new CTID")
     if not zfs.exists(src.dataset):
@@ -302,6 +302,7 @@ def destroy(node, ctid, promote=False):
             raise StateError("is running or mounted", "stop it first: vzctl stop %s" % ct.ctid,
                              ctid=ct.ctid)
         if has_zvol:
+            ownership.require(ct)  # VZZFS_DATASET may name the pool, VZZFS_ROOT, another CT
             deps = dependents(ct.dataset)
             if deps and not promote:
                 raise DatasetBusy("zvol %s is the origin of %s"
@@ -310,8 +311,12 @@ def destroy(node, ctid, promote=False):
                                   "independent", ctid=ct.ctid)
             while deps:
                 # the clone of the newest snapshot takes over all older snapshots
-                newest = max(deps, key=lambda d: int(zfs.get(d[0], "createtxg")["createtxg"]))
+                txg = {r["name"]: r["txg"] for r in snapshots.rows(ct)}
+                newest = max(deps, key=lambda d: txg[d[0].split("@", 1)[1]])
+                # the promote moves the origin snapshot and all older ones to the clone
+                moved = [n for n, t in txg.items() if t <= txg[newest[0].split("@", 1)[1]]]
                 zfs.promote(newest[1])
+                _forget_ct_state(newest[1], moved)
                 log.info("CT %s: promoted %s" % (ct.ctid, newest[1]))
                 deps = dependents(ct.dataset)
             zfs.destroy(ct.dataset, recursive=True)
@@ -324,6 +329,16 @@ def destroy(node, ctid, promote=False):
             else:
                 _retire_conf(node, ct)
     log.info("CT %s: destroyed (zvol %s)" % (ct.ctid, ct.dataset))
+
+
+def _forget_ct_state(clone, names):
+    """Snapshots a promote moved to ``clone`` still name the destroyed CT's conf and dump:
+    drop both, or snapshot-switch on the clone would install that CT's identity."""
+    for name in names:
+        snap = "%s@%s" % (clone, name)
+        if zfs.exists(snap):
+            for prop in (snapshots.PROP_CONF, snapshots.PROP_DUMP):
+                zfs.zfs("inherit", prop, snap, name=snap)
 
 
 def _retire_conf(node, ct):

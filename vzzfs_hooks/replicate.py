@@ -18,9 +18,10 @@ import os
 import shlex
 import subprocess
 
-from . import backup, lifecycle, lock, log, snapshots, vzctlcmd, zfs
+from . import backup, lifecycle, lock, log, ownership, snapshots, vzctlcmd, zfs
 from .ct import Container
 from .errors import StateError, UsageError, VzzfsError
+from .fileio import create_new
 
 PREFIX = "vzzfs-send-"
 
@@ -48,7 +49,8 @@ def status(node, ctid):
             ds, _, name = row["name"].partition("@")
             if ds == ct.dataset:
                 result["snapshots"][name] = row["guid"]
-    for target, kind in ((ct.dataset + "-restoring", "full"), (ct.dataset, "increment")):
+    for target, kind in ((ownership.incoming_dataset(ct.settings.root, ct.ctid, "restoring"),
+                          "full"), (ct.dataset, "increment")):
         if zfs.exists(target):
             token = zfs.get(target, "receive_resume_token").get("receive_resume_token")
             if token:
@@ -56,9 +58,10 @@ def status(node, ctid):
     return result
 
 
-def receive(node, stream, ctid=None, force=False):
-    """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably."""
-    return backup.restore(node, stream, ctid, force=force, resumable=True)
+def receive(node, stream, ctid=None, force=False, limits=None):
+    """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably;
+    ``limits`` (forced.Limits) bound what the sender may do."""
+    return backup.restore(node, stream, ctid, force=force, resumable=True, limits=limits)
 
 
 # ---- the sending side ----
@@ -198,7 +201,9 @@ def receive_dump(ct, stream):
     path = vzctlcmd.default_dumpfile(ct)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = path + ".partial"
-    with open(partial, "wb") as out:
+    if os.path.lexists(partial):
+        os.unlink(partial)  # left by a cut transfer (unlink never follows a symlink)
+    with create_new(partial) as out:
         backup.pump(stream, out)
     os.rename(partial, path)
     return path

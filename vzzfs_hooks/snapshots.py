@@ -14,7 +14,8 @@ import signal
 import time
 import zlib
 
-from . import actions, faults, freezer, lock, log, mounts, runner, volume, vzctlcmd, zfs
+from . import (actions, config, confimport, ctconf, faults, freezer, lock, log, mounts, runner,
+               volume, vzctlcmd, zfs)
 from .config import check_dataset_name
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
 from .fileio import write_atomic
@@ -30,7 +31,8 @@ PROP_CONF = "org.openvz.vzzfs:conf"           # the CT's conf then, zlib + base6
 PROP_ROLLED_BACK = "org.openvz.vzzfs:rolled-back-to"
 LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones",
               PROP_KIND, PROP_STATE, PROP_DUMP)
-_CONF_MAX = 8000  # a ZFS user property holds 8192 bytes
+_CONF_MAX = 8000
+SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
 
 class Interrupted(VzzfsError):
@@ -352,12 +354,18 @@ def _restore_conf(ct, name):
     value = zfs.get(full_name(ct, name), PROP_CONF).get(PROP_CONF)
     if not value:
         return
-    text = decode_conf(value)
+    # only the CT's own settings come back: paths, programs and vzzfs's keys stay
+    # as this node has them now (the property could come from a received stream)
     with open(ct.conffile) as f:
-        if f.read() == text:
-            return
+        before = f.read()
+    changes, dropped = confimport.merge(config.parse_text(decode_conf(value)),
+                                        config.parse_text(before), ct.node.global_params(), {})
+    if dropped:
+        log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "snapshot " + name)))
+    if not changes:
+        return
     shutil.copyfile(ct.conffile, ct.conffile + ".vzzfs-switch")
-    write_atomic(ct.conffile, text, 0o644)
+    write_atomic(ct.conffile, ctconf.update_text(before, changes), 0o644)
     log.info("CT %s: conf restored from snapshot %s (the previous one is %s.vzzfs-switch)"
              % (ct.ctid, name, ct.conffile))
 
@@ -393,8 +401,10 @@ def mount(ct, name, target):
             undo.add("hide snapshot devices", _hide_devices, ct)
         device = volume.find_device(snap, ct.settings.dev_timeout)
         # noload: the device is read-only, the journal cannot be replayed (a snapshot
-        # taken frozen or stopped has nothing to replay)
-        res = runner.run(["mount", "-t", "ext4", "-o", "ro,noload", device, target], check=False)
+        # taken frozen or stopped has nothing to replay). nosuid,nodev,noexec: the files
+        # are the CT's, so a setuid program or device node it planted stays inert here
+        res = runner.run(["mount", "-t", "ext4", "-o", SNAPSHOT_MOUNT_OPTS, device, target],
+                         check=False)
         if res.returncode != 0:
             raise VzzfsError("cannot mount snapshot %s: %s" % (snap, res.stderr.strip()),
                              "check it with e2fsck -n %s" % device, ctid=ct.ctid)

@@ -110,3 +110,24 @@ def test_upgrade_keeps_hooks_and_the_admins_config(root, rpms):
     after = root.snapshot()
     assert after.pop("vzzfs.conf.rpmsave")[1].decode() == edited  # rpm keeps an edited config
     assert after == before
+
+
+def test_shebangs_name_the_python_the_package_was_built_for(root, rpms, tmp_path):
+    """On EL8 /usr/bin/python3 is an alternative: switching it must not break the hooks."""
+    built_for = os.path.realpath("/usr/bin/python3")  # e.g. /usr/bin/python3.11
+    assert built_for != "/usr/bin/python3"
+    rpm = run(os.path.join(TOP, "scripts", "build-rpm"), "--release", "3", "--outdir",
+              str(tmp_path), "--python", built_for).stdout.strip().splitlines()[-1]
+    assert "/usr/bin/python3" in run("rpm", "-qpR", rpms["1"]).stdout
+    assert built_for in run("rpm", "-qpR", rpm).stdout
+    root.rpm("-i", "--nodeps", rpm)
+    for path in ("/usr/bin/vzzfs", "/usr/libexec/vzzfs/vzzfs-hook"):
+        assert text(root.p(path)).splitlines()[0] == "#!" + built_for, path
+    os.unlink(root.p("/usr/bin/python3"))  # the python3 alternative switched away
+    os.symlink("/nonexistent/python", root.p("/usr/bin/python3"))
+    assert root.chroot("/usr/bin/vzzfs", "--version").stdout.strip() == "vzzfs 0.1.0"
+    res = root.chroot("/etc/vz/conf/vps.premount", check=False,
+                      env={"PATH": "/usr/sbin:/usr/bin", "VEID": "../x",
+                           "VE_CONFFILE": "/etc/vz/conf/101.conf"})
+    assert res.returncode == 2 and "invalid CTID" in res.stdout, res.stdout
+    root.rpm("-e", "vzzfs")

@@ -53,3 +53,18 @@ def test_hostile_values_refused(tmp_path, conf):
     node = write_node(tmp_path, '', conf)
     with pytest.raises(ConfigError):
         Container("101", node)
+
+
+def test_a_new_ctid_is_a_number_and_not_a_name(tmp_path):
+    from vzzfs_hooks.ct import check_new_ctid
+    node = write_node(tmp_path)
+    (tmp_path / "names").mkdir()
+    (tmp_path / "names" / "web").symlink_to("../conf/101.conf")
+    assert check_new_ctid(node, "102") == "102"
+    for bad in ("web", "db", "../x", "0"):
+        with pytest.raises(UsageError) as e:
+            check_new_ctid(node, bad)
+        assert len(e.value.line().splitlines()) == 1
+    (tmp_path / "names" / "103").symlink_to("../conf/101.conf")  # vzctl refuses such names
+    with pytest.raises(UsageError, match="already the name of a CT"):
+        check_new_ctid(node, "103")

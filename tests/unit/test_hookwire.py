@@ -1,5 +1,6 @@
 """install-hooks / uninstall-hooks: admin scripts kept and chained, both idempotent."""
 import os
+import shlex
 import subprocess
 
 import pytest
@@ -35,7 +36,8 @@ def test_install_writes_four_executable_shims(dirs):
         assert os.access(path, os.X_OK)
         text = open(path).read()
         assert text.startswith("#!/bin/sh\n")
-        assert "exec '%s/%s' --chain '%s.vzzfs-chained'" % (hooks, action, path) in text
+        assert "exec %s --chain %s" % (shlex.quote("%s/%s" % (hooks, action)),
+                                       shlex.quote(path + ".vzzfs-chained")) in text
     assert hookwire.status(conf) == dict((a, "vzzfs") for a in ACTIONS)
 
 
@@ -51,6 +53,26 @@ def test_umount_shim_starts_the_hook_only_for_an_admin_script(dirs, tmp_path):
         f.write("#!/bin/sh\n")
     assert subprocess.call([shim]) == 0
     assert log.read_text() == "--chain %s.vzzfs-chained\n" % shim
+
+
+def test_a_quote_in_the_paths_runs_no_shell_code(tmp_path):
+    """A --confdir or --hookdir holding ' or $ stays one word when vzctl runs the shim."""
+    evil = "x';touch${IFS}PWNED;'$(touch${IFS}PWNED2)"
+    conf, hooks = tmp_path / ("conf" + evil), tmp_path / ("hooks" + evil)
+    conf.mkdir()
+    hooks.mkdir()
+    seen = tmp_path / "seen"
+    for action in ACTIONS:
+        p = hooks / action
+        p.write_text("#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\n" % seen)
+        p.chmod(0o755)
+    hookwire.install(str(conf), str(hooks))
+    for action in ("premount", "umount"):
+        shim = str(conf / ("vps." + action))
+        open(shim + ".vzzfs-chained", "w").close()
+        assert subprocess.call([shim], cwd=str(tmp_path), env={}) == 0
+        assert seen.read_text() == "--chain\n%s.vzzfs-chained\n" % shim
+    assert not [n for n in os.listdir(str(tmp_path)) if n.startswith("PWNED")]
 
 
 def test_install_twice_changes_nothing(dirs):
@@ -165,7 +187,7 @@ def test_install_hooks_from_a_checkout_wires_its_hooks(tmp_path):
                          universal_newlines=True)
     assert res.returncode == 0, res.stdout
     shim = (conf / "vps.premount").read_text()
-    assert "exec '%s' " % os.path.join(os.path.realpath(top), "hooks", "premount") in shim
+    assert "exec %s " % shlex.quote(os.path.join(os.path.realpath(top), "hooks", "premount")) in shim
     res = subprocess.run([os.path.join(top, "bin", "vzzfs"), "--etc-dir", str(tmp_path),
                           "install-hooks", "--confdir", str(conf), "--hookdir",
                           str(tmp_path / "nohooks")],

@@ -46,7 +46,8 @@ def read(path):
 
 def nothing_left(node, ctid):
     ds = node.dataset(ctid)
-    for name in (ds, ds + "-restoring", ds + "-replaced"):
+    staged = "%s/incoming/%s" % (node.zroot, ctid)
+    for name in (ds, staged + "-restoring", staged + "-replaced"):
         assert not zfs.exists(name), name
     assert not os.path.exists(node.conffile(ctid))
     assert not os.path.exists(node.private(ctid))

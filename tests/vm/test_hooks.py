@@ -8,7 +8,7 @@ import time
 
 from conftest import POOL, REPO, sh
 from harness.vzctl import wait_unshared
-from vzzfs_hooks import mounts, volume
+from vzzfs_hooks import mounts, volume, zfs
 
 
 def read(path):
@@ -284,6 +284,11 @@ def test_disk_quota_yes_warns(node):
 
 def test_explicit_dataset_outside_root(node):
     node.make_ct(103, dataset="vz/ct103", extra_conf='VZZFS_DATASET="vz/ct103"\n')
+    # outside VZZFS_ROOT/ct a zvol is a CT's only when its property says so
+    res = node.vzctl.start(103)
+    assert res.rc == 79 and "zfs set org.openvz.vzzfs:ctid=103 vz/ct103" in res.output, res
+    assert_detached(node, 103)
+    zfs.set_props("vz/ct103", {"org.openvz.vzzfs:ctid": "103"})
     assert node.vzctl.start(103).rc == 0
     assert private_source(node, 103) == os.path.realpath("/dev/zvol/vz/ct103")
     assert node.vzctl.stop(103).rc == 0

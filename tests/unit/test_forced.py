@@ -1,0 +1,60 @@
+"""vzzfs receive --forced-command: the sender's command is a request this node bounds."""
+import pytest
+
+from vzzfs_hooks import cli, forced
+from vzzfs_hooks.config import Node
+from vzzfs_hooks.errors import ConfigError, StateError, UsageError
+
+
+def test_ranges():
+    assert forced.parse_ranges("") == []
+    assert forced.parse_ranges("1000-1999, 2500") == [(1000, 1999), (2500, 2500)]
+    for bad in ("1999-1000", "a-b", "0-5", "1-2-3", "web"):
+        with pytest.raises(ConfigError):
+            forced.parse_ranges(bad)
+
+
+def test_limits():
+    limits = forced.Limits(overwrite=False, ranges=[(1000, 1999)])
+    limits.check("1500", exists=False)
+    with pytest.raises(UsageError, match="does not receive CT 101"):
+        limits.check("101", exists=False)
+    with pytest.raises(UsageError):
+        limits.check_ctid("web")
+    with pytest.raises(StateError, match="new CTs only"):
+        limits.check("1500", exists=True)
+    forced.Limits(overwrite=True).check("101", exists=True)
+
+
+@pytest.mark.parametrize("text,want", [
+    ("vzzfs receive", (None, None, False)),
+    ("/usr/bin/vzzfs receive --status 101", ("101", None, False)),
+    ("vzzfs receive --ctid 1001 --force", (None, "1001", True)),
+])
+def test_allowed_commands(text, want):
+    assert forced.parse_original_command(text) == want
+
+
+@pytest.mark.parametrize("text", [
+    None, "", "sh -c id", "vzzfs --etc-dir /tmp/evil receive", "vzzfs receive --etc-dir /x",
+    "vzzfs receive-dump 101", "vzctl start 101", "vzzfs destroy 101", "vzzfs receive; id",
+    "vzzfs receive 'unclosed", "vzzfs receive --force=yes",
+])
+def test_refused_commands(text):
+    with pytest.raises(UsageError) as e:
+        forced.parse_original_command(text)
+    assert len(e.value.line().splitlines()) == 1
+
+
+def test_cli_refuses_before_touching_anything(tmp_path, monkeypatch, capsys):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "vzzfs.conf").write_text('VZZFS_RECEIVE_CTIDS="1000-1999"\n')
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no zfs: must not be needed
+    for command in ("vzzfs receive --status 101", "vzzfs receive --ctid 5", "id"):
+        monkeypatch.setenv("SSH_ORIGINAL_COMMAND", command)
+        rc = cli.main(["--etc-dir", str(tmp_path), "receive", "--forced-command"])
+        assert rc == 2, command
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "vzzfs receive")
+    assert cli.main(["--etc-dir", str(tmp_path), "receive", "--forced-command",
+                     "--force"]) == 2
+    assert Node(str(tmp_path)).vzzfs_params()["VZZFS_RECEIVE_OVERWRITE"] == "no"
