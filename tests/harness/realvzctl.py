@@ -20,8 +20,12 @@ ETC = "/etc/vz"
 STOCK_ETC = os.path.join(os.environ.get("VZZFS_VZCTL_DIR", "/opt/vzzfs-test/vzctl"),
                          "guest-etc/vz")  # what vzctl's make install put in /etc/vz
 BUSYBOX = "/bin/busybox"  # Debian's busybox-static: a CT's init and shell
+# a shell's tools, enough for vzctl's dist scripts (hostname, hosts, network) to run
 BUSYBOX_APPLETS = ("sh", "init", "halt", "poweroff", "reboot", "sleep", "echo", "cat", "ls",
-                   "mv", "rm", "touch", "true", "mount", "umount", "sync", "dd", "id", "ps")
+                   "mv", "rm", "touch", "true", "false", "mount", "umount", "sync", "dd", "id",
+                   "ps", "cp", "grep", "sed", "awk", "mkdir", "rmdir", "chmod", "chown", "ln",
+                   "hostname", "cut", "tr", "head", "tail", "wc", "uname", "test", "[", "expr",
+                   "basename", "dirname", "find", "xargs", "sort", "df")
 
 
 def node_vz_conf(stock, base):
