@@ -36,7 +36,7 @@ def pytest_report_header(config):
     return ["vzctl: the real one is MISSING (scripts/build-vzctl); tests that need it fail"]
 
 
-TEST_TIMEOUT = int(os.environ.get("VZZFS_TEST_TIMEOUT", "300"))
+TEST_TIMEOUT = int(os.environ.get("VZZFS_TEST_TIMEOUT", "900"))
 
 
 @pytest.fixture(autouse=True)
