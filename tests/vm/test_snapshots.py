@@ -272,6 +272,20 @@ def test_snapshot_mount_is_read_only_and_leaves_the_ct_alone(node):
     assert node.vzctl.stop(101).rc == 0
 
 
+def assert_changed_disk_is_refused(node):
+    """The disk changes behind the dump's back: vzctl restore (and start) refuse."""
+    assert node.vzzfs("attach", "101").returncode == 0
+    with open(os.path.join(node.private(101), "root/changed"), "w") as f:
+        f.write("x")
+    assert node.vzzfs("detach", "101").returncode == 0
+    for verb in ("restore", "start"):
+        res = node.vzctl_cli(verb, "101")
+        assert res.returncode == 79 and "changed after vzctl chkpnt" in res.stdout, res.stdout
+        assert "snapshot-switch 101 vzzfs-chkpnt-" in res.stdout
+        assert not node.vzctl.is_mounted(101) and os.path.exists(node.dumpfile(101))
+        assert not os.path.ismount(node.private(101))
+
+
 def test_real_vzctl_chkpnt_through_criu_is_snapshotted_and_a_changed_disk_refused(node):
     """vzctl 4.11.1's chkpnt on this kernel: CRIU dumps the CT, vzctl runs the umount
     chain (postumount takes the chkpnt snapshot), then vzctl itself aborts freeing
@@ -289,16 +303,7 @@ def test_real_vzctl_chkpnt_through_criu_is_snapshotted_and_a_changed_disk_refuse
     rows = snaps(node, 101)
     assert len(rows) == 1 and rows[0]["kind"] == "chkpnt", rows
     assert rows[0]["dumpfile"] == node.dumpfile(101) and rows[0]["dump"]
-    # the disk changes behind the dump's back: restore (and start) refuse
-    assert node.vzzfs("attach", "101").returncode == 0
-    with open(os.path.join(node.private(101), "root/changed"), "w") as f:
-        f.write("x")
-    assert node.vzzfs("detach", "101").returncode == 0
-    for verb in ("restore", "start"):
-        res = node.vzctl_cli(verb, "101")
-        assert res.returncode == 79 and "changed after vzctl chkpnt" in res.stdout, res.stdout
-        assert not node.vzctl.is_mounted(101) and os.path.exists(node.dumpfile(101))
-        assert not os.path.ismount(node.private(101))
+    assert_changed_disk_is_refused(node)
     with open(node.conffile(101), "a") as f:
         f.write('VZZFS_RESTORE_CHECK="no"\n')
     res = node.vzctl_cli("restore", "101")
@@ -333,17 +338,7 @@ def test_vzctl_chkpnt_snapshots_and_restore_checks_the_disk(standin_node):
     assert node.vzctl_cli("chkpnt", "101").returncode == 0
     assert [r["kind"] for r in snaps(node, 101)] == ["chkpnt"]
     assert snaps(node, 101)[0]["name"] != rows[0]["name"]
-    # the disk changes behind the dump's back: restore (and start) refuse
-    assert node.vzzfs("attach", "101").returncode == 0
-    with open(os.path.join(node.private(101), "root/changed"), "w") as f:
-        f.write("x")
-    assert node.vzzfs("detach", "101").returncode == 0
-    for verb in ("restore", "start"):
-        res = node.vzctl_cli(verb, "101")
-        assert res.returncode == 79 and "changed after vzctl chkpnt" in res.stdout, res.stdout
-        assert "snapshot-switch 101 vzzfs-chkpnt-" in res.stdout
-        assert not node.vzctl.is_mounted(101) and os.path.exists(node.dumpfile(101))
-        assert not os.path.ismount(node.private(101))
+    assert_changed_disk_is_refused(node)
     with open(node.conffile(101), "a") as f:
         f.write('VZZFS_RESTORE_CHECK="no"\n')
     res = node.vzctl_cli("restore", "101")
