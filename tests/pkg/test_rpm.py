@@ -39,6 +39,16 @@ def assert_wired(root, chained):
             assert not os.path.exists(kept)
 
 
+
+def assert_command_and_hook_run(root):
+    """The installed command answers, and the installed premount hook runs (refusing
+    a bad CTID with its one-line error)."""
+    assert root.chroot("/usr/bin/vzzfs", "--version").stdout.strip() == "vzzfs 0.1.0"
+    res = root.chroot("/etc/vz/conf/vps.premount", check=False,
+                      env={"PATH": "/usr/sbin:/usr/bin", "VEID": "../x",
+                           "VE_CONFFILE": "/etc/vz/conf/101.conf"})
+    assert res.returncode == 2 and "invalid CTID" in res.stdout, res.stdout
+
 def test_rpm_lists_what_a_node_needs(rpms):
     files = run("rpm", "-qlp", rpms["1"]).stdout.split()
     for path in ("/usr/bin/vzzfs", "/usr/libexec/vzzfs/premount", "/usr/libexec/vzzfs/vzzfs-hook",
@@ -63,11 +73,7 @@ def test_install_wires_hooks_and_erase_leaves_etc_as_it_was(root, rpms):
     with open(os.path.join(TOP, "systemd/vz.service.d/vzzfs.conf")) as f:
         assert text(root.p(DROPIN)) == f.read()  # vz.service starts CTs after ZFS
     # the installed command and hooks run from the installed package
-    assert root.chroot("/usr/bin/vzzfs", "--version").stdout.strip() == "vzzfs 0.1.0"
-    res = root.chroot("/etc/vz/conf/vps.premount", check=False,
-                      env={"PATH": "/usr/sbin:/usr/bin", "VEID": "../x",
-                           "VE_CONFFILE": "/etc/vz/conf/101.conf"})
-    assert res.returncode == 2 and "invalid CTID" in res.stdout, res.stdout
+    assert_command_and_hook_run(root)
     root.rpm("-e", "vzzfs")
     assert root.snapshot() == before
     assert not os.path.exists(root.p("/usr/bin/vzzfs"))
@@ -125,9 +131,5 @@ def test_shebangs_name_the_python_the_package_was_built_for(root, rpms, tmp_path
         assert text(root.p(path)).splitlines()[0] == "#!" + built_for, path
     os.unlink(root.p("/usr/bin/python3"))  # the python3 alternative switched away
     os.symlink("/nonexistent/python", root.p("/usr/bin/python3"))
-    assert root.chroot("/usr/bin/vzzfs", "--version").stdout.strip() == "vzzfs 0.1.0"
-    res = root.chroot("/etc/vz/conf/vps.premount", check=False,
-                      env={"PATH": "/usr/sbin:/usr/bin", "VEID": "../x",
-                           "VE_CONFFILE": "/etc/vz/conf/101.conf"})
-    assert res.returncode == 2 and "invalid CTID" in res.stdout, res.stdout
+    assert_command_and_hook_run(root)
     root.rpm("-e", "vzzfs")
