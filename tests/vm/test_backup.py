@@ -20,8 +20,10 @@ def node2(pool, tmp_path):
     # the node it replicates or migrates to runs the stand-in
     n = TestNode(str(tmp_path / "node2"), root="vz2/vzzfs", real=False)
     yield n
-    n.cleanup()
-    sh("zpool", "destroy", "-f", "vz2", check=False)
+    try:
+        n.cleanup()
+    finally:  # a cleanup cut short must not leave the next test's disk in use
+        sh("zpool", "destroy", "-f", "vz2", check=False)
 
 
 def guid(name):
