@@ -3,8 +3,6 @@ import os
 import shutil
 import subprocess
 
-import pytest
-
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DROPIN = os.path.join(TOP, "systemd", "vz.service.d", "vzzfs.conf")
 # OpenZFS's units: pools imported, then zvol_wait saw every /dev/zvol link

@@ -2,7 +2,6 @@
 import shutil
 import subprocess
 
-import pytest
 
 from vzzfs_hooks import lifecycle, template, volume
 
@@ -50,9 +49,9 @@ def test_unpack_message_names_what_was_asked_what_a_clone_has_and_the_fix(monkey
     assert "vzzfs template import deb --size 2048M --diskinodes 188240" in fix
 
 
-@pytest.mark.skipif(not (shutil.which("mkfs.ext4") and shutil.which("resize2fs")),
-                    reason="needs e2fsprogs")
 def test_prediction_holds_for_a_real_ext4(tmp_path):
+    assert shutil.which("mkfs.ext4") and shutil.which("resize2fs"), \
+        "needs e2fsprogs: run scripts/vm-setup"
     img = str(tmp_path / "fs.img")
     with open(img, "wb") as f:
         f.truncate(2 * GIB)
