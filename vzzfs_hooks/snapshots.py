@@ -110,11 +110,6 @@ def _thaw(ct):
                       "fsfreeze --unfreeze %s" % ct.ve_private, ctid=ct.ctid)
 
 
-def _hold_method(ct):
-    """'vzctl' (chkpnt --suspend/--resume) or 'freezer' (the CT's freezer cgroup)."""
-    return freezer.method(ct.settings.suspend)
-
-
 def _resume(ct, cgroup=None):
     """None, or the error saying the CT is still suspended (or frozen in ``cgroup``)."""
     if cgroup is not None:
@@ -172,7 +167,7 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
         zfs.snapshot([snap], props)
         return {"snapshot": snap, "state": "stopped", "window": 0.0}
 
-    hold = _hold_method(ct) if (running and suspend) else None
+    hold = freezer.method(ct.settings.suspend) if (running and suspend) else None
     if dump and hold != "vzctl":
         raise StateError("cannot dump its memory on this kernel: vzctl's chkpnt through "
                          "CRIU ends the CT instead of suspending it",

@@ -134,10 +134,6 @@ class Vzctl(object):
         if self.flavour == "vz7":
             env = {"HOME": "/", "PATH": VZ7_SCRIPT_PATH, "SHELL": "/bin/bash",
                    "VEID": str(ctid), "VE_CONFFILE": self.conffile(ctid)}
-        # not vzctl's doing: the test VM's tree is read-only, so without this every
-        # hook run would compile the package afresh (seconds under TCG)
-        if os.environ.get("PYTHONPYCACHEPREFIX"):
-            env["PYTHONPYCACHEPREFIX"] = os.environ["PYTHONPYCACHEPREFIX"]
         proc = subprocess.run([path], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, universal_newlines=True)
         out.append(proc.stdout)
