@@ -221,7 +221,7 @@ def test_hostile_vzzfs_dataset_is_refused_everywhere(node, tmp_path):
 def test_a_name_is_no_new_ctid_and_staging_cannot_hit_a_ct(node, tmp_path):
     node.make_tarball("tmpl-n")
     node.make_ct(101, files={"root/a": "a"})
-    os.makedirs(os.path.join(node.etc, "names"))
+    os.makedirs(os.path.join(node.etc, "names"), exist_ok=True)  # vzctl's stock /etc/vz has it
     os.symlink("../conf/101.conf", os.path.join(node.etc, "names", "web"))
     full = str(tmp_path / "full")
     assert node.vzzfs("backup", "101", "--to", full).returncode == 0
