@@ -7,9 +7,9 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 
 import os
 
-from . import actions, convert, hookwire, listing, zfs
+from . import actions, convert, hookwire, listing, ownership, zfs
 from .ct import Container
-from .errors import VzzfsError
+from .errors import ConfigError, VzzfsError
 
 
 def run(node, private_top):
@@ -58,4 +58,9 @@ def run(node, private_top):
         if os.path.lexists(convert.old_private(ct)):
             found.append(("ok", "CT %s: the pre-convert copy %s can go (vzzfs convert %s "
                                 "--purge)" % (ctid, convert.old_private(ct), ctid)))
+    for ct in listing.explicit_cts(node):  # VZZFS_DATASET: is the zvol it names the CT's?
+        try:
+            ownership.require(ct)
+        except ConfigError as e:
+            found.append(("warn", e.line()))
     return found

@@ -1,8 +1,8 @@
 """What `vzzfs list` shows: one row per CT on a zvol, plus orphans of either kind.
 
-An orphan is a zvol under ROOT/ct without a CT conf (left by a plain
-`vzctl destroy`, which cannot remove zvols), or a CT conf naming a zvol
-(VZZFS_DATASET) that no longer exists.
+A CT's zvol is ROOT/ct/CTID, or the one its conf names (VZZFS_DATASET). An orphan
+is a zvol under ROOT/ct without a CT conf (left by a plain `vzctl destroy`, which
+cannot remove zvols), or a CT conf naming a zvol that no longer exists.
 
 READ and WRITTEN are the zvol's logical bytes since the pool was imported,
 from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
@@ -46,48 +46,70 @@ def _origin(value):
     return value
 
 
+ZFS_PROPS = ["name", "volsize", "used", "referenced", "compressratio", "origin"]
+
+
 def rows(node, only=None):
+    """A row per CT zvol under ROOT/ct, per conf naming a zvol elsewhere
+    (VZZFS_DATASET), and per conf whose named zvol is missing."""
     settings = node.settings()
     base = settings.root + "/ct/"
-    snaps = {}
-    for s in zfs.list_datasets(settings.root + "/ct", ["name"], types="snapshot"):
-        ds = s["name"].split("@", 1)[0]
-        snaps[ds] = snaps.get(ds, 0) + 1
-    io = kstats.objset_counters(settings.pool)
-    out = []
-    seen = set()
-    props = ["name", "volsize", "used", "referenced", "compressratio", "origin"]
-    for row in zfs.list_datasets(settings.root + "/ct", props):
-        if not row["name"].startswith(base) or "/" in row["name"][len(base):]:
-            continue
+    found = []  # (ctid, zfs row)
+    for row in zfs.list_datasets(settings.root + "/ct", ZFS_PROPS):
         ctid = row["name"][len(base):]
-        if only and ctid not in only:
+        if row["name"].startswith(base) and "/" not in ctid and (not only or ctid in only):
+            found.append((ctid, row))
+    seen = set(row["name"] for _, row in found)
+    missing = []
+    for ct in explicit_cts(node, only):
+        if ct.dataset in seen:
             continue
-        try:
-            ct = Container(ctid, node)
-            status, mounted = _status(ct)
-        except VzzfsError:
-            status, mounted = "?", None
-        seen.add(row["name"])
-        counters = io.get(row["name"], {})
-        out.append({"ctid": ctid, "status": status, "dataset": row["name"],
-                    "volsize": int(row["volsize"]), "used": int(row["used"]),
-                    "referenced": int(row["referenced"]),
-                    "compressratio": row["compressratio"].rstrip("x") + "x",
-                    "origin": _origin(row["origin"] if row["origin"] != "-" else None),
-                    "snapshots": snaps.get(row["name"], 0),
-                    "inodes": _inodes(ct) if mounted else "-",
-                    "read": counters.get("nread"), "written": counters.get("nwritten"),
-                    "mounted": mounted})
-    out += _confs_without_zvol(node, seen, only)
+        got = zfs.list_datasets(ct.dataset, ZFS_PROPS) if zfs.exists(ct.dataset) else []
+        if got:
+            found.append((ct.ctid, got[0]))
+        else:
+            missing.append(_missing_row(ct))
+    snaps = {}
+    for top in [settings.root + "/ct"] + [row["name"] for _, row in found
+                                          if not row["name"].startswith(base)]:
+        for s in zfs.list_datasets(top, ["name"], types="snapshot"):
+            ds = s["name"].split("@", 1)[0]
+            snaps[ds] = snaps.get(ds, 0) + 1
+    io = kstats.objset_counters(settings.pool)
+    out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}))
+           for ctid, row in found] + missing
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
 
 
-def _confs_without_zvol(node, seen, only):
+def _row(node, ctid, row, snapshots, counters):
+    try:
+        ct = Container(ctid, node)
+        status, mounted = _status(ct)
+    except VzzfsError:
+        status, mounted = "?", None
+    return {"ctid": ctid, "status": status, "dataset": row["name"],
+            "volsize": int(row["volsize"]), "used": int(row["used"]),
+            "referenced": int(row["referenced"]),
+            "compressratio": row["compressratio"].rstrip("x") + "x",
+            "origin": _origin(row["origin"] if row["origin"] != "-" else None),
+            "snapshots": snapshots, "inodes": _inodes(ct) if mounted else "-",
+            "read": counters.get("nread"), "written": counters.get("nwritten"),
+            "mounted": mounted}
+
+
+def _missing_row(ct):
+    return {"ctid": ct.ctid, "status": "zvol missing", "dataset": ct.dataset,
+            "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
+            "origin": "-", "snapshots": 0, "inodes": "-", "read": None,
+            "written": None, "mounted": False}
+
+
+def explicit_cts(node, only=None):
+    """The CTs whose conf names their zvol (VZZFS_DATASET); unreadable confs skipped."""
     found = []
     try:
-        names = os.listdir(node.conf_dir)
+        names = sorted(os.listdir(node.conf_dir))
     except OSError:
         return found
     for name in names:
@@ -100,12 +122,8 @@ def _confs_without_zvol(node, seen, only):
             ct = Container(ctid, node)
         except VzzfsError:
             continue
-        if not ct.explicit or ct.dataset in seen or zfs.exists(ct.dataset):
-            continue
-        found.append({"ctid": ctid, "status": "zvol missing", "dataset": ct.dataset,
-                      "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
-                      "origin": "-", "snapshots": 0, "inodes": "-", "read": None,
-                      "written": None, "mounted": False})
+        if ct.explicit:
+            found.append(ct)
     return found
 
 

@@ -293,7 +293,13 @@ def test_explicit_dataset_outside_root(node):
     res = node.vzctl.start(103)
     assert res.rc == 79 and "zfs set org.openvz.vzzfs:ctid=103 vz/ct103" in res.output, res
     assert_detached(node, 103)
+    res = node.vzzfs("check")  # the operator hears of it before starting the CT
+    assert any(l.startswith("WARN") and "CT 103:" in l and "zfs set org.openvz.vzzfs:ctid=103"
+               in l for l in res.stdout.splitlines()), res.stdout
     zfs.set_props("vz/ct103", {"org.openvz.vzzfs:ctid": "103"})
+    assert "CT 103:" not in node.vzzfs("check").stdout
+    assert any(l.split()[:3] == ["103", "stopped", "vz/ct103"]
+               for l in node.vzzfs("list").stdout.splitlines())
     assert node.vzctl.start(103).rc == 0
     assert private_source(node, 103) == os.path.realpath("/dev/zvol/vz/ct103")
     assert node.vzctl.stop(103).rc == 0
