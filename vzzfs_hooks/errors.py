@@ -13,6 +13,7 @@ EXIT_LOCKED = 4       # the container is locked by another process or is busy
 EXIT_ZFS = 5          # pool not imported, dataset missing, pool full, zfs failed
 EXIT_FS = 6           # ext4 inside the zvol needs repair, mount/umount failed
 EXIT_STATE = 7        # the container is in the wrong state for the request
+EXIT_INTERRUPTED = 130  # SIGINT, SIGTERM or SIGHUP; the CT was thawed and resumed first
 
 
 class VzzfsError(Exception):
@@ -87,3 +88,7 @@ class MountBusy(FsError):
 
 class StateError(VzzfsError):
     exit_code = EXIT_STATE
+
+
+class Interrupted(VzzfsError):
+    exit_code = EXIT_INTERRUPTED

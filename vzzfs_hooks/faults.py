@@ -1,8 +1,8 @@
 """Fault injection for tests: make a named point in a long operation fail or stall.
 
 VZZFS_FAULT="POINT:fail" raises an error at POINT, "POINT:sleep" says so on
-stderr and stalls there for 60 s (so a test can signal the process at that
-moment), "POINT:kill" dies there
+stderr and stalls there for 60 s, or until a signal is held off (so a test can
+signal the process at that moment), "POINT:kill" dies there
 with SIGKILL (a crash). Unset, as on every real node, ``point()`` does nothing.
 Points: snapshot.before-freeze, snapshot.frozen, convert.copying,
 convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-shrunk.
@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 
+from . import signals
 from .errors import VzzfsError
 
 
@@ -28,6 +29,8 @@ def point(name):
     if what == "sleep":
         sys.stderr.write("vzzfs: injected stall at %s\n" % name)
         sys.stderr.flush()
-        time.sleep(60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and signals.pending() is None:
+            time.sleep(0.05)  # a signal held off (signals.Deferred) ends the stall
     if what == "kill":
         os.kill(os.getpid(), signal.SIGKILL)

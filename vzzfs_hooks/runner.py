@@ -7,6 +7,7 @@ Tests inject faults by putting a fake command first on PATH.
 
 import subprocess
 
+from . import signals
 from .errors import VzzfsError
 
 
@@ -51,7 +52,8 @@ def run(argv, check=True, timeout=None, stdin=None, env=None):
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               stdin=subprocess.DEVNULL if stdin is None else stdin,
-                              universal_newlines=True, timeout=timeout, env=env)
+                              universal_newlines=True, timeout=timeout, env=env,
+                              start_new_session=signals.deferring())
     except FileNotFoundError:
         raise VzzfsError("command %s not found" % argv[0],
                          "install it (zfsutils-linux/zfs, e2fsprogs, util-linux)")

@@ -3,19 +3,19 @@
 A running CT is suspended (vzctl chkpnt --suspend), optionally dumped, its ext4
 frozen, the snapshot taken in one atomic call, then thawed and resumed. Every
 way out of that window (an error, a full pool, SIGINT, SIGTERM, SIGHUP) thaws
-and resumes first; only SIGKILL cannot be caught. What vzzfs needs later (the
+and resumes first: signals are held off inside it and acted on between steps
+(signals.py); only SIGKILL cannot be caught. What vzzfs needs later (the
 kind, the dump file, the CT's conf then) rides on the snapshot as user properties.
 """
 
 import base64
 import os
 import shutil
-import signal
 import time
 import zlib
 
 from . import (actions, config, confimport, ctconf, faults, freezer, lock, log, mounts, runner,
-               volume, vzctlcmd, zfs)
+               signals, volume, vzctlcmd, zfs)
 from .config import check_dataset_name
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
 from .fileio import write_atomic
@@ -33,10 +33,6 @@ LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones",
               PROP_KIND, PROP_STATE, PROP_DUMP)
 _CONF_MAX = 8000
 SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
-
-
-class Interrupted(VzzfsError):
-    exit_code = 130
 
 
 def unique_name(ct, prefix="vzzfs-"):
@@ -66,37 +62,6 @@ def encode_conf(path):
 
 def decode_conf(value):
     return zlib.decompress(base64.b64decode(value.encode("ascii"))).decode("utf-8", "replace")
-
-
-class _CaughtSignals(object):
-    """SIGTERM and SIGHUP raise Interrupted (SIGINT already raises KeyboardInterrupt)
-    while the CT is suspended, so the cleanup in ``finally`` runs for them too."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-    def __enter__(self):
-        def handler(signum, frame):
-            raise Interrupted("interrupted by signal %d" % signum)
-        self._old = [(s, signal.signal(s, handler)) for s in self.SIGNALS]
-        return self
-
-    def __exit__(self, *exc):
-        for s, old in self._old:
-            signal.signal(s, old)
-        return False
-
-
-class _Blocked(object):
-    """Signals held back while thawing and resuming; delivered afterwards."""
-
-    SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-
-    def __enter__(self):
-        self._old = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
-
-    def __exit__(self, *exc):
-        signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
-        return False
 
 
 def _thaw(ct):
@@ -191,28 +156,31 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
     props[PROP_STATE] = "suspended" if hold else "frozen"
     problems = []
     started = time.monotonic()
-    with Reverter() as undo, _CaughtSignals():
+    with Reverter() as undo, signals.Deferred() as sig:
         try:
+            sig.check()
             if hold == "vzctl":
-                vzctlcmd.suspend(ct)
+                vzctlcmd.suspend(ct)  # a signal now waits for it: no half-done suspend
                 suspended = True
             elif hold == "freezer":
-                suspended = True  # before the write: a signal inside freeze() still thaws
+                suspended = True  # before the write: a failed freeze() still thaws
                 freezer.freeze(ct.ctid, cgroup)
+            sig.check()
             if dumpfile:
                 undo.add("remove %s" % dumpfile, _remove_quietly, dumpfile)
                 vzctlcmd.dump(ct, dumpfile)  # before the freeze: a dump writes into the CT's fs
             faults.point("snapshot.before-freeze")
+            sig.check()
             frozen = True  # before fsfreeze: thawing an ext4 that is not frozen is harmless
             runner.run(["fsfreeze", "--freeze", ct.ve_private])
             faults.point("snapshot.frozen")
+            sig.check()
             zfs.snapshot([snap], props)
         finally:
-            with _Blocked():
-                if frozen:
-                    problems.append(_thaw(ct))
-                if suspended:
-                    problems.append(_resume(ct, cgroup))
+            if frozen:
+                problems.append(_thaw(ct))
+            if suspended:
+                problems.append(_resume(ct, cgroup))
             window = time.monotonic() - started
             left = [p for p in problems if p]
             for p in left[1:]:

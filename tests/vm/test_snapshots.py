@@ -163,6 +163,35 @@ def test_a_ct_that_cannot_be_suspended_keeps_running_and_the_error_says_why(stan
     assert node.vzctl.stop(101).rc == 0
 
 
+def test_a_signal_during_suspend_waits_for_it_then_resumes(standin_node, tmp_path):
+    """Ctrl-C or SIGTERM while `vzctl chkpnt --suspend` runs: vzzfs lets the suspend
+    finish (in a session of its own the terminal's SIGINT does not reach it), then
+    resumes the CT and exits 130. The OpenVZ kernel's suspend: the stand-in."""
+    node = standin_node
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    mark = str(tmp_path / "suspending")
+    node.wrap_vzctl(str(tmp_path / "vzctl"),  # a suspend that takes its time to return
+                    '[ "$4" = --suspend ] || exec "$VZCTL" "$@"\n'
+                    '"$VZCTL" "$@" || exit\ntouch %s\nsleep 3\n' % mark)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if os.path.exists(mark):
+            os.unlink(mark)
+        proc = subprocess.Popen([sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc,
+                                 "snapshot", "101", "--name", "s%d" % signum], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                universal_newlines=True, start_new_session=True)
+        while not os.path.exists(mark):
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.05)
+        os.killpg(proc.pid, signum)  # to the whole group, as a terminal's Ctrl-C goes
+        out = proc.communicate(timeout=120)[0]
+        assert proc.returncode == 130 and "interrupted by signal %d" % signum in out, out
+        assert_running_and_thawed(node, 101)
+        assert snaps(node, 101) == []
+    assert node.vzctl.stop(101).rc == 0
+
+
 def test_snapshots_under_writes_are_consistent_and_switch_guards_newer(node):
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0

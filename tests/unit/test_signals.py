@@ -1,0 +1,74 @@
+"""signals.Deferred: a signal inside the block raises nothing until check(), and
+one not acted on is sent again once the block ends."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from vzzfs_hooks import faults, runner, signals
+from vzzfs_hooks.errors import EXIT_INTERRUPTED, Interrupted
+
+
+def test_a_signal_waits_for_check():
+    steps = []
+    with pytest.raises(Interrupted) as exc:
+        with signals.Deferred() as sig:
+            os.kill(os.getpid(), signal.SIGTERM)
+            steps.append("after the signal")  # nothing raised mid-step
+            assert signals.pending() == signal.SIGTERM
+            sig.check()
+            steps.append("not reached")
+    assert steps == ["after the signal"]
+    assert exc.value.exit_code == EXIT_INTERRUPTED == 130
+    assert "signal %d" % signal.SIGTERM in exc.value.line()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signals.pending() is None and not signals.deferring()
+
+
+def test_without_a_signal_check_passes_and_handlers_come_back():
+    before = {s: signal.getsignal(s) for s in signals.SIGNALS}
+    with signals.Deferred() as sig:
+        assert signals.deferring()
+        sig.check()
+    assert {s: signal.getsignal(s) for s in signals.SIGNALS} == before
+
+
+def test_a_signal_not_acted_on_is_sent_again_after_the_block():
+    with pytest.raises(KeyboardInterrupt):
+        with signals.Deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done = True  # the block finishes its step first
+    assert done
+
+
+def test_the_cleanup_runs_even_if_a_second_signal_comes():
+    cleaned = []
+    with pytest.raises(Interrupted):
+        with signals.Deferred() as sig:
+            try:
+                os.kill(os.getpid(), signal.SIGHUP)
+                sig.check()
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # lands inside the cleanup
+                cleaned.append("thawed")
+    assert cleaned == ["thawed"]
+
+
+def test_commands_run_inside_get_their_own_session():
+    probe = [sys.executable, "-c", "import os; print(os.getsid(0))"]
+    outside = int(runner.run(probe).stdout)
+    with signals.Deferred():
+        inside = int(runner.run(probe).stdout)
+    assert outside == os.getsid(0) and inside != os.getsid(0)
+
+
+def test_a_fault_stall_ends_when_a_signal_is_held(monkeypatch):
+    monkeypatch.setenv("VZZFS_FAULT", "snapshot.frozen:sleep")
+    with pytest.raises(Interrupted):
+        with signals.Deferred() as sig:
+            subprocess.Popen([sys.executable, "-c", "import os, signal, time; time.sleep(0.3);"
+                              " os.kill(%d, signal.SIGTERM)" % os.getpid()])
+            faults.point("snapshot.frozen")  # would stall 60 s
+            sig.check()
