@@ -146,14 +146,20 @@ def check_name(name):
 
 
 def exists(name):
-    """True if the dataset, volume or snapshot ``name`` is there.
+    """True if the dataset, volume or snapshot ``name`` is there; PoolNotImported
+    if its pool is not.
 
     Asked through the CLI although lzc_exists has it: the hooks ask this once
     per run, and one `zfs list` is cheaper than loading pyzfs for it.
     """
     check_name(name)
-    return runner.run(["zfs", "list", "-H", "-o", "name", "-t", "all", name],
-                      check=False).returncode == 0
+    if runner.run(["zfs", "list", "-H", "-o", "name", "-t", "all", name],
+                  check=False).returncode == 0:
+        return True
+    # zfs says "does not exist" for a pool that is not imported too: "no" would
+    # then let destroy report success or a verb say "not on a zvol"
+    pool_state(name.split("/", 1)[0].split("@", 1)[0])
+    return False
 
 
 def get(name, *props):

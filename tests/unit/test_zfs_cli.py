@@ -121,3 +121,24 @@ def test_snapshot_names_are_checked_in_both_halves(fake):
     for bad in ("vz/a@", "vz/a@b c", "vz/a@-x", "../a@s"):
         with pytest.raises(ConfigError):
             zfs.exists(bad)
+
+
+@pytest.mark.parametrize("pool_imported", [True, False])
+def test_exists_tells_a_missing_dataset_from_a_missing_pool(tmp_path, monkeypatch,
+                                                            pool_imported):
+    """zfs says "dataset does not exist" for both; only zpool can tell them apart."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "zfs").write_text("#!/bin/sh\necho \"cannot open '$7': dataset does not exist\""
+                                " >&2\nexit 1\n")
+    (bindir / "zpool").write_text("#!/bin/sh\n" + ("printf 'ONLINE\\t5\\n'\n" if pool_imported
+                                  else "echo \"cannot open 'vz': no such pool\" >&2\nexit 1\n"))
+    for prog in ("zfs", "zpool"):
+        (bindir / prog).chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
+    if pool_imported:
+        assert zfs.exists("vz/vzzfs/ct/101") is False
+    else:
+        with pytest.raises(PoolNotImported) as exc:
+            zfs.exists("vz/vzzfs/ct/101")
+        assert exc.value.exit_code == 5 and "zpool import vz" in exc.value.line()
