@@ -17,7 +17,7 @@ import zlib
 from . import (actions, config, confimport, ctconf, faults, freezer, lock, log, mounts, runner,
                volume, vzctlcmd, zfs)
 from .config import check_dataset_name
-from .errors import DatasetBusy, StateError, UsageError, VzzfsError
+from .errors import EXIT_INTERRUPTED, DatasetBusy, StateError, UsageError, VzzfsError
 from .fileio import write_atomic
 from .revert import Reverter
 
@@ -36,7 +36,7 @@ SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property hol
 
 
 class Interrupted(VzzfsError):
-    exit_code = 130
+    exit_code = EXIT_INTERRUPTED
 
 
 def unique_name(ct, prefix="vzzfs-"):
