@@ -14,8 +14,8 @@ import signal
 import time
 import zlib
 
-from . import (actions, config, confimport, ctconf, faults, freezer, lock, log, mounts, runner,
-               volume, vzctlcmd, zfs)
+from . import (actions, config, confimport, ctconf, faults, freezer, log, mounts, runner, volume,
+               vzctlcmd, zfs)
 from .config import check_dataset_name
 from .errors import EXIT_INTERRUPTED, DatasetBusy, StateError, UsageError, VzzfsError
 from .fileio import write_atomic
@@ -419,9 +419,4 @@ def umount(ct, name):
 
 def _hide_devices(ct):
     zfs.zfs("inherit", "snapdev", ct.dataset, name=ct.dataset)
-
-
-def with_lock(ct, what, func, *args, **kw):
-    with lock.ct_lock(ct, what):
-        return func(ct, *args, **kw)
 
