@@ -20,7 +20,7 @@ from . import (actions, config, confimport, ctconf, lifecycle, lock, log, owners
                zfs)
 from .fileio import create_new, write_atomic
 from .ct import Container, check_ctid, check_new_ctid
-from .errors import DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
+from .errors import EXIT_USAGE, DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
 from .progress import Progress
 from .revert import Reverter
 
@@ -31,7 +31,9 @@ PREFIX = "vzzfs-backup-"
 
 
 class StreamError(VzzfsError):
-    exit_code = 2
+    """The input is not a vzzfs backup, or is damaged: bad input, like a bad CTID."""
+
+    exit_code = EXIT_USAGE
 
 
 # ---- the stream's header ----

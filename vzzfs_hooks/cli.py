@@ -13,7 +13,7 @@ from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, h
                lifecycle, listing, lock, log, mounts, ownership, resize, template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
-from .errors import EXIT_ERROR, StateError, UsageError, VzzfsError
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -352,13 +352,13 @@ def main(argv=None):
         if getattr(args, "confdir", "unset") is None:
             args.confdir = Node(args.etc_dir).conf_dir
         args.func(args)
-        return 0
+        return EXIT_OK
     except VzzfsError as e:
         log.error(e.line())
         return e.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as e:
         log.error("unexpected %s: %s (report this as a vzzfs bug)" % (type(e).__name__, e))
         return EXIT_ERROR

@@ -1,6 +1,6 @@
 """Reading vzctl-style config files and vzzfs's own settings.
 
-The parser reads ``KEY=value`` files the way vzctl 4.x does (see DESIGN.md):
+The parser reads ``KEY=value`` files the way vzctl 4.x does:
 lines starting with ``#`` are comments, ``KEY="value"`` loses its double quotes
 (single quotes stay), an inline ``# x`` is part of the value, the first
 occurrence of a key in a file wins, and ``$VEID``/``${VEID}`` expand only in

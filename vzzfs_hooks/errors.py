@@ -5,15 +5,15 @@ print the one line operators see: ``vzzfs: CT 101: <problem> (<fix>)``.
 """
 
 # Exit codes, documented in the README and the man page.
-EXIT_OK = 0
-EXIT_ERROR = 1        # anything not listed below
-EXIT_USAGE = 2        # bad command line or bad input (CTID, size, name)
+EXIT_OK = 0           # done, or nothing to do
+EXIT_ERROR = 1        # any other error: anything not listed below
+EXIT_USAGE = 2        # bad command line or bad input (CTID, size, name, a backup stream)
 EXIT_CONFIG = 3       # a config file is unreadable or holds an unsafe value
 EXIT_LOCKED = 4       # the container is locked by another process or is busy
 EXIT_ZFS = 5          # pool not imported, dataset missing, pool full, zfs failed
 EXIT_FS = 6           # ext4 inside the zvol needs repair, mount/umount failed
 EXIT_STATE = 7        # the container is in the wrong state for the request
-EXIT_INTERRUPTED = 130  # SIGINT, SIGTERM or SIGHUP; the CT was thawed and resumed first
+EXIT_INTERRUPTED = 130  # interrupted: Ctrl-C, or SIGTERM/SIGHUP while a snapshot is taken
 
 
 class VzzfsError(Exception):

@@ -31,10 +31,6 @@ class Mount(object):
         self.source = _unescape(fields[sep + 2]) if len(fields) > sep + 2 else ""
         self.super_options = fields[sep + 3] if len(fields) > sep + 3 else ""
 
-    @property
-    def read_only(self):
-        return "ro" in self.options.split(",")
-
 
 def table(pid="self"):
     """The mounts seen by process ``pid``, in mount order ([] if it is gone)."""

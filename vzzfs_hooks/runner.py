@@ -1,8 +1,12 @@
 """Runs external commands: always an argument list, never a shell.
 
-Every call to zfs, zpool, mount, e2fsck ... goes through ``run`` so that there is
-one place that logs, captures output and turns a missing binary into a clear error.
-Tests inject faults by putting a fake command first on PATH.
+``run`` captures a command's output as text, raises CommandFailed (naming the
+cause the command printed) when it exits non-zero, and turns a missing program
+or a timeout into a VzzfsError that says so. It logs nothing; callers decide
+what to tell the operator. Most calls to zfs, zpool, mount, e2fsck ... go
+through it; the rest use subprocess directly: the streams (zfs send/receive,
+tar), the remote side of send/migrate, rsync's progress and the admin's
+chained scripts. Tests inject faults by putting a fake command first on PATH.
 """
 
 import subprocess

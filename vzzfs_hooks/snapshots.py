@@ -14,7 +14,7 @@ import shutil
 import time
 import zlib
 
-from . import (actions, config, confimport, ctconf, faults, freezer, lock, log, mounts, runner,
+from . import (actions, config, confimport, ctconf, faults, freezer, log, mounts, runner,
                signals, volume, vzctlcmd, zfs)
 from .config import check_dataset_name
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
@@ -387,9 +387,4 @@ def umount(ct, name):
 
 def _hide_devices(ct):
     zfs.zfs("inherit", "snapdev", ct.dataset, name=ct.dataset)
-
-
-def with_lock(ct, what, func, *args, **kw):
-    with lock.ct_lock(ct, what):
-        return func(ct, *args, **kw)
 

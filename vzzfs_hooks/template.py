@@ -55,10 +55,6 @@ def golden(settings, name):
     return dataset(settings, name) + "@" + GOLDEN
 
 
-def is_imported(settings, name):
-    return zfs.exists(golden(settings, name))
-
-
 def unpack(tarball, tar_opts, dest, what):
     """Unpack ``tarball`` into ``dest`` keeping owners, modes, ACLs, xattrs and holes."""
     total = os.path.getsize(tarball)

@@ -126,10 +126,9 @@ def grow_fs(device):
     runner.run(["resize2fs", device])
 
 
-# e2fsck's exit code bits
+# e2fsck's exit code bits that still mean success; any other bit is a failure
 FSCK_CORRECTED = 1
 FSCK_REBOOT = 2
-FSCK_UNCORRECTED = 4
 
 
 def fsck_preen(device, dataset):

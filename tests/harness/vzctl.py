@@ -1,7 +1,8 @@
 """A stand-in for vzctl 4.x's mount/umount/start/stop sequence, for tests and the demo.
 
-vzctl is not packaged for Debian, so this performs what DESIGN.md's vzctl
-contract says vzctl does, in the same order and with the same rules:
+vzctl is not packaged for Debian, so this performs what vzctl does around its
+action scripts (README: How it fits into vzctl), in the same order and with the
+same rules:
 mount: vps.premount, CTID.premount (non-zero aborts, error 79) -> VE_PRIVATE
 must exist (43) -> bind-mount VE_PRIVATE on VE_ROOT (upstream-kernel mode) ->
 vps.mount, CTID.mount (non-zero: unmount VE_ROOT, no postumount, 79).

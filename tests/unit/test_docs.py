@@ -1,4 +1,4 @@
-"""The man page, bash completion and RPM spec keep up with the code."""
+"""The man page, README, bash completion and RPM spec keep up with the code."""
 import argparse
 import os
 import re
@@ -51,10 +51,35 @@ def test_every_config_key_is_in_the_man_page_and_readme():
         assert "`%s`" % key in readme, key
 
 
-def test_every_exit_code_is_in_the_man_page():
+# the word each exit code's line carries in errors.py, the README and the man page alike
+EXIT_WORDS = {"EXIT_OK": "done", "EXIT_ERROR": "other error", "EXIT_USAGE": "command line",
+              "EXIT_CONFIG": "config", "EXIT_LOCKED": "locked", "EXIT_ZFS": "zfs",
+              "EXIT_FS": "ext4", "EXIT_STATE": "wrong state", "EXIT_INTERRUPTED": "interrupted"}
+
+
+def exit_codes():
+    """{name: (number, comment)} for every EXIT_* constant, as errors.py writes it."""
+    found = re.findall(r"^(EXIT_\w+) = (\d+) *(?:# *(.*))?$", read("vzzfs_hooks/errors.py"), re.M)
+    return {name: (int(number), comment) for name, number, comment in found}
+
+
+def test_every_exit_code_is_in_the_readme_and_man_page_with_its_meaning():
+    codes = exit_codes()
+    assert {k: v for k, v in vars(errors).items() if k.startswith("EXIT_")} == \
+        {name: number for name, (number, _) in codes.items()}
+    assert set(codes) == set(EXIT_WORDS), "give a new exit code its word in EXIT_WORDS"
+    numbers = {number for number, _ in codes.values()}
+    assert len(numbers) == len(codes), "one meaning per exit code"
     section = man_text().split(".SH EXIT STATUS", 1)[1].split(".SH", 1)[0]
-    codes = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
-    assert codes == {int(c) for c in re.findall(r"^\.B (\d+)$", section, re.M)}
+    man = {int(n): text for n, text in re.findall(r"^\.B (\d+)\n(.*?)(?=^\.TP|\Z)",
+                                                  section, re.M | re.S)}
+    table = read("README.md").split("## Errors and exit codes", 1)[1].split("\n## ", 1)[0]
+    readme = {int(n): text for n, text in re.findall(r"^\| (\d+) \| (.*) \|$", table, re.M)}
+    assert set(man) == set(readme) == numbers
+    for name, (number, comment) in codes.items():
+        for where, text in (("errors.py", comment), ("README", readme[number]),
+                            ("man page", man[number])):
+            assert EXIT_WORDS[name] in text.lower(), (name, number, where, text)
 
 
 def test_completion_knows_every_verb_and_option():

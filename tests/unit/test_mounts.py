@@ -11,11 +11,11 @@ def test_parses_fields_and_unescapes():
     assert m.mountpoint == "/vz/private/my ct"
     assert (m.fstype, m.source) == ("ext4", "/dev/zd16")
     assert m.super_options == "rw,errors=remount-ro"
-    assert not m.read_only
+    assert m.options == "rw,noatime"
 
 
-def test_optional_fields_and_read_only():
+def test_optional_fields_are_skipped():
     m = Mount("40 1 0:50 /sub /mnt ro,relatime master:3 shared:9 - tmpfs none ro")
     assert m.root == "/sub"
-    assert m.read_only
+    assert m.options == "ro,relatime"
     assert m.fstype == "tmpfs"
