@@ -273,27 +273,34 @@ def switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
     """
     row = _find(ct, name)
     newer = [r for r in rows(ct) if r["txg"] > row["txg"]]
-    if newer and not destroy_newer:
-        raise StateError("rolling back to %s destroys the newer snapshots %s"
-                         % (name, ", ".join(r["name"] for r in newer)),
-                         "pass --destroy-newer, or clone %s into a new CT instead" % name,
-                         ctid=ct.ctid)
-    busy = [c for r in newer for c in r["clones"]]
-    if busy:
-        raise DatasetBusy("newer snapshots are the origin of %s" % ", ".join(busy),
-                          "destroy or promote those clones first", ctid=ct.ctid)
+    names = [r["name"] for r in newer]
+    blocker = rollback_blocker(
+        ct.ctid, name, newer, destroy_newer,
+        zfs.holds([full_name(ct, n) for n in names]) if newer else {},
+        dict((n, _mounted_snapshot(ct, n)) for n in names if _mounted_snapshot(ct, n)))
+    if blocker:
+        cls, problem, fix = blocker
+        raise cls(problem, fix, ctid=ct.ctid)
     running = vzctlcmd.is_running(ct)
     if not running and ct.root_mounted():
         raise StateError("is mounted", "vzctl umount %s, then switch again" % ct.ctid,
                          ctid=ct.ctid)
     if running:
         vzctlcmd.stop(ct)
-    if ct.private_mount() is not None:
-        actions.detach(ct)
-    for r in reversed(newer):
+    try:
+        if ct.private_mount() is not None:
+            actions.detach(ct)
+        faults.point("switch.rollback")
+        zfs.rollback(full_name(ct, name), destroy_newer=bool(newer))
+    except (VzzfsError, KeyboardInterrupt) as e:
+        if running:  # nothing was rolled back: the CT runs on as it was
+            vzctlcmd.start(ct)
+            if isinstance(e, VzzfsError):
+                e.problem += "; nothing was rolled back and the CT was started again"
+        raise
+    for r in reversed(newer):  # only now: their snapshots are gone with the rollback
         if r["dumpfile"] and _ours(ct, r["dumpfile"]):
             _remove_quietly(r["dumpfile"])
-    zfs.rollback(full_name(ct, name), destroy_newer=bool(newer))
     if not skip_config:
         _restore_conf(ct, name)
     if row["dump"] and not skip_resume:
@@ -311,6 +318,33 @@ def switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
         vzctlcmd.start(ct)
         return "started"
     return "stopped"
+
+
+def rollback_blocker(ctid, name, newer, destroy_newer, held, mounted):
+    """Why rolling CT ``ctid`` back to snapshot ``name`` must not start, as
+    (error class, problem, fix), or None. Pure: ``newer`` are the snapshot rows
+    after it, ``held`` {full snapshot name: [tags]}, ``mounted`` {name: where}.
+    Checked before the CT is stopped, so a refusal leaves it running."""
+    if not newer:
+        return None
+    names = [r["name"] for r in newer]
+    if not destroy_newer:
+        return (StateError, "rolling back to %s destroys the newer snapshots %s"
+                % (name, ", ".join(names)),
+                "pass --destroy-newer, or clone %s into a new CT instead" % name)
+    busy = [c for r in newer for c in r["clones"]]
+    if busy:
+        return (DatasetBusy, "newer snapshots are the origin of %s" % ", ".join(busy),
+                "destroy or promote those clones first")
+    if held:
+        snap = sorted(held)[0]
+        return (DatasetBusy, "newer snapshot %s is held (%s)" % (snap, ", ".join(held[snap])),
+                "zfs release %s %s, or switch to a newer snapshot" % (held[snap][0], snap))
+    if mounted:
+        snap = sorted(mounted)[0]
+        return (StateError, "newer snapshot %s is mounted at %s" % (snap, mounted[snap]),
+                "vzzfs snapshot-umount %s %s" % (ctid, snap))
+    return None
 
 
 def _restore_conf(ct, name):

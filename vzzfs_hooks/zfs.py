@@ -303,6 +303,20 @@ def rollback(snapshot, destroy_newer=False):
     zfs(*(["rollback"] + (["-r"] if destroy_newer else []) + [snapshot]), name=snapshot)
 
 
+def holds(snapshots):
+    """{snapshot: [tag, ...]} for those of ``snapshots`` that have user holds."""
+    for name in snapshots:
+        check_name(name)
+    if not snapshots:
+        return {}
+    found = {}
+    for line in zfs("holds", "-H", *snapshots, name=snapshots[0]).stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            found.setdefault(parts[0], []).append(parts[1])
+    return found
+
+
 def rename(name, new):
     check_dataset_name(name)
     check_dataset_name(new)

@@ -192,6 +192,41 @@ def test_a_signal_during_suspend_waits_for_it_then_resumes(standin_node, tmp_pat
     assert node.vzctl.stop(101).rc == 0
 
 
+def test_a_switch_that_cannot_roll_back_leaves_the_ct_running(node):
+    """A held newer snapshot is found before the CT is stopped; a rollback that fails
+    after the stop starts the CT again; the newer dumps and snapshots stay."""
+    node.make_ct(101)
+    ds = node.dataset(101)
+    assert node.vzctl.start(101).rc == 0
+    for snap in ("s1", "s2"):
+        assert node.vzzfs("snapshot", "101", "--name", snap).returncode == 0
+        with open(os.path.join(node.root(101), "root", snap), "w") as f:
+            f.write(snap)
+    sh("zfs", "hold", "keep", ds + "@s2")
+    before = len(vzctl_lines(node))
+    try:
+        res = node.vzzfs("snapshot-switch", "101", "s1", "--destroy-newer")
+    finally:
+        sh("zfs", "release", "keep", ds + "@s2")
+    assert res.returncode == 5 and "zfs release keep %s@s2" % ds in res.stdout, res.stdout
+    assert_running_and_thawed(node, 101)
+    assert "stop" not in " ".join(vzctl_lines(node)[before:]).split(), "never stopped"
+    env = dict(os.environ, VZZFS_FAULT="switch.rollback:fail")
+    res = sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc, "snapshot-switch",
+             "101", "s1", "--destroy-newer", env=env, cwd=REPO, check=False)
+    assert res.returncode == 1 and "nothing was rolled back and the CT was started again" \
+        in res.stdout, res.stdout
+    assert_running_and_thawed(node, 101)
+    assert [r["name"] for r in snaps(node, 101)] == ["s1", "s2"]
+    assert os.path.exists(os.path.join(node.root(101), "root/s2"))
+    res = node.vzzfs("snapshot-switch", "101", "s1", "--destroy-newer")
+    assert res.returncode == 0, res.stdout
+    assert_running_and_thawed(node, 101)
+    assert [r["name"] for r in snaps(node, 101)] == ["s1"]
+    assert not os.path.exists(os.path.join(node.root(101), "root/s1"))
+    assert node.vzctl.stop(101).rc == 0
+
+
 def test_snapshots_under_writes_are_consistent_and_switch_guards_newer(node):
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0
