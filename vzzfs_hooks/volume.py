@@ -1,4 +1,4 @@
-"""A zvol holding ext4: find its device, make, check, mount and unmount the file system.
+"""A zvol holding ext4: make, check, mount and unmount the file system (its device: zvoldev).
 
 Also the guard on the empty mount point: while nothing is mounted on
 /vz/private/CTID the directory is immutable, so nothing can write files there
@@ -9,62 +9,15 @@ import array
 import collections
 import fcntl
 import os
-import re
 import time
 
 from . import mounts, runner
 from .errors import FsError, MountBusy
 
-# BLKZNAME = _IOR(0x12, 125, char[256]): asks a /dev/zdN which dataset it is
-BLKZNAME = 0x8100127D
-ZFS_MAX_DATASET_NAME_LEN = 256
+
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
 FS_IMMUTABLE_FL = 0x00000010
-ZD_RE = re.compile(r"^zd[0-9]+$")
-
-
-def zvol_name(device):
-    """The dataset behind a /dev/zdN, or None if the device does not answer."""
-    buf = bytearray(ZFS_MAX_DATASET_NAME_LEN)
-    try:
-        fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        fcntl.ioctl(fd, BLKZNAME, buf, True)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return bytes(buf).split(b"\0", 1)[0].decode("utf-8", "replace")
-
-
-def find_device(dataset, timeout):
-    """Path of the block device of zvol ``dataset``, waiting up to ``timeout`` s.
-
-    The /dev/zvol link is made by udev, late after create/clone and sometimes
-    stale after a rename, so the device's own answer (BLKZNAME) decides; /dev/zd*
-    is scanned when the link is missing.
-    """
-    deadline = time.monotonic() + timeout
-    link = "/dev/zvol/" + dataset
-    while True:
-        candidates = []
-        if os.path.exists(link):
-            candidates.append(os.path.realpath(link))
-        try:
-            candidates += sorted("/dev/" + n for n in os.listdir("/dev") if ZD_RE.match(n))
-        except OSError:
-            pass
-        for dev in candidates:
-            if zvol_name(dev) == dataset:
-                return dev
-        if time.monotonic() >= deadline:
-            raise FsError("the device of zvol %s did not appear within %d s" % (dataset, timeout),
-                          "check 'zfs get volmode %s' and that udev runs; raise VZZFS_DEV_TIMEOUT "
-                          "if the node is slow" % dataset)
-        time.sleep(0.1)
 
 
 # The smallest CT disk: an ext4 that can still grow online (see mkfs)

@@ -8,7 +8,7 @@ goes through the CLI. Names are checked before they reach either.
 import errno
 import os
 
-from . import runner
+from . import runner, zvoldev
 from .config import check_dataset_name
 from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      ZfsError)
@@ -251,11 +251,14 @@ def destroy(name, recursive=False):
 
 
 def snapshot(names, props=None):
-    """Take the snapshots ``names`` (full 'ds@snap' names) in one atomic step."""
+    """Take the snapshots ``names`` (full 'ds@snap' names) in one atomic step,
+    each zvol's block device flushed first."""
     for n in names:
         ds, _, snap = n.partition("@")
         check_dataset_name(ds)
         check_dataset_name(snap, "snapshot name")
+    for n in names:
+        zvoldev.flush(n.partition("@")[0])
     lib = _pyzfs()
     if lib is not None:
         try:
