@@ -9,7 +9,9 @@ where it got to, so a re-run knows):
    the hooks leave a CT alone while its zvol is in conversion. A re-run starts
    this step over.
 2. state 'swapping'; VE_PRIVATE renamed to VE_PRIVATE.vzzfs-old and a guarded
-   empty mount point put in its place. From here a re-run finishes the job.
+   empty mount point put in its place. From here a re-run finishes the job; if
+   the kill came before the rename, the CT may have run since the copy, so the
+   re-run copies what changed onto the zvol first.
 3. the conf gets DISK_QUOTA=no (and DISKSPACE, VZZFS_DATASET); state 'done'.
 
 The old private area stays as VE_PRIVATE.vzzfs-old until `--purge`.
@@ -95,6 +97,11 @@ def _convert_locked(ct, diskspace, purge):
         raise StateError("is running or mounted", "vzctl stop %s first" % ct.ctid,
                          ctid=ct.ctid)
     if now == "swapping":
+        if not os.path.lexists(old_private(ct)):
+            # killed before the old area went aside: the CT may have run on it since
+            # the copy, so the zvol takes its files again before the swap
+            _check_source(ct)
+            _refresh(ct)
         _swap(ct)
         _finish(ct)
         return "finished an interrupted conversion"
@@ -164,6 +171,23 @@ def _copy(ct, size):
         undo.commit()
 
 
+def _refresh(ct):
+    """Copy VE_PRIVATE onto the zvol of an interrupted conversion again (rsync
+    --delete: only what changed since the first copy moves), then verify."""
+    settings = ct.settings
+    staging = _staging(ct)
+    dev = volume.find_device(ct.dataset, settings.dev_timeout)
+    os.makedirs(staging, 0o700, exist_ok=True)
+    if not os.path.ismount(staging):
+        volume.mount(dev, staging, settings.mount_opts, ct.dataset)
+    try:
+        _rsync_copy(ct.ve_private + "/", staging + "/", ct.ctid, delete=True)
+        _verify(ct.ve_private + "/", staging + "/", ct)
+    finally:
+        volume.umount(staging, settings.busy_timeout)
+    _rmdir(staging)
+
+
 def _staging(ct):
     return ct.ve_private + ".vzzfs-new"
 
@@ -173,8 +197,8 @@ def _rmdir(path):
         os.rmdir(path)
 
 
-def _rsync_copy(src, dst, ctid):
-    argv = RSYNC + ["--exclude=/lost+found"] + [src, dst]
+def _rsync_copy(src, dst, ctid, delete=False):
+    argv = RSYNC + ["--exclude=/lost+found"] + (["--delete"] if delete else []) + [src, dst]
     if sys.stderr.isatty():
         argv.insert(1, "--info=progress2")
         log.info("CT %s: copying %s" % (ctid, src))

@@ -110,6 +110,9 @@ def test_kill_9_at_any_step_then_rerun(node, point):
         assert node.vzctl.start(101).rc == 0
         assert digest(node.root(101)) == before
         assert not os.path.ismount(node.private(101))
+        with open(os.path.join(node.root(101), "root/written-meanwhile"), "w") as f:
+            f.write("the CT ran between the kill and the re-run")  # must reach the zvol
+        before = digest(node.root(101))
         assert node.vzctl.stop(101).rc == 0
     res = node.vzzfs("convert", "101")
     assert res.returncode == 0, res.stdout
