@@ -111,9 +111,9 @@ def attach(ct):
     _refuse_if_mounted_elsewhere(ct, device)
     if ct.settings.fsck == "preen" and volume.fsck_preen(device, ct.dataset):
         log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
+    _follow_diskspace(ct, device, volsize)  # before the mount: unmounted, any ext4 grows
     volume.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
     log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
-    _follow_diskspace(ct, device, volsize)
     resize.warn_if_pool_filling(ct, pool_full)
     return True
 
@@ -121,17 +121,21 @@ def attach(ct):
 def _follow_diskspace(ct, device, current):
     """`vzctl set --diskspace` saved a new size: grow zvol and ext4 before the CT runs.
 
-    A grow that cannot happen (pool full) is a warning, not a failed start: the
-    CT runs at its old size. Shrinking needs the CT stopped, so it is only named.
+    Done before the mount: an unmounted ext4 always grows, where the kernel may
+    refuse an online grow (a small journal). A grow that cannot happen (pool
+    full) is a warning, not a failed start: the CT runs at its old size.
+    Shrinking needs the CT stopped, so it is only named.
     """
     try:
         wanted = resize.wanted_size(ct)
         if wanted is not None and wanted > current:
             resize.grow(ct, wanted, device)
+            current = resize.volsize(ct)
             log.info("CT %s: grew zvol %s to DISKSPACE (%d MiB)" % (ct.ctid, ct.dataset,
                                                                   wanted >> 20))
-        elif volume.fs_size(device) < current - (4 << 20):
-            volume.grow_fs(device)  # a grow was cut between the zvol and the ext4
+        if volume.fs_size(device) < current - (4 << 20):
+            # a new size, or a grow cut (or refused online) between the zvol and the ext4
+            volume.grow_fs_offline(device)
             log.info("CT %s: grew the ext4 on %s to its zvol's %d MiB"
                      % (ct.ctid, ct.dataset, current >> 20))
         if wanted is not None and wanted < current - (1 << 20):

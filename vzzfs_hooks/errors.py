@@ -86,6 +86,11 @@ class MountBusy(FsError):
     pass
 
 
+class OnlineGrowRefused(FsError):
+    """The kernel will not grow this mounted ext4 (its journal is too small for the
+    grow's one transaction); unmounted, resize2fs can."""
+
+
 class StateError(VzzfsError):
     exit_code = EXIT_STATE
 

@@ -8,7 +8,7 @@ system is never larger than the zvol under it.
 import re
 
 from . import config, ctconf, faults, log, runner, volume, vzctlcmd, zfs
-from .errors import FsError, PoolFull, StateError, UsageError, VzzfsError
+from .errors import FsError, OnlineGrowRefused, PoolFull, StateError, UsageError, VzzfsError
 
 BLOCK = 4096
 _MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
@@ -26,6 +26,11 @@ def wanted_size(ct):
 def _volsize(ct):
     values = zfs.get(ct.dataset, "volsize", "volblocksize")
     return int(values["volsize"]), int(values["volblocksize"])
+
+
+def volsize(ct):
+    """The CT's zvol size in bytes."""
+    return _volsize(ct)[0]
 
 
 def _check_room(ct, delta):
@@ -126,7 +131,14 @@ def resize(ct, size):
     current, vbs = _volsize(ct)
     size = zfs.round_size(size, vbs)
     if size > current:
-        grow(ct, size)
+        try:
+            grow(ct, size)
+        except OnlineGrowRefused as e:
+            save_diskspace(ct, size)  # the zvol has the new size: the conf says so too
+            raise OnlineGrowRefused("zvol %s is %d MiB now and DISKSPACE says so, but %s"
+                                    % (ct.dataset, size >> 20, e.problem),
+                                    "the ext4 grows at the next start: vzctl restart %s"
+                                    % ct.ctid, ctid=ct.ctid)
         what = "grown"
     elif size < current:
         shrink(ct, size)

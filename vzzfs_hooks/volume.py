@@ -12,7 +12,7 @@ import os
 import time
 
 from . import mounts, runner
-from .errors import FsError, MountBusy
+from .errors import FsError, MountBusy, OnlineGrowRefused
 
 
 FS_IOC_GETFLAGS = 0x80086601
@@ -76,6 +76,22 @@ def inodes_at_size(geo, size_bytes):
 
 def grow_fs(device):
     """Grow a mounted ext4 online to fill its (just enlarged) zvol."""
+    try:
+        runner.run(["resize2fs", device])
+    except runner.CommandFailed as e:
+        if "on-line resizing" in e.stderr or "No space left" in e.stderr:
+            raise OnlineGrowRefused("the kernel will not grow the ext4 on %s while it is "
+                                    "mounted: %s" % (device, e.line()),
+                                    "it grows when the CT is next started or mounted")
+        raise
+
+
+def grow_fs_offline(device):
+    """Grow an unmounted ext4 to fill its zvol (resize2fs wants a forced check first)."""
+    res = runner.run(["e2fsck", "-f", "-p", device], check=False)
+    if res.returncode & ~(FSCK_CORRECTED | FSCK_REBOOT):
+        raise FsError("e2fsck -f found problems on %s; not growing its ext4" % device,
+                      "run e2fsck -f %s by hand" % device)
     runner.run(["resize2fs", device])
 
 

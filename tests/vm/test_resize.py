@@ -233,3 +233,25 @@ def test_discard_mount_option_gives_space_back_without_trim(node):
         time.sleep(2)
     assert used < used_full - (60 << 20), (used_full, used)
     assert node.vzctl.stop(101).rc == 0
+
+
+def test_an_ext4_the_kernel_will_not_grow_online_grows_at_mount(node):
+    """Made by hand as the seed does, with a 16M journal: the kernel refuses to grow
+    it online (resize2fs: No space left on device). Premount grows it unmounted; a
+    mounted CT's resize says so, and zvol, conf and ext4 agree after the next mount."""
+    ds = node.make_ct(101, size=256 << 20)
+    dev = os.path.realpath("/dev/zvol/" + ds)
+    sh("mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "lazy_itable_init=1,resize=4294967295",
+       "-J", "size=16", dev)
+    set_diskspace(node, 101, "512M:512M")
+    assert node.vzctl.mount(101).rc == 0
+    assert volsize(node, 101) == 512 << 20 and fs_bytes(node, 101) == 512 << 20
+    res = node.vzzfs("resize", "101", "1G")
+    assert res.returncode == 6 and "will not grow the ext4" in res.stdout, res.stdout
+    assert "vzctl restart 101" in res.stdout, res.stdout
+    assert volsize(node, 101) == 1 << 30
+    assert config.parse_file(node.conffile(101))["DISKSPACE"] == "1048576:1048576"
+    assert node.vzctl.umount(101).rc == 0
+    assert node.vzctl.mount(101).rc == 0
+    assert fs_bytes(node, 101) == 1 << 30, "the next mount finished the grow"
+    assert node.vzctl.umount(101).rc == 0
