@@ -12,7 +12,7 @@ import os
 import time
 
 from . import mounts, runner
-from .errors import FsError, MountBusy, OnlineGrowRefused
+from .errors import ConfigError, FsError, MountBusy, OnlineGrowRefused
 
 
 FS_IOC_GETFLAGS = 0x80086601
@@ -124,6 +124,11 @@ def mount(device, directory, options, dataset):
         runner.run(["mount", "-t", "ext4", "-o", options, device, directory])
     except runner.CommandFailed as e:
         why = e.stderr.strip().splitlines()[0] if e.stderr.strip() else "exit code %d" % e.returncode
+        if _BAD_OPTION_OR_SUPERBLOCK in e.stderr and _options_refused(device, directory, options):
+            raise ConfigError("the kernel refuses the ext4 mount options %r (VZZFS_MOUNT_OPTS): "
+                              "%s" % (options, why),
+                              "fix VZZFS_MOUNT_OPTS (vzzfs.conf, or the CT's conf); dmesg "
+                              "names the option")
         if any(s in e.stderr for s in _DAMAGED):
             raise FsError("ext4 on zvol %s needs a manual repair: the kernel refused to mount "
                           "it: %s" % (dataset, why), _repair_fix(dataset))
@@ -132,8 +137,19 @@ def mount(device, directory, options, dataset):
 
 
 # what mount(8) says when the kernel found the ext4 damaged
-_DAMAGED = ("Structure needs cleaning", "wrong fs type, bad option, bad superblock",
-            "bad superblock")
+_BAD_OPTION_OR_SUPERBLOCK = "wrong fs type, bad option, bad superblock"  # EINVAL: either
+_DAMAGED = ("Structure needs cleaning", _BAD_OPTION_OR_SUPERBLOCK, "bad superblock")
+
+
+def _options_refused(device, directory, options):
+    """Tell a bad option from a bad ext4 (mount says the same for both): read-only
+    without the journal the ext4 mounts, with ``options`` added it does not."""
+    def probe(opts):
+        res = runner.run(["mount", "-t", "ext4", "-o", opts, device, directory], check=False)
+        if res.returncode == 0:
+            runner.run(["umount", directory], check=False)
+        return res.returncode == 0
+    return probe("ro,noload") and not probe("ro,noload," + options)
 
 
 def umount(directory, busy_timeout):

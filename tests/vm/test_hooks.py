@@ -217,6 +217,15 @@ def test_corrupt_superblock_is_refused_and_not_touched(node):
     assert_detached(node, 101)
 
 
+def test_a_mount_option_the_kernel_refuses_is_not_called_damage(node):
+    """mount(8) says "wrong fs type, bad option, bad superblock" for both."""
+    node.make_ct(101, extra_conf='VZZFS_MOUNT_OPTS="noatime,no_such_option"\n')
+    res = node.vzctl.start(101)
+    assert res.rc == 79 and "refuses the ext4 mount options" in res.output, res
+    assert "manual repair" not in res.output and "fix VZZFS_MOUNT_OPTS" in res.output, res
+    assert_detached(node, 101)
+
+
 def test_corrupt_root_inode_is_refused(node):
     ds = node.make_ct(101)
     dev = os.path.realpath("/dev/zvol/" + ds)
