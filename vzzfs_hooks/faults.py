@@ -5,7 +5,8 @@ stderr and stalls there for 60 s, or until a signal is held off (so a test can
 signal the process at that moment), "POINT:kill" dies there
 with SIGKILL (a crash). Unset, as on every real node, ``point()`` does nothing.
 Points: snapshot.before-freeze, snapshot.frozen, convert.copying,
-convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-shrunk.
+convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-shrunk,
+backup.streaming (the header written, the CT's lock free, the snapshot held).
 """
 
 import os
