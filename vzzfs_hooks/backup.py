@@ -8,19 +8,29 @@ The header names the CT, the snapshot, the base snapshot of an incremental (with
 its guid), the zvol's properties and the CT's conf, so a restore needs nothing
 else. ZFS checksums every record of its stream: a truncated or damaged one makes
 `zfs receive` fail, and a restore then leaves nothing behind.
+
+The CT's lock is held only while the snapshot is taken and the header read
+(the conf must match the snapshot); the stream runs without it, so vzctl can
+stop, restart or set the CT meanwhile, and a zfs hold keeps the snapshot and
+its base from being destroyed until the stream ends. The snapshot is marked
+complete (snapshots.PROP_BACKUP) only once the stream is whole where it went;
+which snapshot is a base and which are pruned, and what an incremental restore
+may overwrite, are chain.py's decisions.
 """
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
 import time
 
-from . import (actions, config, confimport, ctconf, lifecycle, lock, log, ownership, snapshots,
-               zfs)
-from .fileio import create_new, write_atomic
+from . import (actions, chain, config, confimport, ctconf, faults, lifecycle, lock, log, ownership,
+               snapshots, zfs)
+from .fileio import create_new, fsync_dir, write_atomic
 from .ct import Container, check_ctid, check_new_ctid
-from .errors import EXIT_USAGE, DatasetBusy, StateError, UsageError, VzzfsError, ZfsError
+from .errors import (EXIT_USAGE, DatasetBusy, LockedError, StateError, UsageError, VzzfsError,
+                     ZfsError)
 from .progress import Progress
 from .revert import Reverter
 
@@ -28,6 +38,11 @@ MAGIC = b"VZZFS-BACKUP 1 "
 MAX_HEADER = 1 << 20
 CHUNK = 1 << 20
 PREFIX = "vzzfs-backup-"
+
+
+def hold_tag():
+    """The zfs hold this process puts on the snapshots it streams."""
+    return "vzzfs-stream-%d" % os.getpid()
 
 
 class StreamError(VzzfsError):
@@ -130,16 +145,23 @@ def send_stream(snap, out, base=None, what="sending", resume_token=None):
     try:
         sent = pump(proc.stdout, out, progress)
     except (OSError, ValueError) as e:  # the reader went away, the disk is full ...
-        proc.kill()
-        proc.wait()
+        _stop(proc)
         raise VzzfsError("writing the stream failed: %s" % e,
                          "check where it goes (free space, the receiving side)")
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: zfs send must not outlive vzzfs
+        _stop(proc)
+        raise
     err = proc.stderr.read().decode("utf-8", "replace")
     if proc.wait() != 0:
         raise ZfsError("zfs send %s failed: %s" % (snap, err.strip()), "see zfs send's message")
     if progress:
         progress.done()
     return sent
+
+
+def _stop(proc):
+    proc.kill()
+    proc.wait()
 
 
 def finish(proc):
@@ -164,6 +186,9 @@ def receive_stream(src, target, force=False, resumable=False, what="receiving"):
         pump(src, proc.stdin)
     except OSError:
         pass  # zfs receive stopped reading: its exit code says why
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: stop it before the cleanup runs
+        _stop(proc)
+        raise
     err = finish(proc)
     if proc.returncode != 0:
         text = err
@@ -174,36 +199,58 @@ def receive_stream(src, target, force=False, resumable=False, what="receiving"):
 
 # ---- backup ----
 
-def backup_snapshots(ct):
-    return [r for r in snapshots.rows(ct) if r["kind"] == "backup"]
+def backup(ct, out, incremental=False, retain=None, complete=None):
+    """Snapshot ``ct`` consistently and write a backup of it to ``out`` (binary).
 
-
-def backup(ct, out, incremental=False, retain=None):
-    """Snapshot ``ct`` consistently and write a backup of it to ``out`` (binary)."""
-    if retain is not None and retain < 1:
-        raise UsageError("--retain must be at least 1", "keep at least the latest backup")
-    with lock.ct_lock(ct, "vzzfs backup"):
-        base = None
-        if incremental:
-            earlier = backup_snapshots(ct)
-            if not earlier:
-                raise UsageError("has no earlier backup snapshot to be incremental from",
-                                 "run a full backup first (without --incremental)",
-                                 ctid=ct.ctid)
-            base = snapshots.full_name(ct, earlier[-1]["name"])
-        name = snapshots.unique_name(ct, PREFIX)
+    ``complete`` (backup_to_file) makes the written stream durable where it
+    went; only then is the snapshot marked complete, so it can be a base.
+    """
+    chain.check_retain(retain)
+    hold = zfs.Hold(hold_tag())
+    try:
         with Reverter() as undo:
-            done = snapshots.take(ct, name, kind="backup")
-            snap = done["snapshot"]
-            undo.add("destroy %s" % snap, zfs.destroy, snap)
-            out.write(make_header(ct, snap, base))
+            with lock.ct_lock(ct, "vzzfs backup"):
+                base = None
+                if incremental:
+                    name = chain.backup_base(snapshots.rows(ct))
+                    if name is None:
+                        raise UsageError("has no complete earlier backup to be incremental "
+                                         "from", "run a full backup first (without "
+                                         "--incremental)", ctid=ct.ctid)
+                    base = snapshots.full_name(ct, name)
+                done = snapshots.take(ct, snapshots.unique_name(ct, PREFIX), kind="backup")
+                snap = done["snapshot"]
+                undo.add("destroy %s" % snap, zfs.destroy, snap)
+                undo.add("release the hold on %s" % snap, hold.release)  # before the destroy
+                hold.add([snap, base])
+                header = make_header(ct, snap, base)  # the conf as it was at the snapshot
+            # the lock is free: vzctl may stop, restart or set the CT while this runs
+            out.write(header)
+            faults.point("backup.streaming")
             sent = send_stream(snap, out, base, "CT %s: backup" % ct.ctid)
+            out.flush()
+            if complete:
+                complete()
+            zfs.zfs("set", "%s=complete" % snapshots.PROP_BACKUP, snap, name=snap)
             undo.commit()
-        if retain:
-            for row in backup_snapshots(ct)[:-retain]:
-                if not row["clones"]:
-                    zfs.destroy(snapshots.full_name(ct, row["name"]))
+    finally:
+        hold.release()
+    if retain:
+        prune(ct, "vzzfs backup", lambda rows: chain.backups_to_prune(rows, retain))
     return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"]}
+
+
+def prune(ct, status, choose):
+    """Destroy the snapshots ``choose(rows)`` names, under the CT's lock (``status``:
+    the lock's; None when the caller holds it). A CT locked meanwhile keeps them
+    for the next run."""
+    try:
+        with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
+            for name in choose(snapshots.rows(ct)):
+                zfs.destroy(snapshots.full_name(ct, name))
+    except LockedError as e:
+        log.warn("CT %s: old snapshots not pruned: %s; the next run prunes them"
+                 % (ct.ctid, e.problem))
 
 
 def backup_to_file(ct, path, incremental=False, retain=None):
@@ -217,10 +264,15 @@ def backup_to_file(ct, path, incremental=False, retain=None):
     except OSError as e:
         raise UsageError("cannot write %s: %s" % (partial, e.strerror),
                          "check the directory and its free space", ctid=ct.ctid)
+
+    def complete():  # on disk and under its name before the snapshot counts as a base
+        os.fsync(out.fileno())
+        os.rename(partial, path)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+
     try:
         with out:
-            result = backup(ct, out, incremental, retain)
-        os.rename(partial, path)
+            result = backup(ct, out, incremental, retain, complete)
     finally:
         if os.path.exists(partial):  # ours: created above, exclusively
             os.unlink(partial)
@@ -248,7 +300,7 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
                 return _restore_increment(ct, header, stream, resuming=True)
             return _restore_full(ct, header, stream, force, True, resuming=True)
         if header["base"]:
-            return _restore_increment(ct, header, stream, resumable)
+            return _restore_increment(ct, header, stream, force, resumable)
         return _restore_full(ct, header, stream, force, resumable)
 
 
@@ -340,7 +392,7 @@ def _destroy_if_there(name):
             time.sleep(0.5)
 
 
-def _restore_increment(ct, header, stream, resumable=False, resuming=False):
+def _restore_increment(ct, header, stream, force=False, resumable=False, resuming=False):
     if not zfs.exists(ct.dataset):
         raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
                          "restore the full backup first", ctid=ct.ctid)
@@ -351,9 +403,16 @@ def _restore_increment(ct, header, stream, resumable=False, resuming=False):
         raise StateError("lacks snapshot %s that this incremental backup builds on" % base,
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
     _require_stopped(ct)
+    if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
+        written = int(zfs.get(ct.dataset, "written@" + header["base"]).get(
+            "written@" + header["base"]) or 0)
+        refusal = chain.incremental_refusal([r["name"] for r in snapshots.rows(ct)],
+                                            header["base"], written, force)
+        if refusal:
+            raise StateError(refusal[0], refusal[1], ctid=ct.ctid)
     with Reverter() as undo:
-        # -F: drop what changed on this copy since the base; ZFS keeps it all if the
-        # stream turns out broken
+        # -F: roll back to the base first, as chain.incremental_refusal allowed (nothing
+        # newer there, or --force); ZFS keeps it all if the stream turns out broken
         receive_stream(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
                        what="CT %s: restore" % ct.ctid)
         _forget_received_state(ct.dataset, header["snapshot"])

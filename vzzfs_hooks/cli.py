@@ -356,8 +356,8 @@ def main(argv=None):
     except VzzfsError as e:
         log.error(e.line())
         return e.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
+    except KeyboardInterrupt as e:  # Ctrl-C, or signals.Terminated (SIGTERM, SIGHUP)
+        log.error(str(e) or "interrupted")
         return EXIT_INTERRUPTED
     except Exception as e:
         log.error("unexpected %s: %s (report this as a vzzfs bug)" % (type(e).__name__, e))

@@ -1,10 +1,15 @@
-"""The backup verbs of the vzzfs command: backup, restore, send, receive, migrate."""
+"""The backup verbs of the vzzfs command: backup, restore, send, receive, migrate.
 
+backup, restore, send and receive run inside signals.terminating(): SIGTERM and
+SIGHUP clean up as Ctrl-C does (exit 130).
+"""
+
+import functools
 import json
 import os
 import sys
 
-from . import backup, forced, replicate
+from . import backup, forced, replicate, signals
 from .ct import Container, check_ctid
 from .errors import UsageError
 
@@ -23,6 +28,15 @@ def _mib(n):
     return "%.1f MiB" % (n / 1048576.0)
 
 
+def _terminating(func):
+    @functools.wraps(func)
+    def run(args):
+        with signals.terminating():
+            return func(args)
+    return run
+
+
+@_terminating
 def cmd_backup(args):
     ct = _ct(args)
     if args.to == "-":
@@ -47,6 +61,7 @@ def _restored(done):
              "" if done["incremental"] else "; start it with: vzctl start %s" % done["ctid"]))
 
 
+@_terminating
 def cmd_restore(args):
     if args.file == "-":
         done = backup.restore(_node(args), sys.stdin.buffer, args.ctid, args.force)
@@ -60,6 +75,7 @@ def cmd_restore(args):
     _restored(done)
 
 
+@_terminating
 def cmd_send(args):
     ct = _ct(args)
     done = replicate.send(ct, replicate.command_argv(args.to, "--to"))
@@ -67,6 +83,7 @@ def cmd_send(args):
     print("CT %s: %s send done, %s" % (ct.ctid, how, _mib(done["bytes"])))
 
 
+@_terminating
 def cmd_receive(args):
     if args.forced_command:
         return _receive_forced(args)

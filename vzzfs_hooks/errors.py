@@ -13,7 +13,7 @@ EXIT_LOCKED = 4       # the container is locked by another process or is busy
 EXIT_ZFS = 5          # pool not imported, dataset missing, pool full, zfs failed
 EXIT_FS = 6           # ext4 inside the zvol needs repair, mount/umount failed
 EXIT_STATE = 7        # the container is in the wrong state for the request
-EXIT_INTERRUPTED = 130  # interrupted: Ctrl-C, or SIGTERM/SIGHUP while a snapshot is taken
+EXIT_INTERRUPTED = 130  # interrupted: Ctrl-C, SIGTERM/SIGHUP in a snapshot or a stream
 
 
 class VzzfsError(Exception):

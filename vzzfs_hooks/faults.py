@@ -6,7 +6,8 @@ signal the process at that moment), "POINT:kill" dies there
 with SIGKILL (a crash). Unset, as on every real node, ``point()`` does nothing.
 Points: snapshot.before-freeze, snapshot.frozen, convert.copying,
 convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-shrunk,
-switch.rollback.
+switch.rollback, backup.streaming (the header written, the CT's lock free, the
+snapshot held).
 """
 
 import os

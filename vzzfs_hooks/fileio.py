@@ -26,3 +26,12 @@ def create_new(path, mode=0o600):
     FileExistsError (or OSError ELOOP) instead of being followed or overwritten."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     return os.fdopen(fd, "wb")
+
+
+def fsync_dir(path):
+    """Make a rename in directory ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,7 +5,10 @@ with `--status CTID` to learn what the other side has (its snapshots' guids, a
 resume token), then pipes a backup stream into it: full the first time,
 incremental from the newest snapshot both sides share after that, and
 `zfs send -t TOKEN` to finish a stream that was cut off. The receiving side
-keeps partial streams (`zfs receive -s`) so nothing is sent twice.
+keeps partial streams (`zfs receive -s`) so nothing is sent twice. As for a
+backup, the CT's lock covers the snapshot, not the stream (a zfs hold keeps the
+snapshot and its base until it ends), and chain.py picks the send snapshots to
+prune.
 
 `vzzfs migrate CTID DEST` (DEST: a command prefix such as 'ssh root@node2')
 replicates while the CT runs, stops it (or checkpoints it with a dump, with
@@ -13,14 +16,15 @@ replicates while the CT runs, stops it (or checkpoints it with a dump, with
 on DEST, and only then retires the copy here.
 """
 
+import contextlib
 import json
 import os
 import shlex
 import subprocess
 
-from . import backup, lifecycle, lock, log, ownership, snapshots, vzctlcmd, zfs
+from . import backup, chain, lifecycle, lock, log, ownership, snapshots, vzctlcmd, zfs
 from .ct import Container
-from .errors import StateError, UsageError, VzzfsError
+from .errors import Interrupted, StateError, UsageError, VzzfsError
 from .fileio import create_new
 
 PREFIX = "vzzfs-send-"
@@ -92,46 +96,59 @@ def _common_base(ct, remote):
 
 
 def send(ct, to_argv):
-    """One replication run of ``ct`` to the `vzzfs receive` that ``to_argv`` runs."""
-    with lock.ct_lock(ct, "vzzfs send"):
-        return _send_locked(ct, to_argv)
+    """One replication run of ``ct`` to the `vzzfs receive` that ``to_argv`` runs.
+
+    The CT's lock is held while the snapshot is taken, not while it streams (a
+    zfs hold keeps it and its base meanwhile); finishing a cut stream holds it
+    throughout."""
+    return _send(ct, to_argv, "vzzfs send")
 
 
-def _send_locked(ct, to_argv):
-    remote = _remote_status(to_argv, ct.ctid)
-    if remote.get("resume_token"):
-        return _pipe(ct, to_argv, None, None, remote["resume_token"], remote["resume_into"])
-    base = _common_base(ct, remote)
-    if base is None and remote.get("exists"):
-        raise StateError("the other side has a zvol for this CT that shares no snapshot with "
-                         "this one", "remove it there (vzzfs destroy %s) or send to another "
-                         "CTID" % ct.ctid, ctid=ct.ctid)
-    if base is None and remote.get("conf"):
-        raise StateError("the other side already has a CT %s" % ct.ctid,
-                         "remove it there, or pick another node", ctid=ct.ctid)
-    snap = snapshots.take(ct, snapshots.unique_name(ct, PREFIX), kind="send")["snapshot"]
-    # on failure the snapshot stays: the other side may hold part of it, to resume
-    result = _pipe(ct, to_argv, snap, base)
+def _send(ct, to_argv, status=None):
+    """``status``: the lock to take around the snapshot and the pruning; None when
+    the caller (migrate) holds the CT's lock already."""
+    hold = zfs.Hold(backup.hold_tag())
+    try:
+        with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
+            remote = _remote_status(to_argv, ct.ctid)
+            if remote.get("resume_token"):
+                return _pipe(ct, to_argv, None, None, remote["resume_token"],
+                             remote["resume_into"])
+            base = _common_base(ct, remote)
+            if base is None and remote.get("exists"):
+                raise StateError("the other side has a zvol for this CT that shares no "
+                                 "snapshot with this one", "remove it there (vzzfs destroy "
+                                 "%s) or send to another CTID" % ct.ctid, ctid=ct.ctid)
+            if base is None and remote.get("conf"):
+                raise StateError("the other side already has a CT %s" % ct.ctid,
+                                 "remove it there, or pick another node", ctid=ct.ctid)
+            snap = snapshots.take(ct, snapshots.unique_name(ct, PREFIX), kind="send")["snapshot"]
+            hold.add([snap, base])
+            header = backup.make_header(ct, snap, base)  # the conf as at the snapshot
+        # on failure the snapshot stays: the other side may hold part of it, to resume
+        result = _pipe(ct, to_argv, snap, base, header=header)
+    finally:
+        hold.release()
     # older send snapshots are no longer a base for anything
-    for row in snapshots.rows(ct):
-        full = snapshots.full_name(ct, row["name"])
-        if row["kind"] == "send" and full not in (snap, base) and not row["clones"]:
-            zfs.destroy(full)
+    keep = [n.split("@", 1)[1] for n in (snap, base) if n]
+    backup.prune(ct, status, lambda rows: chain.sends_to_prune(rows, keep))
     return result
 
 
-def _pipe(ct, to_argv, snap, base, token=None, resume_into=None):
+def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None):
     proc = subprocess.Popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:
         if token:
             header = backup.resume_header(ct, token, resume_into)
-        else:
-            header = backup.make_header(ct, snap, base)
         proc.stdin.write(header)
         sent = backup.send_stream(snap, proc.stdin, base, "CT %s: send" % ct.ctid,
                                   resume_token=token)
-    except (OSError, VzzfsError):
+    except BaseException as e:
+        if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
+            proc.kill()  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
+            proc.wait()
+            raise
         out = backup.finish(proc)
         raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
                                                       else "the receiver went away"),
@@ -153,7 +170,7 @@ def migrate(ct, dest_argv, online=False):
         running = vzctlcmd.is_running(ct)
         if online and not running:
             raise StateError("is not running", "migrate it without --online", ctid=ct.ctid)
-        first = _send_locked(ct, receive_argv)  # the bulk, while it runs
+        first = _send(ct, receive_argv)  # the bulk, while it runs
         log.info("CT %s: first pass sent %d MiB" % (ct.ctid, first["bytes"] >> 20))
         dumpfile = None
         if running and online:
@@ -162,7 +179,7 @@ def migrate(ct, dest_argv, online=False):
         elif running:
             vzctlcmd.stop(ct)
         try:
-            last = _send_locked(ct, receive_argv)
+            last = _send(ct, receive_argv)
             if dumpfile:
                 _run(dest_argv + ["vzzfs", "receive-dump", ct.ctid], stdin_path=dumpfile)
                 _run(dest_argv + ["vzctl", "restore", ct.ctid])

@@ -10,8 +10,14 @@ once the CT runs again.
 Commands run inside the block get a session of their own (runner.run asks
 ``deferring``): a Ctrl-C on the terminal reaches vzzfs, not a half-done
 `vzctl chkpnt --suspend`, `fsfreeze` or `--resume`.
+
+Inside ``terminating()`` (backup, restore, send, receive) SIGTERM and SIGHUP
+raise ``Terminated``, a KeyboardInterrupt, just where Ctrl-C would: the same
+cleanup runs (a FILE.partial removed, a snapshot destroyed, a hold released,
+`zfs send`/`zfs receive` stopped) where the default action would just end vzzfs.
 """
 
+import contextlib
 import os
 import signal
 
@@ -62,3 +68,23 @@ class Deferred(object):
         if self.caught is not None and not self.acted:
             os.kill(os.getpid(), self.caught)  # its usual effect, now that it is safe
         return False
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP inside ``terminating()``: handled as Ctrl-C is (exit 130)."""
+
+
+def _raise(signum, frame):
+    raise Terminated("interrupted by signal %d" % signum)
+
+
+@contextlib.contextmanager
+def terminating():
+    """SIGTERM and SIGHUP raise Terminated inside the block, as SIGINT raises
+    KeyboardInterrupt; a Deferred block inside still holds all three off."""
+    old = [(s, signal.signal(s, _raise)) for s in (signal.SIGTERM, signal.SIGHUP)]
+    try:
+        yield
+    finally:
+        for s, handler in old:
+            signal.signal(s, handler)

@@ -25,12 +25,14 @@ PROP_KIND = "org.openvz.vzzfs:kind"           # snapshot, chkpnt (taken by the h
 PROP_STATE = "org.openvz.vzzfs:state"         # suspended, frozen or stopped when taken
 PROP_DUMP = "org.openvz.vzzfs:dumpfile"       # the memory dump that goes with it
 PROP_CONF = "org.openvz.vzzfs:conf"           # the CT's conf then, zlib + base64
+# on a backup snapshot: "complete" once its stream is whole where it went (chain.py)
+PROP_BACKUP = "org.openvz.vzzfs:backup"
 # on the zvol: the guid of the snapshot snapshot-switch just rolled it back to. A
 # rollback leaves a few KiB of 'written' metadata behind, so the restore check
 # takes this word for it instead.
 PROP_ROLLED_BACK = "org.openvz.vzzfs:rolled-back-to"
-LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones",
-              PROP_KIND, PROP_STATE, PROP_DUMP)
+LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones", "userrefs",
+              PROP_KIND, PROP_STATE, PROP_DUMP, PROP_BACKUP)
 _CONF_MAX = 8000
 SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
@@ -221,6 +223,8 @@ def rows(ct):
             "kind": _prop(row, PROP_KIND),
             "state": _prop(row, PROP_STATE),
             "dumpfile": _prop(row, PROP_DUMP),
+            "complete": _prop(row, PROP_BACKUP) == "complete",
+            "holds": int(_prop(row, "userrefs") or 0),  # zfs holds: being streamed
         })
     found.sort(key=lambda r: r["txg"])
     for r in found:

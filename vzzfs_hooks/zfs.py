@@ -8,7 +8,7 @@ goes through the CLI. Names are checked before they reach either.
 import errno
 import os
 
-from . import runner, zvoldev
+from . import runner, signals, zvoldev
 from .config import check_dataset_name
 from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      ZfsError)
@@ -329,3 +329,48 @@ def rename(name, new):
 def promote(name):
     check_dataset_name(name)
     zfs("promote", name, name=name)
+
+
+class Hold(object):
+    """`zfs hold TAG` on snapshots while they are streamed: `zfs destroy` (a
+    concurrent vzzfs verb, or an admin) cannot take them away meanwhile.
+
+    With pyzfs the holds are tied to an open /dev/zfs: released when it is
+    closed, or when the process dies however it dies (even SIGKILL). Without
+    pyzfs they are plain holds that ``release`` (idempotent, run it in a
+    ``finally``) takes off.
+    """
+
+    def __init__(self, tag):
+        self.tag = tag
+        self.names = []
+        self._fd = None
+
+    def add(self, names):
+        names = [check_name(n) for n in names if n]
+        if not names:
+            return
+        lib = _pyzfs()
+        if lib is not None:
+            if self._fd is None:
+                self._fd = os.open("/dev/zfs", os.O_EXCL)
+            try:
+                lib.lzc_hold({n.encode(): self.tag.encode() for n in names}, self._fd)
+            except lib.exceptions.HoldFailure as e:
+                first = e.errors[0] if getattr(e, "errors", None) else e
+                raise _lzc_error(first, "hold", names[0])
+            except lib.exceptions.ZFSError as e:
+                raise _lzc_error(e, "hold", names[0])
+        else:
+            zfs("hold", self.tag, *names, name=names[0])
+        self.names += names
+
+    def release(self):
+        names, self.names = self.names, []
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # releases every hold taken through it
+            return
+        with signals.Deferred():  # a signal now waits: no hold is left behind
+            for n in names:
+                runner.run(["zfs", "release", self.tag, n], check=False)  # gone: not held

@@ -72,3 +72,43 @@ def test_a_fault_stall_ends_when_a_signal_is_held(monkeypatch):
                               " os.kill(%d, signal.SIGTERM)" % os.getpid()])
             faults.point("snapshot.frozen")  # would stall 60 s
             sig.check()
+
+
+def test_terminating_raises_sigterm_and_sighup_as_ctrl_c_does():
+    before = {s: signal.getsignal(s) for s in signals.SIGNALS}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        cleaned = []
+        with pytest.raises(KeyboardInterrupt) as exc:
+            with signals.terminating():
+                try:
+                    os.kill(os.getpid(), signum)
+                finally:
+                    cleaned.append(signum)
+        assert isinstance(exc.value, signals.Terminated) and cleaned == [signum]
+        assert str(exc.value) == "interrupted by signal %d" % signum
+    assert {s: signal.getsignal(s) for s in signals.SIGNALS} == before
+
+
+def test_a_deferred_block_inside_terminating_still_holds_signals_off():
+    steps = []
+    with pytest.raises(signals.Terminated):
+        with signals.terminating():
+            with signals.Deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                steps.append("step finished")
+            steps.append("not reached")
+    assert steps == ["step finished"]
+
+
+def test_the_cli_exits_130_for_a_terminated_verb(monkeypatch):
+    from vzzfs_hooks import cli
+
+    def verb(args):
+        with signals.terminating():
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    class Parser(object):
+        def parse_args(self, argv):
+            return type("Args", (), {"func": staticmethod(verb)})()
+    monkeypatch.setattr(cli, "build_parser", Parser)
+    assert cli.main([]) == EXIT_INTERRUPTED

@@ -1,12 +1,14 @@
 """Backups, replication and migration on real ZFS. A second pool on the VM's second
 disk, with its own /etc/vz, stands for a second node; the transport is a local command."""
 import os
+import signal
+import subprocess
 import sys
 
 import pytest
 
 from conftest import REPO, TestNode, sh
-from vzzfs_hooks import zfs
+from vzzfs_hooks import snapshots, zfs
 
 VZZFS = os.path.join(REPO, "bin", "vzzfs")
 
@@ -163,6 +165,112 @@ def test_send_is_incremental_and_resumes_after_a_cut(node, node2, tmp_path):
     assert node2.vzctl.start(101).rc == 0
     assert os.path.getsize(node2.root(101) + "/root/big") == 40 << 20
     assert node2.vzctl.stop(101).rc == 0
+
+
+def _background(node, fault, *args):
+    """vzzfs ARGS with VZZFS_FAULT=fault, once it says it stalls there."""
+    env = dict(os.environ, VZZFS_FAULT=fault)
+    proc = subprocess.Popen([sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc] +
+                            list(args), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+    seen = []
+    while not seen or "injected stall" not in seen[-1]:
+        seen.append(proc.stdout.readline())
+        assert seen[-1], "it ended before its stall: %s" % "".join(seen)
+    return proc
+
+
+def backup_snapshots(node, ctid):
+    """(name, complete, holds) of a CT's backup snapshots, oldest first."""
+    rows = zfs.list_datasets(node.dataset(ctid), ["name", snapshots.PROP_BACKUP, "userrefs"],
+                             types="snapshot")
+    return [(r["name"].split("@")[1], r[snapshots.PROP_BACKUP] == "complete",
+             int(r["userrefs"])) for r in rows if "@vzzfs-backup-" in r["name"]]
+
+
+def test_a_killed_backup_is_no_base_and_the_chain_still_restores(node, node2, tmp_path):
+    """Issue 16, case 2: a backup killed mid-stream (SIGKILL: no cleanup runs) keeps
+    its snapshot, but unmarked; the next --incremental builds on the last complete
+    one, --retain prunes the leftover, and the chain restores."""
+    node.make_ct(101, files={"root/a": "a"})
+    assert node.vzctl.start(101).rc == 0
+    full, killed, inc = (str(tmp_path / n) for n in ("full", "killed", "inc"))
+    assert node.vzzfs("backup", "101", "--to", full).returncode == 0
+    (first, done, _), = backup_snapshots(node, 101)
+    assert done
+    write(node.root(101) + "/root/b", "b")
+    env = dict(os.environ, VZZFS_FAULT="backup.streaming:kill")
+    res = sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc, "backup", "101",
+             "--to", killed, "--incremental", env=env, cwd=REPO, check=False)
+    assert res.returncode == -signal.SIGKILL, res.stdout
+    assert os.path.exists(killed + ".partial") and not os.path.exists(killed)
+    left = backup_snapshots(node, 101)
+    assert [(c, h) for _, c, h in left] == [(True, 0), (False, 0)], \
+        "unmarked, and its hold went with the process"
+    res = node.vzzfs("backup", "101", "--to", inc, "--incremental", "--retain", "1")
+    assert res.returncode == 0 and "(from %s)" % first in res.stdout, res.stdout
+    now = backup_snapshots(node, 101)
+    assert len(now) == 1 and now[0][1] and now[0][0] not in (first, left[1][0]), now
+    assert node.vzctl.stop(101).rc == 0
+    node2.track(101)
+    for f in (full, inc):
+        res = node2.vzzfs("restore", f)
+        assert res.returncode == 0, res.stdout
+    assert node2.vzctl.start(101).rc == 0
+    assert read(node2.root(101) + "/root/b") == "b"
+    assert node2.vzctl.stop(101).rc == 0
+
+
+def test_an_incremental_restore_onto_a_written_ct_needs_force(node, node2, tmp_path):
+    """Issue 16, case 4: the increment would roll back what the CT wrote since its base."""
+    node.make_ct(101, files={"root/a": "a"})
+    assert node.vzctl.start(101).rc == 0
+    full, inc = str(tmp_path / "full"), str(tmp_path / "inc")
+    assert node.vzzfs("backup", "101", "--to", full).returncode == 0
+    write(node.root(101) + "/root/b", "b")
+    assert node.vzzfs("backup", "101", "--to", inc, "--incremental").returncode == 0
+    assert node.vzctl.stop(101).rc == 0
+    node2.track(101)
+    assert node2.vzzfs("restore", full).returncode == 0
+    assert node2.vzctl.start(101).rc == 0
+    write(node2.root(101) + "/root/local", "mine")
+    assert node2.vzctl.stop(101).rc == 0
+    res = node2.vzzfs("restore", inc)
+    assert res.returncode == 7 and "--force" in res.stdout, res.stdout
+    assert len(res.stdout.strip().splitlines()) == 1, res.stdout
+    assert node2.vzctl.start(101).rc == 0
+    assert read(node2.root(101) + "/root/local") == "mine", "refused: nothing changed"
+    assert not os.path.exists(node2.root(101) + "/root/b")
+    assert node2.vzctl.stop(101).rc == 0
+    res = node2.vzzfs("restore", inc, "--force")
+    assert res.returncode == 0, res.stdout
+    assert node2.vzctl.start(101).rc == 0
+    assert read(node2.root(101) + "/root/b") == "b"
+    assert not os.path.exists(node2.root(101) + "/root/local")
+    assert node2.vzctl.stop(101).rc == 0
+
+
+def test_vzctl_stop_works_while_a_backup_streams_and_sigterm_cleans_up(node, tmp_path):
+    """Issue 16, cases 10 and 2: the lock covers the snapshot, not the stream; a
+    zfs hold keeps the snapshot meanwhile; SIGTERM cleans up as Ctrl-C does."""
+    node.make_ct(101)
+    assert node.vzctl.start(101).rc == 0
+    path = str(tmp_path / "slow")
+    proc = _background(node, "backup.streaming:sleep", "backup", "101", "--to", path)
+    try:
+        (name, done, holds), = backup_snapshots(node, 101)
+        assert not done and holds == 1
+        res = node.vzzfs("snapshot-delete", "101", name)
+        assert res.returncode != 0 and backup_snapshots(node, 101), res.stdout
+        assert node.vzctl.stop(101).rc == 0, "the stream does not hold the CT's lock"
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "signal %d" % signal.SIGTERM in out, out
+    assert backup_snapshots(node, 101) == [], "its snapshot went, hold released first"
+    assert not os.path.exists(path + ".partial") and not os.path.exists(path)
 
 
 def _dest(node2):

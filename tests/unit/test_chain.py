@@ -1,0 +1,94 @@
+"""chain: the pure decisions over a snapshot list (incremental base, pruning, what an
+incremental receive may overwrite), for every edge, without ZFS."""
+import pytest
+
+from vzzfs_hooks import chain
+from vzzfs_hooks.errors import UsageError
+
+
+def row(name, kind="backup", complete=True, clones=(), holds=0):
+    return {"name": name, "kind": kind, "complete": complete and kind == "backup",
+            "clones": list(clones), "holds": holds}
+
+
+B1, B2, B3 = row("b1"), row("b2"), row("b3")
+KILLED = row("killed", complete=False)
+USER = row("mine", kind="")
+CHKPNT = row("vzzfs-chkpnt-1", kind="chkpnt")
+SNAP = row("s1", kind="snapshot")
+SEND = row("vzzfs-send-1", kind="send")
+
+
+def test_the_base_is_the_newest_complete_backup():
+    assert chain.backup_base([]) is None
+    assert chain.backup_base([KILLED]) is None, "only incomplete ones: no base"
+    assert chain.backup_base([USER, CHKPNT, SNAP, SEND]) is None, "other kinds are no base"
+    assert chain.backup_base([B1, B2, KILLED, SNAP]) == "b2", "a killed backup is no base"
+    assert chain.backup_base([B1, KILLED, B2]) == "b2"
+
+
+def test_retain_below_one_is_refused_and_none_prunes_nothing():
+    for bad in (0, -1):
+        with pytest.raises(UsageError):
+            chain.backups_to_prune([B1, B2], bad)
+        with pytest.raises(UsageError):
+            chain.check_retain(bad)
+    assert chain.backups_to_prune([B1, KILLED, B2], None) == []
+    chain.check_retain(None)
+    chain.check_retain(1)
+
+
+def test_retain_keeps_the_newest_complete_ones():
+    assert chain.backups_to_prune([], 1) == []
+    assert chain.backups_to_prune([B1], 1) == []
+    assert chain.backups_to_prune([B1, B2, B3], 1) == ["b1", "b2"]
+    assert chain.backups_to_prune([B1, B2, B3], 2) == ["b1"]
+    assert chain.backups_to_prune([B1, B2, B3], 3) == []
+    assert chain.backups_to_prune([B1, B2, B3], 10) == []
+
+
+def test_incomplete_backups_do_not_count_and_are_pruned():
+    assert chain.backups_to_prune([KILLED], 1) == ["killed"]
+    assert chain.backups_to_prune([B1, B2, KILLED], 2) == ["killed"]
+    assert chain.backups_to_prune([B1, KILLED, B2], 1) == ["b1", "killed"]
+
+
+def test_other_snapshots_clone_origins_and_held_ones_are_never_pruned():
+    rows = [USER, CHKPNT, SNAP, SEND, B1, row("origin", clones=["vz/ct/9"]),
+            row("streaming", complete=False, holds=1), row("held", holds=2), B2]
+    assert chain.backups_to_prune(rows, 1) == ["b1"]
+
+
+def test_sends_to_prune_keeps_the_sent_one_and_its_base():
+    rows = [B1, USER, row("s1", kind="send"), row("s2", kind="send"),
+            row("s3", kind="send", clones=["x"]), row("s4", kind="send", holds=1),
+            row("s5", kind="send")]
+    assert chain.sends_to_prune(rows, ("s2", "s5")) == ["s1"]
+    assert chain.sends_to_prune([], ("a",)) == []
+
+
+def test_an_incremental_goes_onto_an_unchanged_target():
+    assert chain.incremental_refusal(["a", "b"], "b", 0, False) is None
+    assert chain.incremental_refusal(["b"], "b", 0, True) is None
+
+
+def test_a_missing_base_is_refused_even_with_force():
+    for force in (False, True):
+        problem, fix = chain.incremental_refusal(["a"], "b", 0, force)
+        assert "lacks snapshot b" in problem and "in order" in fix
+        assert chain.incremental_refusal([], "b", 0, force)
+
+
+def test_writes_or_newer_snapshots_need_force():
+    problem, fix = chain.incremental_refusal(["a", "b"], "b", 3 << 20, False)
+    assert "3.0 MiB written since b" in problem and "--force" in fix
+    problem, fix = chain.incremental_refusal(["a", "b", "c"], "b", 0, False)
+    assert "snapshot c, newer than b" in problem and "--force" in fix
+    assert "written" not in problem
+    problem, fix = chain.incremental_refusal(["a", "b", "c", "d"], "a", 12, False)
+    assert "12 bytes written since a" in problem and "snapshots b, c, d" in problem
+    assert "discard them" in fix
+    assert len((problem + fix).splitlines()) == 1
+    for names, base, written in ((["a", "b"], "b", 1), (["a", "b"], "a", 0),
+                                 (["a", "b", "c"], "a", 99)):
+        assert chain.incremental_refusal(names, base, written, True) is None
