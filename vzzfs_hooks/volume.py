@@ -14,6 +14,7 @@ import time
 
 from . import mounts, runner
 from .errors import FsError, MountBusy
+from .fileio import read_text
 
 # BLKZNAME = _IOR(0x12, 125, char[256]): asks a /dev/zdN which dataset it is
 BLKZNAME = 0x8100127D
@@ -219,8 +220,7 @@ def holders(directory):
             pass
         if uses:
             try:
-                with open(base + "/comm") as f:
-                    comm = f.read().strip()
+                comm = read_text(base + "/comm").strip()
             except OSError:
                 comm = "?"
             found.append("pid %s (%s) %s" % (pid, comm, "/".join(sorted(set(uses)))))
