@@ -7,7 +7,7 @@ fails: a mount made here is undone before an error leaves this module.
 
 import os
 
-from . import log, mounts, ownership, resize, volume, zfs
+from . import log, mounts, ownership, resize, volume, zfs, zvoldev
 from .errors import ConfigError, FsError, StateError, VzzfsError
 
 
@@ -15,25 +15,45 @@ from .errors import ConfigError, FsError, StateError, VzzfsError
 PROP_CONVERT = "org.openvz.vzzfs:convert"
 
 
-def is_vzzfs(ct):
-    """Does vzzfs own this CT's private area?
+def owns(named, zvol, guarded, zvol_mounted=False):
+    """Is a CT vzzfs's? Pure: decided from the least that tells, so that nothing else
+    of the CT's or vzzfs's config is needed (or checked) for a CT that is not.
 
-    Yes when the CT's conf names a dataset (VZZFS_DATASET), when a zvol exists at
-    the conventional name, or when VE_PRIVATE is our guarded empty mount point
-    (so a missing pool is reported instead of starting an empty CT).
+    ``named``: the CT's own conf sets VZZFS_DATASET. ``zvol``: what is at the
+    conventional ROOT/ct/CTID: "volume", "converting" (vzzfs convert is filling it:
+    the CT is ours once its old area is aside, i.e. guarded), None (nothing there,
+    or no pool to ask), or "unknown" (VZZFS_ROOT unreadable: no name to ask for).
+    ``guarded``: VE_PRIVATE is our guarded empty mount point (so a missing pool is
+    reported instead of starting an empty CT). ``zvol_mounted``: a zvol is mounted
+    on VE_PRIVATE; it counts only when the conventional name is unknown.
     """
-    if ct.explicit:
+    if named or zvol == "volume":
         return True
+    if zvol == "unknown" and zvol_mounted:
+        return True
+    return guarded
+
+
+def zvol_state(dataset):
+    """What ``dataset`` is, as owns() takes it: "volume", "converting" or None."""
     try:
-        props = zfs.get(ct.dataset, "type", PROP_CONVERT)
-        if props.get("type") == "volume":
-            if props.get(PROP_CONVERT) in ("copying", "swapping"):
-                # vzzfs convert is at work: the CT is ours once its old area is aside
-                return is_guarded_mountpoint(ct.ve_private)
-            return True
+        props = zfs.get(dataset, "type", PROP_CONVERT)
     except VzzfsError:
-        pass  # no such zvol, no zfs, no pool: then only the guard can tell
-    return is_guarded_mountpoint(ct.ve_private)
+        return None  # no such zvol, no zfs, no pool: then only the guard can tell
+    if props.get("type") != "volume":
+        return None
+    return "converting" if props.get(PROP_CONVERT) in ("copying", "swapping") else "volume"
+
+
+def is_vzzfs(ct):
+    """Does vzzfs own this CT's private area? (owns() for a Container)"""
+    return owns(ct.explicit, zvol_state(ct.dataset), is_guarded_mountpoint(ct.ve_private))
+
+
+def zvol_mounted_on(path):
+    """Is a zvol (a /dev/zdN) mounted on ``path``?"""
+    m = mounts.mount_at(path)
+    return m is not None and zvoldev.ZD_RE.match(os.path.basename(m.source)) is not None
 
 
 def is_guarded_mountpoint(path):

@@ -27,7 +27,7 @@ import time
 
 from . import (actions, chain, config, confimport, ctconf, faults, lifecycle, lock, log, ownership,
                snapshots, zfs)
-from .fileio import create_new, fsync_dir, write_atomic
+from .fileio import create_new, fsync_dir, read_text, write_atomic
 from .ct import Container, check_ctid, check_new_ctid
 from .errors import (EXIT_USAGE, DatasetBusy, LockedError, StateError, UsageError, VzzfsError,
                      ZfsError)
@@ -53,9 +53,15 @@ class StreamError(VzzfsError):
 
 # ---- the stream's header ----
 
+def _header_conf(ct):
+    """The CT's conf for the header's JSON: its bytes as UTF-8, any others escaped
+    (surrogateescape), so that every node reads back the same bytes whatever its locale."""
+    with open(ct.conffile, "rb") as f:
+        return f.read().decode("utf-8", "surrogateescape")
+
+
 def make_header(ct, snap, base=None):
-    with open(ct.conffile) as f:
-        conf = f.read()
+    conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
               "guid": zfs.get(snap, "guid")["guid"], "created": int(time.time()),
               "conf": conf, "base": None, "base_guid": None}
@@ -67,8 +73,7 @@ def make_header(ct, snap, base=None):
 
 def resume_header(ct, token, resume_into):
     """The header for a stream that finishes an interrupted one (zfs send -t)."""
-    with open(ct.conffile) as f:
-        conf = f.read()
+    conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
               "resume_into": resume_into, "created": int(time.time()), "conf": conf,
               "snapshot": None, "base": None, "base_guid": None}
@@ -97,6 +102,8 @@ def read_header(stream):
         if not isinstance(header["conf"], str) or header.get("resume_into") not in (
                 None, "full", "increment"):
             raise ValueError("bad header")
+        # to this node's text for a conf (a surrogate no byte gives: UnicodeError, damaged)
+        header["conf"] = os.fsdecode(header["conf"].encode("utf-8", "surrogateescape"))
         check_ctid(header["ctid"])
     except (ValueError, KeyError, TypeError, VzzfsError):
         raise StreamError("the backup's header is damaged", "use another copy of the backup")
@@ -123,7 +130,7 @@ def estimate(snap, base=None):
     """Bytes `zfs send` will write (its dry run), or 0 if it cannot tell."""
     argv = ["zfs", "send", "-nP"] + (["-i", base] if base else []) + [snap]
     res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True)
+                         universal_newlines=True, errors="surrogateescape")
     for line in (res.stdout + res.stderr).splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[0] == "size" and parts[1].isdigit():
@@ -435,8 +442,7 @@ def _write_conf(ct, header, undo):
     if dropped:
         log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "the stream")))
     if os.path.exists(ct.conffile):
-        with open(ct.conffile) as f:
-            before = f.read()
+        before = read_text(ct.conffile)
         undo.add("put back %s" % ct.conffile, write_atomic, ct.conffile, before)
         write_atomic(ct.conffile, ctconf.update_text(before, changes))
     else:

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from fractions import Fraction
 
 from .errors import ConfigError
+from .fileio import read_text
 
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VEID_KEYS = ("VE_ROOT", "VE_PRIVATE")
@@ -88,8 +89,7 @@ def parse_text(text, source="<text>"):
 
 def parse_file(path, missing_ok=False):
     try:
-        with open(path, "r", errors="surrogateescape") as f:
-            text = f.read()
+        text = read_text(path)
     except FileNotFoundError:
         if missing_ok:
             return OrderedDict()

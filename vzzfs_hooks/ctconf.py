@@ -8,7 +8,7 @@ duplicates are dropped; new keys are appended. Files are replaced atomically.
 import os
 import re
 
-from .fileio import write_atomic
+from .fileio import read_text, write_atomic
 
 _ASSIGN_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
@@ -38,9 +38,7 @@ def update_text(text, changes):
 
 
 def update_file(path, changes):
-    with open(path) as f:
-        text = f.read()
-    write_atomic(path, update_text(text, changes))
+    write_atomic(path, update_text(read_text(path), changes))
 
 
 def create_file(path, text, changes):

@@ -1,15 +1,27 @@
-"""Writing files safely: small ones replaced atomically (a reader sees the old file or
-the new one, never half), big ones created fresh, never through a planted symlink."""
+"""Reading and writing files safely: small ones replaced atomically (a reader sees the
+old file or the new one, never half), big ones created fresh, never through a planted
+symlink.
+
+Text (a CT's conf above all) is read and written byte for byte, whatever it holds and
+whatever the locale (cron's is ASCII): bytes are decoded as file names are
+(os.fsdecode, so a value used as a path names the same file) and the bytes that are
+not text come back unchanged on writing (surrogateescape)."""
 
 import os
 import tempfile
 
 
+def read_text(path):
+    """The text of file ``path``, as write_atomic writes it back byte for byte."""
+    with open(path, "rb") as f:
+        return os.fsdecode(f.read())
+
+
 def write_atomic(path, text, mode=0o644):
     fd, tmp = tempfile.mkstemp(prefix=".vzzfs-", dir=os.path.dirname(path))
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.fsencode(text))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

@@ -5,16 +5,20 @@ VE_CONFFILE set, holding the CT's lock (so nothing here may call a locking
 vzctl command). An admin's earlier vps.<action> script is chained: it runs
 after ours on the way up and before ours on the way down. Exit 0 lets vzctl go
 on; anything else makes it abort with "Error executing ... script".
+
+Whether a CT is vzzfs's is decided first, from the least that tells (see
+_is_ours): a CT that is not passes through with exit 0 whatever vzzfs.conf or
+its own conf holds, so a typo in vzzfs.conf never stops a ploop or simfs CT.
 """
 
 import os
 import subprocess
 import sys
 
-from . import actions, chkpnt, log, vzclient
+from . import actions, chkpnt, config, log, ownership, vzclient
 from .config import Node
-from .ct import Container
-from .errors import EXIT_ERROR, EXIT_USAGE, VzzfsError
+from .ct import Container, check_ctid
+from .errors import EXIT_ERROR, EXIT_USAGE, ConfigError, VzzfsError
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
 CHAIN_ONLY = ("umount",)  # actions where vzzfs only runs the admin's chained script
@@ -29,40 +33,39 @@ def run_chained(script):
 
 
 def run_hook(action, ct, chained=None):
-    """Do ``action`` for ``ct`` and its chained script; return the exit code."""
+    """Do ``action`` for ``ct``, a vzzfs CT (None: a CT that is not vzzfs's), and
+    its chained script; return the exit code."""
+    if ct is None or action in CHAIN_ONLY:
+        return run_chained(chained)
     if action == "create":
         return _create(ct, chained)
-    if action in CHAIN_ONLY:
-        return run_chained(chained)
-    ours = actions.is_vzzfs(ct)
-    verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv()) if ours else (None, [])
+    verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv())
     if action == "premount":
-        if ours and vzclient.is_libvzctl():
+        if vzclient.is_libvzctl():
             raise VzzfsError("OpenVZ 7's vzctl is not supported for zvol CTs yet: it would run "
                              "the CT's own scripts from %s/scripts, inside the container's file "
                              "system, as root on the host" % ct.ve_private,
                              "run zvol CTs on a vzctl 4.x node (README: Supported OpenVZ "
                              "versions)")
-        if ours and chkpnt.is_restore(ct, verb, opts):
+        if chkpnt.is_restore(ct, verb, opts):
             chkpnt.before_restore(ct)
-        mounted_now = actions.attach(ct) if ours else False
+        mounted_now = actions.attach(ct)
         rc = run_chained(chained)
         if rc and mounted_now:
             actions.detach(ct)  # vzctl aborts the mount: leave nothing behind
         return rc
     if action == "mount":
-        if ours:
-            try:
-                actions.check_mounted(ct)
-            except VzzfsError:
-                _detach_quietly(ct)
-                raise
+        try:
+            actions.check_mounted(ct)
+        except VzzfsError:
+            _detach_quietly(ct)
+            raise
         rc = run_chained(chained)
-        if rc and ours:
+        if rc:
             _detach_quietly(ct)  # vzctl will not run postumount after a failed mount script
         return rc
     rc = run_chained(chained)
-    if action == "postumount" and ours:
+    if action == "postumount":
         actions.detach(ct)
         if chkpnt.is_full_chkpnt(verb, opts):
             chkpnt.after_chkpnt(ct, opts)
@@ -80,6 +83,46 @@ def _create(ct, chained):
     convert.convert(ct, purge=True, locked=True)  # vzctl holds the CT's lock
     log.info("CT %s: created on zvol %s (VZZFS_AUTO_CREATE)" % (ct.ctid, ct.dataset))
     return 0
+
+
+def _is_ours(action, node, ctid, conffile):
+    """Is CT ``ctid`` vzzfs's for this hook? Reads only what decides it (the CT's
+    conf, vzzfs.conf's VZZFS_ROOT, the zvol's name, VE_PRIVATE's state), so the
+    checks that would refuse a bad value run only for a CT vzzfs owns (in
+    Container). vzctl create's hook owns the new CT only with VZZFS_AUTO_CREATE."""
+    own = config.parse_file(conffile, missing_ok=True)
+    try:
+        vzzfs = config.parse_file(node.vzzfs_conf, missing_ok=True)
+    except ConfigError:
+        return True  # unreadable: whether it claims this CT is unknown; Container says why
+    if action == "create":
+        value = own.get("VZZFS_AUTO_CREATE", vzzfs.get("VZZFS_AUTO_CREATE", "no"))
+        try:
+            return config.parse_bool(value, "VZZFS_AUTO_CREATE")
+        except ConfigError:
+            return True  # a typo in the one setting that decides: refuse, naming it
+    private = config.expand_veid(
+        "VE_PRIVATE", config.merge(node.global_params(), own).get("VE_PRIVATE",
+                                                                  "/vz/private/$VEID"), ctid)
+    private = os.path.normpath(private) if private.startswith("/") else None
+    guarded = private is not None and actions.is_guarded_mountpoint(private)
+    try:
+        root = config.check_dataset_name(vzzfs.get("VZZFS_ROOT", config.DEFAULTS["VZZFS_ROOT"]),
+                                         "VZZFS_ROOT")
+    except ConfigError:
+        zvol, mounted = "unknown", private is not None and actions.zvol_mounted_on(private)
+    else:
+        zvol, mounted = actions.zvol_state(ownership.ct_dataset(root, ctid)), False
+    return actions.owns(bool(own.get("VZZFS_DATASET")), zvol, guarded, mounted)
+
+
+def _warn_if_broken(node, ctid):
+    """For a CT vzzfs passes by: one warning line if vzzfs.conf would stop its own CTs."""
+    try:
+        node.settings()
+    except ConfigError as e:
+        log.warn("CT %s is not vzzfs's and goes on, but %s stops vzzfs's CTs: %s"
+                 % (ctid, node.vzzfs_conf, e.line()))
 
 
 def _detach_quietly(ct):
@@ -116,8 +159,14 @@ def main(action, argv=None):
                   "for manual use see 'vzzfs attach')" % action)
         return EXIT_USAGE
     try:
-        ct = Container(veid, Node.from_conffile(conffile), conffile)
-        return run_hook(action, ct, chained)
+        ctid = check_ctid(veid)
+        node = Node.from_conffile(conffile)
+        if action in CHAIN_ONLY:
+            return run_chained(chained)
+        if not _is_ours(action, node, ctid, conffile):
+            _warn_if_broken(node, ctid)
+            return run_hook(action, None, chained)
+        return run_hook(action, Container(ctid, node, conffile), chained)
     except VzzfsError as e:
         if e.ctid is None:
             e.ctid = veid

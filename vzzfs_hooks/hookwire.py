@@ -11,7 +11,7 @@ import shlex
 
 from .config import check_abs_path
 from .errors import ConfigError, StateError
-from .fileio import write_atomic
+from .fileio import read_text, write_atomic
 from .hookmain import ACTIONS, CHAIN_ONLY
 
 MARKER = "# vzzfs-managed-hook"
@@ -88,9 +88,8 @@ def install(conf_dir, hook_dir=None):
         path = os.path.join(conf_dir, "vps." + action)
         text = shim_text(action, hook_dir, conf_dir)
         if is_ours(path):
-            with open(path) as f:
-                if f.read() == text:
-                    continue
+            if read_text(path) == text:
+                continue
             changed.append("updated %s" % path)
         elif os.path.lexists(path):
             os.rename(path, path + CHAIN_SUFFIX)

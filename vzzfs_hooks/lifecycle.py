@@ -9,6 +9,7 @@ import os
 from . import (config, ctconf, lock, log, mounts, ownership, resize, snapshots, template,
                volume, vzctlcmd, zfs)
 from .ct import Container, check_new_ctid
+from .fileio import read_text
 from .errors import DatasetBusy, DatasetExists, StateError, UsageError
 from .ownership import PROP_CTID
 from .revert import Reverter
@@ -99,8 +100,7 @@ def _sample_text(node, sample):
             return name, ""
         raise UsageError("config sample %s does not exist" % path,
                          "pick one of %s/ve-*.conf-sample with --config" % node.conf_dir)
-    with open(path) as f:
-        return name, f.read()
+    return name, read_text(path)
 
 
 # ---- create ----
@@ -258,8 +258,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
             zfs.clone(snap, dst.dataset, {PROP_CTID: dst.ctid, PROP_ORIGIN_CT: src.ctid})
             undo.add("destroy %s" % dst.dataset, zfs.destroy, dst.dataset, True)
             make_dirs(dst, undo)
-            with open(src.conffile) as f:
-                text = f.read()
+            text = read_text(src.conffile)
             changes = {"VZZFS_DATASET": dst.dataset, "HOSTNAME": hostname,
                        "IP_ADDRESS": " ".join(ipadd) if ipadd else None}
             changes.update(conf_changes_for_new_ctid(src.own, dst.ctid))

@@ -7,6 +7,8 @@ so questions like "who still holds this zvol" also read other processes' tables.
 import os
 import re
 
+from .fileio import read_text
+
 _ESCAPE_RE = re.compile(r"\\([0-7]{3})")
 
 
@@ -35,10 +37,11 @@ class Mount(object):
 def table(pid="self"):
     """The mounts seen by process ``pid``, in mount order ([] if it is gone)."""
     try:
-        with open("/proc/%s/mountinfo" % pid) as f:
-            return [Mount(line) for line in f if line.strip()]
+        # a mount point may hold any bytes, and the hooks run with no locale (ASCII)
+        text = read_text("/proc/%s/mountinfo" % pid)
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return []
+    return [Mount(line) for line in text.splitlines() if line.strip()]
 
 
 def mount_at(path, pid="self"):

@@ -84,7 +84,7 @@ def claims(conf_dir, dataset):
                 data = f.read()
         except OSError:
             continue
-        if needle in data and parse_text(data.decode("utf-8", "replace")).get(
+        if needle in data and parse_text(os.fsdecode(data)).get(
                 "VZZFS_DATASET") == dataset:
             found.append(name[:-len(".conf")])
     return found

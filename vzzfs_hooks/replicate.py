@@ -72,7 +72,8 @@ def receive(node, stream, ctid=None, force=False, limits=None):
 
 def _remote_status(argv, ctid):
     res = subprocess.run(argv + ["--status", ctid], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, universal_newlines=True, stdin=subprocess.DEVNULL)
+                         stderr=subprocess.PIPE, universal_newlines=True, errors="surrogateescape",
+                         stdin=subprocess.DEVNULL)
     if res.returncode != 0:
         raise VzzfsError("asking the other side failed: %s" % (res.stderr.strip().splitlines()
                                                                or ["exit %d" % res.returncode])[-1],
@@ -202,7 +203,7 @@ def _run(argv, stdin_path=None):
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
         res = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True)
+                             universal_newlines=True, errors="surrogateescape")
     finally:
         if stdin_path:
             stdin.close()

@@ -1,6 +1,7 @@
 """Runs external commands: always an argument list, never a shell.
 
-``run`` captures a command's output as text, raises CommandFailed (naming the
+``run`` captures a command's output as text (bytes the locale does not know, as
+under cron's ASCII one, come through as os.fsdecode gives them), raises CommandFailed (naming the
 cause the command printed) when it exits non-zero, and turns a missing program
 or a timeout into a VzzfsError that says so. It logs nothing; callers decide
 what to tell the operator. Most calls to zfs, zpool, mount, e2fsck ... go
@@ -56,8 +57,8 @@ def run(argv, check=True, timeout=None, stdin=None, env=None):
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               stdin=subprocess.DEVNULL if stdin is None else stdin,
-                              universal_newlines=True, timeout=timeout, env=env,
-                              start_new_session=signals.deferring())
+                              universal_newlines=True, errors="surrogateescape",
+                              timeout=timeout, env=env, start_new_session=signals.deferring())
     except FileNotFoundError:
         raise VzzfsError("command %s not found" % argv[0],
                          "install it (zfsutils-linux/zfs, e2fsprogs, util-linux)")

@@ -18,7 +18,7 @@ from . import (actions, config, confimport, ctconf, faults, freezer, log, mounts
                signals, volume, vzctlcmd, zfs)
 from .config import check_dataset_name
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
-from .fileio import write_atomic
+from .fileio import read_text, write_atomic
 from .revert import Reverter
 
 PROP_KIND = "org.openvz.vzzfs:kind"           # snapshot, chkpnt (taken by the hooks), clone
@@ -63,7 +63,8 @@ def encode_conf(path):
 
 
 def decode_conf(value):
-    return zlib.decompress(base64.b64decode(value.encode("ascii"))).decode("utf-8", "replace")
+    """encode_conf's conf, as fileio.read_text gives a file's text."""
+    return os.fsdecode(zlib.decompress(base64.b64decode(value.encode("ascii"))))
 
 
 def _thaw(ct):
@@ -357,8 +358,7 @@ def _restore_conf(ct, name):
         return
     # only the CT's own settings come back: paths, programs and vzzfs's keys stay
     # as this node has them now (the property could come from a received stream)
-    with open(ct.conffile) as f:
-        before = f.read()
+    before = read_text(ct.conffile)
     changes, dropped = confimport.merge(config.parse_text(decode_conf(value)),
                                         config.parse_text(before), ct.node.global_params(), {})
     if dropped:

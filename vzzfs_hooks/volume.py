@@ -13,7 +13,8 @@ import time
 
 from . import mounts, runner
 from .errors import ConfigError, FsError, MountBusy, OnlineGrowRefused
-
+from .fileio import read_text
+from .zvoldev import find_device, zvol_name  # noqa: F401  (here for volume's callers)
 
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
@@ -204,8 +205,7 @@ def holders(directory):
             pass
         if uses:
             try:
-                with open(base + "/comm") as f:
-                    comm = f.read().strip()
+                comm = read_text(base + "/comm").strip()
             except OSError:
                 comm = "?"
             found.append("pid %s (%s) %s" % (pid, comm, "/".join(sorted(set(uses)))))

@@ -12,13 +12,14 @@ process of a libvzctl script has libvzctl2 mapped.
 
 import os
 
+from .fileio import read_text
+
 LIBVZCTL = "libvzctl2"
 
 
 def _parent_maps(ppid):
     try:
-        with open("/proc/%d/maps" % ppid) as f:
-            return f.read()
+        return read_text("/proc/%d/maps" % ppid)
     except OSError:
         return ""
 

@@ -44,7 +44,6 @@ class Events(object):
 @pytest.fixture
 def events(monkeypatch, tmp_path):
     ev = Events(str(tmp_path / "log"))
-    monkeypatch.setattr(actions, "is_vzzfs", lambda ct: True)
     monkeypatch.setattr(actions, "attach", lambda ct: ev.add("attach") or True)
     monkeypatch.setattr(actions, "detach", lambda ct: ev.add("detach"))
     monkeypatch.setattr(actions, "check_mounted", lambda ct: ev.add("check"))
@@ -93,11 +92,101 @@ def test_failed_check_undoes_and_raises(monkeypatch, tmp_path, events):
     assert events == ["undo"]
 
 
-def test_other_ct_untouched(monkeypatch, tmp_path, events):
-    monkeypatch.setattr(actions, "is_vzzfs", lambda ct: False)
+def test_other_ct_untouched(tmp_path, events):
+    script = tmp_path / "vps.x.vzzfs-chained"
+    script.write_text("#!/bin/sh\necho chained >> %s\n" % events.path)
+    script.chmod(0o755)
     for action in hookmain.ACTIONS:
-        assert run(action, tmp_path, events) == 0
+        assert hookmain.run_hook(action, None, str(script)) == 0
     assert events == ["chained"] * len(hookmain.ACTIONS)
+
+
+@pytest.mark.parametrize("named, zvol, guarded, zvol_mounted, ours", [
+    (True, None, False, False, True),           # VZZFS_DATASET alone decides
+    (False, "volume", False, False, True),      # the conventional zvol
+    (False, None, True, False, True),           # the guard: a missing pool is reported
+    (False, None, False, False, False),         # a ploop or simfs CT
+    (False, "converting", False, False, False),  # convert at work, old area still there
+    (False, "converting", True, False, True),
+    (False, "unknown", False, True, True),      # VZZFS_ROOT broken, a zvol on VE_PRIVATE
+    (False, "unknown", False, False, False),
+    (False, None, False, True, False),          # a zvol mount counts only without a name
+])
+def test_owns(named, zvol, guarded, zvol_mounted, ours):
+    assert actions.owns(named, zvol, guarded, zvol_mounted) is ours
+
+
+@pytest.fixture
+def node_dir(monkeypatch, tmp_path):
+    """A node under tmp_path: vz.conf, conf/, a typo in vzzfs.conf; no zvols, no guards."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "vz.conf").write_text('VE_PRIVATE=/vz/private/$VEID\n')
+    (tmp_path / "vzzfs.conf").write_text('VZZFS_DEV_TIMEOUT="abc"\n')
+    monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
+    monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: False)
+    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path: False)
+    monkeypatch.setattr(hookmain, "run_chained", lambda script: 0)
+    return tmp_path
+
+
+def hook(node_dir, monkeypatch, action, ctid, conf):
+    path = node_dir / "conf" / ("%s.conf" % ctid)
+    path.write_bytes(conf)
+    monkeypatch.setenv("VEID", str(ctid))
+    monkeypatch.setenv("VE_CONFFILE", str(path))
+    return hookmain.main(action, [])
+
+
+def test_broken_vzzfs_conf_lets_other_cts_pass_with_one_warning(node_dir, monkeypatch, capsys):
+    conf = b'VE_LAYOUT=simfs\nVE_PRIVATE="/vz/private/$VEID/"\nVE_ROOT=/vz/root/$VEID\n'
+    for action in ("premount", "mount", "postumount", "create"):
+        assert hook(node_dir, monkeypatch, action, 102, conf) == 0, action
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "warning" in err and "VZZFS_DEV_TIMEOUT" in err, err
+    assert hook(node_dir, monkeypatch, "umount", 102, conf) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_values_vzzfs_would_refuse_do_not_stop_other_cts(node_dir, monkeypatch, capsys):
+    (node_dir / "vzzfs.conf").write_text("")
+    for conf in (b'VE_PRIVATE="/vz/private/$VEID/"\n', b'VE_PRIVATE="vz/private/$VEID"\n',
+                 b'VE_ROOT="/vz/root/../$VEID"\nVZZFS_MOUNT_OPTS=ro\n',
+                 b'LOCKDIR="/vz/lock/"\nVZZFS_DEV_TIMEOUT=x\n', b'DESCRIPTION="Caf\xe9"\n'):
+        assert hook(node_dir, monkeypatch, "premount", 102, conf) == 0, conf
+    assert capsys.readouterr().err == ""
+
+
+def test_vzzfs_ct_with_a_bad_config_is_still_refused(node_dir, monkeypatch, capsys):
+    assert hook(node_dir, monkeypatch, "premount", 101, b'VZZFS_DATASET=vz/vzzfs/ct/101\n') == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CT 101: VZZFS_DEV_TIMEOUT='abc'" in err, err
+    monkeypatch.setattr(actions, "zvol_state", lambda dataset: "volume")
+    assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 3
+    (node_dir / "vzzfs.conf").write_text("")
+    monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
+    monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: path == "/vz/private/101")
+    assert hook(node_dir, monkeypatch, "premount", 101, b'VE_PRIVATE=/vz/private/$VEID/\n') == 3
+    assert "VE_PRIVATE '/vz/private/101/'" in capsys.readouterr().err
+
+
+def test_vzzfs_root_typo_still_stops_an_attached_ct(node_dir, monkeypatch, capsys):
+    """With no name to look the zvol up by, a zvol mounted on VE_PRIVATE says it is ours:
+    postumount fails loudly rather than leave it mounted without a word."""
+    (node_dir / "vzzfs.conf").write_text("VZZFS_ROOT=vz//vzzfs\n")
+    assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 0
+    assert "VZZFS_ROOT" in capsys.readouterr().err
+    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path: True)
+    assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 3
+
+
+def test_create_is_ours_only_with_auto_create(node_dir, monkeypatch, capsys):
+    monkeypatch.setattr(actions, "zvol_state", lambda dataset: "volume")
+    assert hook(node_dir, monkeypatch, "create", 103, b"") == 0
+    assert hook(node_dir, monkeypatch, "create", 103, b"VZZFS_AUTO_CREATE=yes\n") == 3
+    assert "VZZFS_DEV_TIMEOUT" in capsys.readouterr().err.splitlines()[-1]
+    (node_dir / "vzzfs.conf").write_text("")
+    assert hook(node_dir, monkeypatch, "create", 103, b"VZZFS_AUTO_CREATE=maybe\n") == 3
+    assert "VZZFS_AUTO_CREATE='maybe'" in capsys.readouterr().err
 
 
 def test_missing_chain_script_is_fine(events):

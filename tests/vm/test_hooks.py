@@ -150,6 +150,35 @@ def test_non_vzzfs_ct_is_untouched(node):
     assert "102" not in node.vzzfs("list").stdout.split()
 
 
+def test_vzzfs_conf_typo_and_odd_conf_never_stop_other_cts(node):
+    """Ownership is decided first (issue 16, case 6): a simfs CT whose VE_PRIVATE ends in a
+    slash (vzctl takes it, vzzfs's path check would not) starts and stops through the real
+    vzctl beside a typo in vzzfs.conf, which refuses only the vzzfs CT, in one line."""
+    node.make_simfs_ct(102)
+    text = read(node.conffile(102))
+    assert "VE_PRIVATE" not in text  # the only one, whichever occurrence vzctl would take
+    write(node.conffile(102), text + 'VE_PRIVATE="%s/"\n' % node.private(102))
+    node.make_ct(101)
+    conf = os.path.join(node.etc, "vzzfs.conf")
+    good = read(conf)
+    write(conf, good + 'VZZFS_POOL_WARN="abc"\n')  # a key the node's file does not set yet
+    vz = node.vzctl
+    res = vz.start(102)
+    assert res.rc == 0, res
+    assert "warning" in res.output and "VZZFS_POOL_WARN='abc'" in res.output, res
+    assert read(os.path.join(node.root(102), "etc/hostname")) == "plain102\n"
+    res = vz.start(101)
+    assert res.rc == 79, res
+    ours = [l for l in res.output.splitlines() if l.startswith("vzzfs:")]
+    assert len(ours) == 1 and "CT 101: VZZFS_POOL_WARN='abc' is not a number" in ours[0], res
+    assert_detached(node, 101)
+    assert vz.stop(102).rc == 0
+    assert not os.path.ismount(node.root(102))
+    write(conf, good)
+    assert vz.start(101).rc == 0
+    assert vz.stop(101).rc == 0
+
+
 def test_pool_not_imported_refuses_cleanly(node):
     node.make_ct(101)
     assert node.vzctl.start(101).rc == 0

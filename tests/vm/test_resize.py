@@ -90,6 +90,27 @@ def test_resize_says_how_to_record_diskspace_when_vzctl_cannot(node, tmp_path):
     assert node.vzctl.stop(101).rc == 0
 
 
+def test_resize_under_an_ascii_locale_keeps_a_non_utf8_conf_byte(node):
+    """cron's locale is ASCII (Python 3.6 reads text as ASCII then): a conf byte that is no
+    text there must neither crash the resize half-way nor change (issue 16, case 8)."""
+    node.make_ct(101, size=128 << 20)
+    with open(node.conffile(101), "ab") as f:
+        f.write(b'DESCRIPTION="Caf\xe9"\n')
+    assert node.vzctl.start(101).rc == 0
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LC_", "LANG", "PYTHONIOENCODING", "PYTHONUTF8"))}
+    env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")  # as 3.6 under cron
+    res = sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", node.etc, "resize", "101", "256M",
+             check=False, cwd=REPO, env=env)
+    assert res.returncode == 0, res.stdout
+    assert volsize(node, 101) == 256 << 20
+    with open(node.conffile(101), "rb") as f:
+        conf = f.read()
+    assert b'DESCRIPTION="Caf\xe9"\n' in conf, conf
+    assert config.parse_text(conf.decode("latin-1"))["DISKSPACE"] == "262144:262144", conf
+    assert node.vzctl.stop(101).rc == 0
+
+
 def test_shrink_needs_a_stopped_ct_and_room(node):
     node.make_ct(101, size=256 << 20)
     assert node.vzctl.start(101).rc == 0
