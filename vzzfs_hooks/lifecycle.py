@@ -292,41 +292,47 @@ def dependents(dataset):
 def destroy(node, ctid, promote=False):
     """Remove a stopped CT: its zvol with snapshots, mount point, and conf (kept as .destroyed)."""
     ct = Container(ctid, node)
+    with lock.ct_lock(ct, "vzzfs destroy"):
+        destroy_locked(ct, promote)
+
+
+def destroy_locked(ct, promote=False):
+    """destroy, for a caller that holds the CT's lock (migrate retiring its source)."""
+    node = ct.node
     has_zvol = zfs.exists(ct.dataset)
     if not ct.has_conf and not has_zvol:
         raise UsageError("does not exist (no %s, no zvol %s)" % (ct.conffile, ct.dataset),
                          "see vzzfs list", ctid=ct.ctid)
-    with lock.ct_lock(ct, "vzzfs destroy"):
-        if ct.root_mounted() or ct.private_mount() is not None:
-            raise StateError("is running or mounted", "stop it first: vzctl stop %s" % ct.ctid,
-                             ctid=ct.ctid)
-        if has_zvol:
-            ownership.require(ct)  # VZZFS_DATASET may name the pool, VZZFS_ROOT, another CT
+    if ct.root_mounted() or ct.private_mount() is not None:
+        raise StateError("is running or mounted", "stop it first: vzctl stop %s" % ct.ctid,
+                         ctid=ct.ctid)
+    if has_zvol:
+        ownership.require(ct)  # VZZFS_DATASET may name the pool, VZZFS_ROOT, another CT
+        deps = dependents(ct.dataset)
+        if deps and not promote:
+            raise DatasetBusy("zvol %s is the origin of %s"
+                              % (ct.dataset, ", ".join(sorted(c for _, c in deps))),
+                              "destroy those first, or use --promote to make them "
+                              "independent", ctid=ct.ctid)
+        while deps:
+            # the clone of the newest snapshot takes over all older snapshots
+            txg = {r["name"]: r["txg"] for r in snapshots.rows(ct)}
+            newest = max(deps, key=lambda d: txg[d[0].split("@", 1)[1]])
+            # the promote moves the origin snapshot and all older ones to the clone
+            moved = [n for n, t in txg.items() if t <= txg[newest[0].split("@", 1)[1]]]
+            zfs.promote(newest[1])
+            _forget_ct_state(newest[1], moved)
+            log.info("CT %s: promoted %s" % (ct.ctid, newest[1]))
             deps = dependents(ct.dataset)
-            if deps and not promote:
-                raise DatasetBusy("zvol %s is the origin of %s"
-                                  % (ct.dataset, ", ".join(sorted(c for _, c in deps))),
-                                  "destroy those first, or use --promote to make them "
-                                  "independent", ctid=ct.ctid)
-            while deps:
-                # the clone of the newest snapshot takes over all older snapshots
-                txg = {r["name"]: r["txg"] for r in snapshots.rows(ct)}
-                newest = max(deps, key=lambda d: txg[d[0].split("@", 1)[1]])
-                # the promote moves the origin snapshot and all older ones to the clone
-                moved = [n for n, t in txg.items() if t <= txg[newest[0].split("@", 1)[1]]]
-                zfs.promote(newest[1])
-                _forget_ct_state(newest[1], moved)
-                log.info("CT %s: promoted %s" % (ct.ctid, newest[1]))
-                deps = dependents(ct.dataset)
-            zfs.destroy(ct.dataset, recursive=True)
-        _rmdir_unguarded(ct.ve_private)
-        if os.path.isdir(ct.ve_root) and not os.listdir(ct.ve_root):
-            os.rmdir(ct.ve_root)
-        if ct.has_conf:
-            if vzctlcmd.program(ct):
-                vzctlcmd.destroy(ct)
-            else:
-                _retire_conf(node, ct)
+        zfs.destroy(ct.dataset, recursive=True)
+    _rmdir_unguarded(ct.ve_private)
+    if os.path.isdir(ct.ve_root) and not os.listdir(ct.ve_root):
+        os.rmdir(ct.ve_root)
+    if ct.has_conf:
+        if vzctlcmd.program(ct):
+            vzctlcmd.destroy(ct)
+        else:
+            _retire_conf(node, ct)
     log.info("CT %s: destroyed (zvol %s)" % (ct.ctid, ct.dataset))
 
 

@@ -183,20 +183,65 @@ def migrate(ct, dest_argv, online=False):
             last = _send(ct, receive_argv)
             if dumpfile:
                 _run(dest_argv + ["vzzfs", "receive-dump", ct.ctid], stdin_path=dumpfile)
+        except BaseException:
+            _bring_back(ct, dumpfile, running)  # nothing runs there: the CT stays here
+            raise
+        try:
+            if dumpfile:
                 _run(dest_argv + ["vzctl", "restore", ct.ctid])
             elif running:
                 _run(dest_argv + ["vzctl", "start", ct.ctid])
-        except BaseException:
-            # the CT stays here; bring it back as it was
-            if dumpfile and os.path.exists(dumpfile):
-                vzctlcmd.restore(ct, dumpfile)
-            elif running:
-                vzctlcmd.start(ct)
-            raise
+        except BaseException as e:
+            # a failure reported is not a failure had: ssh can lose the link after the
+            # CT came up there. Never run it on both nodes.
+            there = remote_state(dest_argv, ct.ctid)
+            if there == "down":
+                _bring_back(ct, dumpfile, running)
+                raise
+            raise StateError("%s; %s, so it stays stopped here (never on both nodes)"
+                             % (e.line() if isinstance(e, VzzfsError) else "interrupted",
+                                "it runs on the destination" if there == "running" else
+                                "whether it runs on the destination is unknown"),
+                             "check there with: %s vzctl status %s; if it runs there, vzzfs "
+                             "destroy %s here; if not, vzctl start %s here"
+                             % (" ".join(dest_argv), ct.ctid, ct.ctid, ct.ctid), ctid=ct.ctid)
         if dumpfile and os.path.exists(dumpfile):
             os.unlink(dumpfile)
-    lifecycle.destroy(ct.node, ct.ctid, promote=True)
+        lifecycle.destroy_locked(ct, promote=True)  # still locked: nothing starts it meanwhile
     return {"first": first, "last": last, "online": bool(dumpfile)}
+
+
+def _bring_back(ct, dumpfile, running):
+    """The CT stays here: restore it from its dump, or start it, as it was."""
+    if dumpfile and os.path.exists(dumpfile):
+        vzctlcmd.restore(ct, dumpfile)
+    elif running:
+        vzctlcmd.start(ct)
+
+
+def remote_state(dest_argv, ctid):
+    """'running' or 'down' as the destination's vzctl says, or None when it cannot be asked."""
+    try:
+        res = subprocess.run(dest_argv + ["vzctl", "status", str(ctid)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, errors="surrogateescape", timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_status(res.returncode, res.stdout)
+
+
+def parse_status(returncode, output):
+    """'running', 'down' or None (unknown) from `vzctl status CTID`'s exit and output. Pure."""
+    if returncode != 0:
+        return None
+    for line in output.splitlines():
+        words = line.split()  # CTID 101 exist mounted running
+        if len(words) >= 3 and words[0] in ("CTID", "VEID"):
+            if "running" in words[2:]:
+                return "running"
+            if "down" in words[2:]:
+                return "down"
+    return None
 
 
 def _run(argv, stdin_path=None):

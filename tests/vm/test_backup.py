@@ -316,3 +316,26 @@ def test_migrate_under_writes_loses_nothing(standin_node, node2, online):
         assert not os.path.exists(node2.dumpfile(101)), "vzctl restore used the dump"
     _check_writes(node2.root(101))
     assert node2.vzctl.stop(101).rc == 0
+
+
+def test_a_migrate_whose_remote_start_reports_failure_never_runs_twice(standin_node, node2,
+                                                                       tmp_path):
+    """The CT came up on the destination but ssh reported failure (exit 255): it is
+    not started here again, and nothing here is destroyed. Stand-in at both ends,
+    as above."""
+    node = standin_node
+    node.make_ct(101)
+    node2.track(101)
+    assert node.vzctl.start(101).rc == 0
+    lossy = tmp_path / "lossy"
+    lossy.mkdir()
+    (lossy / "vzctl").write_text('#!/bin/sh\n[ "$1" = start ] || exec %s "$@"\n%s "$@"\n'
+                                 'echo "Connection to node2 closed by remote host." >&2\n'
+                                 'exit 255\n' % (node2.vzctl_bin, node2.vzctl_bin))
+    (lossy / "vzctl").chmod(0o755)
+    res = node.vzzfs("migrate", "101", _dest(node2).replace("PATH=", "PATH=%s:" % lossy))
+    assert res.returncode == 7 and "it runs on the destination" in res.stdout, res.stdout
+    assert "vzzfs destroy 101 here" in res.stdout, res.stdout
+    assert node2.vzctl.is_running(101) and not node.vzctl.is_running(101)
+    assert zfs.exists(node.dataset(101)) and os.path.exists(node.conffile(101))
+    assert node2.vzctl.stop(101).rc == 0
