@@ -18,7 +18,7 @@ import sys
 from . import actions, chkpnt, config, log, ownership, vzclient
 from .config import Node
 from .ct import Container, check_ctid
-from .errors import EXIT_ERROR, EXIT_USAGE, ConfigError, VzzfsError
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, VzzfsError
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
 CHAIN_ONLY = ("umount",)  # actions where vzzfs only runs the admin's chained script
@@ -172,6 +172,9 @@ def main(action, argv=None):
             e.ctid = veid
         log.error(e.line())
         return e.exit_code
+    except KeyboardInterrupt:  # vzctl run from a terminal, Ctrl-C: one line, no traceback
+        log.error("CT %s: %s hook interrupted" % (veid, action))
+        return EXIT_INTERRUPTED
     except Exception as e:  # a bug must still fail the hook with one clear line
         log.error("CT %s: %s hook failed unexpectedly: %s: %s (report this as a vzzfs bug)"
                   % (veid, action, type(e).__name__, e))

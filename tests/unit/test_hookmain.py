@@ -223,3 +223,14 @@ def test_create_converts_only_when_asked_and_after_the_admin_script(monkeypatch,
     assert events == ["chained", "chained", "convert-locked"]
     assert run("create", tmp_path, events, rc=3) == 3, "a failing admin script: no convert"
     assert events == ["chained", "chained", "convert-locked", "chained"]
+
+
+def test_ctrl_c_in_a_hook_is_one_line_and_exit_130(node_dir, monkeypatch, capsys):
+    (node_dir / "vzzfs.conf").write_text("")
+
+    def interrupted(action, ct, chained):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(hookmain, "run_hook", interrupted)
+    assert hook(node_dir, monkeypatch, "premount", 102, b"") == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CT 102: premount hook interrupted" in err, err
