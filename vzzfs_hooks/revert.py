@@ -5,9 +5,10 @@
         ...
         undo.commit()      # success: forget the undo steps
 
-If the block raises before commit(), the undo steps run in reverse order; an
-undo step that fails is logged and the rest still run, and the original error
-is what the caller sees.
+Unless commit() ran, the undo steps run in reverse order when the block ends,
+whether it raised or returned early (as Incus's revert does: forgetting commit()
+can only undo too much, never keep half-done work); an undo step that fails is
+logged and the rest still run, and the original error is what the caller sees.
 """
 
 from . import log
@@ -27,9 +28,6 @@ class Reverter(object):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self._steps = []
-            return False
         for what, func, args in reversed(self._steps):
             try:
                 func(*args)

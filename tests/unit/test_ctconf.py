@@ -68,3 +68,15 @@ def test_reverter_commit_keeps_the_work():
         undo.add("a", done.append, "a")
         undo.commit()
     assert done == []
+
+
+def test_reverter_undoes_a_block_that_ends_without_commit():
+    """An early return inside the block undoes too: nothing half-done is kept."""
+    done = []
+
+    def half_done():
+        with Reverter() as undo:
+            undo.add("a", done.append, "a")
+            undo.add("b", done.append, "b")
+            return "left early"
+    assert half_done() == "left early" and done == ["b", "a"]
