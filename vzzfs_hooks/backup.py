@@ -29,8 +29,8 @@ from . import (actions, chain, config, confimport, ctconf, faults, lifecycle, lo
                snapshots, zfs)
 from .fileio import create_new, fsync_dir, read_text, write_atomic
 from .ct import Container, check_ctid, check_new_ctid
-from .errors import (EXIT_USAGE, DatasetBusy, LockedError, StateError, UsageError, VzzfsError,
-                     ZfsError)
+from .errors import (EXIT_USAGE, DatasetBusy, LockedError, PoolFull, PoolNotImported, StateError,
+                     UsageError, VzzfsError, ZfsError)
 from .progress import Progress
 from .revert import Reverter
 
@@ -198,9 +198,11 @@ def receive_stream(src, target, force=False, resumable=False, what="receiving"):
         raise
     err = finish(proc)
     if proc.returncode != 0:
-        text = err
-        raise StreamError("the stream was rejected by zfs receive: %s"
-                          % (" ".join(text.split()) or "exit %d" % proc.returncode),
+        why = " ".join(err.split()) or "exit %d" % proc.returncode
+        cls = zfs.error_class(err)
+        if cls in (PoolFull, PoolNotImported):  # the node, not the backup
+            raise zfs.typed_error(cls, "zfs receive into %s failed: %s" % (target, why), target)
+        raise StreamError("the stream was rejected by zfs receive: %s" % why,
                           "the backup is truncated or damaged; use another copy")
 
 

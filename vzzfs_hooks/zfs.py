@@ -43,6 +43,7 @@ _CLI_ERRORS = (
     ("dataset already exists", DatasetExists),
     ("out of space", PoolFull),
     ("no space left", PoolFull),
+    ("quota exceeded", PoolFull),
     ("is busy", DatasetBusy),
     ("has dependent clones", DatasetBusy),
     ("has children", DatasetBusy),
@@ -69,11 +70,24 @@ def _fix_for(cls, name):
     }.get(cls)
 
 
-def _cli_error(exc, name):
-    text = exc.stderr.lower()
+def error_class(stderr):
+    """The typed error a zfs/zpool message means, or None when it names none."""
+    text = stderr.lower()
     for fragment, cls in _CLI_ERRORS:
         if fragment in text:
-            return cls(exc.problem, _fix_for(cls, name))
+            return cls
+    return None
+
+
+def typed_error(cls, problem, name):
+    """``cls`` with ``problem`` and the fix that goes with it for dataset ``name``."""
+    return cls(problem, _fix_for(cls, name))
+
+
+def _cli_error(exc, name):
+    cls = error_class(exc.stderr)
+    if cls is not None:
+        return typed_error(cls, exc.problem, name)
     return ZfsError(exc.problem, "see the zfs message above")
 
 

@@ -142,3 +142,13 @@ def test_exists_tells_a_missing_dataset_from_a_missing_pool(tmp_path, monkeypatc
         with pytest.raises(PoolNotImported) as exc:
             zfs.exists("vz/vzzfs/ct/101")
         assert exc.value.exit_code == 5 and "zpool import vz" in exc.value.line()
+
+
+@pytest.mark.parametrize("stderr,cls", [
+    ("cannot receive new filesystem stream: out of space\n", PoolFull),
+    ("cannot receive incremental stream: disk quota exceeded\n", PoolFull),
+    ("cannot receive: invalid backup stream\n", None),
+    ("cannot receive: checksum mismatch\n", None),
+])
+def test_a_full_pool_is_told_from_a_damaged_stream(stderr, cls):
+    assert zfs.error_class(stderr) is cls
