@@ -130,6 +130,34 @@ def test_truncated_damaged_and_foreign_streams_leave_nothing(node, tmp_path):
     assert res.returncode != 0 and len(res.stdout.strip().splitlines()) == 1, res.stdout
 
 
+def test_a_full_or_exported_pool_is_named_and_nothing_is_lost(node, node2, tmp_path):
+    """A restore into a full pool says the pool is full, not that the backup is
+    damaged; verbs on a CT whose pool is exported say so and destroy nothing."""
+    node.make_ct(101, files={"root/a": "a"})
+    full = str(tmp_path / "full")
+    assert node.vzzfs("backup", "101", "--to", full).returncode == 0
+    used = int(zfs.get(node2.zroot, "used")["used"])
+    sh("zfs", "set", "quota=%d" % (used + (1 << 20)), node2.zroot)
+    try:
+        res = node2.vzzfs("restore", full)
+    finally:
+        sh("zfs", "set", "quota=none", node2.zroot)
+    assert res.returncode == 5 and "free space in pool vz2" in res.stdout, res.stdout
+    assert "damaged" not in res.stdout, res.stdout
+    nothing_left(node2, 101)
+    node2.track(101)
+    assert node2.vzzfs("restore", full).returncode == 0
+    sh("zpool", "export", "vz2")
+    try:
+        for verb in (("destroy", "101"), ("snapshot", "101", "--name", "s1")):
+            res = node2.vzzfs(*verb)
+            assert res.returncode == 5 and "zpool import vz2" in res.stdout, (verb, res.stdout)
+        assert node2.vzzfs("resize", "101", "256M").returncode == 5
+    finally:
+        sh("zpool", "import", "-d", "/dev", "vz2")
+    assert zfs.exists(node2.dataset(101)) and os.path.exists(node2.conffile(101))
+
+
 def test_send_is_incremental_and_resumes_after_a_cut(node, node2, tmp_path):
     to = "%s --etc-dir %s receive" % (VZZFS, node2.etc)
     node.make_ct(101, size=256 << 20)
