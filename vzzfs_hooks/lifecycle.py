@@ -315,14 +315,10 @@ def destroy_locked(ct, promote=False):
                               "destroy those first, or use --promote to make them "
                               "independent", ctid=ct.ctid)
         while deps:
-            # the clone of the newest snapshot takes over all older snapshots
-            txg = {r["name"]: r["txg"] for r in snapshots.rows(ct)}
-            newest = max(deps, key=lambda d: txg[d[0].split("@", 1)[1]])
-            # the promote moves the origin snapshot and all older ones to the clone
-            moved = [n for n, t in txg.items() if t <= txg[newest[0].split("@", 1)[1]]]
-            zfs.promote(newest[1])
-            _forget_ct_state(newest[1], moved)
-            log.info("CT %s: promoted %s" % (ct.ctid, newest[1]))
+            clone, moved = next_promotion(deps, {r["name"]: r["txg"] for r in snapshots.rows(ct)})
+            zfs.promote(clone)
+            _forget_ct_state(clone, moved)
+            log.info("CT %s: promoted %s" % (ct.ctid, clone))
             deps = dependents(ct.dataset)
         zfs.destroy(ct.dataset, recursive=True)
     _rmdir_unguarded(ct.ve_private)
@@ -334,6 +330,21 @@ def destroy_locked(ct, promote=False):
         else:
             _retire_conf(node, ct)
     log.info("CT %s: destroyed (zvol %s)" % (ct.ctid, ct.dataset))
+
+
+def next_promotion(deps, txg):
+    """Which clone to promote next, and the snapshots the promote moves to it. Pure.
+
+    ``deps``: (origin snapshot 'ds@name', clone) pairs; ``txg``: {snapshot name:
+    createtxg} of the zvol being destroyed. The clone of the newest origin goes
+    first: it takes that snapshot and every older one, so the other clones then
+    hang off it and the zvol is left with nothing anyone needs.
+    """
+    def origin_txg(dep):
+        return txg[dep[0].split("@", 1)[1]]
+    origin, clone = max(deps, key=origin_txg)
+    upto = origin_txg((origin, clone))
+    return clone, sorted((n for n, t in txg.items() if t <= upto), key=txg.get)
 
 
 def _forget_ct_state(clone, names):
