@@ -1,10 +1,9 @@
 """create, template import/list/remove, clone and destroy on real ZFS, run under the vzctl harness."""
-import glob
 import os
 import stat
-import tarfile
 
-from conftest import REPO, ROOT, sh
+from conftest import ROOT, sh
+from harness import realvzctl
 from vzzfs_hooks import config, volume, zfs
 
 
@@ -23,13 +22,9 @@ def assert_nothing_left(node, ctid):
 
 
 def stock_sample(name):
-    """A config sample exactly as vzctl 4.11.1 ships it (from ../shared/vzctl's tarball)."""
-    path = glob.glob(os.path.join(REPO, "..", "shared", "vzctl", "*.tar.gz"))[0]
-    with tarfile.open(path) as tar:
-        for member in tar.getmembers():
-            if member.name.endswith("/etc/conf/ve-%s.conf-sample" % name):
-                return tar.extractfile(member).read().decode("utf-8")
-    raise AssertionError("no ve-%s.conf-sample in %s" % (name, path))
+    """A config sample exactly as vzctl 4.11.1 installs it (scripts/build-vzctl)."""
+    with open(os.path.join(realvzctl.STOCK_ETC, "conf", "ve-%s.conf-sample" % name)) as f:
+        return f.read()
 
 
 def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
