@@ -7,6 +7,7 @@ lays that /etc/vz out and links vzctl into /usr/sbin.
 """
 
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -173,12 +174,13 @@ class RealVzctl(object):
         return self.run("umount", ctid)
 
     def exec(self, ctid, *command):
-        return self.run("exec2", ctid, *command)
+        """Run ``command`` (an argument list, as with the stand-in) in the running CT."""
+        return self.run("exec2", ctid, _shell_line(command))
 
     def exec_bg(self, ctid, argv):
         """Start ``argv`` in the running CT (cwd /); the returned process is the host's
         `vzctl exec2`, which ends when the command or the CT does."""
-        return subprocess.Popen([PROGRAM, "exec2", str(ctid)] + list(argv),
+        return subprocess.Popen([PROGRAM, "exec2", str(ctid), _shell_line(argv)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -197,3 +199,9 @@ class RealVzctl(object):
 
     def restore(self, ctid, dumpfile=None):
         return self.run(*(["restore", ctid] + (["--dumpfile", dumpfile] if dumpfile else [])))
+
+
+def _shell_line(argv):
+    """vzctl exec joins its arguments with spaces and runs them with sh -c: quoted
+    one by one they arrive as the argument list they were."""
+    return " ".join(shlex.quote(str(a)) for a in argv)

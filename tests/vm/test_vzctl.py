@@ -135,7 +135,7 @@ def test_a_debian_12_ct_boots_from_its_zvol(node):
     assert res.rc == 0 and res.output.strip().split("\n")[-1] == "init", res
     res = node.vzctl.exec(201, "df", "-P", "/")
     assert res.rc == 0 and "/dev/zd" in res.output, res
-    res = node.vzctl.exec(201, "echo kept > /root/kept")  # vzctl runs it with sh -c
+    res = node.vzctl.exec(201, "sh", "-c", "echo kept > /root/kept")
     assert res.rc == 0, res
     res = node.vzctl.stop(201)
     assert res.rc == 0 and "Killing" not in res.output, res  # its halt, not vzctl's kill
