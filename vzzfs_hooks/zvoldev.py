@@ -5,6 +5,7 @@ sometimes stale after a rename; a /dev/zdN answers for itself (BLKZNAME).
 Below the zfs layer: zfs.snapshot flushes a zvol's device here first.
 """
 
+import errno
 import fcntl
 import os
 import re
@@ -74,6 +75,8 @@ def flush(dataset):
     try:
         os.fsync(fd)
     except OSError as e:
+        if e.errno == errno.EROFS:
+            return  # a readonly zvol (a template's) holds no writes to flush
         raise ZfsError("could not flush %s (%s) before its snapshot: %s"
                        % (dev, dataset, e.strerror), "check the pool: zpool status -x")
     finally:
