@@ -5,7 +5,7 @@ sometimes stale after a rename; a /dev/zdN answers for itself (BLKZNAME).
 Below the zfs layer: zfs.snapshot flushes a zvol's device here first.
 """
 
-import errno
+import array
 import fcntl
 import os
 import re
@@ -15,6 +15,7 @@ from .errors import FsError, ZfsError
 
 # BLKZNAME = _IOR(0x12, 125, char[256]): asks a /dev/zdN which dataset it is
 BLKZNAME = 0x8100127D
+BLKROGET = 0x125E  # _IO(0x12, 94): is the block device read-only
 ZFS_MAX_DATASET_NAME_LEN = 256
 ZD_RE = re.compile(r"^zd[0-9]+$")
 
@@ -73,10 +74,12 @@ def flush(dataset):
         return  # no device (volmode=none, not a zvol): nothing cached for it
     fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        ro = array.array("i", [0])
+        fcntl.ioctl(fd, BLKROGET, ro, True)
+        if ro[0]:
+            return  # readonly=on (a template's): no writes to flush, and it refuses one
         os.fsync(fd)
     except OSError as e:
-        if e.errno == errno.EROFS:
-            return  # a readonly zvol (a template's) holds no writes to flush
         raise ZfsError("could not flush %s (%s) before its snapshot: %s"
                        % (dev, dataset, e.strerror), "check the pool: zpool status -x")
     finally:
