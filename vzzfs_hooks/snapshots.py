@@ -278,11 +278,11 @@ def switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
     """
     row = _find(ct, name)
     newer = [r for r in rows(ct) if r["txg"] > row["txg"]]
-    names = [r["name"] for r in newer]
-    blocker = rollback_blocker(
-        ct.ctid, name, newer, destroy_newer,
-        zfs.holds([full_name(ct, n) for n in names]) if newer else {},
-        dict((n, _mounted_snapshot(ct, n)) for n in names if _mounted_snapshot(ct, n)))
+    mounted = dict((r["name"], _mounted_snapshot(ct, r["name"])) for r in newer)
+    # rows() counts each snapshot's holds; only held ones are asked for their tags
+    held = zfs.holds([full_name(ct, r["name"]) for r in newer if r["holds"]])
+    blocker = rollback_blocker(ct.ctid, name, newer, destroy_newer, held,
+                               dict((n, m) for n, m in mounted.items() if m))
     if blocker:
         cls, problem, fix = blocker
         raise cls(problem, fix, ctid=ct.ctid)
