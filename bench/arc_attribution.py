@@ -11,7 +11,7 @@ import os
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import kstats, volume  # benchlib has put the repo on sys.path
+from vzzfs_hooks import kstats, zvoldev  # benchlib has put the repo on sys.path
 
 WORK = (("A", 96, 32), ("B", 24, 8))  # CT, MiB read, MiB written
 
@@ -30,7 +30,7 @@ def run():
             zvols[ct] = (name, dev, mnt)
         benchlib.cold_pool()
         for ct, (name, _d, mnt) in zvols.items():
-            sh("mount", "-o", "noatime", volume.find_device(name, 10), mnt)
+            sh("mount", "-o", "noatime", zvoldev.find_device(name, 10), mnt)
         benchlib.drop_page_cache()
         before, arc_before = kstats.objset_counters(benchlib.POOL), benchlib.arcstats()
         for ct, read_mib, write_mib in WORK:

@@ -20,7 +20,7 @@ for _p in (os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "vm"), REPO)
         sys.path.insert(0, _p)
 
 from conftest import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
-from vzzfs_hooks import kstats, volume, zfs  # noqa: E402
+from vzzfs_hooks import kstats, volume, zfs, zvoldev  # noqa: E402
 from vzzfs_hooks.config import parse_size  # noqa: E402
 
 
@@ -115,7 +115,7 @@ def drop_page_cache():
 def fresh_zvol(name, size, volblocksize="16K", **props):
     """A zvol holding a fresh ext4 (as vzzfs makes them), mounted at a temp dir."""
     zfs.create_volume(name, size, parse_size(volblocksize), sparse=True, props=props)
-    dev = volume.find_device(name, 10)
+    dev = zvoldev.find_device(name, 10)
     volume.mkfs(dev, size)
     mnt = tempfile.mkdtemp(prefix="vzzfs-bench-mnt-")
     sh("mount", "-o", "noatime", dev, mnt)

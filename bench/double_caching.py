@@ -15,7 +15,7 @@ import os
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
+from vzzfs_hooks import zvoldev  # benchlib has put the repo on sys.path
 
 FILE_MIB = 256
 SMALL_WRITES = "16M"
@@ -61,7 +61,7 @@ def run():
         for mode in ("all", "metadata"):
             sh("zfs", "set", "primarycache=" + mode, name)
             benchlib.cold_pool()
-            dev = volume.find_device(name, 10)
+            dev = zvoldev.find_device(name, 10)
             sh("mount", "-o", "noatime", dev, mnt)
             benchlib.drop_page_cache()
             c0 = counters()

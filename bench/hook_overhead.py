@@ -12,7 +12,7 @@ import sys
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import volume  # benchlib has put the repo on sys.path
+from vzzfs_hooks import volume, zvoldev  # benchlib has put the repo on sys.path
 
 ROUNDS = 5
 
@@ -24,7 +24,7 @@ def run():
         for _ in range(ROUNDS):
             took, _r = benchlib.timed(lambda: (node.vzctl.mount(101), node.vzctl.umount(101)))
             hooks.append(took)
-        dev = volume.find_device(node.dataset(101), 10)
+        dev = zvoldev.find_device(node.dataset(101), 10)
         private, root = node.private(101), node.root(101)
         volume.set_immutable(private, False)
 

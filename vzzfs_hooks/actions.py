@@ -7,12 +7,11 @@ fails: a mount made here is undone before an error leaves this module.
 
 import os
 
-from . import log, mounts, ownership, resize, volume, zfs, zvoldev
+from . import log, mounts, names, ownership, resize, volume, zfs, zvoldev
 from .errors import ConfigError, FsError, StateError, VzzfsError
 
 
 # set on a zvol while vzzfs convert fills it (see convert.py)
-PROP_CONVERT = "org.openvz.vzzfs:convert"
 
 
 def owns(named, zvol, guarded, zvol_mounted=False):
@@ -37,12 +36,12 @@ def owns(named, zvol, guarded, zvol_mounted=False):
 def zvol_state(dataset):
     """What ``dataset`` is, as owns() takes it: "volume", "converting" or None."""
     try:
-        props = zfs.get(dataset, "type", PROP_CONVERT)
+        props = zfs.get(dataset, "type", names.PROP_CONVERT)
     except VzzfsError:
         return None  # no such zvol, no zfs, no pool: then only the guard can tell
     if props.get("type") != "volume":
         return None
-    return "converting" if props.get(PROP_CONVERT) in ("copying", "swapping") else "volume"
+    return "converting" if props.get(names.PROP_CONVERT) in ("copying", "swapping") else "volume"
 
 
 def is_vzzfs(ct):
@@ -84,12 +83,12 @@ def pool_shadow_warning(pool, private_top):
 def _check_volume(ct):
     """(volsize, pool percent full) once the pool is usable and the dataset a zvol."""
     capacity = zfs.require_pool(ct.pool)
-    props = zfs.get(ct.dataset, "type", "volsize", ownership.PROP_CTID)
+    props = zfs.get(ct.dataset, "type", "volsize", names.PROP_CTID)
     kind = props.get("type")
     if kind != "volume":
         raise ConfigError("dataset %s is a %s, not a zvol" % (ct.dataset, kind),
                           "point VZZFS_DATASET in %s at a zvol" % ct.conffile)
-    ownership.check(ct, props.get(ownership.PROP_CTID))
+    ownership.check(ct, props.get(names.PROP_CTID))
     return int(props["volsize"]), capacity
 
 
@@ -127,7 +126,7 @@ def attach(ct):
         return False
     volsize, pool_full = _check_volume(ct)
     _prepare_mountpoint(ct)
-    device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
+    device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
     _refuse_if_mounted_elsewhere(ct, device)
     if ct.settings.fsck == "preen" and volume.fsck_preen(device, ct.dataset):
         log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
@@ -172,7 +171,7 @@ def _require_ours(ct, current):
     if current.fstype == "ext4":
         try:
             # no waiting: a zvol that is mounted has its device
-            if _same_device(current, volume.find_device(ct.dataset, 0)):
+            if _same_device(current, zvoldev.find_device(ct.dataset, 0)):
                 return
         except FsError:
             pass
@@ -196,7 +195,7 @@ def _refuse_if_mounted_elsewhere(ct, device):
 
 def check_mounted(ct):
     """The mount hook: VE_PRIVATE must be this CT's zvol by now."""
-    device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
+    device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
     if not _same_device(ct.private_mount(), device):
         raise StateError("VE_PRIVATE %s is not the mounted zvol %s (premount did not run?)"
                          % (ct.ve_private, ct.dataset),

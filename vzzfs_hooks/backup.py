@@ -13,7 +13,7 @@ The CT's lock is held only while the snapshot is taken and the header read
 (the conf must match the snapshot); the stream runs without it, so vzctl can
 stop, restart or set the CT meanwhile, and a zfs hold keeps the snapshot and
 its base from being destroyed until the stream ends. The snapshot is marked
-complete (snapshots.PROP_BACKUP) only once the stream is whole where it went;
+complete (names.PROP_BACKUP) only once the stream is whole where it went;
 which snapshot is a base and which are pruned, and what an incremental restore
 may overwrite, are chain.py's decisions.
 """
@@ -25,10 +25,11 @@ import os
 import subprocess
 import time
 
-from . import (actions, chain, config, confimport, ctconf, faults, lifecycle, lock, log, ownership,
+from . import (chain, config, confimport, ctconf, faults, lifecycle, lock, log, names, ownership,
                snapshots, zfs)
 from .fileio import create_new, fsync_dir, read_text, write_atomic
-from .ct import Container, check_ctid, check_new_ctid
+from .ct import Container
+from .names import check_ctid, check_new_ctid
 from .errors import (EXIT_USAGE, DatasetBusy, LockedError, PoolFull, PoolNotImported, StateError,
                      UsageError, VzzfsError, ZfsError)
 from .progress import Progress
@@ -37,7 +38,6 @@ from .revert import Reverter
 MAGIC = b"VZZFS-BACKUP 1 "
 MAX_HEADER = 1 << 20
 CHUNK = 1 << 20
-PREFIX = "vzzfs-backup-"
 
 
 def hold_tag():
@@ -96,9 +96,9 @@ def read_header(stream):
     try:
         header = json.loads(base64.b64decode(line[len(MAGIC):].strip()).decode())
         if header.get("snapshot") is not None:
-            config.check_dataset_name(header["snapshot"], "snapshot name")
+            names.check_snapshot_name(header["snapshot"])
         if header.get("base") is not None:
-            config.check_dataset_name(header["base"], "snapshot name")
+            names.check_snapshot_name(header["base"])
         if not isinstance(header["conf"], str) or header.get("resume_into") not in (
                 None, "full", "increment"):
             raise ValueError("bad header")
@@ -227,7 +227,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
                                          "from", "run a full backup first (without "
                                          "--incremental)", ctid=ct.ctid)
                     base = snapshots.full_name(ct, name)
-                done = snapshots.take(ct, snapshots.unique_name(ct, PREFIX), kind="backup")
+                done = snapshots.take(ct, snapshots.unique_name(ct, names.BACKUP_PREFIX), kind="backup")
                 snap = done["snapshot"]
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
                 undo.add("release the hold on %s" % snap, hold.release)  # before the destroy
@@ -240,7 +240,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
             out.flush()
             if complete:
                 complete()
-            zfs.zfs("set", "%s=complete" % snapshots.PROP_BACKUP, snap, name=snap)
+            zfs.zfs("set", "%s=complete" % names.PROP_BACKUP, snap, name=snap)
             undo.commit()
     finally:
         hold.release()
@@ -299,7 +299,7 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
     header = read_header(stream)
     # a number, never a name: `--ctid web` must not become a CT that `destroy web`
     # would resolve to another one; the stream's own CTID is checked alike
-    ct = Container(check_new_ctid(node, ctid or header["ctid"]), node)
+    ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"]), node)
     if limits is not None:
         limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
         force = force and limits.overwrite
@@ -330,7 +330,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         lifecycle.check_new_ct(ct)
     zfs.require_pool(ct.pool)
     zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
-    incoming = staging(ct, "restoring")
+    incoming = staging(ct, names.RESTORING)
     zfs.ensure_filesystem(incoming.rsplit("/", 1)[0])
     if zfs.exists(incoming) and not resuming:
         _destroy_if_there(incoming)  # left by an interrupted restore or send
@@ -343,12 +343,12 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         _forget_received_state(incoming)
         old = None
         if zfs.exists(ct.dataset):
-            old = staging(ct, "replaced")
+            old = staging(ct, names.REPLACED)
             zfs.rename(ct.dataset, old)
             undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
-        zfs.set_props(ct.dataset, {ownership.PROP_CTID: ct.ctid})
+        zfs.set_props(ct.dataset, {names.PROP_CTID: ct.ctid})
         _write_conf(ct, header, undo)
         lifecycle.make_dirs(ct, undo)
         undo.commit()
@@ -360,8 +360,8 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
 
 # what `zfs send -p` carries of the sending node's state: a dump path, a convert in
 # progress, a rollback; none of it is true here, and a path is not to be trusted
-SENDER_DATASET_PROPS = (actions.PROP_CONVERT, snapshots.PROP_ROLLED_BACK)
-SENDER_SNAPSHOT_PROPS = (snapshots.PROP_DUMP,)
+SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP,)
 
 
 def _forget_received_state(dataset, snapshot=None):
@@ -379,7 +379,7 @@ def _forget_received_state(dataset, snapshot=None):
 def staging(ct, what):
     """Where a stream for ``ct`` is received (``what``: restoring) or its old zvol waits
     (replaced): VZZFS_ROOT/incoming/, where no CTID names a dataset."""
-    name = ownership.incoming_dataset(ct.settings.root, ct.ctid, what)
+    name = names.incoming_dataset(ct.settings.root, ct.ctid, what)
     if name.split("/", 1)[0] != ct.pool:
         raise UsageError("zvol %s is not in pool %s of VZZFS_ROOT, so a restore cannot "
                          "swap it" % (ct.dataset, ct.settings.pool),

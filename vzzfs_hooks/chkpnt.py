@@ -14,14 +14,13 @@ without needing psutil on the node.
 
 import os
 
-from . import log, snapshots, vzctlcmd, zfs
+from . import log, names, snapshots, vzctlcmd, zfs
 from .errors import StateError, VzzfsError
 
 # vzctl 4.x's global options that come before the verb (none take a value)
 _GLOBAL_OPTS = ("--skiplock", "--quiet", "--verbose", "--skipowner")
 CHKPNT_VERBS = ("chkpnt", "suspend")
 RESTORE_VERBS = ("restore", "resume")
-PREFIX = "vzzfs-chkpnt-"
 
 
 def parent_argv(pid=None):
@@ -67,12 +66,12 @@ def after_chkpnt(ct, opts):
     restore check will not be possible.
     """
     dumpfile = _dumpfile(ct, opts)
-    name = snapshots.unique_name(ct, PREFIX)
-    props = {snapshots.PROP_KIND: "chkpnt", snapshots.PROP_STATE: "stopped",
-             snapshots.PROP_DUMP: dumpfile}
+    name = snapshots.unique_name(ct, names.CHKPNT_PREFIX)
+    props = {names.PROP_KIND: "chkpnt", names.PROP_SNAP_STATE: "stopped",
+             names.PROP_DUMP: dumpfile}
     conf = snapshots.encode_conf(ct.conffile)
     if conf:
-        props[snapshots.PROP_CONF] = conf
+        props[names.PROP_CONF] = conf
     try:
         _prune(ct, dumpfile)
         zfs.snapshot([snapshots.full_name(ct, name)], props)
@@ -107,8 +106,8 @@ def before_restore(ct):
                  "that its files are as the dump expects" % ct.ctid)
         return
     last = rows[-1]["name"]
-    props = zfs.get(ct.dataset, "written", snapshots.PROP_ROLLED_BACK)
-    if props.get(snapshots.PROP_ROLLED_BACK) == zfs.get(snapshots.full_name(ct, last),
+    props = zfs.get(ct.dataset, "written", names.PROP_ROLLED_BACK)
+    if props.get(names.PROP_ROLLED_BACK) == zfs.get(snapshots.full_name(ct, last),
                                                          "guid")["guid"]:
         return  # vzzfs snapshot-switch rolled the zvol back to it a moment ago
     written = int(props.get("written") or 0)

@@ -10,9 +10,10 @@ import os
 import sys
 
 from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, hookwire,
-               lifecycle, listing, lock, log, mounts, ownership, resize, template, zfs)
+               lifecycle, listing, lock, log, mounts, names, ownership, resize, template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
-from .ct import Container, check_ctid
+from .ct import Container
+from .names import check_ctid
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
 
 
@@ -141,7 +142,7 @@ def cmd_template_import(args):
               if args.diskinodes else None)
     ds, geo = template.import_template(_node(args), args.name, size, inodes and inodes[1])
     print("template %s: imported as %s@%s; %d inodes, its clones get %d inodes per GiB"
-          % (args.name, ds, template.GOLDEN, geo.inode_count, template.inodes_per_gib(geo)))
+          % (args.name, ds, names.GOLDEN, geo.inode_count, template.inodes_per_gib(geo)))
 
 
 def cmd_template_list(args):

@@ -10,7 +10,8 @@ import os
 import sys
 
 from . import backup, forced, replicate, signals
-from .ct import Container, check_ctid
+from .ct import Container
+from .names import check_ctid
 from .errors import UsageError
 
 

@@ -13,6 +13,7 @@ import re
 from collections import OrderedDict
 from fractions import Fraction
 
+from . import names
 from .errors import ConfigError
 from .fileio import read_text
 
@@ -47,7 +48,6 @@ DEFAULTS = OrderedDict([
 NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND",
              "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS")
 
-DATASET_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MOUNT_OPTS_RE = re.compile(r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$")
 # options that would change what gets mounted, or break the CT (it needs its
 # device nodes and setuid programs, so VE_PRIVATE is mounted without nodev/nosuid)
@@ -115,18 +115,6 @@ def merge(*layers):
 
 
 # ---- checks for values that reach zfs, mount or the file system ----
-
-def check_dataset_name(name, what="dataset name"):
-    """Return ``name`` if it is a plain ZFS filesystem/volume name, else raise."""
-    if not name or len(name) > 200 or name.startswith("/") or name.endswith("/"):
-        raise ConfigError("%s %r is not a valid ZFS dataset name" % (what, name),
-                          "use pool/path, e.g. vz/vzzfs")
-    for part in name.split("/"):
-        if part in ("", ".", "..") or part.startswith("-") or not DATASET_COMPONENT_RE.match(part):
-            raise ConfigError("%s %r is not a valid ZFS dataset name" % (what, name),
-                              "use letters, digits and _.:- separated by /")
-    return name
-
 
 def check_abs_path(path, what):
     """An absolute, normalised path without '..', spaces or control characters."""
@@ -317,7 +305,7 @@ class Settings(object):
 
     def __init__(self, raw):
         self.raw = raw
-        self.root = check_dataset_name(raw["VZZFS_ROOT"], "VZZFS_ROOT")
+        self.root = names.check_dataset_name(raw["VZZFS_ROOT"], "VZZFS_ROOT")
         vbs = parse_size(raw["VZZFS_VOLBLOCKSIZE"], "VZZFS_VOLBLOCKSIZE")
         if vbs < 4096 or vbs > 131072 or vbs & (vbs - 1):
             raise ConfigError("VZZFS_VOLBLOCKSIZE=%s is not a power of two from 4K to 128K"

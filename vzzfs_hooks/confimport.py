@@ -8,7 +8,7 @@ conf. vzzfs's own keys, the node's paths (VE_PRIVATE, VE_ROOT, LOCKDIR, DUMPDIR
 reads and writes the files.
 """
 
-from .ct import NAME_RE
+from .names import CT_NAME_RE, TEMPLATE_NAME_RE
 
 # vzctl 4.x's per-CT keys (src/lib/config.c) that describe the CT itself
 ALLOWED = frozenset((
@@ -36,10 +36,7 @@ def acceptable(key, value):
         return False
     if key not in _NAMES:
         return True
-    if key == "OSTEMPLATE":
-        from .template import NAME_RE as rule  # the hooks import this module; template is big
-    else:
-        rule = NAME_RE
+    rule = TEMPLATE_NAME_RE if key == "OSTEMPLATE" else CT_NAME_RE
     return bool(rule.match(value)) and ".." not in value
 
 

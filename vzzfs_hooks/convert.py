@@ -1,6 +1,6 @@
 """vzzfs convert: move a stopped simfs CT's private area onto a new zvol, crash-safely.
 
-The steps, and what a kill -9 after each leaves (the zvol's PROP_STATE says
+The steps, and what a kill -9 after each leaves (the zvol's PROP_CONVERT says
 where it got to, so a re-run knows):
 
 1. zvol created (state 'copying'), ext4 made, files copied with rsync
@@ -22,25 +22,24 @@ import shutil
 import subprocess
 import sys
 
-from . import actions, ctconf, faults, lifecycle, lock, log, ownership, runner, volume, zfs
+from . import actions, ctconf, faults, lifecycle, lock, log, names, ownership, runner, volume, zfs, zvoldev
+from .names import PROP_CONVERT
 from .config import parse_diskspace
 from .errors import StateError, UsageError, VzzfsError
 from .revert import Reverter
 
-PROP_STATE = actions.PROP_CONVERT
-OLD_SUFFIX = ".vzzfs-old"
 RSYNC = ["rsync", "-aHAXS", "--numeric-ids"]
 
 
 def old_private(ct):
-    return ct.ve_private + OLD_SUFFIX
+    return ct.ve_private + names.CONVERT_OLD_SUFFIX
 
 
 def state(ct):
     """None (no zvol), '' (a zvol not in conversion), or copying/swapping/done."""
     if not zfs.exists(ct.dataset):
         return None
-    return zfs.get(ct.dataset, PROP_STATE).get(PROP_STATE) or ""
+    return zfs.get(ct.dataset, PROP_CONVERT).get(PROP_CONVERT) or ""
 
 
 def _used_bytes(path):
@@ -151,11 +150,11 @@ def _copy(ct, size):
     zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
     staging = _staging(ct)
     props = lifecycle.zvol_props(settings)
-    props.update({PROP_STATE: "copying", ownership.PROP_CTID: ct.ctid})
+    props.update({PROP_CONVERT: "copying", names.PROP_CTID: ct.ctid})
     with Reverter() as undo:
         zfs.create_volume(ct.dataset, size, settings.volblocksize, settings.sparse, props)
         undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
-        dev = volume.find_device(ct.dataset, settings.dev_timeout)
+        dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
         volume.mkfs(dev, size)
         os.makedirs(staging, 0o700, exist_ok=True)
         undo.add("remove %s" % staging, _rmdir, staging)
@@ -167,7 +166,7 @@ def _copy(ct, size):
         finally:
             volume.umount(staging, settings.busy_timeout)
         _rmdir(staging)
-        zfs.set_props(ct.dataset, {PROP_STATE: "swapping"})
+        zfs.set_props(ct.dataset, {PROP_CONVERT: "swapping"})
         undo.commit()
 
 
@@ -176,7 +175,7 @@ def _refresh(ct):
     --delete: only what changed since the first copy moves), then verify."""
     settings = ct.settings
     staging = _staging(ct)
-    dev = volume.find_device(ct.dataset, settings.dev_timeout)
+    dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
     os.makedirs(staging, 0o700, exist_ok=True)
     if not os.path.ismount(staging):
         volume.mount(dev, staging, settings.mount_opts, ct.dataset)
@@ -189,7 +188,7 @@ def _refresh(ct):
 
 
 def _staging(ct):
-    return ct.ve_private + ".vzzfs-new"
+    return ct.ve_private + names.CONVERT_NEW_SUFFIX
 
 
 def _rmdir(path):
@@ -252,7 +251,7 @@ def _finish(ct, size=None):
         changes["VZZFS_DATASET"] = ct.dataset
     ctconf.update_file(ct.conffile, changes)
     faults.point("convert.conf")
-    zfs.set_props(ct.dataset, {PROP_STATE: "done"})
+    zfs.set_props(ct.dataset, {PROP_CONVERT: "done"})
     log.info("CT %s: now on zvol %s; the old private area is %s"
              % (ct.ctid, ct.dataset, old_private(ct)))
 

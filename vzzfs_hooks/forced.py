@@ -18,7 +18,7 @@ import os
 import shlex
 
 from .config import parse_bool
-from .ct import CTID_RE
+from .names import CTID_RE
 from .errors import ConfigError, StateError, UsageError
 
 RANGE_HINT = "use CTID ranges such as 1000-1999,2500"

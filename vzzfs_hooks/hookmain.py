@@ -15,9 +15,9 @@ import os
 import subprocess
 import sys
 
-from . import actions, chkpnt, config, log, ownership, vzclient
+from . import actions, chkpnt, config, log, names, vzclient
 from .config import Node
-from .ct import Container, check_ctid
+from .ct import Container
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, VzzfsError
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
@@ -107,12 +107,12 @@ def _is_ours(action, node, ctid, conffile):
     private = os.path.normpath(private) if private.startswith("/") else None
     guarded = private is not None and actions.is_guarded_mountpoint(private)
     try:
-        root = config.check_dataset_name(vzzfs.get("VZZFS_ROOT", config.DEFAULTS["VZZFS_ROOT"]),
+        root = names.check_dataset_name(vzzfs.get("VZZFS_ROOT", config.DEFAULTS["VZZFS_ROOT"]),
                                          "VZZFS_ROOT")
     except ConfigError:
         zvol, mounted = "unknown", private is not None and actions.zvol_mounted_on(private)
     else:
-        zvol, mounted = actions.zvol_state(ownership.ct_dataset(root, ctid)), False
+        zvol, mounted = actions.zvol_state(names.ct_dataset(root, ctid)), False
     return actions.owns(bool(own.get("VZZFS_DATASET")), zvol, guarded, mounted)
 
 
@@ -159,7 +159,7 @@ def main(action, argv=None):
                   "for manual use see 'vzzfs attach')" % action)
         return EXIT_USAGE
     try:
-        ctid = check_ctid(veid)
+        ctid = names.check_ctid(veid)
         node = Node.from_conffile(conffile)
         if action in CHAIN_ONLY:
             return run_chained(chained)

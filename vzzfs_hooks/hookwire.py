@@ -13,9 +13,9 @@ from .config import check_abs_path
 from .errors import ConfigError, StateError
 from .fileio import read_text, write_atomic
 from .hookmain import ACTIONS, CHAIN_ONLY
+from .names import HOOK_CHAIN_SUFFIX as CHAIN_SUFFIX
 
 MARKER = "# vzzfs-managed-hook"
-CHAIN_SUFFIX = ".vzzfs-chained"
 DEFAULT_HOOK_DIR = "/usr/libexec/vzzfs"  # where the RPM puts them
 
 

@@ -6,15 +6,15 @@ made, so the node is left as it was. Each takes the CT's vzctl lock.
 
 import os
 
-from . import (config, ctconf, lock, log, mounts, ownership, resize, snapshots, template,
-               volume, vzctlcmd, zfs)
-from .ct import Container, check_new_ctid
+from . import (config, ctconf, lock, log, mounts, names, ownership, resize, snapshots, template,
+               volume, vzctlcmd, zfs, zvoldev)
+from .ct import Container
+from .names import check_new_ctid
 from .fileio import read_text
 from .errors import DatasetBusy, DatasetExists, StateError, UsageError
-from .ownership import PROP_CTID
+from .names import PROP_CTID, PROP_ORIGIN_CT, PROP_TEMPLATE
 from .revert import Reverter
 
-PROP_ORIGIN_CT = "org.openvz.vzzfs:origin-ct"
 CT_SCRIPT_SUFFIXES = ("conf", "mount", "umount", "premount", "postumount")
 
 
@@ -130,10 +130,10 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
 
     ``overrides``: VZZFS_* settings for this zvol only (e.g. from the command line).
     """
-    template.check_name(ostemplate)
+    names.check_template_name(ostemplate)
     check_hostname(hostname)
     ipadd = check_ips(ipadd)
-    ct = Container(check_new_ctid(node, ctid), node)
+    ct = Container(check_new_ctid(node.names_dir, ctid), node)
     settings = config.Settings(config.merge(
         ct.settings.raw, {k: v for k, v in (overrides or {}).items() if v is not None}))
     sample_name, sample_text = _sample_text(node, sample)
@@ -148,7 +148,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     if diskinodes is None and sample_params.get("DISKINODES"):
         diskinodes = config.parse_diskinodes(sample_params["DISKINODES"],
                                              "DISKINODES of ve-%s.conf-sample" % sample_name)
-    golden = template.golden(settings, ostemplate)
+    golden = names.golden_snapshot(settings.root, ostemplate)
     zfs.require_pool(ct.pool)
     by_clone = zfs.exists(golden)
     tarball, tar_opts = template.find_tarball(node, ostemplate)
@@ -177,7 +177,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
         check_new_ct(ct)
         zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
         props = zvol_props(settings)
-        props.update({PROP_CTID: ct.ctid, template.PROP_TEMPLATE: ostemplate})
+        props.update({PROP_CTID: ct.ctid, PROP_TEMPLATE: ostemplate})
         with Reverter() as undo:
             if by_clone:
                 zfs.clone(golden, ct.dataset, props)
@@ -189,7 +189,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
                 zfs.create_volume(ct.dataset, diskspace, settings.volblocksize, settings.sparse, props)
                 undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
             make_dirs(ct, undo)
-            dev = volume.find_device(ct.dataset, settings.dev_timeout)
+            dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
             if not by_clone:
                 volume.mkfs(dev, diskspace, diskinodes and diskinodes[1])
             volume.set_immutable(ct.ve_private, False)
@@ -227,7 +227,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
     ipadd = check_ips(ipadd)
     src = Container(src_id, node)
     src.require_conf()
-    dst = Container(check_new_ctid(node, dst_id), node)
+    dst = Container(check_new_ctid(node.names_dir, dst_id), node)
     if src.ctid == dst.ctid:
         raise UsageError("source and destination are the same CT", "pick a new CTID")
     if not zfs.exists(src.dataset):
@@ -238,8 +238,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
         raise UsageError("has VZZFS_DATASET set in a conf that should not exist",
                          "remove %s" % dst.conffile, ctid=dst.ctid)
     if snapshot is not None:
-        config.check_dataset_name(snapshot, "snapshot name")
-        snap = "%s@%s" % (src.dataset, snapshot)
+        snap = names.snapshot(src.dataset, snapshot)
         if not zfs.exists(snap):
             raise UsageError("snapshot %s does not exist" % snap,
                              "see zfs list -t snapshot %s" % src.dataset, ctid=src.ctid)
@@ -248,7 +247,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
         zfs.ensure_filesystem(dst.dataset.rsplit("/", 1)[0])
         with Reverter() as undo:
             if snapshot is None:
-                snap = "%s@vzzfs-clone-%s" % (src.dataset, dst.ctid)
+                snap = names.snapshot(src.dataset, names.clone_snapshot_name(dst.ctid))
                 with lock.ct_lock(src, "vzzfs clone to %s" % dst.ctid):
                     if zfs.exists(snap) and not template.clones_of(snap):
                         zfs.destroy(snap)  # left by an interrupted clone
@@ -347,13 +346,13 @@ def next_promotion(deps, txg):
     return clone, sorted((n for n, t in txg.items() if t <= upto), key=txg.get)
 
 
-def _forget_ct_state(clone, names):
+def _forget_ct_state(clone, snap_names):
     """Snapshots a promote moved to ``clone`` still name the destroyed CT's conf and dump:
     drop both, or snapshot-switch on the clone would install that CT's identity."""
-    for name in names:
+    for name in snap_names:
         snap = "%s@%s" % (clone, name)
         if zfs.exists(snap):
-            for prop in (snapshots.PROP_CONF, snapshots.PROP_DUMP):
+            for prop in (names.PROP_CONF, names.PROP_DUMP):
                 zfs.zfs("inherit", prop, snap, name=snap)
 
 

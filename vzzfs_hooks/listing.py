@@ -10,7 +10,7 @@ from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
 
 import os
 
-from . import kstats, zfs
+from . import kstats, names, zfs
 from .ct import Container
 from .errors import UsageError, VzzfsError
 
@@ -35,17 +35,6 @@ def _inodes(ct):
     return "%d/%d" % (st.f_files - st.f_ffree, st.f_files)
 
 
-def _origin(value):
-    """'tmpl/NAME' for a template clone, 'ct/ID@snap' for a CT clone, '-' for none."""
-    if not value:
-        return "-"
-    ds, _, snap = value.partition("@")
-    parts = ds.split("/")
-    if len(parts) >= 2 and parts[-2] in ("tmpl", "ct"):
-        return "%s/%s" % (parts[-2], parts[-1]) + ("" if snap == "golden" else "@" + snap)
-    return value
-
-
 ZFS_PROPS = ["name", "volsize", "used", "referenced", "compressratio", "origin"]
 
 
@@ -53,9 +42,10 @@ def rows(node, only=None):
     """A row per CT zvol under ROOT/ct, per conf naming a zvol elsewhere
     (VZZFS_DATASET), and per conf whose named zvol is missing."""
     settings = node.settings()
-    base = settings.root + "/ct/"
+    parent = names.ct_parent(settings.root)
+    base = parent + "/"
     found = []  # (ctid, zfs row)
-    for row in zfs.list_datasets(settings.root + "/ct", ZFS_PROPS):
+    for row in zfs.list_datasets(parent, ZFS_PROPS):
         ctid = row["name"][len(base):]
         if row["name"].startswith(base) and "/" not in ctid and (not only or ctid in only):
             found.append((ctid, row))
@@ -70,7 +60,7 @@ def rows(node, only=None):
         else:
             missing.append(_missing_row(ct))
     snaps = {}
-    for top in [settings.root + "/ct"] + [row["name"] for _, row in found
+    for top in [parent] + [row["name"] for _, row in found
                                           if not row["name"].startswith(base)]:
         for s in zfs.list_datasets(top, ["name"], types="snapshot"):
             ds = s["name"].split("@", 1)[0]
@@ -92,7 +82,7 @@ def _row(node, ctid, row, snapshots, counters):
             "volsize": int(row["volsize"]), "used": int(row["used"]),
             "referenced": int(row["referenced"]),
             "compressratio": row["compressratio"].rstrip("x") + "x",
-            "origin": _origin(row["origin"] if row["origin"] != "-" else None),
+            "origin": names.short_origin(row["origin"] if row["origin"] != "-" else None),
             "snapshots": snapshots, "inodes": _inodes(ct) if mounted else "-",
             "read": counters.get("nread"), "written": counters.get("nwritten"),
             "mounted": mounted}
@@ -109,10 +99,10 @@ def explicit_cts(node, only=None):
     """The CTs whose conf names their zvol (VZZFS_DATASET); unreadable confs skipped."""
     found = []
     try:
-        names = sorted(os.listdir(node.conf_dir))
+        confs = sorted(os.listdir(node.conf_dir))
     except OSError:
         return found
-    for name in names:
+    for name in confs:
         if not name.endswith(".conf") or name.startswith("ve-"):
             continue
         ctid = name[:-len(".conf")]

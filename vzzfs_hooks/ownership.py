@@ -1,7 +1,7 @@
 """Which zvol belongs to which CT: the one rule every verb that changes or destroys a
 CT's zvol goes through (destroy, snapshot-switch's rollback, restore --force,
-resize, the snapshot verbs, backup, convert and the hooks), and the naming facts
-it rests on.
+resize, the snapshot verbs, backup, convert and the hooks). The names it rests on
+are names.py's.
 
 The layout under VZZFS_ROOT (a node-wide setting, never taken from a CT's conf):
 ROOT/ct/CTID is CT CTID's zvol, ROOT/tmpl/NAME a template, ROOT/incoming/ holds
@@ -15,22 +15,8 @@ import os
 
 from . import zfs
 from .config import parse_text
+from .names import CT_DIR, PROP_CTID, ct_dataset
 from .errors import ConfigError, DatasetNotFound
-
-PROP_CTID = "org.openvz.vzzfs:ctid"   # on a CT's zvol: the CT it belongs to
-CT_DIR = "ct"
-INCOMING_DIR = "incoming"
-
-
-def ct_dataset(root, ctid):
-    """CT ``ctid``'s zvol at the conventional place."""
-    return "%s/%s/%s" % (root, CT_DIR, ctid)
-
-
-def incoming_dataset(root, ctid, what):
-    """A staging dataset for CT ``ctid`` (``what``: restoring, replaced)."""
-    return "%s/%s/%s-%s" % (root, INCOMING_DIR, ctid, what)
-
 
 def problem(ctid, dataset, root, prop_ctid=None, claimed_by=()):
     """None if ``dataset`` is CT ``ctid``'s zvol, else (problem, fix) saying why not.

@@ -22,12 +22,11 @@ import os
 import shlex
 import subprocess
 
-from . import backup, chain, lifecycle, lock, log, ownership, snapshots, vzctlcmd, zfs
+from . import backup, chain, lifecycle, lock, log, names, snapshots, vzctlcmd, zfs
 from .ct import Container
 from .errors import Interrupted, StateError, UsageError, VzzfsError
 from .fileio import create_new
 
-PREFIX = "vzzfs-send-"
 
 
 def command_argv(text, what):
@@ -53,7 +52,7 @@ def status(node, ctid):
             ds, _, name = row["name"].partition("@")
             if ds == ct.dataset:
                 result["snapshots"][name] = row["guid"]
-    for target, kind in ((ownership.incoming_dataset(ct.settings.root, ct.ctid, "restoring"),
+    for target, kind in ((names.incoming_dataset(ct.settings.root, ct.ctid, names.RESTORING),
                           "full"), (ct.dataset, "increment")):
         if zfs.exists(target):
             token = zfs.get(target, "receive_resume_token").get("receive_resume_token")
@@ -123,7 +122,7 @@ def _send(ct, to_argv, status=None):
             if base is None and remote.get("conf"):
                 raise StateError("the other side already has a CT %s" % ct.ctid,
                                  "remove it there, or pick another node", ctid=ct.ctid)
-            snap = snapshots.take(ct, snapshots.unique_name(ct, PREFIX), kind="send")["snapshot"]
+            snap = snapshots.take(ct, snapshots.unique_name(ct, names.SEND_PREFIX), kind="send")["snapshot"]
             hold.add([snap, base])
             header = backup.make_header(ct, snap, base)  # the conf as at the snapshot
         # on failure the snapshot stays: the other side may hold part of it, to resume
@@ -175,7 +174,7 @@ def migrate(ct, dest_argv, online=False):
         log.info("CT %s: first pass sent %d MiB" % (ct.ctid, first["bytes"] >> 20))
         dumpfile = None
         if running and online:
-            dumpfile = os.path.join(vzctlcmd.dumpdir(ct), "Dump.%s.migrate" % ct.ctid)
+            dumpfile = names.migrate_dump(vzctlcmd.dumpdir(ct), ct.ctid)
             vzctlcmd.checkpoint(ct, dumpfile)  # suspend, dump, kill, umount chain
         elif running:
             vzctlcmd.stop(ct)

@@ -7,7 +7,7 @@ system is never larger than the zvol under it.
 
 import re
 
-from . import config, ctconf, faults, log, runner, volume, vzctlcmd, zfs
+from . import config, ctconf, faults, log, runner, volume, vzctlcmd, zfs, zvoldev
 from .errors import FsError, OnlineGrowRefused, PoolFull, StateError, UsageError, VzzfsError
 
 BLOCK = 4096
@@ -71,7 +71,7 @@ def grow(ct, size, device=None):
                                                             current >> 20, size >> 20))
         grew = True
     if ct.private_mount() is not None:
-        device = device or volume.find_device(ct.dataset, ct.settings.dev_timeout)
+        device = device or zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
         volume.grow_fs(device)
     return grew
 
@@ -85,7 +85,7 @@ def shrink(ct, size):
     size = zfs.round_size(size, vbs)
     if size >= current:
         return False
-    device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
+    device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
     res = runner.run(["e2fsck", "-f", "-p", device], check=False)
     if res.returncode & ~1:
         raise FsError("e2fsck -f found problems on zvol %s; not shrinking" % ct.dataset,

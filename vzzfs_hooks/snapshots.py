@@ -14,32 +14,23 @@ import shutil
 import time
 import zlib
 
-from . import (actions, config, confimport, ctconf, faults, freezer, log, mounts, runner,
-               signals, volume, vzctlcmd, zfs)
-from .config import check_dataset_name
+from . import (actions, config, confimport, ctconf, faults, freezer, log, mounts, names, runner,
+               signals, volume, vzctlcmd, zfs, zvoldev)
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
+from .names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_KIND, PROP_ROLLED_BACK, PROP_SNAP_STATE,
+                    SNAPSHOT_PREFIX)
 from .fileio import read_text, write_atomic
 from .revert import Reverter
 
-PROP_KIND = "org.openvz.vzzfs:kind"           # snapshot, chkpnt (taken by the hooks), clone
-PROP_STATE = "org.openvz.vzzfs:state"         # suspended, frozen or stopped when taken
-PROP_DUMP = "org.openvz.vzzfs:dumpfile"       # the memory dump that goes with it
-PROP_CONF = "org.openvz.vzzfs:conf"           # the CT's conf then, zlib + base64
-# on a backup snapshot: "complete" once its stream is whole where it went (chain.py)
-PROP_BACKUP = "org.openvz.vzzfs:backup"
-# on the zvol: the guid of the snapshot snapshot-switch just rolled it back to. A
-# rollback leaves a few KiB of 'written' metadata behind, so the restore check
-# takes this word for it instead.
-PROP_ROLLED_BACK = "org.openvz.vzzfs:rolled-back-to"
 LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones", "userrefs",
-              PROP_KIND, PROP_STATE, PROP_DUMP, PROP_BACKUP)
+              PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_BACKUP)
 _CONF_MAX = 8000
 SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
 
-def unique_name(ct, prefix="vzzfs-"):
+def unique_name(ct, prefix=SNAPSHOT_PREFIX):
     """prefix + the time, with -2, -3 ... when a snapshot of that second exists."""
-    base = prefix + time.strftime("%Y%m%d-%H%M%S")
+    base = names.timed_snapshot_name(prefix)
     name, n = base, 1
     while zfs.exists("%s@%s" % (ct.dataset, name)):
         n += 1
@@ -48,8 +39,7 @@ def unique_name(ct, prefix="vzzfs-"):
 
 
 def full_name(ct, name):
-    check_dataset_name(name, "snapshot name")
-    return "%s@%s" % (ct.dataset, name)
+    return names.snapshot(ct.dataset, name)
 
 
 def encode_conf(path):
@@ -131,7 +121,7 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
     if dump and not suspend:
         raise UsageError("--dump needs the CT suspended", "drop --skip-suspend", ctid=ct.ctid)
     if ct.private_mount() is None:
-        props[PROP_STATE] = "stopped"
+        props[PROP_SNAP_STATE] = "stopped"
         zfs.snapshot([snap], props)
         return {"snapshot": snap, "state": "stopped", "window": 0.0}
 
@@ -156,7 +146,7 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
         os.makedirs(os.path.dirname(dumpfile), exist_ok=True)
         props[PROP_DUMP] = dumpfile
     suspended = frozen = False
-    props[PROP_STATE] = "suspended" if hold else "frozen"
+    props[PROP_SNAP_STATE] = "suspended" if hold else "frozen"
     problems = []
     started = time.monotonic()
     with Reverter() as undo, signals.Deferred() as sig:
@@ -191,9 +181,9 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
             if left:
                 raise left[0]  # a CT left frozen or suspended outranks the first error
         undo.commit()
-    log.info("CT %s: snapshot %s taken, %s for %.3f s" % (ct.ctid, snap, props[PROP_STATE],
+    log.info("CT %s: snapshot %s taken, %s for %.3f s" % (ct.ctid, snap, props[PROP_SNAP_STATE],
                                                           window))
-    return {"snapshot": snap, "state": props[PROP_STATE], "window": window,
+    return {"snapshot": snap, "state": props[PROP_SNAP_STATE], "window": window,
             "dumpfile": dumpfile}
 
 
@@ -222,7 +212,7 @@ def rows(ct):
             "referenced": int(row["referenced"]),
             "clones": [c for c in (row.get("clones") or "").split(",") if c and c != "-"],
             "kind": _prop(row, PROP_KIND),
-            "state": _prop(row, PROP_STATE),
+            "state": _prop(row, PROP_SNAP_STATE),
             "dumpfile": _prop(row, PROP_DUMP),
             "complete": _prop(row, PROP_BACKUP) == "complete",
             "holds": int(_prop(row, "userrefs") or 0),  # zfs holds: being streamed
@@ -376,7 +366,7 @@ def _restore_conf(ct, name):
 def _mounted_snapshot(ct, name):
     wanted = full_name(ct, name)
     for m in mounts.table():
-        if m.source.startswith("/dev/zd") and volume.zvol_name(m.source) == wanted:
+        if m.source.startswith("/dev/zd") and zvoldev.zvol_name(m.source) == wanted:
             return m.mountpoint
     return None
 
@@ -400,7 +390,7 @@ def mount(ct, name, target):
         if zfs.get(ct.dataset, "snapdev").get("snapdev") != "visible":
             zfs.set_props(ct.dataset, {"snapdev": "visible"})
             undo.add("hide snapshot devices", _hide_devices, ct)
-        device = volume.find_device(snap, ct.settings.dev_timeout)
+        device = zvoldev.find_device(snap, ct.settings.dev_timeout)
         # noload: the device is read-only, the journal cannot be replayed (a snapshot
         # taken frozen or stopped has nothing to replay). nosuid,nodev,noexec: the files
         # are the CT's, so a setuid program or device node it planted stays inert here

@@ -1,36 +1,24 @@
 """OS templates kept on ZFS: a template zvol unpacked once, snapshotted @golden.
 
 `vzzfs create` clones the golden snapshot, so making a CT takes the same time
-whatever the template's size. Template zvols live at ROOT/tmpl/NAME; the
+whatever the template's size. Template zvols live at ROOT/tmpl/NAME (names.py); the
 tarballs they come from are vzctl's, in $TEMPLATE/cache/NAME.tar.{gz,xz,bz2,zst}.
 """
 
 import os
-import re
 import subprocess
 import tempfile
 
-from . import log, volume, zfs
+from . import log, names, volume, zfs, zvoldev
+from .names import GOLDEN, PROP_GEOMETRY, PROP_TEMPLATE
 from .errors import DatasetBusy, UsageError, VzzfsError
 from .progress import Progress
 from .revert import Reverter
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-GOLDEN = "golden"
 # tar's option to read each kind of compressed stream from stdin
 COMPRESSORS = ((".tar.gz", ["-z"]), (".tar.xz", ["-J"]), (".tar.bz2", ["-j"]),
                (".tar.zst", ["--use-compress-program=zstd"]), (".tar", []))
 DEFAULT_TEMPLATE_SIZE = 2 << 30
-PROP_TEMPLATE = "org.openvz.vzzfs:template"
-# the template's ext4 Geometry, recorded at import: it decides a clone's inodes
-PROP_GEOMETRY = "org.openvz.vzzfs:ext4-geometry"
-
-
-def check_name(name):
-    if not NAME_RE.match(name or "") or ".." in name:
-        raise UsageError("invalid template name %r" % name,
-                         "use the tarball's name without .tar.gz, e.g. debian-12.0-x86_64")
-    return name
 
 
 def template_dir(node):
@@ -45,14 +33,6 @@ def find_tarball(node, name):
         if os.path.isfile(path):
             return path, opts
     return None, None
-
-
-def dataset(settings, name):
-    return "%s/tmpl/%s" % (settings.root, check_name(name))
-
-
-def golden(settings, name):
-    return dataset(settings, name) + "@" + GOLDEN
 
 
 def unpack(tarball, tar_opts, dest, what):
@@ -103,10 +83,10 @@ def parse_geometry(text):
 
 def geometry(settings, name):
     """The template's ext4 Geometry: recorded at import, else read from its zvol."""
-    ds = dataset(settings, name)
+    ds = names.template_dataset(settings.root, name)
     geo = parse_geometry(zfs.get(ds, PROP_GEOMETRY).get(PROP_GEOMETRY))
     if geo is None:  # imported by an older vzzfs
-        geo = volume.geometry(volume.find_device(ds, settings.dev_timeout))
+        geo = volume.geometry(zvoldev.find_device(ds, settings.dev_timeout))
     return geo
 
 
@@ -133,12 +113,12 @@ def import_template(node, name, size=None, inodes=None):
     inodes per block group, so it sets how many inodes a clone gets per GiB.
     """
     settings = node.settings()
-    check_name(name)
+    names.check_template_name(name)
     tarball, opts = find_tarball(node, name)
     if tarball is None:
         raise UsageError("no tarball for template %s in %s/cache" % (name, template_dir(node)),
                          "download it first (vztmpl-dl %s)" % name)
-    ds = dataset(settings, name)
+    ds = names.template_dataset(settings.root, name)
     zfs.require_pool(settings.pool)
     if zfs.exists(ds):
         if zfs.exists(ds + "@" + GOLDEN):
@@ -147,7 +127,7 @@ def import_template(node, name, size=None, inodes=None):
         # an import that was killed half way: it never got its snapshot
         log.warn("removing %s, left by an interrupted import" % ds)
         zfs.destroy(ds, recursive=True)
-    zfs.ensure_filesystem(settings.root + "/tmpl")
+    zfs.ensure_filesystem(names.template_dataset(settings.root, name).rsplit("/", 1)[0])
     size = size or DEFAULT_TEMPLATE_SIZE
     if size < volume.MIN_SIZE:
         raise UsageError("template size %d MiB is too small" % (size >> 20),
@@ -156,9 +136,9 @@ def import_template(node, name, size=None, inodes=None):
         zfs.create_volume(ds, size, settings.volblocksize, sparse=True,
                           props={"compression": settings.compression, PROP_TEMPLATE: name})
         undo.add("destroy %s" % ds, zfs.destroy, ds, True)
-        dev = volume.find_device(ds, settings.dev_timeout)
+        dev = zvoldev.find_device(ds, settings.dev_timeout)
         volume.mkfs(dev, size, inodes)
-        staging = tempfile.mkdtemp(prefix="vzzfs-tmpl-")
+        staging = tempfile.mkdtemp(prefix=names.TEMPLATE_STAGING_PREFIX)
         try:
             volume.mount(dev, staging, "noatime", ds)
             try:
@@ -182,9 +162,10 @@ def inodes_per_gib(geo):
 def list_templates(node):
     settings = node.settings()
     rows = []
-    for row in zfs.list_datasets(settings.root + "/tmpl", ["name", "volsize", "used"]):
+    parent = "%s/%s" % (settings.root, names.TEMPLATE_DIR)
+    for row in zfs.list_datasets(parent, ["name", "volsize", "used"]):
         name = row["name"].rsplit("/", 1)[-1]
-        if row["name"] != dataset(settings, name):
+        if row["name"] != names.template_dataset(settings.root, name):
             continue
         snap = row["name"] + "@" + GOLDEN
         ready = zfs.exists(snap)
@@ -202,7 +183,7 @@ def clones_of(snapshot):
 
 def remove_template(node, name):
     settings = node.settings()
-    ds = dataset(settings, name)
+    ds = names.template_dataset(settings.root, name)
     if not zfs.exists(ds):
         raise UsageError("template %s is not imported (no %s)" % (name, ds),
                          "see vzzfs template list")

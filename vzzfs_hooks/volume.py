@@ -14,7 +14,6 @@ import time
 from . import mounts, runner
 from .errors import ConfigError, FsError, MountBusy, OnlineGrowRefused
 from .fileio import read_text
-from .zvoldev import find_device, zvol_name  # noqa: F401  (here for volume's callers)
 
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602

@@ -9,7 +9,7 @@ stand-in that implements the same command lines.
 import os
 import shutil
 
-from . import runner
+from . import names, runner
 from .config import check_abs_path
 from .errors import ConfigError, VzzfsError
 
@@ -124,4 +124,4 @@ def dumpdir(ct):
 
 def default_dumpfile(ct):
     """Where a plain 'vzctl chkpnt CTID' writes its dump."""
-    return os.path.join(dumpdir(ct), "Dump.%s" % ct.ctid)
+    return names.default_dump(dumpdir(ct), ct.ctid)

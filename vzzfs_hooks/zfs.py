@@ -9,7 +9,7 @@ import errno
 import os
 
 from . import runner, signals, zvoldev
-from .config import check_dataset_name
+from .names import check_dataset_name, check_snapshot_name
 from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      ZfsError)
 
@@ -155,7 +155,7 @@ def check_name(name):
     ds, at, snap = name.partition("@")
     check_dataset_name(ds)
     if at:
-        check_dataset_name(snap, "snapshot name")
+        check_snapshot_name(snap)
     return name
 
 
@@ -270,7 +270,7 @@ def snapshot(names, props=None):
     for n in names:
         ds, _, snap = n.partition("@")
         check_dataset_name(ds)
-        check_dataset_name(snap, "snapshot name")
+        check_snapshot_name(snap)
     for n in names:
         zvoldev.flush(n.partition("@")[0])
     lib = _pyzfs()
@@ -294,7 +294,7 @@ def clone(snapshot, target, user_props=None):
     """Clone ``snapshot`` (pool/a@s) to ``target``, then set ``user_props``."""
     ds, _, snap = snapshot.partition("@")
     check_dataset_name(ds)
-    check_dataset_name(snap, "snapshot name")
+    check_snapshot_name(snap)
     check_dataset_name(target)
     lib = _pyzfs()
     if lib is not None:
@@ -316,7 +316,7 @@ def rollback(snapshot, destroy_newer=False):
     """Roll a dataset back to ``snapshot``; destroy_newer allows losing later snapshots."""
     ds, _, snap = snapshot.partition("@")
     check_dataset_name(ds)
-    check_dataset_name(snap, "snapshot name")
+    check_snapshot_name(snap)
     zfs(*(["rollback"] + (["-r"] if destroy_newer else []) + [snapshot]), name=snapshot)
 
 

@@ -22,14 +22,14 @@ CONF = b'DESCRIPTION="Caf\xe9"\nHOSTNAME="ct101"\nDISKSPACE="1G:1G"\n'
 COMMON = r'''
 import io, os, sys
 sys.path.insert(0, REPO)
-from vzzfs_hooks import backup, config, ctconf, lifecycle, ownership, runner, snapshots, zfs
+from vzzfs_hooks import backup, config, ctconf, lifecycle, names, ownership, runner, snapshots, zfs
 from vzzfs_hooks.config import Node
 from vzzfs_hooks.ct import Container
 from vzzfs_hooks.fileio import read_text
 from vzzfs_hooks.revert import Reverter
 node = Node(ETC)
 conf = os.path.join(ETC, "conf", "101.conf")
-zfs.get = lambda name, *props: {"guid": "1", snapshots.PROP_CONF: PROP, "type": "volume"}
+zfs.get = lambda name, *props: {"guid": "1", names.PROP_CONF: PROP, "type": "volume"}
 '''
 
 STEPS = {

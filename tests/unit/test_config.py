@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from vzzfs_hooks import config
+from vzzfs_hooks import config, names
 from vzzfs_hooks.errors import ConfigError
 
 
@@ -47,14 +47,14 @@ def test_later_layer_wins():
 
 @pytest.mark.parametrize("name", ["vz/vzzfs", "tank/a.b/c-d_e:f", "vz"])
 def test_good_dataset_names(name):
-    assert config.check_dataset_name(name) == name
+    assert names.check_dataset_name(name) == name
 
 
 @pytest.mark.parametrize("name", ["", "/vz", "vz/", "vz//x", "vz/../x", "vz/./x", "vz/-o",
                                   "vz/a b", "vz/a@b", "vz/a#b", "vz/a;rm", "vz/" + "x" * 300])
 def test_bad_dataset_names(name):
     with pytest.raises(ConfigError):
-        config.check_dataset_name(name)
+        names.check_dataset_name(name)
 
 
 @pytest.mark.parametrize("path", ["relative", "/", "/vz/../etc", "/vz/private/1 01", "/vz//x",

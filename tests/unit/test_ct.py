@@ -2,7 +2,8 @@
 import pytest
 
 from vzzfs_hooks.config import Node
-from vzzfs_hooks.ct import Container, check_ctid
+from vzzfs_hooks.ct import Container
+from vzzfs_hooks.names import check_ctid
 from vzzfs_hooks.errors import ConfigError, UsageError
 
 
@@ -56,15 +57,15 @@ def test_hostile_values_refused(tmp_path, conf):
 
 
 def test_a_new_ctid_is_a_number_and_not_a_name(tmp_path):
-    from vzzfs_hooks.ct import check_new_ctid
+    from vzzfs_hooks.names import check_new_ctid
     node = write_node(tmp_path)
     (tmp_path / "names").mkdir()
     (tmp_path / "names" / "web").symlink_to("../conf/101.conf")
-    assert check_new_ctid(node, "102") == "102"
+    assert check_new_ctid(node.names_dir, "102") == "102"
     for bad in ("web", "db", "../x", "0"):
         with pytest.raises(UsageError) as e:
-            check_new_ctid(node, bad)
+            check_new_ctid(node.names_dir, bad)
         assert len(e.value.line().splitlines()) == 1
     (tmp_path / "names" / "103").symlink_to("../conf/101.conf")  # vzctl refuses such names
     with pytest.raises(UsageError, match="already the name of a CT"):
-        check_new_ctid(node, "103")
+        check_new_ctid(node.names_dir, "103")

@@ -1,7 +1,7 @@
 """The ownership rule: which zvol a verb may treat as a CT's (and so change or destroy)."""
 import pytest
 
-from vzzfs_hooks import ownership
+from vzzfs_hooks import names, ownership
 from vzzfs_hooks.ct import Container
 from vzzfs_hooks.config import Node
 from vzzfs_hooks.errors import ConfigError
@@ -44,8 +44,8 @@ def test_refused(dataset, prop, claimed, says):
 def test_root_above_vzzfs_root_and_names():
     assert "above" in ownership.problem("1", "tank/a", "tank/a/b", "1")[0]
     assert ownership.problem("web", "vz/vzzfs/ct/web", ROOT) is None
-    assert ownership.ct_dataset(ROOT, "101") == "vz/vzzfs/ct/101"
-    assert ownership.incoming_dataset(ROOT, "101", "restoring") == \
+    assert names.ct_dataset(ROOT, "101") == "vz/vzzfs/ct/101"
+    assert names.incoming_dataset(ROOT, "101", "restoring") == \
         "vz/vzzfs/incoming/101-restoring"
 
 

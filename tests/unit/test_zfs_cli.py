@@ -6,7 +6,7 @@ import pytest
 
 from vzzfs_hooks import zfs
 from vzzfs_hooks.errors import (ConfigError, DatasetBusy, DatasetExists, DatasetNotFound, PoolFull,
-                                PoolNotImported, ZfsError)
+                                PoolNotImported, UsageError, ZfsError)
 
 FAKE = """#!/bin/sh
 echo "$0 $*" >> "%(log)s"
@@ -109,7 +109,7 @@ def test_bad_names_never_reach_zfs(fake, bad):
 
 
 def test_snapshot_names_checked(fake):
-    with pytest.raises(ConfigError):
+    with pytest.raises(UsageError, match="invalid snapshot name"):
         zfs.snapshot(["vz/a@bad name"])
     zfs.snapshot(["vz/a@s1", "vz/b@s1"])
     assert fake.calls() == ["snapshot vz/a@s1 vz/b@s1"]
@@ -118,9 +118,11 @@ def test_snapshot_names_checked(fake):
 def test_snapshot_names_are_checked_in_both_halves(fake):
     assert zfs.exists("vz/a@golden")
     assert fake.calls() == ["list -H -o name -t all vz/a@golden"]
-    for bad in ("vz/a@", "vz/a@b c", "vz/a@-x", "../a@s"):
-        with pytest.raises(ConfigError):
+    for bad in ("vz/a@", "vz/a@b c", "vz/a@-x"):
+        with pytest.raises(UsageError, match="invalid snapshot name"):
             zfs.exists(bad)
+    with pytest.raises(ConfigError, match="not a valid ZFS dataset name"):
+        zfs.exists("../a@s")
 
 
 @pytest.mark.parametrize("pool_imported", [True, False])

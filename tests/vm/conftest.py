@@ -15,7 +15,7 @@ import pytest
 
 from harness import realvzctl
 from harness.vzctl import Vzctl
-from vzzfs_hooks import hookwire, mounts, volume, zfs
+from vzzfs_hooks import hookwire, mounts, volume, zfs, zvoldev
 from vzzfs_hooks.config import Node
 from vzzfs_hooks.freezer import cgroup_dir, thaw
 
@@ -142,7 +142,7 @@ class TestNode(object):
         """A stopped CT on a fresh zvol with a tiny root file system in it."""
         ds = dataset or self.dataset(ctid)
         zfs.create_volume(ds, size, 16384, sparse=True, props={"compression": "lz4"})
-        dev = volume.find_device(ds, 10)
+        dev = zvoldev.find_device(ds, 10)
         volume.mkfs(dev, size)
         tmp = os.path.join(self.base, "mkct")
         os.makedirs(tmp, exist_ok=True)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO, TestNode, sh
-from vzzfs_hooks import snapshots, zfs
+from vzzfs_hooks import names, zfs
 
 VZZFS = os.path.join(REPO, "bin", "vzzfs")
 
@@ -210,9 +210,9 @@ def _background(node, fault, *args):
 
 def backup_snapshots(node, ctid):
     """(name, complete, holds) of a CT's backup snapshots, oldest first."""
-    rows = zfs.list_datasets(node.dataset(ctid), ["name", snapshots.PROP_BACKUP, "userrefs"],
+    rows = zfs.list_datasets(node.dataset(ctid), ["name", names.PROP_BACKUP, "userrefs"],
                              types="snapshot")
-    return [(r["name"].split("@")[1], r[snapshots.PROP_BACKUP] == "complete",
+    return [(r["name"].split("@")[1], r[names.PROP_BACKUP] == "complete",
              int(r["userrefs"])) for r in rows if "@vzzfs-backup-" in r["name"]]
 
 

@@ -4,7 +4,7 @@ import stat
 
 from conftest import ROOT, sh
 from harness import realvzctl
-from vzzfs_hooks import config, volume, zfs
+from vzzfs_hooks import config, volume, zfs, zvoldev
 
 
 def conf(node, ctid):
@@ -51,7 +51,7 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     assert int(zget(ds, "volsize")) == zfs.round_size(2306867 << 10, 16384)
     c = conf(node, 103)
     assert (c["DISKSPACE"], c["DISKINODES"]) == ("2306867:2306867", "131072:144179")
-    assert volume.geometry(volume.find_device(ds, 10)).inode_count >= 131072
+    assert volume.geometry(zvoldev.find_device(ds, 10)).inode_count >= 131072
 
     node.track(104)
     res = node.vzzfs("create", "104", "--ostemplate", "tmpl-i", "--sparse", "yes",
@@ -62,7 +62,7 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     ds = node.dataset(104)
     assert zget(ds, "origin") is None
     assert conf(node, 104)["DISKINODES"] == "200000:220000"
-    assert volume.geometry(volume.find_device(ds, 10)).inode_count >= 220000
+    assert volume.geometry(zvoldev.find_device(ds, 10)).inode_count >= 220000
 
 
 def test_create_from_tarball_keeps_owners_modes_links(node):

@@ -1,7 +1,7 @@
 """The ZFS layer on a real pool, through libzfs_core and through the CLI alone."""
 import pytest
 
-from vzzfs_hooks import zfs
+from vzzfs_hooks import zfs, zvoldev
 from vzzfs_hooks.errors import DatasetExists, DatasetNotFound, PoolNotImported
 
 
@@ -53,10 +53,9 @@ def test_a_snapshot_right_after_buffered_writes_holds_them(backend):
     once: zfs.snapshot flushes the block device first. Read back through a clone."""
     import hashlib
     import os
-    from vzzfs_hooks import volume
     zfs.ensure_filesystem("vz/zt")
     zfs.create_volume("vz/zt/src", 16 << 20, 16384)
-    dev = volume.find_device("vz/zt/src", 10)
+    dev = zvoldev.find_device("vz/zt/src", 10)
     data = os.urandom(8 << 20)
     fd = os.open(dev, os.O_WRONLY)
     try:
@@ -65,6 +64,6 @@ def test_a_snapshot_right_after_buffered_writes_holds_them(backend):
     finally:
         os.close(fd)
     zfs.clone("vz/zt/src@now", "vz/zt/copy")
-    with open(volume.find_device("vz/zt/copy", 10), "rb") as f:
+    with open(zvoldev.find_device("vz/zt/copy", 10), "rb") as f:
         copy = f.read(len(data))
     assert hashlib.sha256(copy).hexdigest() == hashlib.sha256(data).hexdigest()

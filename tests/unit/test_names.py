@@ -1,0 +1,84 @@
+"""names.py is the one home of every name vzzfs gives and of the checks for names."""
+import ast
+import glob
+import os
+
+import pytest
+
+from vzzfs_hooks import names
+from vzzfs_hooks.errors import ConfigError, UsageError
+
+PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                   "vzzfs_hooks")
+
+
+def test_the_layout_under_vzzfs_root():
+    assert names.ct_dataset("vz/vzzfs", "101") == "vz/vzzfs/ct/101"
+    assert names.ct_parent("vz/vzzfs") == "vz/vzzfs/ct"
+    assert names.template_dataset("vz/vzzfs", "debian-12") == "vz/vzzfs/tmpl/debian-12"
+    assert names.golden_snapshot("vz/vzzfs", "debian-12") == "vz/vzzfs/tmpl/debian-12@golden"
+    assert names.incoming_dataset("vz/vzzfs", "101", names.RESTORING) == \
+        "vz/vzzfs/incoming/101-restoring"
+    assert names.snapshot("vz/vzzfs/ct/101", names.clone_snapshot_name("102")) == \
+        "vz/vzzfs/ct/101@vzzfs-clone-102"
+
+
+def test_short_origin_names_templates_and_ct_clones():
+    assert names.short_origin(None) == "-"
+    assert names.short_origin("vz/vzzfs/tmpl/deb@golden") == "tmpl/deb"
+    assert names.short_origin("vz/vzzfs/ct/101@s1") == "ct/101@s1"
+    assert names.short_origin("other/zvol@x") == "other/zvol@x"
+
+
+def test_timed_names_sort_by_time():
+    a = names.timed_snapshot_name(names.BACKUP_PREFIX, 1700000000)
+    b = names.timed_snapshot_name(names.BACKUP_PREFIX, 1700000001)
+    assert a.startswith("vzzfs-backup-") and a < b
+    names.check_snapshot_name(a)
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "a/b", "a@b", "-x", "..", "x" * 201])
+def test_a_bad_snapshot_name_is_a_usage_error_that_says_what_is_allowed(bad):
+    with pytest.raises(UsageError) as e:
+        names.check_snapshot_name(bad)
+    assert "invalid snapshot name" in e.value.problem and "/" not in e.value.fix.split("(")[0]
+    assert e.value.exit_code == 2
+
+
+@pytest.mark.parametrize("bad", ["", "/vz", "vz/", "vz//a", "vz/../a", "vz/-a", "vz/a b"])
+def test_a_bad_dataset_name_is_a_config_error(bad):
+    with pytest.raises(ConfigError):
+        names.check_dataset_name(bad)
+
+
+def test_template_and_ctid_checks():
+    assert names.check_template_name("debian-12.0-x86_64") == "debian-12.0-x86_64"
+    for bad in ("", "../x", "a..b", "-x", "a/b"):
+        with pytest.raises(UsageError):
+            names.check_template_name(bad)
+    assert names.check_ctid(101) == "101"
+    for bad in ("0", "../x", "2147483648", ""):
+        with pytest.raises(UsageError):
+            names.check_ctid(bad)
+
+
+def _literals(path):
+    for node in ast.walk(ast.parse(open(path).read())):
+        value = getattr(node, "value", getattr(node, "s", None))  # ast.Str before 3.8
+        if isinstance(node, (ast.Constant, getattr(ast, "Str", ast.Constant))) \
+                and isinstance(value, str):
+            yield node.lineno, value
+
+
+def test_no_other_module_spells_a_property_key_or_the_layout():
+    found = []
+    for path in sorted(glob.glob(os.path.join(PKG, "*.py"))):
+        if os.path.basename(path) == "names.py":
+            continue
+        for line, text in _literals(path):
+            if "org.openvz.vzzfs:" in text.split("\n")[0] and " " not in text:
+                found.append("%s:%d %r" % (os.path.basename(path), line, text))
+            if text in ("ct", "tmpl", "incoming", "golden", "/ct", "/tmpl", "@golden") \
+                    or text.startswith("vzzfs-") and text.endswith("-"):
+                found.append("%s:%d %r" % (os.path.basename(path), line, text))
+    assert not found, "ask names.py instead: " + ", ".join(found)
