@@ -22,7 +22,6 @@ import base64
 import contextlib
 import json
 import os
-import subprocess
 import time
 
 from . import (chain, config, confimport, ctconf, faults, lifecycle, lock, log, names, ownership,
@@ -30,25 +29,16 @@ from . import (chain, config, confimport, ctconf, faults, lifecycle, lock, log, 
 from .fileio import create_new, fsync_dir, read_text, write_atomic
 from .ct import Container
 from .names import check_ctid, check_new_ctid
-from .errors import (EXIT_USAGE, DatasetBusy, LockedError, PoolFull, PoolNotImported, StateError,
-                     UsageError, VzzfsError, ZfsError)
-from .progress import Progress
+from .errors import DatasetBusy, LockedError, StateError, StreamError, UsageError, VzzfsError
 from .revert import Reverter
 
 MAGIC = b"VZZFS-BACKUP 1 "
 MAX_HEADER = 1 << 20
-CHUNK = 1 << 20
 
 
 def hold_tag():
     """The zfs hold this process puts on the snapshots it streams."""
     return "vzzfs-stream-%d" % os.getpid()
-
-
-class StreamError(VzzfsError):
-    """The input is not a vzzfs backup, or is damaged: bad input, like a bad CTID."""
-
-    exit_code = EXIT_USAGE
 
 
 # ---- the stream's header ----
@@ -110,102 +100,6 @@ def read_header(stream):
     return header
 
 
-# ---- pumping bytes with progress ----
-
-def pump(src, dst, progress=None):
-    done = 0
-    while True:
-        chunk = src.read(CHUNK)
-        if not chunk:
-            break
-        dst.write(chunk)
-        done += len(chunk)
-        if progress:
-            progress.update(done)
-    dst.flush()
-    return done
-
-
-def estimate(snap, base=None):
-    """Bytes `zfs send` will write (its dry run), or 0 if it cannot tell."""
-    argv = ["zfs", "send", "-nP"] + (["-i", base] if base else []) + [snap]
-    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, errors="surrogateescape")
-    for line in (res.stdout + res.stderr).splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "size" and parts[1].isdigit():
-            return int(parts[1])
-    return 0
-
-
-def send_stream(snap, out, base=None, what="sending", resume_token=None):
-    """Write `zfs send` of ``snap`` (incremental from ``base``) to the binary file ``out``."""
-    if resume_token:
-        argv = ["zfs", "send", "-t", resume_token]
-        total = 0
-    else:
-        argv = ["zfs", "send", "-p"] + (["-i", base] if base else []) + [snap]
-        total = estimate(snap, base)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
-    progress = Progress(what, total) if total else None
-    try:
-        sent = pump(proc.stdout, out, progress)
-    except (OSError, ValueError) as e:  # the reader went away, the disk is full ...
-        _stop(proc)
-        raise VzzfsError("writing the stream failed: %s" % e,
-                         "check where it goes (free space, the receiving side)")
-    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: zfs send must not outlive vzzfs
-        _stop(proc)
-        raise
-    err = proc.stderr.read().decode("utf-8", "replace")
-    if proc.wait() != 0:
-        raise ZfsError("zfs send %s failed: %s" % (snap, err.strip()), "see zfs send's message")
-    if progress:
-        progress.done()
-    return sent
-
-
-def _stop(proc):
-    proc.kill()
-    proc.wait()
-
-
-def finish(proc):
-    """Close a writer's pipe into ``proc``, wait for it; its stderr (or stdout) as text."""
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass  # it went away first
-    out = proc.stderr if proc.stderr is not None else proc.stdout
-    text = out.read().decode("utf-8", "replace") if out is not None else ""
-    proc.wait()
-    return text.strip()
-
-
-def receive_stream(src, target, force=False, resumable=False, what="receiving"):
-    """Feed the zfs stream on ``src`` to `zfs receive` into ``target``."""
-    argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
-        [target]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        pump(src, proc.stdin)
-    except OSError:
-        pass  # zfs receive stopped reading: its exit code says why
-    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: stop it before the cleanup runs
-        _stop(proc)
-        raise
-    err = finish(proc)
-    if proc.returncode != 0:
-        why = " ".join(err.split()) or "exit %d" % proc.returncode
-        cls = zfs.error_class(err)
-        if cls in (PoolFull, PoolNotImported):  # the node, not the backup
-            raise zfs.typed_error(cls, "zfs receive into %s failed: %s" % (target, why), target)
-        raise StreamError("the stream was rejected by zfs receive: %s" % why,
-                          "the backup is truncated or damaged; use another copy")
-
-
 # ---- backup ----
 
 def backup(ct, out, incremental=False, retain=None, complete=None):
@@ -236,7 +130,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
             # the lock is free: vzctl may stop, restart or set the CT while this runs
             out.write(header)
             faults.point("backup.streaming")
-            sent = send_stream(snap, out, base, "CT %s: backup" % ct.ctid)
+            sent = zfs.send(snap, out, base, "CT %s: backup" % ct.ctid)
             out.flush()
             if complete:
                 complete()
@@ -337,8 +231,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
     with Reverter() as undo:
         if not resumable:
             undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        receive_stream(stream, incoming, resumable=resumable,
-                       what="CT %s: restore" % ct.ctid)
+        zfs.receive(stream, incoming, resumable=resumable)
         undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
         _forget_received_state(incoming)
         old = None
@@ -422,8 +315,7 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
     with Reverter() as undo:
         # -F: roll back to the base first, as chain.incremental_refusal allowed (nothing
         # newer there, or --force); ZFS keeps it all if the stream turns out broken
-        receive_stream(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
-                       what="CT %s: restore" % ct.ctid)
+        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming)
         _forget_received_state(ct.dataset, header["snapshot"])
         _write_conf(ct, header, undo)
         undo.commit()

@@ -42,6 +42,12 @@ class UsageError(VzzfsError):
     exit_code = EXIT_USAGE
 
 
+class StreamError(VzzfsError):
+    """The input is not a vzzfs backup, or is damaged: bad input, like a bad CTID."""
+
+    exit_code = EXIT_USAGE
+
+
 class ConfigError(VzzfsError):
     exit_code = EXIT_CONFIG
 

@@ -22,7 +22,7 @@ import os
 import shlex
 import subprocess
 
-from . import backup, chain, lifecycle, lock, log, names, snapshots, vzctlcmd, zfs
+from . import backup, chain, lifecycle, lock, log, names, runner, snapshots, vzctlcmd, zfs
 from .ct import Container
 from .errors import Interrupted, StateError, UsageError, VzzfsError
 from .fileio import create_new
@@ -70,9 +70,7 @@ def receive(node, stream, ctid=None, force=False, limits=None):
 # ---- the sending side ----
 
 def _remote_status(argv, ctid):
-    res = subprocess.run(argv + ["--status", ctid], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, universal_newlines=True, errors="surrogateescape",
-                         stdin=subprocess.DEVNULL)
+    res = runner.run(argv + ["--status", ctid], check=False)
     if res.returncode != 0:
         raise VzzfsError("asking the other side failed: %s" % (res.stderr.strip().splitlines()
                                                                or ["exit %d" % res.returncode])[-1],
@@ -136,24 +134,22 @@ def _send(ct, to_argv, status=None):
 
 
 def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None):
-    proc = subprocess.Popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT)
     try:
         if token:
             header = backup.resume_header(ct, token, resume_into)
         proc.stdin.write(header)
-        sent = backup.send_stream(snap, proc.stdin, base, "CT %s: send" % ct.ctid,
-                                  resume_token=token)
+        sent = zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid, resume_token=token)
     except BaseException as e:
         if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
-            proc.kill()  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
-            proc.wait()
+            runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
             raise
-        out = backup.finish(proc)
+        out = runner.finish(proc)
         raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
                                                       else "the receiver went away"),
                          "run vzzfs send again: it resumes where it stopped")
-    out = backup.finish(proc)
+    out = runner.finish(proc)
     if proc.returncode != 0:
         raise VzzfsError("the receiving side failed: %s" % (out.splitlines()[-1] if out
                                                            else "exit %d" % proc.returncode),
@@ -221,12 +217,10 @@ def _bring_back(ct, dumpfile, running):
 def remote_state(dest_argv, ctid):
     """'running' or 'down' as the destination's vzctl says, or None when it cannot be asked."""
     try:
-        res = subprocess.run(dest_argv + ["vzctl", "status", str(ctid)], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True, errors="surrogateescape", timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
+        res = runner.run(dest_argv + ["vzctl", "status", str(ctid)], check=False, timeout=120)
+    except VzzfsError:  # no ssh here, or the link hung
         return None
-    return parse_status(res.returncode, res.stdout)
+    return parse_status(res.returncode, res.stdout + "\n" + res.stderr)
 
 
 def parse_status(returncode, output):
@@ -246,14 +240,13 @@ def parse_status(returncode, output):
 def _run(argv, stdin_path=None):
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
-        res = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True, errors="surrogateescape")
+        res = runner.run(argv, check=False, stdin=stdin)
     finally:
         if stdin_path:
             stdin.close()
     if res.returncode != 0:
-        raise VzzfsError("%s failed on the destination: %s"
-                         % (" ".join(argv), (res.stdout.strip().splitlines() or ["?"])[-1]),
+        said = (res.stdout + "\n" + res.stderr).strip().splitlines()
+        raise VzzfsError("%s failed on the destination: %s" % (" ".join(argv), (said or ["?"])[-1]),
                          "fix that there; the CT keeps running here")
     return res
 
@@ -266,7 +259,7 @@ def receive_dump(ct, stream):
     if os.path.lexists(partial):
         os.unlink(partial)  # left by a cut transfer (unlink never follows a symlink)
     with create_new(partial) as out:
-        backup.pump(stream, out)
+        runner.pump(stream, out)
     os.rename(partial, path)
     return path
 

@@ -4,10 +4,11 @@
 under cron's ASCII one, come through as os.fsdecode gives them), raises CommandFailed (naming the
 cause the command printed) when it exits non-zero, and turns a missing program
 or a timeout into a VzzfsError that says so. It logs nothing; callers decide
-what to tell the operator. Most calls to zfs, zpool, mount, e2fsck ... go
-through it; the rest use subprocess directly: the streams (zfs send/receive,
-tar), the remote side of send/migrate, rsync's progress and the admin's
-chained scripts. Tests inject faults by putting a fake command first on PATH.
+what to tell the operator. ``popen`` starts a command whose bytes stream through
+pipes (zfs send/receive, tar, the remote side of send/migrate), with the same
+"command not found" message; ``pump`` copies a stream with progress and
+``finish``/``stop`` end such a command. Tests inject faults by putting a fake
+command first on PATH.
 """
 
 import subprocess
@@ -47,6 +48,14 @@ class Result(object):
         self.stderr = stderr
 
 
+CHUNK = 1 << 20
+
+
+def _not_found(argv):
+    return VzzfsError("command %s not found" % argv[0],
+                      "install it (zfsutils-linux/zfs, e2fsprogs, util-linux, openssh-client)")
+
+
 def run(argv, check=True, timeout=None, stdin=None, env=None):
     """Run ``argv`` (a list of str) and return a Result with text output.
 
@@ -60,11 +69,57 @@ def run(argv, check=True, timeout=None, stdin=None, env=None):
                               universal_newlines=True, errors="surrogateescape",
                               timeout=timeout, env=env, start_new_session=signals.deferring())
     except FileNotFoundError:
-        raise VzzfsError("command %s not found" % argv[0],
-                         "install it (zfsutils-linux/zfs, e2fsprogs, util-linux)")
+        raise _not_found(argv)
     except subprocess.TimeoutExpired:
         raise VzzfsError("%s did not finish within %s s" % (" ".join(argv), timeout))
     result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode != 0:
         raise CommandFailed(argv, proc.returncode, proc.stdout, proc.stderr)
     return result
+
+
+def popen(argv, stdin=None, stdout=None, stderr=None):
+    """Start ``argv`` with binary pipes as asked (subprocess.PIPE, DEVNULL, a file);
+    a missing program raises VzzfsError as ``run`` does. The caller ends it with
+    ``finish`` or ``stop``."""
+    argv = [str(a) for a in argv]
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                stdout=stdout, stderr=stderr,
+                                start_new_session=signals.deferring())
+    except FileNotFoundError:
+        raise _not_found(argv)
+
+
+def stop(proc):
+    """Kill a streaming command and reap it (Ctrl-C, a failed reader or writer)."""
+    proc.kill()
+    proc.wait()
+
+
+def finish(proc):
+    """Close our pipe into ``proc`` and wait for it; its stderr (or stdout) as text."""
+    if proc.stdin is not None:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass  # it went away first
+    out = proc.stderr if proc.stderr is not None else proc.stdout
+    text = out.read().decode("utf-8", "replace") if out is not None else ""
+    proc.wait()
+    return text.strip()
+
+
+def pump(src, dst, progress=None):
+    """Copy the binary stream ``src`` to ``dst`` until its end; the bytes copied."""
+    done = 0
+    while True:
+        chunk = src.read(CHUNK)
+        if not chunk:
+            break
+        dst.write(chunk)
+        done += len(chunk)
+        if progress:
+            progress.update(done)
+    dst.flush()
+    return done

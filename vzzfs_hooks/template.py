@@ -9,7 +9,7 @@ import os
 import subprocess
 import tempfile
 
-from . import log, names, volume, zfs, zvoldev
+from . import log, names, runner, volume, zfs, zvoldev
 from .names import GOLDEN, PROP_GEOMETRY, PROP_TEMPLATE
 from .errors import DatasetBusy, UsageError, VzzfsError
 from .progress import Progress
@@ -41,23 +41,18 @@ def unpack(tarball, tar_opts, dest, what):
     progress = Progress(what, total)
     argv = (["tar", "-x", "-p", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
              "-S", "-C", dest, "-f", "-"] + tar_opts)
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    done = 0
+    proc = runner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
     try:
         with open(tarball, "rb") as src:
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                proc.stdin.write(chunk)
-                done += len(chunk)
-                progress.update(done)
-        proc.stdin.close()
+            runner.pump(src, proc.stdin, progress)
     except BrokenPipeError:
         pass  # tar stopped early; its exit code and message say why
-    err = proc.stderr.read().decode("utf-8", "replace")
-    rc = proc.wait()
+    except BaseException:  # Ctrl-C, SIGTERM: tar must not outlive the cleanup
+        runner.stop(proc)
+        raise
+    err = runner.finish(proc)
+    rc = proc.returncode
     progress.done()
     if rc:
         last = err.strip().splitlines()[-1] if err.strip() else "exit code %d" % rc

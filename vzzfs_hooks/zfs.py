@@ -2,16 +2,20 @@
 
 Both paths raise the same typed errors (errors.ZfsError and subclasses), so
 callers never look at errno values or stderr text. Without pyzfs everything
-goes through the CLI. Names are checked before they reach either.
+goes through the CLI. Names are checked before they reach either. The only
+module that runs zfs or zpool: send and receive streams are here too.
 """
 
 import errno
 import os
 
+import subprocess
+
 from . import runner, signals, zvoldev
 from .names import check_dataset_name, check_snapshot_name
 from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
-                     ZfsError)
+                     StreamError, VzzfsError, ZfsError)
+from .progress import Progress
 
 _NOT_LOADED = object()
 lzc = _NOT_LOADED  # the libzfs_core module once loaded; None where it is not importable
@@ -388,3 +392,76 @@ class Hold(object):
         with signals.Deferred():  # a signal now waits: no hold is left behind
             for n in names:
                 runner.run(["zfs", "release", self.tag, n], check=False)  # gone: not held
+
+
+# ---- streams ----
+
+def send_size(snap, base=None):
+    """Bytes `zfs send` of ``snap`` (from ``base``) will write (its dry run), or 0."""
+    check_name(snap)
+    res = runner.run(["zfs", "send", "-nP"] + (["-i", check_name(base)] if base else []) + [snap],
+                     check=False)
+    for line in (res.stdout + res.stderr).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "size" and parts[1].isdigit():
+            return int(parts[1])
+    return 0
+
+
+def send(snap, out, base=None, what="sending", resume_token=None):
+    """Write `zfs send -p` of ``snap`` (incremental from ``base``), or the rest of an
+    interrupted one (``resume_token``), to the binary file ``out``; the bytes sent.
+    Progress shows on a terminal. A failed write raises VzzfsError, a failed send
+    ZfsError; on any exit, Ctrl-C included, zfs send does not outlive this call."""
+    if resume_token:
+        argv, total = ["zfs", "send", "-t", resume_token], 0
+    else:
+        check_name(snap)
+        argv = ["zfs", "send", "-p"] + (["-i", check_name(base)] if base else []) + [snap]
+        total = send_size(snap, base)
+    proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    progress = Progress(what, total) if total else None
+    try:
+        sent = runner.pump(proc.stdout, out, progress)
+    except (OSError, ValueError) as e:  # the reader went away, the disk is full ...
+        runner.stop(proc)
+        raise VzzfsError("writing the stream failed: %s" % e,
+                         "check where it goes (free space, the receiving side)")
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP
+        runner.stop(proc)
+        raise
+    err = runner.finish(proc)
+    if proc.returncode != 0:
+        cls = error_class(err) or ZfsError
+        raise typed_error(cls, "zfs send %s failed: %s" % (snap, " ".join(err.split())), snap)
+    if progress:
+        progress.done()
+    return sent
+
+
+def receive(src, target, force=False, resumable=False):
+    """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``.
+
+    A full or missing pool raises PoolFull/PoolNotImported (the node's trouble,
+    with the fix for ``target``'s pool); any other refusal is StreamError (the
+    stream's trouble: truncated, damaged, not a zfs stream)."""
+    check_dataset_name(target)
+    argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
+        [target]
+    proc = runner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    try:
+        runner.pump(src, proc.stdin)
+    except OSError:
+        pass  # zfs receive stopped reading: its exit code says why
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: stop it before the cleanup runs
+        runner.stop(proc)
+        raise
+    err = runner.finish(proc)
+    if proc.returncode != 0:
+        why = " ".join(err.split()) or "exit %d" % proc.returncode
+        cls = error_class(err)
+        if cls in (PoolFull, PoolNotImported):
+            raise typed_error(cls, "zfs receive into %s failed: %s" % (target, why), target)
+        raise StreamError("the stream was rejected by zfs receive: %s" % why,
+                          "the backup is truncated or damaged; use another copy")

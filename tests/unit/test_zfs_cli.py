@@ -6,7 +6,7 @@ import pytest
 
 from vzzfs_hooks import zfs
 from vzzfs_hooks.errors import (ConfigError, DatasetBusy, DatasetExists, DatasetNotFound, PoolFull,
-                                PoolNotImported, UsageError, ZfsError)
+                                PoolNotImported, StreamError, UsageError, VzzfsError, ZfsError)
 
 FAKE = """#!/bin/sh
 echo "$0 $*" >> "%(log)s"
@@ -154,3 +154,41 @@ def test_exists_tells_a_missing_dataset_from_a_missing_pool(tmp_path, monkeypatc
 ])
 def test_a_full_pool_is_told_from_a_damaged_stream(stderr, cls):
     assert zfs.error_class(stderr) is cls
+
+
+def test_send_writes_the_stream_and_types_its_failure(fake, tmp_path):
+    fake.output("STREAM")
+    out = tmp_path / "out"
+    with open(str(out), "wb") as f:
+        assert zfs.send("vz/a@s2", f, base="vz/a@s1") == 6
+    assert out.read_bytes() == b"STREAM"
+    assert "send -p -i vz/a@s1 vz/a@s2" in fake.calls()
+    fake.fail("cannot open 'vz': no such pool\n")
+    with pytest.raises(PoolNotImported, match="zfs send vz/a@s2 failed"):
+        with open(str(out), "wb") as f:
+            zfs.send("vz/a@s2", f)
+
+
+@pytest.mark.parametrize("stderr,cls", [
+    ("cannot receive new filesystem stream: out of space\n", PoolFull),
+    ("cannot open 'vz': no such pool\n", PoolNotImported),
+    ("cannot receive: invalid stream (bad magic number)\n", StreamError),
+])
+def test_receive_tells_the_nodes_trouble_from_the_streams(fake, tmp_path, stderr, cls):
+    src = tmp_path / "in"
+    src.write_bytes(b"x" * 100)
+    fake.fail(stderr)
+    with open(str(src), "rb") as f, pytest.raises(cls) as e:
+        zfs.receive(f, "vz/vzzfs/incoming/101-restoring", resumable=True)
+    assert type(e.value) is cls
+    assert "receive -s vz/vzzfs/incoming/101-restoring" in fake.calls()
+
+
+def test_a_missing_zfs_is_reported_as_such_for_streams_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no zfs anywhere
+    with open(str(tmp_path / "out"), "wb") as f, pytest.raises(VzzfsError) as e:
+        zfs.send("vz/a@s1", f, resume_token="1-abc")
+    assert e.value.line().startswith("command zfs not found")
+    with open(str(tmp_path / "out"), "rb") as f, pytest.raises(VzzfsError) as e:
+        zfs.receive(f, "vz/a")
+    assert "command zfs not found" in e.value.line()
