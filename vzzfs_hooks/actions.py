@@ -7,8 +7,8 @@ fails: a mount made here is undone before an error leaves this module.
 
 import os
 
-from . import log, mounts, names, ownership, resize, volume, zfs, zvoldev
-from .errors import ConfigError, FsError, StateError, VzzfsError
+from . import lock, log, mounts, names, ownership, resize, volume, zfs, zvoldev
+from .errors import ConfigError, FsError, StateError, UsageError, VzzfsError
 
 
 # set on a zvol while vzzfs convert fills it (see convert.py)
@@ -53,6 +53,13 @@ def zvol_mounted_on(path):
     """Is a zvol (a /dev/zdN) mounted on ``path``?"""
     m = mounts.mount_at(path)
     return m is not None and zvoldev.ZD_RE.match(os.path.basename(m.source)) is not None
+
+
+def zvols_mounted_under(top):
+    """Mount points below ``top`` (/vz/private) with a zvol's ext4 on them."""
+    return [m.mountpoint for m in mounts.table()
+            if m.fstype == "ext4" and zvoldev.ZD_RE.match(os.path.basename(m.source))
+            and m.mountpoint.startswith(top.rstrip("/") + "/")]
 
 
 def is_guarded_mountpoint(path):
@@ -232,3 +239,21 @@ def _guard_if_empty(ct):
     path = ct.ve_private
     if os.path.isdir(path) and not mounts.is_mountpoint(path) and not os.listdir(path):
         volume.set_immutable(path, True)
+
+
+# ---- the same by hand (vzzfs attach/detach): vzctl holds the lock for the hooks ----
+
+def attach_locked(ct):
+    """vzzfs attach: ``attach`` under the CT's lock, for a vzzfs CT only."""
+    ct.require_conf()
+    with lock.ct_lock(ct, "vzzfs attach"):
+        if not is_vzzfs(ct):
+            raise UsageError("is not a vzzfs container (no zvol %s, no VZZFS_DATASET)"
+                             % ct.dataset, "check the CTID", ctid=ct.ctid)
+        return attach(ct)
+
+
+def detach_locked(ct):
+    """vzzfs detach: ``detach`` under the CT's lock."""
+    with lock.ct_lock(ct, "vzzfs detach"):
+        return detach(ct)

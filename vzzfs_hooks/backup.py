@@ -207,11 +207,6 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
         return _restore_full(ct, header, stream, force, resumable)
 
 
-def _require_stopped(ct):
-    if ct.root_mounted() or ct.private_mount() is not None:
-        raise StateError("is running or mounted", "vzctl stop %s first" % ct.ctid, ctid=ct.ctid)
-
-
 def _restore_full(ct, header, stream, force, resumable, resuming=False):
     replacing = ct.has_conf or zfs.exists(ct.dataset)
     if replacing and not force:
@@ -219,7 +214,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
                          "--force to replace it", ctid=ct.ctid)
     if replacing:
         ownership.require(ct)
-        _require_stopped(ct)
+        ct.require_stopped("restore")
     else:
         lifecycle.check_new_ct(ct)
     zfs.require_pool(ct.pool)
@@ -304,7 +299,7 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
                          or zfs.get(base, "guid")["guid"] != header["base_guid"]):
         raise StateError("lacks snapshot %s that this incremental backup builds on" % base,
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
-    _require_stopped(ct)
+    ct.require_stopped("restore")
     if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
         written = int(zfs.get(ct.dataset, "written@" + header["base"]).get(
             "written@" + header["base"]) or 0)

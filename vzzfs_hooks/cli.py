@@ -10,10 +10,9 @@ import os
 import sys
 
 from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, hookwire,
-               lifecycle, listing, lock, log, mounts, names, ownership, resize, template, zfs)
+               lifecycle, listing, log, names, resize, template)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
-from .ct import Container
-from .names import check_ctid
+from .ct import Container, lookup, owned, resolve_name
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
 
 
@@ -26,45 +25,16 @@ def _node(args):
     return Node(args.etc_dir)
 
 
-def _container(args, ctid):
-    return Container(resolve_name(_node(args), ctid), _node(args))
-
-
-def owned_container(args, ctid):
-    """A CT with a conf whose zvol (if it has one) passes the ownership rule."""
-    ct = _container(args, ctid)
-    ct.require_conf()
-    ownership.require(ct)
-    return ct
-
-
-def resolve_name(node, ctid):
-    """A vzctl name (/etc/vz/names/NAME -> conf/CTID.conf) to its CTID; a CTID as is."""
-    ctid = check_ctid(ctid)
-    link = os.path.join(node.names_dir, ctid)
-    if not ctid.isdigit() and os.path.islink(link):
-        target = os.path.basename(os.readlink(link))
-        if target.endswith(".conf"):
-            return check_ctid(target[:-len(".conf")])
-    return ctid
-
-
 def cmd_attach(args):
-    ct = _container(args, args.ctid)
-    ct.require_conf()
-    with lock.ct_lock(ct, "vzzfs attach"):
-        if not actions.is_vzzfs(ct):
-            raise UsageError("is not a vzzfs container (no zvol %s, no VZZFS_DATASET)"
-                             % ct.dataset, "check the CTID", ctid=ct.ctid)
-        mounted = actions.attach(ct)
+    ct = lookup(_node(args), args.ctid)
+    mounted = actions.attach_locked(ct)
     print("CT %s: %s %s on %s" % (ct.ctid, ct.dataset,
                                   "mounted" if mounted else "was already mounted", ct.ve_private))
 
 
 def cmd_detach(args):
-    ct = _container(args, args.ctid)
-    with lock.ct_lock(ct, "vzzfs detach"):
-        done = actions.detach(ct)
+    ct = lookup(_node(args), args.ctid)
+    done = actions.detach_locked(ct)
     print("CT %s: %s" % (ct.ctid, "unmounted %s" % ct.ve_private if done
                          else "%s was not mounted" % ct.ve_private))
 
@@ -80,7 +50,6 @@ def cmd_list(args):
     node = _node(args)
     fields = listing.check_fields(args.output)
     only = [resolve_name(node, c) for c in args.ctids] or None
-    zfs.require_pool(node.settings().pool)
     _warn_about_pool(node)
     rows = listing.rows(node, only)
     if args.json:
@@ -130,7 +99,7 @@ def cmd_destroy(args):
 
 
 def cmd_convert(args):
-    ct = _container(args, args.ctid)
+    ct = lookup(_node(args), args.ctid)
     diskspace = _size_arg(args.diskspace, "--diskspace") if args.diskspace else None
     what = convert.convert(ct, diskspace, args.purge)
     print("CT %s: %s (zvol %s)" % (ct.ctid, what, ct.dataset))
@@ -163,12 +132,9 @@ def cmd_template_remove(args):
 
 
 def cmd_resize(args):
-    ct = owned_container(args, args.ctid)
+    ct = owned(_node(args), args.ctid)
     size = _size_arg(args.size, "SIZE")
-    if not zfs.exists(ct.dataset):
-        raise UsageError("is not on a zvol (no %s)" % ct.dataset, "check the CTID", ctid=ct.ctid)
-    with lock.ct_lock(ct, "vzzfs resize"):
-        what = resize.resize(ct, size)
+    what = resize.resize(ct, size)
     print("CT %s: zvol %s %s, DISKSPACE saved" % (ct.ctid, ct.dataset, what))
 
 
@@ -229,9 +195,7 @@ def cmd_check(args):
 def cmd_uninstall_hooks(args):
     # Unwired, vzctl stop would leave these zvols mounted: refuse (rpm -e stops too).
     top = _private_top(_node(args))
-    attached = [m.mountpoint for m in mounts.table()
-                if m.fstype == "ext4" and os.path.basename(m.source).startswith("zd")
-                and m.mountpoint.startswith(top.rstrip("/") + "/")]
+    attached = actions.zvols_mounted_under(top)
     if attached and not args.force:
         raise StateError("containers are still on their zvols: %s" % " ".join(attached),
                          "stop them (vzctl stop CTID, or vzzfs detach CTID), or pass --force")

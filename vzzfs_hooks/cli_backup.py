@@ -10,19 +10,18 @@ import os
 import sys
 
 from . import backup, forced, replicate, signals
-from .ct import Container
+from .config import Node
+from .ct import Container, owned
 from .names import check_ctid
 from .errors import UsageError
 
 
-def _ct(args):
-    from .cli import owned_container  # the CLI's one way to resolve a CTID or name
-    return owned_container(args, args.ctid)
-
-
 def _node(args):
-    from .cli import _node as node
-    return node(args)
+    return Node(args.etc_dir)
+
+
+def _ct(args):
+    return owned(_node(args), args.ctid)
 
 
 def _mib(n):

@@ -1,23 +1,23 @@
 """The snapshot verbs of the vzzfs command (snapshot, snapshot-list/-delete/-switch/-mount/-umount).
 
-Named as vzctl's ploop snapshot verbs are; each takes the CT's lock.
+Named as vzctl's ploop snapshot verbs are; the snapshots module's verbs take the CT's lock.
 """
 
 import json
 import time
 
-from . import lock, snapshots
+from . import snapshots
+from .config import Node
+from .ct import owned
 
 
 def _ct(args):
-    from .cli import owned_container  # the CLI's one way to resolve a CTID or name
-    return owned_container(args, args.ctid)
+    return owned(Node(args.etc_dir), args.ctid)
 
 
 def cmd_snapshot(args):
     ct = _ct(args)
-    with lock.ct_lock(ct, "vzzfs snapshot"):
-        done = snapshots.take(ct, args.name, suspend=not args.skip_suspend, dump=args.dump)
+    done = snapshots.take(ct, args.name, suspend=not args.skip_suspend, dump=args.dump)
     how = {"stopped": "the CT is stopped",
            "frozen": "ext4 frozen for %.3f s" % done["window"],
            "suspended": "CT suspended for %.3f s" % done["window"]}[done["state"]]
@@ -41,30 +41,26 @@ def cmd_snapshot_list(args):
 
 def cmd_snapshot_delete(args):
     ct = _ct(args)
-    with lock.ct_lock(ct, "vzzfs snapshot-delete"):
-        snapshots.delete(ct, args.name)
+    snapshots.delete(ct, args.name)
     print("CT %s: snapshot %s deleted" % (ct.ctid, args.name))
 
 
 def cmd_snapshot_switch(args):
     ct = _ct(args)
-    with lock.ct_lock(ct, "vzzfs snapshot-switch"):
-        state = snapshots.switch(ct, args.name, destroy_newer=args.destroy_newer,
-                                 skip_config=args.skip_config, skip_resume=args.skip_resume)
+    state = snapshots.switch(ct, args.name, destroy_newer=args.destroy_newer,
+                             skip_config=args.skip_config, skip_resume=args.skip_resume)
     print("CT %s: switched to snapshot %s, %s" % (ct.ctid, args.name, state))
 
 
 def cmd_snapshot_mount(args):
     ct = _ct(args)
-    with lock.ct_lock(ct, "vzzfs snapshot-mount"):
-        where = snapshots.mount(ct, args.name, args.target)
+    where = snapshots.mount(ct, args.name, args.target)
     print("CT %s: snapshot %s mounted read-only at %s" % (ct.ctid, args.name, where))
 
 
 def cmd_snapshot_umount(args):
     ct = _ct(args)
-    with lock.ct_lock(ct, "vzzfs snapshot-umount"):
-        where = snapshots.umount(ct, args.name)
+    where = snapshots.umount(ct, args.name)
     print("CT %s: snapshot %s unmounted from %s" % (ct.ctid, args.name, where))
 
 

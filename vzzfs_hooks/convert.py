@@ -92,9 +92,7 @@ def _convert_locked(ct, diskspace, purge):
             return _purge(ct)
         raise UsageError("is already on zvol %s" % ct.dataset,
                          "nothing to do (--purge removes %s)" % old_private(ct), ctid=ct.ctid)
-    if ct.root_mounted() or mounts_private(ct):
-        raise StateError("is running or mounted", "vzctl stop %s first" % ct.ctid,
-                         ctid=ct.ctid)
+    ct.require_stopped("convert")
     if now == "swapping":
         if not os.path.lexists(old_private(ct)):
             # killed before the old area went aside: the CT may have run on it since
@@ -127,10 +125,6 @@ def _convert_locked(ct, diskspace, purge):
         _purge(ct)
         result += ", old private area removed"
     return result
-
-
-def mounts_private(ct):
-    return ct.private_mount() is not None
 
 
 def _check_source(ct):

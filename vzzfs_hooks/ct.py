@@ -6,8 +6,8 @@ passed ``names.check_ctid`` and settings that passed config's checks, nowhere el
 
 import os
 
-from . import config, mounts, names
-from .errors import ConfigError
+from . import config, mounts, names, ownership
+from .errors import ConfigError, StateError
 
 class Container(object):
     """One CT as vzctl sees it, plus where vzzfs keeps its zvol."""
@@ -56,7 +56,42 @@ class Container(object):
     def root_mounted(self):
         return mounts.is_mountpoint(self.ve_root)
 
+    def is_stopped(self):
+        """Neither VE_ROOT nor VE_PRIVATE is mounted: the CT neither runs nor is mounted."""
+        return not self.root_mounted() and self.private_mount() is None
+
+    def require_stopped(self, verb):
+        """The one check (and message) for verbs that need the CT stopped: StateError,
+        exit 7, unless it is."""
+        if not self.is_stopped():
+            raise StateError("is running or mounted; %s needs it stopped" % verb,
+                             "vzctl stop %s first" % self.ctid, ctid=self.ctid)
+
     def require_conf(self):
         if not self.has_conf:
             raise ConfigError("has no config file %s" % self.conffile,
                               "create the container first", ctid=self.ctid)
+
+
+def resolve_name(node, ctid):
+    """A vzctl name (/etc/vz/names/NAME -> conf/CTID.conf) to its CTID; a CTID as is."""
+    ctid = names.check_ctid(ctid)
+    link = os.path.join(node.names_dir, ctid)
+    if not ctid.isdigit() and os.path.islink(link):
+        target = os.path.basename(os.readlink(link))
+        if target.endswith(".conf"):
+            return names.check_ctid(target[:-len(".conf")])
+    return ctid
+
+
+def lookup(node, ctid):
+    """The Container a CTID or a vzctl name on the command line means."""
+    return Container(resolve_name(node, ctid), node)
+
+
+def owned(node, ctid):
+    """A CT with a conf whose zvol (if it has one) passes the ownership rule."""
+    ct = lookup(node, ctid)
+    ct.require_conf()
+    ownership.require(ct)
+    return ct

@@ -302,9 +302,7 @@ def destroy_locked(ct, promote=False):
     if not ct.has_conf and not has_zvol:
         raise UsageError("does not exist (no %s, no zvol %s)" % (ct.conffile, ct.dataset),
                          "see vzzfs list", ctid=ct.ctid)
-    if ct.root_mounted() or ct.private_mount() is not None:
-        raise StateError("is running or mounted", "stop it first: vzctl stop %s" % ct.ctid,
-                         ctid=ct.ctid)
+    ct.require_stopped("destroy")
     if has_zvol:
         ownership.require(ct)  # VZZFS_DATASET may name the pool, VZZFS_ROOT, another CT
         deps = dependents(ct.dataset)

@@ -42,6 +42,7 @@ def rows(node, only=None):
     """A row per CT zvol under ROOT/ct, per conf naming a zvol elsewhere
     (VZZFS_DATASET), and per conf whose named zvol is missing."""
     settings = node.settings()
+    zfs.require_pool(settings.pool)
     parent = names.ct_parent(settings.root)
     base = parent + "/"
     found = []  # (ctid, zfs row)

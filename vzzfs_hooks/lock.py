@@ -78,10 +78,25 @@ def release(lockfile):
         os.unlink(lockfile)
 
 
+_held = {}  # lockfile -> how many ct_lock blocks of this process hold it
+
+
 @contextlib.contextmanager
 def ct_lock(ct, status):
+    """Hold the CT's lock for the block. Re-entrant within a process: the domain
+    functions take it themselves, and one may call another under it."""
+    lockfile = os.path.join(ct.lockdir, "%s.lck" % ct.ctid)
+    if _held.get(lockfile):
+        _held[lockfile] += 1
+        try:
+            yield
+        finally:
+            _held[lockfile] -= 1
+        return
     lockfile = acquire(ct.lockdir, ct.ctid, status)
+    _held[lockfile] = 1
     try:
         yield
     finally:
+        del _held[lockfile]
         release(lockfile)

@@ -112,6 +112,16 @@ def default_dump(dumpdir, ctid):
     return os.path.join(dumpdir, "Dump.%s" % ctid)
 
 
+def snapshot_dump(dumpdir, ctid, snap):
+    """The dump `vzzfs snapshot --dump` writes beside vzctl's for snapshot ``snap``."""
+    return os.path.join(dumpdir, "Dump.%s.%s" % (ctid, snap))
+
+
+def is_snapshot_dump(path, ctid):
+    """Did vzzfs name this dump file (so it goes with its snapshot)?"""
+    return os.path.basename(path).startswith("Dump.%s." % ctid)
+
+
 def migrate_dump(dumpdir, ctid):
     """The dump `vzzfs migrate --online` carries to the peer."""
     return os.path.join(dumpdir, "Dump.%s.migrate" % ctid)

@@ -5,14 +5,10 @@ ext4 second; shrinking shrinks the ext4 first and the zvol second. So the file
 system is never larger than the zvol under it.
 """
 
-import re
 
-from . import config, ctconf, faults, log, runner, volume, vzctlcmd, zfs, zvoldev
-from .errors import FsError, OnlineGrowRefused, PoolFull, StateError, UsageError, VzzfsError
+from . import config, ctconf, faults, lock, log, runner, volume, vzctlcmd, zfs, zvoldev
+from .errors import OnlineGrowRefused, PoolFull, UsageError, VzzfsError
 
-BLOCK = 4096
-_MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
-_TRIM_RE = re.compile(r"\(([0-9]+) bytes\) trimmed")
 
 
 def wanted_size(ct):
@@ -78,29 +74,20 @@ def grow(ct, size, device=None):
 
 def shrink(ct, size):
     """Shrink a stopped CT's ext4, then its zvol. Refuses when the data would not fit."""
-    if ct.private_mount() is not None or ct.root_mounted():
-        raise StateError("is running or mounted; shrinking needs it stopped",
-                         "vzctl stop %s, then resize again" % ct.ctid, ctid=ct.ctid)
+    ct.require_stopped("shrinking")
     current, vbs = _volsize(ct)
     size = zfs.round_size(size, vbs)
     if size >= current:
         return False
     device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
-    res = runner.run(["e2fsck", "-f", "-p", device], check=False)
-    if res.returncode & ~1:
-        raise FsError("e2fsck -f found problems on zvol %s; not shrinking" % ct.dataset,
-                      "run e2fsck -f /dev/zvol/%s by hand first" % ct.dataset, ctid=ct.ctid)
-    out = runner.run(["resize2fs", "-P", device]).stdout
-    m = _MIN_RE.search(out)
-    if not m:
-        raise FsError("resize2fs -P gave no minimum size for %s" % ct.dataset, "report this")
-    needed = int(m.group(1)) * BLOCK
+    volume.forced_check(device, "shrinking", ct.dataset)
+    needed = volume.min_fs_size(device, ct.dataset)
     needed += needed // 20  # room for the journal and metadata to move
     if size < needed:
         raise UsageError("the data on CT %s needs at least %d MiB; %d MiB is too small"
                          % (ct.ctid, (needed >> 20) + 1, size >> 20),
                          "delete data in the CT or pick a larger size", ctid=ct.ctid)
-    runner.run(["resize2fs", device, "%dK" % (size >> 10)])
+    volume.shrink_fs(device, size)
     faults.point("resize.fs-shrunk")
     zfs.set_props(ct.dataset, {"volsize": str(size)})
     log.info("CT %s: zvol %s shrunk from %d to %d MiB" % (ct.ctid, ct.dataset,
@@ -124,7 +111,15 @@ def save_diskspace(ct, size):
 
 
 def resize(ct, size):
-    """Grow (online or offline) or shrink (offline) to ``size``; save DISKSPACE. Returns the verb."""
+    """Grow (online or offline) or shrink (offline) to ``size``; save DISKSPACE. Returns the
+    verb. Takes the CT's lock."""
+    if not zfs.exists(ct.dataset):
+        raise UsageError("is not on a zvol (no %s)" % ct.dataset, "check the CTID", ctid=ct.ctid)
+    with lock.ct_lock(ct, "vzzfs resize"):
+        return _resize(ct, size)
+
+
+def _resize(ct, size):
     if size < volume.MIN_SIZE:
         raise UsageError("%d MiB is too small for a CT" % (size >> 20),
                          "use at least %d MiB" % (volume.MIN_SIZE >> 20), ctid=ct.ctid)
@@ -154,6 +149,4 @@ def trim(ct):
     """fstrim a mounted CT: blocks its ext4 freed go back to the pool. Bytes trimmed, or None."""
     if ct.private_mount() is None:
         return None
-    out = runner.run(["fstrim", "-v", ct.ve_private]).stdout
-    m = _TRIM_RE.search(out)
-    return int(m.group(1)) if m else 0
+    return volume.trim(ct.ve_private)

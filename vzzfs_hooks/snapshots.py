@@ -14,7 +14,7 @@ import shutil
 import time
 import zlib
 
-from . import (actions, config, confimport, ctconf, faults, freezer, log, mounts, names, runner,
+from . import (actions, config, confimport, ctconf, faults, freezer, lock, log, mounts, names, runner,
                signals, volume, vzctlcmd, zfs, zvoldev)
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
 from .names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_KIND, PROP_ROLLED_BACK, PROP_SNAP_STATE,
@@ -59,12 +59,10 @@ def decode_conf(value):
 
 def _thaw(ct):
     """None, or the error saying the ext4 is still frozen."""
-    for attempt in range(3):
-        res = runner.run(["fsfreeze", "--unfreeze", ct.ve_private], check=False)
-        if res.returncode == 0 or "Invalid argument" in res.stderr:  # EINVAL: not frozen
-            return None
-        time.sleep(0.2)
-    return StateError("the ext4 at %s is still frozen: %s" % (ct.ve_private, res.stderr.strip()),
+    still = volume.thaw(ct.ve_private)
+    if still is None:
+        return None
+    return StateError("the ext4 at %s is still frozen: %s" % (ct.ve_private, still),
                       "fsfreeze --unfreeze %s" % ct.ve_private, ctid=ct.ctid)
 
 
@@ -94,14 +92,47 @@ def _check_dump_outside(ct, dumpfile):
 
 
 def dump_path(ct, name):
-    return os.path.join(vzctlcmd.dumpdir(ct), "Dump.%s.%s" % (ct.ctid, name))
+    return names.snapshot_dump(vzctlcmd.dumpdir(ct), ct.ctid, name)
 
+
+# ---- the verbs: each takes the CT's lock (re-entrant: backup, send and clone hold it) ----
 
 def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
-    """Snapshot a CT's zvol consistently; returns a dict describing what was done.
+    """Snapshot a CT's zvol consistently; returns a dict describing what was done."""
+    with lock.ct_lock(ct, "vzzfs snapshot"):
+        return _take(ct, name, suspend, dump, kind)
 
-    The caller holds the CT's lock.
+
+def delete(ct, name):
+    """Destroy one snapshot and the dump that goes with it."""
+    with lock.ct_lock(ct, "vzzfs snapshot-delete"):
+        return _delete(ct, name)
+
+
+def switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
+    """Roll the CT back to a snapshot: stop it if running, roll back, bring it back.
+
+    With a dump that still exists the CT comes back as it was at the snapshot
+    (restored from a copy of the dump, which vzctl deletes); otherwise a CT that
+    was running is started again.
     """
+    with lock.ct_lock(ct, "vzzfs snapshot-switch"):
+        return _switch(ct, name, destroy_newer, skip_config, skip_resume)
+
+
+def mount(ct, name, target):
+    """Mount a snapshot's ext4 read-only at ``target``; the live CT is not touched."""
+    with lock.ct_lock(ct, "vzzfs snapshot-mount"):
+        return _mount(ct, name, target)
+
+
+def umount(ct, name):
+    """Unmount a snapshot mount_snapshot made; returns where it was."""
+    with lock.ct_lock(ct, "vzzfs snapshot-umount"):
+        return _umount(ct, name)
+
+
+def _take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
     name = name or unique_name(ct)
     snap = full_name(ct, name)
     if not zfs.exists(ct.dataset):
@@ -165,7 +196,7 @@ def take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
             faults.point("snapshot.before-freeze")
             sig.check()
             frozen = True  # before fsfreeze: thawing an ext4 that is not frozen is harmless
-            runner.run(["fsfreeze", "--freeze", ct.ve_private])
+            volume.freeze(ct.ve_private)
             faults.point("snapshot.frozen")
             sig.check()
             zfs.snapshot([snap], props)
@@ -237,8 +268,7 @@ def _find(ct, name):
                      "see vzzfs snapshot-list %s" % ct.ctid, ctid=ct.ctid)
 
 
-def delete(ct, name):
-    """Destroy one snapshot and the dump that goes with it."""
+def _delete(ct, name):
     row = _find(ct, name)
     if row["clones"]:
         raise DatasetBusy("snapshot %s is the origin of %s" % (full_name(ct, name),
@@ -254,18 +284,12 @@ def delete(ct, name):
 
 def _ours(ct, dumpfile):
     """Only dump files vzzfs named itself are removed with their snapshot."""
-    return os.path.basename(dumpfile).startswith("Dump.%s." % ct.ctid)
+    return names.is_snapshot_dump(dumpfile, ct.ctid)
 
 
 # ---- switch ----
 
-def switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
-    """Roll the CT back to a snapshot: stop it if running, roll back, bring it back.
-
-    With a dump that still exists the CT comes back as it was at the snapshot
-    (restored from a copy of the dump, which vzctl deletes); otherwise a CT that
-    was running is started again. The caller holds the CT's lock.
-    """
+def _switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False):
     row = _find(ct, name)
     newer = [r for r in rows(ct) if r["txg"] > row["txg"]]
     mounted = dict((r["name"], _mounted_snapshot(ct, r["name"])) for r in newer)
@@ -371,8 +395,7 @@ def _mounted_snapshot(ct, name):
     return None
 
 
-def mount(ct, name, target):
-    """Mount a snapshot's ext4 read-only at ``target``; the live CT is not touched."""
+def _mount(ct, name, target):
     _find(ct, name)
     target = os.path.abspath(target)
     if not os.path.isdir(target):
@@ -403,7 +426,7 @@ def mount(ct, name, target):
     return target
 
 
-def umount(ct, name):
+def _umount(ct, name):
     where = _mounted_snapshot(ct, name)
     if where is None:
         raise StateError("snapshot %s is not mounted" % name, "nothing to do", ctid=ct.ctid)

@@ -1,4 +1,6 @@
-"""A zvol holding ext4: make, check, mount and unmount the file system (its device: zvoldev).
+"""A zvol holding ext4: make, check, grow, shrink, freeze, mount and unmount the file
+system (its device: zvoldev). The only module that runs the file system tools
+(mkfs.ext4, e2fsck, resize2fs, dumpe2fs, fsfreeze, fstrim).
 
 Also the guard on the empty mount point: while nothing is mounted on
 /vz/private/CTID the directory is immutable, so nothing can write files there
@@ -9,6 +11,7 @@ import array
 import collections
 import fcntl
 import os
+import re
 import time
 
 from . import mounts, runner
@@ -19,6 +22,8 @@ FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
 FS_IMMUTABLE_FL = 0x00000010
 
+
+BLOCK = 4096  # mkfs's block size
 
 # The smallest CT disk: an ext4 that can still grow online (see mkfs)
 MIN_SIZE = 128 << 20
@@ -86,13 +91,60 @@ def grow_fs(device):
         raise
 
 
-def grow_fs_offline(device):
-    """Grow an unmounted ext4 to fill its zvol (resize2fs wants a forced check first)."""
+def forced_check(device, before, dataset=None):
+    """``e2fsck -f -p``, which resize2fs wants before it changes an unmounted ext4;
+    FsError (saying it is not ``before``: growing, shrinking) unless it came out clean."""
     res = runner.run(["e2fsck", "-f", "-p", device], check=False)
     if res.returncode & ~(FSCK_CORRECTED | FSCK_REBOOT):
-        raise FsError("e2fsck -f found problems on %s; not growing its ext4" % device,
-                      "run e2fsck -f %s by hand" % device)
+        what = "zvol %s" % dataset if dataset else device
+        raise FsError("e2fsck -f found problems on %s; not %s its ext4" % (what, before),
+                      "run e2fsck -f %s by hand first" % device)
+
+
+def grow_fs_offline(device):
+    """Grow an unmounted ext4 to fill its zvol (resize2fs wants a forced check first)."""
+    forced_check(device, "growing")
     runner.run(["resize2fs", device])
+
+
+_MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
+
+
+def min_fs_size(device, dataset):
+    """Bytes the unmounted, checked ext4 on ``device`` can shrink to (resize2fs -P)."""
+    m = _MIN_RE.search(runner.run(["resize2fs", "-P", device]).stdout)
+    if not m:
+        raise FsError("resize2fs -P gave no minimum size for %s" % dataset, "report this")
+    return int(m.group(1)) * BLOCK
+
+
+def shrink_fs(device, size_bytes):
+    """Shrink an unmounted, checked ext4 to ``size_bytes`` (whole KiB)."""
+    runner.run(["resize2fs", device, "%dK" % (size_bytes >> 10)])
+
+
+_TRIM_RE = re.compile(r"\(([0-9]+) bytes\) trimmed")
+
+
+def trim(directory):
+    """fstrim the mounted file system: blocks it freed go back to the pool. Bytes trimmed."""
+    m = _TRIM_RE.search(runner.run(["fstrim", "-v", directory]).stdout)
+    return int(m.group(1)) if m else 0
+
+
+def freeze(directory):
+    """Freeze the file system mounted at ``directory`` (writes block until thaw)."""
+    runner.run(["fsfreeze", "--freeze", directory])
+
+
+def thaw(directory):
+    """Thaw it; a few tries. None, or fsfreeze's message when it is still frozen."""
+    for attempt in range(3):
+        res = runner.run(["fsfreeze", "--unfreeze", directory], check=False)
+        if res.returncode == 0 or "Invalid argument" in res.stderr:  # EINVAL: not frozen
+            return None
+        time.sleep(0.2)
+    return res.stderr.strip() or "exit %d" % res.returncode
 
 
 # e2fsck's exit code bits that still mean success; any other bit is a failure

@@ -59,3 +59,17 @@ def test_context_manager_releases_on_error(tmp_path):
             assert (tmp_path / "101.lck").exists()
             raise RuntimeError("boom")
     assert not (tmp_path / "101.lck").exists()
+
+
+def test_ct_lock_is_reentrant_within_a_process_and_released_by_the_outermost(tmp_path):
+    from vzzfs_hooks import lock
+
+    class CT(object):
+        lockdir = str(tmp_path)
+        ctid = "101"
+    lockfile = tmp_path / "101.lck"
+    with lock.ct_lock(CT(), "outer"):
+        with lock.ct_lock(CT(), "inner"):
+            assert lockfile.read_text().splitlines()[1] == "outer"
+        assert lockfile.exists()  # the inner block does not release the outer's lock
+    assert not lockfile.exists()
