@@ -14,12 +14,11 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# tests/vm before tests: both hold a conftest.py, the VM tests' one is wanted here
-for _p in (os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "vm"), REPO):
+for _p in (os.path.join(REPO, "tests"), REPO):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from conftest import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
+from harness.node import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
 from vzzfs_hooks import kstats, volume, zfs, zvoldev  # noqa: E402
 from vzzfs_hooks.config import parse_size  # noqa: E402
 
@@ -39,7 +38,7 @@ def disk():
 
 
 class Scratch(object):
-    """A fresh pool on the VM's first disk with a test node (see tests/vm/conftest.py)."""
+    """A fresh pool on the VM's first disk with a test node (see tests/harness/node.py)."""
 
     def __init__(self, vzzfs_conf=""):
         self.vzzfs_conf = vzzfs_conf
