@@ -14,7 +14,7 @@ from collections import OrderedDict
 from fractions import Fraction
 
 from . import names
-from .errors import ConfigError
+from .errors import ConfigError, VzzfsError
 from .fileio import read_text
 
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -366,6 +366,25 @@ class Node(object):
     @classmethod
     def from_conffile(cls, conffile):
         return cls(os.path.dirname(os.path.dirname(os.path.abspath(conffile))))
+
+    def ct_confs(self):
+        """(CTID, path) of every CT conf in conf_dir (CTID.conf; not the ve-*.conf-sample
+        files, not names that are no CTID), sorted: the one walk over the CT confs."""
+        try:
+            entries = sorted(os.listdir(self.conf_dir))
+        except OSError:
+            return []
+        found = []
+        for entry in entries:
+            if not entry.endswith(".conf") or entry.startswith("ve-"):
+                continue
+            ctid = entry[:-len(".conf")]
+            try:
+                names.check_ctid(ctid)
+            except VzzfsError:
+                continue
+            found.append((ctid, os.path.join(self.conf_dir, entry)))
+        return found
 
     def global_params(self):
         """vz.conf's values (missing file: none)."""

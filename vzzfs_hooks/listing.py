@@ -99,14 +99,7 @@ def _missing_row(ct):
 def explicit_cts(node, only=None):
     """The CTs whose conf names their zvol (VZZFS_DATASET); unreadable confs skipped."""
     found = []
-    try:
-        confs = sorted(os.listdir(node.conf_dir))
-    except OSError:
-        return found
-    for name in confs:
-        if not name.endswith(".conf") or name.startswith("ve-"):
-            continue
-        ctid = name[:-len(".conf")]
+    for ctid, _ in node.ct_confs():
         if only and ctid not in only:
             continue
         try:

@@ -51,35 +51,28 @@ def problem(ctid, dataset, root, prop_ctid=None, claimed_by=()):
             "if it is, mark it: zfs set %s=%s %s" % (PROP_CTID, ctid, dataset))
 
 
-def claims(conf_dir, dataset):
-    """CTIDs whose conf in ``conf_dir`` names ``dataset`` as VZZFS_DATASET.
+def claims(node, dataset):
+    """CTIDs whose conf on ``node`` names ``dataset`` as VZZFS_DATASET.
 
     Cheap enough for a hook: a file is parsed only if its bytes hold the name.
     """
     found = []
     needle = dataset.encode()
-    try:
-        names = os.listdir(conf_dir)
-    except OSError:
-        return found
-    for name in names:
-        if not name.endswith(".conf") or name.startswith("ve-"):
-            continue
+    for ctid, path in node.ct_confs():
         try:
-            with open(os.path.join(conf_dir, name), "rb") as f:
+            with open(path, "rb") as f:
                 data = f.read()
         except OSError:
             continue
-        if needle in data and parse_text(os.fsdecode(data)).get(
-                "VZZFS_DATASET") == dataset:
-            found.append(name[:-len(".conf")])
+        if needle in data and parse_text(os.fsdecode(data)).get("VZZFS_DATASET") == dataset:
+            found.append(ctid)
     return found
 
 
 def check(ct, prop_ctid):
     """Raise ConfigError unless ``ct.dataset`` is ``ct``'s (``prop_ctid`` already read)."""
     found = problem(ct.ctid, ct.dataset, ct.settings.root, prop_ctid,
-                    claims(ct.node.conf_dir, ct.dataset))
+                    claims(ct.node, ct.dataset))
     if found:
         raise ConfigError("refusing to touch %s: %s" % (ct.dataset, found[0]), found[1],
                           ctid=ct.ctid)

@@ -52,7 +52,7 @@ ctconf.create_file(os.path.join(ETC, "conf", "102.conf"), read_text(conf),
 snapshots._restore_conf(Container("101", node), "s1")
 ''',
     "claims": r'''
-assert ownership.claims(os.path.join(ETC, "conf"), "vz/x/101") == ["101"]
+assert ownership.claims(node, "vz/x/101") == ["101"]
 ''',
     "runner": r'''
 assert runner.run(["printf", "Caf\\351"]).stdout == os.fsdecode(b"Caf\xe9")

@@ -106,3 +106,15 @@ def test_shipped_vzzfs_conf_lists_every_default():
     from vzzfs_hooks.config import DEFAULTS, parse_file
     shipped = parse_file(os.path.join(os.path.dirname(__file__), "..", "..", "etc/vz/vzzfs.conf"))
     assert dict(shipped) == dict(DEFAULTS)
+
+
+def test_ct_confs_is_the_one_walk_over_ct_confs(tmp_path):
+    from vzzfs_hooks.config import Node
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    for name in ("101.conf", "web.conf", "ve-vswap.conf-sample", "ve-x.conf", "102.conf.destroyed",
+                 "vps.premount", "0.conf", "..conf"):
+        (conf / name).write_text("")
+    node = Node(str(tmp_path))
+    assert node.ct_confs() == [("101", str(conf / "101.conf")), ("web", str(conf / "web.conf"))]
+    assert Node(str(tmp_path / "missing")).ct_confs() == []

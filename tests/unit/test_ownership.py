@@ -63,9 +63,9 @@ def test_claims_reads_the_confs(tmp_path):
                                 "103": 'VZZFS_DATASET=tank/x\n',
                                 "ve-vzzfs": 'VZZFS_DATASET=tank/x\n'})
     (tmp_path / "conf" / "ve-vzzfs.conf-sample").write_text('VZZFS_DATASET=tank/x\n')
-    assert sorted(ownership.claims(node.conf_dir, "tank/x")) == ["101", "103"]
-    assert ownership.claims(node.conf_dir, "tank/z") == []
-    assert ownership.claims(str(tmp_path / "missing"), "tank/x") == []
+    assert sorted(ownership.claims(node, "tank/x")) == ["101", "103"]
+    assert ownership.claims(node, "tank/z") == []
+    assert ownership.claims(Node(str(tmp_path / "missing")), "tank/x") == []
 
 
 def test_check_names_the_ct_and_the_fix(tmp_path):
