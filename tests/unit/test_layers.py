@@ -70,3 +70,11 @@ def test_one_module_runs_zfs_and_one_the_file_system_tools():
             assert not heads & {"zfs", "zpool"}, mod
         if mod != "volume":
             assert not heads & fs_tools, mod
+
+
+def test_the_readme_architecture_names_every_module():
+    readme = open(os.path.join(os.path.dirname(PKG), "README.md")).read()
+    section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    missing = [mod for mod, _ in _modules()
+               if not mod.startswith("__") and "`%s`" % mod not in section]
+    assert not missing, "add to README's Architecture: %s" % missing
