@@ -1,4 +1,5 @@
-"""The snapshot verbs of the vzzfs command (snapshot, snapshot-list/-delete/-switch/-mount/-umount).
+"""The snapshot verbs of the vzzfs command (snapshot, snapshot-list/-delete/-switch/-mount/-umount,
+autosnap).
 
 Named as vzctl's ploop snapshot verbs are; the snapshots module's verbs take the CT's lock.
 """
@@ -6,9 +7,10 @@ Named as vzctl's ploop snapshot verbs are; the snapshots module's verbs take the
 import json
 import time
 
-from . import snapshots
+from . import autosnap, snapshots
 from .config import Node
-from .ct import owned
+from .ct import owned, resolve_name
+from .errors import VzzfsError
 
 
 def _ct(args):
@@ -64,6 +66,27 @@ def cmd_snapshot_umount(args):
     print("CT %s: snapshot %s unmounted from %s" % (ct.ctid, args.name, where))
 
 
+def cmd_autosnap(args):
+    node = Node(args.etc_dir)
+    only = [resolve_name(node, c) for c in args.ctids] or None
+    failed = []
+    for ctid, result, error in autosnap.run_all(node, only):
+        if error:
+            failed.append(ctid)  # its line is already on stderr and in syslog
+        elif result is None:
+            if only:
+                print("CT %s: no VZZFS_SNAPSHOT_KEEP policy, nothing to do" % ctid)
+        else:
+            print("CT %s: %s; %s" % (
+                ctid, "took %s" % result["taken"] if result["taken"] else "none due",
+                "pruned %s" % ", ".join(result["pruned"]) if result["pruned"]
+                else "nothing to prune"))
+    if failed:
+        raise VzzfsError("autosnap failed for CT %s" % ", ".join(failed),
+                         "see the lines above or syslog; vzzfs check reports them until "
+                         "a run succeeds")
+
+
 def add_parsers(sub):
     s = sub.add_parser("snapshot", help="snapshot a CT's zvol (a running CT is suspended "
                                         "and its ext4 frozen for that instant)")
@@ -74,6 +97,11 @@ def add_parsers(sub):
     s.add_argument("--dump", action="store_true",
                    help="also save the CT's memory, so snapshot-switch resumes it live")
     s.set_defaults(func=cmd_snapshot)
+
+    s = sub.add_parser("autosnap", help="scheduled snapshots: take one where due and prune "
+                                        "by VZZFS_SNAPSHOT_KEEP (the systemd timer runs it)")
+    s.add_argument("ctids", nargs="*", metavar="CTID", help="default: every vzzfs CT")
+    s.set_defaults(func=cmd_autosnap)
 
     s = sub.add_parser("snapshot-list", help="list a CT's snapshots, oldest first")
     s.add_argument("ctid")

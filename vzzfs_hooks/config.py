@@ -41,6 +41,11 @@ DEFAULTS = OrderedDict([
     ("VZZFS_AUTO_CREATE", "no"),         # yes: vzctl create's vps.create moves new CTs to zvols
     ("VZZFS_RECEIVE_OVERWRITE", "no"),   # receive --forced-command: no = new CTs only
     ("VZZFS_RECEIVE_CTIDS", ""),         # receive --forced-command: CTIDs a sender may write
+    # vzzfs autosnap: e.g. "hourly=24 daily=7 weekly=4 monthly=6"; empty: no scheduled
+    # snapshots. Read (retention.parse_policy) only by autosnap and check, so a typo
+    # here never stops a CT from starting. A CT's conf may set its own: it only
+    # decides about that CT's own kind=auto snapshots.
+    ("VZZFS_SNAPSHOT_KEEP", ""),
 ])
 
 # node-wide only: a CT's conf (written by tools, carried in backups) must not move the

@@ -1,0 +1,146 @@
+"""vzzfs autosnap: scheduled snapshots and their pruning, for every CT with a policy.
+
+For each vzzfs CT whose VZZFS_SNAPSHOT_KEEP (node-wide or its own conf) is set,
+under the CT's lock: take a consistent snapshot (as `vzzfs snapshot` does) of
+kind 'auto' when one is due, then destroy the kind=auto snapshots the policy no
+longer keeps. Both decisions are retention.py's; other kinds (snapshot, chkpnt,
+backup, send, clone, ones made by hand), clones' origins, held and mounted
+snapshots are never destroyed. Running late or twice is harmless: a run takes
+at most one snapshot per CT, and only when the newest is about an interval old.
+
+The systemd timer (vzzfs-autosnap.timer) runs it. Each CT's outcome goes to
+syslog and to a small state file (STATE_DIR/autosnap.json) that `vzzfs check`
+reads: a CT whose last run failed is reported until a run succeeds.
+"""
+
+import json
+import os
+import time
+
+from . import listing, lock, log, ownership, retention, snapshots, zfs
+from .ct import Container
+from .errors import ConfigError, DatasetBusy, StateError, VzzfsError
+from .fileio import write_atomic
+
+STATE_DIR = "/var/lib/vzzfs"      # VZZFS_STATE_DIR overrides (tests)
+STATE_FILE = "autosnap.json"
+POLICY_KEY = "VZZFS_SNAPSHOT_KEEP"
+
+
+def state_path():
+    return os.path.join(os.environ.get("VZZFS_STATE_DIR", STATE_DIR), STATE_FILE)
+
+
+def policy_of(ct):
+    """The CT's parsed policy ([] when off); a bad one is a ConfigError naming the CT."""
+    try:
+        return retention.parse_policy(ct.settings.raw.get(POLICY_KEY, ""), POLICY_KEY)
+    except ConfigError as e:
+        raise ConfigError(e.problem, e.fix, ctid=ct.ctid)
+
+
+def _free_name(ct, now):
+    base = retention.snapshot_name(now)
+    name, n = base, 1
+    while zfs.exists("%s@%s" % (ct.dataset, name)):
+        n += 1
+        name = "%s-%d" % (base, n)
+    return name
+
+
+def run_ct(ct, policy):
+    """Snapshot CT ``ct`` if due and prune its scheduled snapshots; returns
+    {"taken": name or None, "pruned": [names], "skipped": [(name, why)]}."""
+    ct.require_conf()
+    ownership.require(ct)
+    done = {"taken": None, "pruned": [], "skipped": []}
+    with lock.ct_lock(ct, "vzzfs autosnap"):
+        now = time.time()
+        rows = snapshots.rows(ct)
+        auto = [r["created"] for r in rows if r["kind"] == retention.KIND_AUTO]
+        if retention.is_due(auto, policy, now):
+            name = _free_name(ct, now)
+            snapshots.take(ct, name, kind=retention.KIND_AUTO)
+            done["taken"] = name
+            rows = snapshots.rows(ct)
+            now = max(now, time.time())
+        for name in retention.prune(rows, policy, now):
+            try:
+                snapshots.delete(ct, name)
+            except (StateError, DatasetBusy) as e:  # mounted, or cloned meanwhile: it stays
+                done["skipped"].append((name, e.problem))
+                continue
+            done["pruned"].append(name)
+    return done
+
+
+def _read_state():
+    try:
+        with open(state_path()) as f:
+            state = json.load(f)
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(state):
+    path = state_path()
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    write_atomic(path, json.dumps(state, indent=1, sort_keys=True) + "\n", 0o644)
+
+
+def run_all(node, only=None):
+    """autosnap for every vzzfs CT (or the CTIDs in ``only``); returns
+    [(ctid, result dict or None when it has no policy, error line or None)]."""
+    results = []
+    for row in listing.rows(node, only):
+        if row["status"] in ("orphan", "zvol missing"):
+            continue
+        ctid = row["ctid"]
+        try:
+            ct = Container(ctid, node)
+            policy = policy_of(ct)
+            result = run_ct(ct, policy) if policy else None
+        except VzzfsError as e:
+            log.error(e.line())
+            results.append((ctid, None, e.line()))
+            continue
+        if result:
+            for name, why in result["skipped"]:
+                log.warn("CT %s: scheduled snapshot %s stays: %s" % (ctid, name, why))
+            if result["taken"] or result["pruned"]:
+                log.info("CT %s: autosnap took %s, pruned %s"
+                         % (ctid, result["taken"] or "none",
+                            ", ".join(result["pruned"]) or "none"))
+        results.append((ctid, result, None))
+    _record(results, only)
+    return results
+
+
+def _record(results, only):
+    """Each CT's last outcome into the state file; without ``only``, CTs that are gone
+    (or no longer vzzfs CTs) are dropped from it."""
+    state = _read_state()
+    cts = state.get("cts") if isinstance(state.get("cts"), dict) else {}
+    if not only:
+        cts = {}
+    now = int(time.time())
+    for ctid, result, error in results:
+        if result is None and error is None:
+            cts.pop(ctid, None)  # no policy: nothing to report
+        else:
+            cts[ctid] = {"time": now, "error": error}
+    _write_state({"cts": cts})
+
+
+def failures():
+    """[(ctid, epoch, error line)] of CTs whose last autosnap failed, from the state
+    file (vzzfs check). An unreadable state file reads as none."""
+    cts = _read_state().get("cts")
+    if not isinstance(cts, dict):
+        return []
+    found = []
+    for ctid, entry in sorted(cts.items()):
+        if isinstance(entry, dict) and entry.get("error"):
+            found.append((ctid, entry.get("time"), str(entry["error"])))
+    return found
