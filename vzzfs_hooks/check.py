@@ -6,8 +6,10 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 """
 
 import os
+import time
 
-from . import actions, convert, hookwire, listing, ownership, zfs
+from . import (actions, autosnap, convert, hookwire, listing, ownership, retention, snapshots,
+               zfs)
 from .ct import Container
 from .errors import ConfigError, VzzfsError
 
@@ -51,6 +53,19 @@ def run(node, private_top):
             found.append(("warn", "CT %s: DISK_QUOTA=%s makes vzquota run for nothing "
                                   "(vzctl set %s --diskquota no --save)"
                                   % (ctid, ct.disk_quota, ctid)))
+        try:
+            policy = autosnap.policy_of(ct)
+        except ConfigError as e:
+            found.append(("fail", e.line()))
+            policy = []
+        if policy:
+            last = retention.newest(snapshots.rows(ct))
+            if retention.overdue([last["created"]] if last else [], policy, time.time()):
+                found.append(("warn", "CT %s: VZZFS_SNAPSHOT_KEEP is set but its newest "
+                                      "scheduled snapshot is %s (is the timer on? systemctl "
+                                      "enable --now vzzfs-autosnap.timer; vzzfs autosnap %s)"
+                              % (ctid, "%s old" % retention.age_text(time.time() - last[
+                                  "created"]) if last else "missing", ctid)))
         step = convert.state(ct)
         if step in ("copying", "swapping"):
             found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
@@ -63,4 +78,10 @@ def run(node, private_top):
             ownership.require(ct)
         except ConfigError as e:
             found.append(("warn", e.line()))
+    for ctid, when, line in autosnap.failures():
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)) if isinstance(
+            when, int) else "?"
+        found.append(("fail", "the last vzzfs autosnap of CT %s (%s) failed: %s (fixed, the "
+                              "next run clears this: vzzfs autosnap %s)"
+                      % (ctid, stamp, line, ctid)))
     return found

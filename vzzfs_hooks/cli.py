@@ -66,6 +66,8 @@ def cmd_list(args):
 def _cell(field, value):
     if field in ("volsize", "used", "referenced", "read", "written"):
         return "-" if value is None else _human(value)
+    if field == "autosnap":
+        return listing.autosnap_age(value)
     if field == "mounted":
         return {True: "yes", False: "no", None: "?"}[value]
     return str(value)

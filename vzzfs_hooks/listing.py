@@ -4,20 +4,24 @@ A CT's zvol is ROOT/ct/CTID, or the one its conf names (VZZFS_DATASET). An orpha
 is a zvol under ROOT/ct without a CT conf (left by a plain `vzctl destroy`, which
 cannot remove zvols), or a CT conf naming a zvol that no longer exists.
 
+AUTOSNAP is when the newest scheduled snapshot (kind auto, vzzfs autosnap) was
+taken, shown as its age.
+
 READ and WRITTEN are the zvol's logical bytes since the pool was imported,
 from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
 """
 
 import os
+import time
 
-from . import kstats, names, zfs
+from . import kstats, names, retention, zfs
 from .ct import Container
 from .errors import UsageError, VzzfsError
 
 FIELDS = ("ctid", "status", "dataset", "volsize", "used", "referenced", "compressratio",
-          "origin", "snapshots", "inodes", "read", "written", "mounted")
+          "origin", "snapshots", "autosnap", "inodes", "read", "written", "mounted")
 DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio", "origin",
-                  "snapshots", "inodes", "read", "written", "mounted")
+                  "snapshots", "autosnap", "inodes", "read", "written", "mounted")
 
 
 def _status(ct):
@@ -60,20 +64,22 @@ def rows(node, only=None):
             found.append((ct.ctid, got[0]))
         else:
             missing.append(_missing_row(ct))
-    snaps = {}
+    snaps, autos = {}, {}
     for top in [parent] + [row["name"] for _, row in found
                                           if not row["name"].startswith(base)]:
-        for s in zfs.list_datasets(top, ["name"], types="snapshot"):
+        for s in zfs.list_datasets(top, ["name", "creation", names.PROP_KIND], types="snapshot"):
             ds = s["name"].split("@", 1)[0]
             snaps[ds] = snaps.get(ds, 0) + 1
+            if s.get(names.PROP_KIND) == retention.KIND_AUTO:
+                autos[ds] = max(autos.get(ds, 0), int(s["creation"]))
     io = kstats.objset_counters(settings.pool)
-    out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}))
-           for ctid, row in found] + missing
+    out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}),
+                autos.get(row["name"])) for ctid, row in found] + missing
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
 
 
-def _row(node, ctid, row, snapshots, counters):
+def _row(node, ctid, row, snapshots, counters, autosnap=None):
     try:
         ct = Container(ctid, node)
         status, mounted = _status(ct)
@@ -84,7 +90,8 @@ def _row(node, ctid, row, snapshots, counters):
             "referenced": int(row["referenced"]),
             "compressratio": row["compressratio"].rstrip("x") + "x",
             "origin": names.short_origin(row["origin"] if row["origin"] != "-" else None),
-            "snapshots": snapshots, "inodes": _inodes(ct) if mounted else "-",
+            "snapshots": snapshots, "autosnap": autosnap,
+            "inodes": _inodes(ct) if mounted else "-",
             "read": counters.get("nread"), "written": counters.get("nwritten"),
             "mounted": mounted}
 
@@ -92,7 +99,7 @@ def _row(node, ctid, row, snapshots, counters):
 def _missing_row(ct):
     return {"ctid": ct.ctid, "status": "zvol missing", "dataset": ct.dataset,
             "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
-            "origin": "-", "snapshots": 0, "inodes": "-", "read": None,
+            "origin": "-", "snapshots": 0, "autosnap": None, "inodes": "-", "read": None,
             "written": None, "mounted": False}
 
 
@@ -118,3 +125,10 @@ def check_fields(text):
         raise UsageError("unknown field %s" % ", ".join(bad),
                                  "use some of: %s" % ",".join(FIELDS))
     return fields
+
+
+def autosnap_age(created, now=None):
+    """The AUTOSNAP cell: the age of the newest scheduled snapshot, '-' for none."""
+    if created is None:
+        return "-"
+    return retention.age_text((time.time() if now is None else now) - created)

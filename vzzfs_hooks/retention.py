@@ -104,6 +104,16 @@ def is_due(created, policy, now):
     return now - max(past) >= step - _slack(step)
 
 
+def overdue(created, policy, now):
+    """Whether scheduled snapshots look stalled at ``now`` (vzzfs check warns): a
+    policy is set but none exists up to ``now``, or the newest is more than two
+    intervals old (the timer is not enabled, or runs keep failing)."""
+    if not policy:
+        return False
+    past = [t for t in created if t <= now]
+    return not past or now - max(past) > 2 * interval(policy)
+
+
 def which_to_keep(snaps, policy, now):
     """(keep, destroy): sets of names from ``snaps``, [(name, creation epoch)] of
     one CT's scheduled snapshots in any order. An empty policy keeps all."""

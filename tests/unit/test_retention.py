@@ -108,6 +108,15 @@ def test_dst_cannot_matter_for_due():
     assert not is_due([change - 10 * 60], HOURLY, change + 10 * 60)
 
 
+def test_overdue_when_none_or_older_than_two_intervals():
+    assert not retention.overdue([], [], NOW)
+    assert retention.overdue([], HOURLY, NOW)
+    assert not retention.overdue([NOW - 2 * H], HOURLY, NOW)
+    assert retention.overdue([NOW - 2 * H - 1], HOURLY, NOW)
+    assert retention.overdue([NOW - 3 * H, NOW + D], HOURLY, NOW)  # the future one is no help
+    assert not retention.overdue([NOW - 47 * H], parse_policy("daily=7"), NOW)
+
+
 # ---- which to keep ----
 
 def test_no_policy_keeps_everything():
