@@ -54,7 +54,8 @@ def test_rpm_lists_what_a_node_needs(rpms):
     for path in ("/usr/bin/vzzfs", "/usr/libexec/vzzfs/premount", "/usr/libexec/vzzfs/vzzfs-hook",
                  "/etc/vz/vzzfs.conf", "/etc/vz/conf/ve-vzzfs.conf-sample",
                  "/usr/share/man/man8/vzzfs.8", "/usr/share/bash-completion/completions/vzzfs",
-                 DROPIN):
+                 DROPIN, "/usr/lib/systemd/system/vzzfs-autosnap.service",
+                 "/usr/lib/systemd/system/vzzfs-autosnap.timer", "/var/lib/vzzfs"):
         assert path in files, path
     assert any(f.endswith("/vzzfs_hooks/cli.py") for f in files)
     configs = run("rpm", "-qcp", rpms["1"]).stdout.split()

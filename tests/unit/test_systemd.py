@@ -53,3 +53,38 @@ def test_systemd_analyze_verify_accepts_it(tmp_path):
     res = subprocess.run(["systemd-analyze", "verify", str(unit)], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
     assert res.returncode == 0 and "vzzfs.conf" not in res.stdout, res.stdout
+
+
+AUTOSNAP = os.path.join(TOP, "systemd", "vzzfs-autosnap.service")
+AUTOSNAP_TIMER = os.path.join(TOP, "systemd", "vzzfs-autosnap.timer")
+
+
+def test_autosnap_service_runs_vzzfs_autosnap_once_the_pools_are_there():
+    settings = unit_settings(AUTOSNAP)
+    assert settings["Service", "Type"] == ["oneshot"]
+    assert settings["Service", "ExecStart"] == ["/usr/bin/vzzfs", "autosnap"]
+    assert set(settings["Unit", "After"]) == ZFS_TARGETS
+    assert ("Install", "WantedBy") not in settings  # the timer starts it, nothing else
+
+
+def test_autosnap_timer_is_hourly_and_catches_up_a_missed_run_once():
+    settings = unit_settings(AUTOSNAP_TIMER)
+    assert settings["Timer", "OnCalendar"] == ["hourly"]
+    assert settings["Timer", "Persistent"] == ["true"]
+    assert settings["Install", "WantedBy"] == ["timers.target"]
+    assert ("Timer", "Unit") not in settings  # the service of the same name
+
+
+def test_systemd_analyze_verify_accepts_the_autosnap_units(tmp_path):
+    """verify wants ExecStart's program to exist (the tree's bin/vzzfs stands in) and
+    the man page installed (not here: --man=no)."""
+    assert shutil.which("systemd-analyze"), "no systemd-analyze: run scripts/vm-setup (systemd)"
+    for path in (AUTOSNAP, AUTOSNAP_TIMER):
+        with open(path) as f:
+            text = f.read().replace("/usr/bin/vzzfs", os.path.join(TOP, "bin", "vzzfs"))
+        (tmp_path / os.path.basename(path)).write_text(text)
+    res = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                          str(tmp_path / "vzzfs-autosnap.timer"),
+                          str(tmp_path / "vzzfs-autosnap.service")], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
+    assert res.returncode == 0 and "vzzfs-autosnap" not in res.stdout, res.stdout
