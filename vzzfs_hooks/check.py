@@ -58,14 +58,9 @@ def run(node, private_top):
         except ConfigError as e:
             found.append(("fail", e.line()))
             policy = []
-        if policy:
-            last = retention.newest(snapshots.rows(ct))
-            if retention.overdue([last["created"]] if last else [], policy, time.time()):
-                found.append(("warn", "CT %s: VZZFS_SNAPSHOT_KEEP is set but its newest "
-                                      "scheduled snapshot is %s (is the timer on? systemctl "
-                                      "enable --now vzzfs-autosnap.timer; vzzfs autosnap %s)"
-                              % (ctid, "%s old" % retention.age_text(time.time() - last[
-                                  "created"]) if last else "missing", ctid)))
+        stalled = _autosnap_stalled(ct, policy) if policy else None
+        if stalled:
+            found.append(("warn", stalled))
         step = convert.state(ct)
         if step in ("copying", "swapping"):
             found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
@@ -85,3 +80,19 @@ def run(node, private_top):
                               "next run clears this: vzzfs autosnap %s)"
                       % (ctid, stamp, line, ctid)))
     return found
+
+
+def _autosnap_stalled(ct, policy):
+    """None, or the warning that a CT with a policy has no recent scheduled snapshot
+    (the timer is off, or its runs keep failing)."""
+    try:
+        last = retention.newest(snapshots.rows(ct))
+    except VzzfsError as e:
+        return e.line()
+    now = time.time()
+    if not retention.overdue([last["created"]] if last else [], policy, now):
+        return None
+    return ("CT %s: VZZFS_SNAPSHOT_KEEP is set but its newest scheduled snapshot is %s "
+            "(is the timer on? systemctl enable --now vzzfs-autosnap.timer; or run vzzfs "
+            "autosnap %s)" % (ct.ctid, "%s old" % retention.age_text(now - last["created"])
+                             if last else "missing", ct.ctid))
