@@ -17,7 +17,7 @@ import json
 import os
 import time
 
-from . import listing, lock, log, ownership, retention, snapshots, zfs
+from . import listing, lock, log, names, ownership, retention, snapshots, zfs
 from .ct import Container
 from .errors import ConfigError, DatasetBusy, StateError, VzzfsError
 from .fileio import write_atomic
@@ -57,10 +57,10 @@ def run_ct(ct, policy):
     with lock.ct_lock(ct, "vzzfs autosnap"):
         now = time.time()
         rows = snapshots.rows(ct)
-        auto = [r["created"] for r in rows if r["kind"] == retention.KIND_AUTO]
+        auto = [r["created"] for r in rows if r["kind"] == names.KIND_AUTO]
         if retention.is_due(auto, policy, now):
             name = _free_name(ct, now)
-            snapshots.take(ct, name, kind=retention.KIND_AUTO)
+            snapshots.take(ct, name, kind=names.KIND_AUTO)
             done["taken"] = name
             rows = snapshots.rows(ct)
             now = max(now, time.time())

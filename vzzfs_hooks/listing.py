@@ -70,7 +70,7 @@ def rows(node, only=None):
         for s in zfs.list_datasets(top, ["name", "creation", names.PROP_KIND], types="snapshot"):
             ds = s["name"].split("@", 1)[0]
             snaps[ds] = snaps.get(ds, 0) + 1
-            if s.get(names.PROP_KIND) == retention.KIND_AUTO:
+            if s.get(names.PROP_KIND) == names.KIND_AUTO:
                 autos[ds] = max(autos.get(ds, 0), int(s["creation"]))
     io = kstats.objset_counters(settings.pool)
     out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}),

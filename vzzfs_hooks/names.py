@@ -71,6 +71,8 @@ CHKPNT_PREFIX = "vzzfs-chkpnt-"       # taken by the hooks around vzctl chkpnt
 BACKUP_PREFIX = "vzzfs-backup-"       # vzzfs backup's base snapshots
 SEND_PREFIX = "vzzfs-send-"           # vzzfs send / migrate
 CLONE_PREFIX = "vzzfs-clone-"         # vzzfs clone's origin snapshot, + the new CTID
+AUTO_PREFIX = "auto-"                 # vzzfs autosnap's: auto-YYYYmmddTHHMMSSZ (UTC)
+KIND_AUTO = "auto"                    # PROP_KIND of a scheduled snapshot (retention prunes these)
 
 
 def timed_snapshot_name(prefix, when=None):

@@ -23,9 +23,8 @@ import calendar
 import time
 
 from .errors import ConfigError
+from .names import AUTO_PREFIX, KIND_AUTO
 
-KIND_AUTO = "auto"                  # org.openvz.vzzfs:kind of a scheduled snapshot
-AUTO_PREFIX = "auto-"               # its name: auto-YYYYmmddTHHMMSSZ (UTC)
 MAX_COUNT = 100000                  # per period: a typo, not a policy, beyond this
 
 _HOUR = 3600
