@@ -78,9 +78,22 @@ def release(lockfile):
         os.unlink(lockfile)
 
 
+def acquire_waiting(lockdir, ctid, status, wait):
+    """acquire(), retried for up to ``wait`` seconds while another process holds it."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return acquire(lockdir, ctid, status)
+        except LockedError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
-def ct_lock(ct, status):
-    lockfile = acquire(ct.lockdir, ct.ctid, status)
+def ct_lock(ct, status, wait=0):
+    """Hold CT ``ct``'s lock; wait up to ``wait`` seconds for a holder to let it go."""
+    lockfile = acquire_waiting(ct.lockdir, ct.ctid, status, wait)
     try:
         yield
     finally:
