@@ -7,7 +7,7 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 
 import os
 
-from . import actions, convert, hookwire, listing, ownership, zfs
+from . import actions, convert, hookwire, listing, ownership, reconcile, zfs
 from .ct import Container
 from .errors import ConfigError, VzzfsError
 
@@ -51,6 +51,7 @@ def run(node, private_top):
             found.append(("warn", "CT %s: DISK_QUOTA=%s makes vzquota run for nothing "
                                   "(vzctl set %s --diskquota no --save)"
                                   % (ctid, ct.disk_quota, ctid)))
+        found.extend(_diskspace(ct))
         step = convert.state(ct)
         if step in ("copying", "swapping"):
             found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
@@ -64,3 +65,18 @@ def run(node, private_top):
         except ConfigError as e:
             found.append(("warn", e.line()))
     return found
+
+
+def _diskspace(ct):
+    """A pending shrink, or a running CT whose zvol is smaller than its DISKSPACE."""
+    try:
+        decision = reconcile.pending(ct)
+    except VzzfsError as e:
+        return [("warn", e.line())]
+    if decision is None or decision.action == reconcile.NOTHING:
+        return []
+    if decision.action == reconcile.SHRINK_PENDING:
+        return [("warn", "CT %s: %s" % (ct.ctid, decision.reason))]
+    return [("warn", "CT %s: DISKSPACE asks %d MiB, more than the running CT's zvol has "
+                     "(vzzfs reconcile %s; systemctl enable --now vzzfs-reconcile.path does it "
+                     "at every conf change)" % (ct.ctid, decision.size >> 20, ct.ctid))]
