@@ -191,7 +191,8 @@ def _about(error, ctid):
 
 def run(node, only=None):
     """Passes of one_pass() until no conf changed during the last one (at most
-    MAX_PASSES): the path unit does not watch while its service runs."""
+    MAX_PASSES): the path unit does not watch while its service runs, and it may
+    fire when vzctl closes CTID.conf.tmp, just before renaming it over CTID.conf."""
     done, failed = [], []
     for _ in range(MAX_PASSES):
         before = fingerprint(node)
