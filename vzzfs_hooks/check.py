@@ -8,8 +8,8 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 import os
 import time
 
-from . import (actions, autosnap, convert, hookwire, listing, ownership, retention, snapshots,
-               zfs)
+from . import (actions, autosnap, convert, hookwire, listing, ownership, reconcile, retention,
+               snapshots, zfs)
 from .ct import Container
 from .errors import ConfigError, VzzfsError
 
@@ -61,6 +61,7 @@ def run(node, private_top):
         stalled = _autosnap_stalled(ct, policy) if policy else None
         if stalled:
             found.append(("warn", stalled))
+        found.extend(_diskspace(ct))
         step = convert.state(ct)
         if step in ("copying", "swapping"):
             found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
@@ -96,3 +97,18 @@ def _autosnap_stalled(ct, policy):
             "(is the timer on? systemctl enable --now vzzfs-autosnap.timer; or run vzzfs "
             "autosnap %s)" % (ct.ctid, "%s old" % retention.age_text(now - last["created"])
                              if last else "missing", ct.ctid))
+
+
+def _diskspace(ct):
+    """A pending shrink, or a running CT whose zvol is smaller than its DISKSPACE."""
+    try:
+        decision = reconcile.pending(ct)
+    except VzzfsError as e:
+        return [("warn", e.line())]
+    if decision is None or decision.action == reconcile.NOTHING:
+        return []
+    if decision.action == reconcile.SHRINK_PENDING:
+        return [("warn", "CT %s: %s" % (ct.ctid, decision.reason))]
+    return [("warn", "CT %s: DISKSPACE asks %d MiB, more than the running CT's zvol has "
+                     "(vzzfs reconcile %s; systemctl enable --now vzzfs-reconcile.path does it "
+                     "at every conf change)" % (ct.ctid, decision.size >> 20, ct.ctid))]

@@ -10,7 +10,7 @@ import os
 import sys
 
 from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, hookwire,
-               lifecycle, listing, log, names, resize, template)
+               lifecycle, listing, log, names, reconcile, resize, template)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, lookup, owned, resolve_name
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
@@ -138,6 +138,24 @@ def cmd_resize(args):
     size = _size_arg(args.size, "SIZE")
     what = resize.resize(ct, size)
     print("CT %s: zvol %s %s, DISKSPACE saved" % (ct.ctid, ct.dataset, what))
+
+
+def cmd_reconcile(args):
+    node = _node(args)
+    only = []
+    for name in args.ctids:
+        ct = Container(resolve_name(node, name), node)
+        ct.require_conf()
+        only.append(ct.ctid)
+    done, failed = reconcile.run(node, only)
+    for ctid, decision in done:
+        if decision.action == reconcile.GROW:
+            print("CT %s: zvol and ext4 grown online to %d MiB, as DISKSPACE asks"
+                  % (ctid, decision.size >> 20))
+    for error in failed[:-1]:
+        log.error(error.line())
+    if failed:
+        raise failed[-1]
 
 
 def cmd_trim(args):
@@ -272,6 +290,11 @@ def build_parser():
     s.add_argument("ctid")
     s.add_argument("size", metavar="SIZE", help="new size: 20G, 20971520 (KiB) or soft:hard")
     s.set_defaults(func=cmd_resize)
+
+    s = sub.add_parser("reconcile", help="grow running CTs' zvols and ext4 online to their "
+                       "DISKSPACE (never shrinks); vzzfs-reconcile.path runs it")
+    s.add_argument("ctids", nargs="*", metavar="CTID", help="default: every vzzfs CT")
+    s.set_defaults(func=cmd_reconcile)
 
     s = sub.add_parser("trim", help="give space freed inside mounted CTs back to the pool")
     s.add_argument("ctids", nargs="*", metavar="CTID")

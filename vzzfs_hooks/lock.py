@@ -78,13 +78,26 @@ def release(lockfile):
         os.unlink(lockfile)
 
 
+def acquire_waiting(lockdir, ctid, status, wait):
+    """acquire(), retried for up to ``wait`` seconds while another process holds it."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return acquire(lockdir, ctid, status)
+        except LockedError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
+
+
 _held = {}  # lockfile -> how many ct_lock blocks of this process hold it
 
 
 @contextlib.contextmanager
-def ct_lock(ct, status):
-    """Hold the CT's lock for the block. Re-entrant within a process: the domain
-    functions take it themselves, and one may call another under it."""
+def ct_lock(ct, status, wait=0):
+    """Hold the CT's lock for the block; wait up to ``wait`` seconds for another holder
+    to let it go. Re-entrant within a process: the domain functions take it
+    themselves, and one may call another under it."""
     lockfile = os.path.join(ct.lockdir, "%s.lck" % ct.ctid)
     if _held.get(lockfile):
         _held[lockfile] += 1
@@ -93,7 +106,7 @@ def ct_lock(ct, status):
         finally:
             _held[lockfile] -= 1
         return
-    lockfile = acquire(ct.lockdir, ct.ctid, status)
+    lockfile = acquire_waiting(ct.lockdir, ct.ctid, status, wait)
     _held[lockfile] = 1
     try:
         yield

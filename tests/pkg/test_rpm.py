@@ -9,6 +9,10 @@ from conftest import TOP, run
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
 DROPIN = "/usr/lib/systemd/system/vz.service.d/vzzfs.conf"
+RECONCILE_UNITS = ("/usr/lib/systemd/system/vzzfs-reconcile.path",
+                   "/usr/lib/systemd/system/vzzfs-reconcile.service")
+# what systemctl enable makes for the path unit (WantedBy=multi-user.target)
+RECONCILE_ENABLED = "/etc/systemd/system/multi-user.target.wants/vzzfs-reconcile.path"
 ADMIN = {"premount": "#!/bin/sh\n# the admin's own premount\nlogger premount $VEID\n",
          "postumount": "#!/bin/sh\n# the admin's own postumount\nexit 0\n"}
 
@@ -55,7 +59,7 @@ def test_rpm_lists_what_a_node_needs(rpms):
                  "/etc/vz/vzzfs.conf", "/etc/vz/conf/ve-vzzfs.conf-sample",
                  "/usr/share/man/man8/vzzfs.8", "/usr/share/bash-completion/completions/vzzfs",
                  DROPIN, "/usr/lib/systemd/system/vzzfs-autosnap.service",
-                 "/usr/lib/systemd/system/vzzfs-autosnap.timer", "/var/lib/vzzfs"):
+                 "/usr/lib/systemd/system/vzzfs-autosnap.timer", "/var/lib/vzzfs") + RECONCILE_UNITS:
         assert path in files, path
     assert any(f.endswith("/vzzfs_hooks/cli.py") for f in files)
     configs = run("rpm", "-qcp", rpms["1"]).stdout.split()
@@ -73,12 +77,19 @@ def test_install_wires_hooks_and_erase_leaves_etc_as_it_was(root, rpms):
     assert_wired(root, chained=())
     with open(os.path.join(TOP, "systemd/vz.service.d/vzzfs.conf")) as f:
         assert text(root.p(DROPIN)) == f.read()  # vz.service starts CTs after ZFS
+    for unit in RECONCILE_UNITS:
+        with open(os.path.join(TOP, "systemd", os.path.basename(unit))) as f:
+            assert text(root.p(unit)) == f.read()
+    # enabled: a running CT grows when vzctl set --diskspace rewrites its conf
+    # (to the unit where systemctl found it: /lib is /usr/lib on a merged-/usr host)
+    assert os.path.basename(os.readlink(root.p(RECONCILE_ENABLED))) == "vzzfs-reconcile.path"
     # the installed command and hooks run from the installed package
     assert_command_and_hook_run(root)
     root.rpm("-e", "vzzfs")
     assert root.snapshot() == before
     assert not os.path.exists(root.p("/usr/bin/vzzfs"))
     assert not os.path.exists(root.p(DROPIN))
+    assert not os.path.lexists(root.p(RECONCILE_ENABLED))
 
 
 def test_admin_scripts_are_chained_and_given_back(root, rpms):
@@ -108,7 +119,9 @@ def test_upgrade_keeps_hooks_and_the_admins_config(root, rpms):
     with open(conf, "a") as f:
         f.write('VZZFS_COMPRESSION="zstd"\n')
     edited = text(conf)
+    os.unlink(root.p(RECONCILE_ENABLED))  # the admin's systemctl disable vzzfs-reconcile.path
     root.rpm("-U", "--nodeps", rpms["2"])
+    assert not os.path.lexists(root.p(RECONCILE_ENABLED)), "an upgrade does not enable it again"
     assert root.rpm("-q", "vzzfs").stdout.strip() == "vzzfs-0.1.0-2.noarch"
     assert_wired(root, chained=ADMIN)  # the old package's %preun did not unwire
     assert text(conf) == edited

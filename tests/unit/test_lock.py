@@ -1,6 +1,7 @@
 """The CT lock: vzctl's file format, refusal while held, stale locks taken over."""
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -73,3 +74,19 @@ def test_ct_lock_is_reentrant_within_a_process_and_released_by_the_outermost(tmp
             assert lockfile.read_text().splitlines()[1] == "outer"
         assert lockfile.exists()  # the inner block does not release the outer's lock
     assert not lockfile.exists()
+
+
+def test_lock_waits_for_its_holder(tmp_path):
+    """vzctl set still holds the lock when the path unit starts reconcile."""
+    holder = subprocess.Popen(["sleep", "30"])
+    held = tmp_path / "101.lck"
+    held.write_text("%d\nsetting\n" % holder.pid)
+    try:
+        with pytest.raises(LockedError):
+            lock.acquire_waiting(str(tmp_path), "101", "reconcile", 0)
+        threading.Timer(0.5, held.unlink).start()  # vzctl lets it go
+        path = lock.acquire_waiting(str(tmp_path), "101", "reconcile", 30)
+        assert open(path).read() == "%d\nreconcile\n" % os.getpid()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,10 +1,13 @@
-"""The systemd drop-in that orders vzctl's service after ZFS's pools and zvol links."""
+"""The systemd drop-in that orders vzctl's service after ZFS's pools and zvol links, and the
+path unit that grows running CTs when their conf changes (vzzfs-reconcile)."""
 import os
 import shutil
 import subprocess
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DROPIN = os.path.join(TOP, "systemd", "vz.service.d", "vzzfs.conf")
+RECONCILE_PATH = os.path.join(TOP, "systemd", "vzzfs-reconcile.path")
+RECONCILE_SERVICE = os.path.join(TOP, "systemd", "vzzfs-reconcile.service")
 # OpenZFS's units: pools imported, then zvol_wait saw every /dev/zvol link
 ZFS_TARGETS = {"zfs-import.target", "zfs-volumes.target"}
 
@@ -88,3 +91,37 @@ def test_systemd_analyze_verify_accepts_the_autosnap_units(tmp_path):
                           str(tmp_path / "vzzfs-autosnap.service")], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
     assert res.returncode == 0 and "vzzfs-autosnap" not in res.stdout, res.stdout
+
+
+def test_reconcile_path_unit_watches_the_ct_confs():
+    settings = unit_settings(RECONCILE_PATH)
+    assert settings["Path", "PathChanged"] == ["/etc/vz/conf"]  # where vzctl set --save writes
+    assert settings["Path", "Unit"] == ["vzzfs-reconcile.service"]
+    assert settings["Install", "WantedBy"] == ["multi-user.target"]  # enabled: watching at boot
+
+
+def test_reconcile_service_runs_the_installed_command_once():
+    settings = unit_settings(RECONCILE_SERVICE)
+    assert settings["Service", "Type"] == ["oneshot"]
+    assert settings["Service", "ExecStart"] == ["/usr/bin/vzzfs", "reconcile"]
+    assert ("Install", "WantedBy") not in settings, "started by the path unit only"
+    with open(os.path.join(TOP, "rpm", "vzzfs.spec")) as f:
+        spec = f.read()
+    # the command the spec installs is the one the unit runs (%{_bindir} is /usr/bin)
+    assert "bin/vzzfs %{buildroot}%{_bindir}/vzzfs" in spec
+
+
+def test_systemd_analyze_verify_accepts_the_reconcile_units(tmp_path):
+    """Both units verified together; ExecStart pointed at this tree's bin/vzzfs (verify
+    wants the program to exist), man pages not looked up (none installed here)."""
+    assert shutil.which("systemd-analyze"), "no systemd-analyze: run scripts/vm-setup (systemd)"
+    shutil.copy(RECONCILE_PATH, str(tmp_path))
+    with open(RECONCILE_SERVICE) as f:
+        text = f.read()
+    assert "ExecStart=/usr/bin/vzzfs " in text
+    (tmp_path / "vzzfs-reconcile.service").write_text(
+        text.replace("ExecStart=/usr/bin/vzzfs ", "ExecStart=%s " % os.path.join(TOP, "bin/vzzfs")))
+    res = subprocess.run(["systemd-analyze", "verify", "--man=no", "./vzzfs-reconcile.path",
+                          "./vzzfs-reconcile.service"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
+    assert res.returncode == 0 and "vzzfs-reconcile" not in res.stdout, res.stdout
