@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, hookwire,
-               lifecycle, listing, lock, log, mounts, ownership, resize, template, zfs)
+from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, ctlimits,
+               hookwire, lifecycle, listing, lock, log, mounts, ownership, resize, template, zfs)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, check_ctid
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
@@ -96,6 +96,8 @@ def cmd_list(args):
 def _cell(field, value):
     if field in ("volsize", "used", "referenced", "read", "written"):
         return "-" if value is None else _human(value)
+    if field in ("iolimit", "iopslimit"):
+        return listing.limit_cell(field, value)
     if field == "mounted":
         return {True: "yes", False: "no", None: "?"}[value]
     return str(value)
@@ -169,6 +171,15 @@ def cmd_resize(args):
     with lock.ct_lock(ct, "vzzfs resize"):
         what = resize.resize(ct, size)
     print("CT %s: zvol %s %s, DISKSPACE saved" % (ct.ctid, ct.dataset, what))
+
+
+def cmd_set_limits(args):
+    ct = owned_container(args, args.ctid)
+    if not zfs.exists(ct.dataset):
+        raise UsageError("is not on a zvol (no %s)" % ct.dataset, "check the CTID", ctid=ct.ctid)
+    with lock.ct_lock(ct, "vzzfs set-limits"):
+        for line in ctlimits.set_limits(ct, args.iolimit, args.iopslimit):
+            print(line)
 
 
 def cmd_trim(args):
@@ -305,6 +316,15 @@ def build_parser():
     s.add_argument("ctid")
     s.add_argument("size", metavar="SIZE", help="new size: 20G, 20971520 (KiB) or soft:hard")
     s.set_defaults(func=cmd_resize)
+
+    s = sub.add_parser("set-limits", help="set a CT's I/O limits on its zvol (at once if it "
+                       "runs), taking over vzctl's IOLIMIT/IOPSLIMIT")
+    s.add_argument("ctid")
+    s.add_argument("--iolimit", metavar="N", help="bytes/s: 10M, 512K, unlimited; a bare "
+                   "number is MiB/s, as with vzctl set --iolimit (default: as saved)")
+    s.add_argument("--iopslimit", metavar="N", help="I/O operations/s, 0 for none "
+                   "(default: as saved)")
+    s.set_defaults(func=cmd_set_limits)
 
     s = sub.add_parser("trim", help="give space freed inside mounted CTs back to the pool")
     s.add_argument("ctids", nargs="*", metavar="CTID")
