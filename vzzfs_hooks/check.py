@@ -7,7 +7,7 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 
 import os
 
-from . import actions, convert, hookwire, listing, ownership, zfs
+from . import actions, convert, ctlimits, hookwire, iolimits, listing, ownership, zfs
 from .ct import Container
 from .errors import ConfigError, VzzfsError
 
@@ -51,6 +51,7 @@ def run(node, private_top):
             found.append(("warn", "CT %s: DISK_QUOTA=%s makes vzquota run for nothing "
                                   "(vzctl set %s --diskquota no --save)"
                                   % (ctid, ct.disk_quota, ctid)))
+        found.extend(_limit_findings(ct))
         step = convert.state(ct)
         if step in ("copying", "swapping"):
             found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
@@ -63,4 +64,20 @@ def run(node, private_top):
             ownership.require(ct)
         except ConfigError as e:
             found.append(("warn", e.line()))
+    return found
+
+
+def _limit_findings(ct):
+    """What would stop the CT's next start over its I/O limits: a value vzzfs refuses,
+    or vzctl's IOLIMIT/IOPSLIMIT on an upstream kernel."""
+    found = []
+    try:
+        ctlimits.limits_of(ct)
+    except ConfigError as e:
+        found.append(("fail", e.line()))
+    keys = iolimits.vzctl_keys(ct.own)
+    if keys and not ctlimits.openvz_kernel():
+        found.append(("fail", "CT %s: %s in its conf stops vzctl 4.x's start on this kernel "
+                              "(vzzfs set-limits %s moves it to vzzfs's keys)"
+                      % (ct.ctid, " and ".join(keys), ct.ctid)))
     return found

@@ -209,3 +209,14 @@ def test_list_cells():
     assert listing.limit_cell("iopslimit", 50) == "50"
     assert listing.limit_cell("iopslimit", None) == "-"
     assert listing.limit_cell("iolimit", "?") == "?"
+
+
+def test_check_names_what_would_stop_the_next_start(ct):
+    from vzzfs_hooks import check
+    found = check._limit_findings(ct)
+    assert [f[0] for f in found] == ["fail"] and "vzzfs set-limits 101" in found[0][1]
+    ct.own = {"VZZFS_IOLIMIT": "1.5M"}
+    found = check._limit_findings(ct)
+    assert [f[0] for f in found] == ["fail"] and "VZZFS_IOLIMIT='1.5M'" in found[0][1]
+    ct.own = {"VZZFS_IOLIMIT": "1M"}
+    assert check._limit_findings(ct) == []
