@@ -124,7 +124,7 @@ def start_waiter(ctid, devno, limits, timeout=WAIT_TIMEOUT):
     """Leave a process that writes ``limits`` into the CT's cgroup once `vzctl start`
     has made it (a cgroup there now is a stale one vzctl replaces). Returns its pid,
     or None when there is no blkio hierarchy. The process is detached from vzctl:
-    its own session, stdio on /dev/null, so nothing waits for it."""
+    its own session, stdio on /dev/null, no other file open, so nothing waits for it."""
     version, top = hierarchy()
     if version is None:
         return None
@@ -141,6 +141,8 @@ def start_waiter(ctid, devno, limits, timeout=WAIT_TIMEOUT):
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
+        log.reset()
+        _close_other_fds()  # nothing of vzctl's (a pipe its caller reads) held open
         code = 0 if wait_and_write(ctid, top, version, devno, limits, stale, timeout) else 1
     except BaseException:
         code = 1
@@ -169,6 +171,15 @@ def wait_and_write(ctid, top, version, devno, limits, stale, timeout, step=WAIT_
     log.info("CT %s: no new cgroup %s within %d s (the start failed, or it was a mount): "
              "I/O limits not set there" % (ctid, path, timeout))
     return False
+
+
+def _close_other_fds():
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass  # the listing's own descriptor, closed already
 
 
 def _ino(path):

@@ -134,6 +134,9 @@ def set_limits(ct, iolimit=None, iopslimit=None):
     except OSError as e:
         raise StateError("could not find the zvol's device: %s" % e,
                          "check 'zfs get volmode %s'" % ct.dataset, ctid=ct.ctid)
+    if not where and limits.none:
+        out.append("CT %s: I/O limits none saved; no rule was set" % ct.ctid)
+        return out
     if not where:
         raise StateError("I/O limits %s saved, but no blkio cgroup controller is mounted to "
                          "apply them" % what, "mount cgroup v1's blkio (vzctl needs it) or "

@@ -220,3 +220,16 @@ def test_check_names_what_would_stop_the_next_start(ct):
     assert [f[0] for f in found] == ["fail"] and "VZZFS_IOLIMIT='1.5M'" in found[0][1]
     ct.own = {"VZZFS_IOLIMIT": "1M"}
     assert check._limit_findings(ct) == []
+
+
+def test_start_waiter_detaches_and_writes_once_vzctl_made_the_cgroup(tmp_path, monkeypatch):
+    top = fake_v1(tmp_path, monkeypatch)
+    pid = blkio.start_waiter("101", "230:16", Limits(1 << 20, 0), timeout=20)
+    assert pid, "the hook goes on at once; the waiter's own child is left"
+    staging = ct_cgroup(tmp_path, "staging")  # appears whole, as the kernel makes it
+    os.rename(str(staging), str(top / "vz-101"))
+    rule = top / "vz-101" / "blkio.throttle.write_bps_device"
+    deadline = time.monotonic() + 20
+    while rule.read_text() == "" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rule.read_text() == "230:16 1048576\n"
