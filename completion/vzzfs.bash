@@ -35,7 +35,7 @@ _vzzfs() {
     esac
     local opts
     case "$verb" in
-        '') COMPREPLY=($(compgen -W "list check create clone convert destroy resize reconcile trim attach detach template
+        '') COMPREPLY=($(compgen -W "list check create clone convert destroy resize reconcile set-limits trim attach detach template
                 snapshot snapshot-list snapshot-delete snapshot-switch snapshot-mount
                 snapshot-umount autosnap backup restore send receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
                 -- "$cur")); return ;;
@@ -46,6 +46,7 @@ _vzzfs() {
         destroy) opts="--promote" ;;
         convert) opts="--diskspace --purge" ;;
         trim) opts="--all" ;;
+        set-limits) opts="--iolimit --iopslimit" ;;
         snapshot) opts="--name --skip-suspend --dump" ;;
         snapshot-list) opts="-j --json" ;;
         snapshot-switch) opts="--destroy-newer --skip-config --skip-resume" ;;

@@ -8,8 +8,8 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 import os
 import time
 
-from . import (actions, autosnap, convert, hookwire, listing, ownership, reconcile, retention,
-               snapshots, zfs)
+from . import (actions, autosnap, convert, ctlimits, hookwire, iolimits, listing, ownership,
+               reconcile, retention, snapshots, zfs)
 from .ct import Container
 from .errors import ConfigError, VzzfsError
 
@@ -62,6 +62,7 @@ def run(node, private_top):
         if stalled:
             found.append(("warn", stalled))
         found.extend(_diskspace(ct))
+        found.extend(_limit_findings(ct))
         step = convert.state(ct)
         if step in ("copying", "swapping"):
             found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
@@ -112,3 +113,19 @@ def _diskspace(ct):
     return [("warn", "CT %s: DISKSPACE asks %d MiB, more than the running CT's zvol has "
                      "(vzzfs reconcile %s; systemctl enable --now vzzfs-reconcile.path does it "
                      "at every conf change)" % (ct.ctid, decision.size >> 20, ct.ctid))]
+
+
+def _limit_findings(ct):
+    """What would stop the CT's next start over its I/O limits: a value vzzfs refuses,
+    or vzctl's IOLIMIT/IOPSLIMIT on an upstream kernel."""
+    found = []
+    try:
+        ctlimits.limits_of(ct)
+    except ConfigError as e:
+        found.append(("fail", e.line()))
+    keys = iolimits.vzctl_keys(ct.own)
+    if keys and not ctlimits.openvz_kernel():
+        found.append(("fail", "CT %s: %s in its conf stops vzctl 4.x's start on this kernel "
+                              "(vzzfs set-limits %s moves it to vzzfs's keys)"
+                      % (ct.ctid, " and ".join(keys), ct.ctid)))
+    return found

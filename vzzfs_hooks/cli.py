@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, hookwire,
-               lifecycle, listing, log, names, reconcile, resize, template)
+from . import (__version__, actions, check, cli_backup, cli_snapshot, convert, ctlimits,
+               hookwire, lifecycle, listing, log, names, reconcile, resize, template)
 from .config import Node, parse_diskinodes, parse_diskspace, parse_size
 from .ct import Container, lookup, owned, resolve_name
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
@@ -68,6 +68,8 @@ def _cell(field, value):
         return "-" if value is None else _human(value)
     if field == "autosnap":
         return listing.autosnap_age(value)
+    if field in ("iolimit", "iopslimit"):
+        return listing.limit_cell(field, value)
     if field == "mounted":
         return {True: "yes", False: "no", None: "?"}[value]
     return str(value)
@@ -156,6 +158,12 @@ def cmd_reconcile(args):
         log.error(error.line())
     if failed:
         raise failed[-1]
+
+
+def cmd_set_limits(args):
+    ct = owned(_node(args), args.ctid)
+    for line in ctlimits.set_limits(ct, args.iolimit, args.iopslimit):
+        print(line)
 
 
 def cmd_trim(args):
@@ -295,6 +303,15 @@ def build_parser():
                        "DISKSPACE (never shrinks); vzzfs-reconcile.path runs it")
     s.add_argument("ctids", nargs="*", metavar="CTID", help="default: every vzzfs CT")
     s.set_defaults(func=cmd_reconcile)
+
+    s = sub.add_parser("set-limits", help="set a CT's I/O limits on its zvol (at once if it "
+                       "runs), taking over vzctl's IOLIMIT/IOPSLIMIT")
+    s.add_argument("ctid")
+    s.add_argument("--iolimit", metavar="N", help="bytes/s: 10M, 512K, unlimited; a bare "
+                   "number is MiB/s, as with vzctl set --iolimit (default: as saved)")
+    s.add_argument("--iopslimit", metavar="N", help="I/O operations/s, 0 for none "
+                   "(default: as saved)")
+    s.set_defaults(func=cmd_set_limits)
 
     s = sub.add_parser("trim", help="give space freed inside mounted CTs back to the pool")
     s.add_argument("ctids", nargs="*", metavar="CTID")

@@ -29,10 +29,7 @@ def method(setting):
 
 def _hierarchy():
     """Where the cgroup v1 freezer hierarchy is mounted, or None."""
-    for m in mounts.table():
-        if m.fstype == "cgroup" and "freezer" in m.super_options.split(","):
-            return m.mountpoint
-    return None
+    return mounts.cgroup_v1("freezer")
 
 
 def cgroup_dir(ctid):

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from . import actions, chkpnt, config, log, names, vzclient
+from . import actions, chkpnt, config, ctlimits, log, names, vzclient
 from .config import Node
 from .ct import Container
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, VzzfsError
@@ -47,6 +47,7 @@ def run_hook(action, ct, chained=None):
                              "system, as root on the host" % ct.ve_private,
                              "run zvol CTs on a vzctl 4.x node (README: Supported OpenVZ "
                              "versions)")
+        ctlimits.before_mount(ct, verb)
         if chkpnt.is_restore(ct, verb, opts):
             chkpnt.before_restore(ct)
         mounted_now = actions.attach(ct)
@@ -63,9 +64,12 @@ def run_hook(action, ct, chained=None):
         rc = run_chained(chained)
         if rc:
             _detach_quietly(ct)  # vzctl will not run postumount after a failed mount script
+        else:
+            ctlimits.after_mount(ct, verb)
         return rc
     rc = run_chained(chained)
     if action == "postumount":
+        ctlimits.before_umount(ct)
         actions.detach(ct)
         if chkpnt.is_full_chkpnt(verb, opts):
             chkpnt.after_chkpnt(ct, opts)

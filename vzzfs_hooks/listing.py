@@ -9,19 +9,23 @@ taken, shown as its age.
 
 READ and WRITTEN are the zvol's logical bytes since the pool was imported,
 from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
+IOLIMIT and IOPSLIMIT are the limits the CT's conf sets (VZZFS_IOLIMIT, bytes/s,
+and VZZFS_IOPSLIMIT; ctlimits.py puts them on the zvol's device).
 """
 
 import os
 import time
 
-from . import kstats, names, retention, zfs
+from . import iolimits, kstats, names, retention, zfs
 from .ct import Container
 from .errors import UsageError, VzzfsError
 
 FIELDS = ("ctid", "status", "dataset", "volsize", "used", "referenced", "compressratio",
-          "origin", "snapshots", "autosnap", "inodes", "read", "written", "mounted")
+          "origin", "snapshots", "autosnap", "inodes", "read", "written", "iolimit", "iopslimit",
+          "mounted")
 DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio", "origin",
-                  "snapshots", "autosnap", "inodes", "read", "written", "mounted")
+                  "snapshots", "autosnap", "inodes", "read", "written", "iolimit", "iopslimit",
+                  "mounted")
 
 
 def _status(ct):
@@ -79,10 +83,28 @@ def rows(node, only=None):
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
 
 
+def _limits(ct):
+    """(bytes/s, IOPS) the CT's conf sets, None for none; "?" for a value vzzfs refuses."""
+    try:
+        limits = iolimits.from_conf(ct.own)
+    except VzzfsError:
+        return "?", "?"
+    return limits.bps or None, limits.iops or None
+
+
+def limit_cell(field, value):
+    """How the table shows a limit: 10M for bytes/s, the number for IOPS, - for none."""
+    if value is None or value == "?":
+        return value or "-"
+    return iolimits.human(value, "B" if field == "iolimit" else "")
+
+
 def _row(node, ctid, row, snapshots, counters, autosnap=None):
+    bps = iops = None
     try:
         ct = Container(ctid, node)
         status, mounted = _status(ct)
+        bps, iops = _limits(ct)
     except VzzfsError:
         status, mounted = "?", None
     return {"ctid": ctid, "status": status, "dataset": row["name"],
@@ -93,14 +115,14 @@ def _row(node, ctid, row, snapshots, counters, autosnap=None):
             "snapshots": snapshots, "autosnap": autosnap,
             "inodes": _inodes(ct) if mounted else "-",
             "read": counters.get("nread"), "written": counters.get("nwritten"),
-            "mounted": mounted}
+            "iolimit": bps, "iopslimit": iops, "mounted": mounted}
 
 
 def _missing_row(ct):
     return {"ctid": ct.ctid, "status": "zvol missing", "dataset": ct.dataset,
             "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
             "origin": "-", "snapshots": 0, "autosnap": None, "inodes": "-", "read": None,
-            "written": None, "mounted": False}
+            "written": None, "iolimit": None, "iopslimit": None, "mounted": False}
 
 
 def explicit_cts(node, only=None):

@@ -21,6 +21,15 @@ def _syslog(priority, line):
         pass  # no syslog on this machine: stderr still has it
 
 
+def reset():
+    """Drop the syslog connection, to be opened again on the next line (for a forked
+    process about to close every file it inherited)."""
+    global _opened
+    if _opened:
+        syslog.closelog()
+        _opened = False
+
+
 def error(line):
     sys.stderr.write("vzzfs: %s\n" % line)
     sys.stderr.flush()

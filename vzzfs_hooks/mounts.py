@@ -64,6 +64,23 @@ def devno_of(device):
     return "%d:%d" % (os.major(rdev), os.minor(rdev))
 
 
+def cgroup_v1(controller):
+    """Where the cgroup v1 hierarchy holding ``controller`` (freezer, blkio ...) is
+    mounted, or None."""
+    for m in table():
+        if m.fstype == "cgroup" and controller in m.super_options.split(","):
+            return m.mountpoint
+    return None
+
+
+def cgroup_v2():
+    """Where the cgroup v2 (unified) hierarchy is mounted, or None."""
+    for m in table():
+        if m.fstype == "cgroup2":
+            return m.mountpoint
+    return None
+
+
 def namespaces_using(devno):
     """PIDs (one per foreign mount namespace) whose namespace mounts device ``devno``."""
     own_ns = _mntns("self")

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from vzzfs_hooks import actions, hookmain
+from vzzfs_hooks import actions, ctlimits, hookmain
 from vzzfs_hooks.errors import FsError
 
 
@@ -48,6 +48,9 @@ def events(monkeypatch, tmp_path):
     monkeypatch.setattr(actions, "detach", lambda ct: ev.add("detach"))
     monkeypatch.setattr(actions, "check_mounted", lambda ct: ev.add("check"))
     monkeypatch.setattr(hookmain, "_detach_quietly", lambda ct: ev.add("undo"))
+    monkeypatch.setattr(ctlimits, "before_mount", lambda ct, verb: ev.add("limits-check"))
+    monkeypatch.setattr(ctlimits, "after_mount", lambda ct, verb: ev.add("limits-set"))
+    monkeypatch.setattr(ctlimits, "before_umount", lambda ct: ev.add("limits-clear"))
     return ev
 
 
@@ -60,22 +63,27 @@ def run(action, tmp_path, events, rc=0):
 
 def test_premount_attaches_before_admin_script(tmp_path, events):
     assert run("premount", tmp_path, events) == 0
-    assert events == ["attach", "chained"]
+    assert events == ["limits-check", "attach", "chained"]
 
 
 def test_failing_admin_premount_undoes_attach(tmp_path, events):
     assert run("premount", tmp_path, events, rc=3) == 3
-    assert events == ["attach", "chained", "detach"]
+    assert events == ["limits-check", "attach", "chained", "detach"]
 
 
 def test_postumount_runs_admin_script_first(tmp_path, events):
     assert run("postumount", tmp_path, events) == 0
-    assert events == ["chained", "detach"]
+    assert events == ["chained", "limits-clear", "detach"]
 
 
 def test_umount_only_chains(tmp_path, events):
     assert run("umount", tmp_path, events) == 0
     assert events == ["chained"]
+
+
+def test_mount_sets_io_limits_once_all_went_well(tmp_path, events):
+    assert run("mount", tmp_path, events) == 0
+    assert events == ["check", "chained", "limits-set"]
 
 
 def test_failing_admin_mount_undoes_premount(tmp_path, events):
