@@ -8,7 +8,7 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 import os
 import time
 
-from . import (actions, autosnap, convert, hookwire, listing, ownership, retention, snapshots,
+from . import (actions, autorepl, autosnap, convert, hookwire, listing, ownership, retention, snapshots,
                zfs)
 from .ct import Container
 from .errors import ConfigError, VzzfsError
@@ -73,12 +73,13 @@ def run(node, private_top):
             ownership.require(ct)
         except ConfigError as e:
             found.append(("warn", e.line()))
-    for ctid, when, line in autosnap.failures():
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)) if isinstance(
-            when, int) else "?"
-        found.append(("fail", "the last vzzfs autosnap of CT %s (%s) failed: %s (fixed, the "
-                              "next run clears this: vzzfs autosnap %s)"
-                      % (ctid, stamp, line, ctid)))
+    for verb, failures in (("autosnap", autosnap.failures), ("replicate", autorepl.failures)):
+        for ctid, when, line in failures():
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)) if isinstance(
+                when, int) else "?"
+            found.append(("fail", "the last vzzfs %s of CT %s (%s) failed: %s (fixed, the "
+                                  "next run clears this: vzzfs %s %s)"
+                          % (verb, ctid, stamp, line, verb, ctid)))
     return found
 
 

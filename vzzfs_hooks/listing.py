@@ -5,7 +5,8 @@ is a zvol under ROOT/ct without a CT conf (left by a plain `vzctl destroy`, whic
 cannot remove zvols), or a CT conf naming a zvol that no longer exists.
 
 AUTOSNAP is when the newest scheduled snapshot (kind auto, vzzfs autosnap) was
-taken, shown as its age.
+taken, REPLICATED when the newest snapshot the replication peer has (marked by
+vzzfs replicate) was, both shown as their age: how old the data there is.
 
 READ and WRITTEN are the zvol's logical bytes since the pool was imported,
 from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
@@ -19,9 +20,10 @@ from .ct import Container
 from .errors import UsageError, VzzfsError
 
 FIELDS = ("ctid", "status", "dataset", "volsize", "used", "referenced", "compressratio",
-          "origin", "snapshots", "autosnap", "inodes", "read", "written", "mounted")
+          "origin", "snapshots", "autosnap", "replicated", "inodes", "read", "written",
+          "mounted")
 DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio", "origin",
-                  "snapshots", "autosnap", "inodes", "read", "written", "mounted")
+                  "snapshots", "autosnap", "replicated", "inodes", "read", "written", "mounted")
 
 
 def _status(ct):
@@ -64,22 +66,26 @@ def rows(node, only=None):
             found.append((ct.ctid, got[0]))
         else:
             missing.append(_missing_row(ct))
-    snaps, autos = {}, {}
+    snaps, autos, sent = {}, {}, {}
     for top in [parent] + [row["name"] for _, row in found
                                           if not row["name"].startswith(base)]:
-        for s in zfs.list_datasets(top, ["name", "creation", names.PROP_KIND], types="snapshot"):
+        for s in zfs.list_datasets(top, ["name", "creation", names.PROP_KIND,
+                                         names.PROP_REPLICATED], types="snapshot"):
             ds = s["name"].split("@", 1)[0]
             snaps[ds] = snaps.get(ds, 0) + 1
             if s.get(names.PROP_KIND) == names.KIND_AUTO:
                 autos[ds] = max(autos.get(ds, 0), int(s["creation"]))
+            if s.get(names.PROP_REPLICATED) == "yes":
+                sent[ds] = max(sent.get(ds, 0), int(s["creation"]))
     io = kstats.objset_counters(settings.pool)
     out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}),
-                autos.get(row["name"])) for ctid, row in found] + missing
+                autos.get(row["name"]), sent.get(row["name"]))
+           for ctid, row in found] + missing
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
 
 
-def _row(node, ctid, row, snapshots, counters, autosnap=None):
+def _row(node, ctid, row, snapshots, counters, autosnap=None, replicated=None):
     try:
         ct = Container(ctid, node)
         status, mounted = _status(ct)
@@ -90,7 +96,7 @@ def _row(node, ctid, row, snapshots, counters, autosnap=None):
             "referenced": int(row["referenced"]),
             "compressratio": row["compressratio"].rstrip("x") + "x",
             "origin": names.short_origin(row["origin"] if row["origin"] != "-" else None),
-            "snapshots": snapshots, "autosnap": autosnap,
+            "snapshots": snapshots, "autosnap": autosnap, "replicated": replicated,
             "inodes": _inodes(ct) if mounted else "-",
             "read": counters.get("nread"), "written": counters.get("nwritten"),
             "mounted": mounted}
@@ -99,7 +105,7 @@ def _row(node, ctid, row, snapshots, counters, autosnap=None):
 def _missing_row(ct):
     return {"ctid": ct.ctid, "status": "zvol missing", "dataset": ct.dataset,
             "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
-            "origin": "-", "snapshots": 0, "autosnap": None, "inodes": "-", "read": None,
+            "origin": "-", "snapshots": 0, "autosnap": None, "replicated": None, "inodes": "-", "read": None,
             "written": None, "mounted": False}
 
 
@@ -128,7 +134,8 @@ def check_fields(text):
 
 
 def autosnap_age(created, now=None):
-    """The AUTOSNAP cell: the age of the newest scheduled snapshot, '-' for none."""
+    """The AUTOSNAP and REPLICATED cells: the age of the newest scheduled snapshot, or
+    of the newest one the peer has; '-' for none."""
     if created is None:
         return "-"
     return retention.age_text((time.time() if now is None else now) - created)
