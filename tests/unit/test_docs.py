@@ -100,7 +100,8 @@ def test_spec_ships_what_the_tree_has():
     spec = read("rpm/vzzfs.spec")
     for path in ("bin/vzzfs", "hooks/vzzfs-hook", "etc/vz/vzzfs.conf",
                  "etc/vz/conf/ve-vzzfs.conf-sample", "man/vzzfs.8", "completion/vzzfs.bash",
-                 "systemd/vzzfs-autosnap.service", "systemd/vzzfs-autosnap.timer"):
+                 "systemd/vzzfs-autosnap.service", "systemd/vzzfs-autosnap.timer",
+                 "systemd/vzzfs-replicate.service", "systemd/vzzfs-replicate.timer"):
         assert path in spec and os.path.exists(os.path.join(TOP, path)), path
     for action in ("premount", "mount", "umount", "postumount", "create"):
         assert os.readlink(os.path.join(TOP, "hooks", action)) == "vzzfs-hook"
