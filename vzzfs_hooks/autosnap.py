@@ -7,8 +7,9 @@ longer keeps. Both decisions are retention.py's; other kinds (snapshot, chkpnt,
 backup, send, clone, ones made by hand), clones' origins, held and mounted
 snapshots are never destroyed, nor the newest snapshot the replication peer
 has (vzzfs replicate marks it: the base of its next increment). A replica
-received from vzzfs replicate is pruned but never snapshotted. Running late or twice is harmless: a run takes
-at most one snapshot per CT, and only when the newest is about an interval old.
+received from vzzfs replicate is pruned but never snapshotted. Running late or
+twice is harmless: a run takes at most one snapshot per CT, and only when the
+newest is about an interval old.
 
 The systemd timer (vzzfs-autosnap.timer) runs it. Each CT's outcome goes to
 syslog and to a small state file (runstate.py: autosnap.json) that `vzzfs check`
