@@ -93,6 +93,11 @@ def _autosnap_stalled(ct, policy):
     now = time.time()
     if not retention.overdue([last["created"]] if last else [], policy, now):
         return None
+    if autosnap.is_replica(ct):  # its scheduled snapshots come from the other node
+        return ("CT %s: a replica whose newest scheduled snapshot is %s (is vzzfs replicate "
+                "running on the node it comes from?)"
+                % (ct.ctid, "%s old" % retention.age_text(now - last["created"])
+                   if last else "missing"))
     return ("CT %s: VZZFS_SNAPSHOT_KEEP is set but its newest scheduled snapshot is %s "
             "(is the timer on? systemctl enable --now vzzfs-autosnap.timer; or run vzzfs "
             "autosnap %s)" % (ct.ctid, "%s old" % retention.age_text(now - last["created"])

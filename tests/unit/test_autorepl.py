@@ -181,3 +181,16 @@ def test_run_all_records_failures_until_a_run_succeeds(monkeypatch, tmp_path):
     with pytest.raises(ConfigError) as e:
         autorepl.run_all(FakeNode(""))
     assert "VZZFS_REPLICATE_TO" in e.value.problem
+
+
+def test_check_says_a_stalled_replica_waits_for_the_other_node(monkeypatch):
+    from vzzfs_hooks import check, retention
+    old = {"name": "auto-1", "kind": "auto", "created": 1000, "txg": 1}
+    monkeypatch.setattr(check.snapshots, "rows", lambda ct: [old])
+    policy = retention.parse_policy("hourly=1")
+    monkeypatch.setattr(check.autosnap, "is_replica", lambda ct: True)
+    line = check._autosnap_stalled(FakeCt(), policy)
+    assert line.startswith("CT 101: a replica whose newest scheduled snapshot is ")
+    assert "vzzfs replicate" in line
+    monkeypatch.setattr(check.autosnap, "is_replica", lambda ct: False)
+    assert "is the timer on?" in check._autosnap_stalled(FakeCt(), policy)
