@@ -166,10 +166,11 @@ def send_scheduled(ct, to_argv):
             hold.add([snap, base])
             header = backup.make_header(ct, snap, base, replica=True)
         result = _pipe(ct, to_argv, snap, base, header=header)
+        # still held: autosnap cannot prune the snapshot just sent before it is marked
+        with lock.ct_lock(ct, "vzzfs replicate"):
+            _mark_replicated(ct, to_argv)
     finally:
         hold.release()
-    with lock.ct_lock(ct, "vzzfs replicate"):
-        _mark_replicated(ct, to_argv)
     return result
 
 
