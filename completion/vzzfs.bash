@@ -37,7 +37,7 @@ _vzzfs() {
     case "$verb" in
         '') COMPREPLY=($(compgen -W "list check create clone convert destroy resize reconcile set-limits trim attach detach template
                 snapshot snapshot-list snapshot-delete snapshot-switch snapshot-mount
-                snapshot-umount autosnap backup restore send receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
+                snapshot-umount autosnap backup restore send replicate receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
                 -- "$cur")); return ;;
         list) opts="-o --output -j --json" ;;
         create) opts="--ostemplate --diskspace --diskinodes --config --hostname --ipadd

@@ -5,30 +5,29 @@ under the CT's lock: take a consistent snapshot (as `vzzfs snapshot` does) of
 kind 'auto' when one is due, then destroy the kind=auto snapshots the policy no
 longer keeps. Both decisions are retention.py's; other kinds (snapshot, chkpnt,
 backup, send, clone, ones made by hand), clones' origins, held and mounted
-snapshots are never destroyed. Running late or twice is harmless: a run takes
-at most one snapshot per CT, and only when the newest is about an interval old.
+snapshots are never destroyed, nor the newest snapshot the replication peer
+has (vzzfs replicate marks it: the base of its next increment). A replica
+received from vzzfs replicate is pruned but never snapshotted. Running late or
+twice is harmless: a run takes at most one snapshot per CT, and only when the
+newest is about an interval old.
 
 The systemd timer (vzzfs-autosnap.timer) runs it. Each CT's outcome goes to
-syslog and to a small state file (STATE_DIR/autosnap.json) that `vzzfs check`
+syslog and to a small state file (runstate.py: autosnap.json) that `vzzfs check`
 reads: a CT whose last run failed is reported until a run succeeds.
 """
 
-import json
-import os
 import time
 
-from . import listing, lock, log, names, ownership, retention, snapshots, zfs
+from . import listing, lock, log, names, ownership, retention, runstate, snapshots, zfs
 from .ct import Container
 from .errors import ConfigError, DatasetBusy, StateError, VzzfsError
-from .fileio import write_atomic
 
-STATE_DIR = "/var/lib/vzzfs"      # VZZFS_STATE_DIR overrides (tests)
-STATE_FILE = "autosnap.json"
+STATE_FILE = "autosnap.json"      # in runstate.STATE_DIR
 POLICY_KEY = "VZZFS_SNAPSHOT_KEEP"
 
 
 def state_path():
-    return os.path.join(os.environ.get("VZZFS_STATE_DIR", STATE_DIR), STATE_FILE)
+    return runstate.path(STATE_FILE)
 
 
 def policy_of(ct):
@@ -37,6 +36,12 @@ def policy_of(ct):
         return retention.parse_policy(ct.settings.raw.get(POLICY_KEY, ""), POLICY_KEY)
     except ConfigError as e:
         raise ConfigError(e.problem, e.fix, ctid=ct.ctid)
+
+
+def is_replica(ct):
+    """Whether CT ``ct``'s zvol was received from vzzfs replicate (names.PROP_REPLICA):
+    autosnap prunes its scheduled snapshots by the policy but takes none."""
+    return zfs.get(ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes"
 
 
 def _free_name(ct, now):
@@ -58,7 +63,8 @@ def run_ct(ct, policy):
         now = time.time()
         rows = snapshots.rows(ct)
         auto = [r["created"] for r in rows if r["kind"] == names.KIND_AUTO]
-        if retention.is_due(auto, policy, now):
+        # a replica's next increment is refused if it has a snapshot of its own
+        if not is_replica(ct) and retention.is_due(auto, policy, now):
             name = _free_name(ct, now)
             snapshots.take(ct, name, kind=names.KIND_AUTO)
             done["taken"] = name
@@ -72,21 +78,6 @@ def run_ct(ct, policy):
                 continue
             done["pruned"].append(name)
     return done
-
-
-def _read_state():
-    try:
-        with open(state_path()) as f:
-            state = json.load(f)
-        return state if isinstance(state, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_state(state):
-    path = state_path()
-    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
-    write_atomic(path, json.dumps(state, indent=1, sort_keys=True) + "\n", 0o644)
 
 
 def run_all(node, only=None):
@@ -113,34 +104,10 @@ def run_all(node, only=None):
                          % (ctid, result["taken"] or "none",
                             ", ".join(result["pruned"]) or "none"))
         results.append((ctid, result, None))
-    _record(results, only)
+    runstate.record(STATE_FILE, results, only)
     return results
 
 
-def _record(results, only):
-    """Each CT's last outcome into the state file; without ``only``, CTs that are gone
-    (or no longer vzzfs CTs) are dropped from it."""
-    state = _read_state()
-    cts = state.get("cts") if isinstance(state.get("cts"), dict) else {}
-    if not only:
-        cts = {}
-    now = int(time.time())
-    for ctid, result, error in results:
-        if result is None and error is None:
-            cts.pop(ctid, None)  # no policy: nothing to report
-        else:
-            cts[ctid] = {"time": now, "error": error}
-    _write_state({"cts": cts})
-
-
 def failures():
-    """[(ctid, epoch, error line)] of CTs whose last autosnap failed, from the state
-    file (vzzfs check). An unreadable state file reads as none."""
-    cts = _read_state().get("cts")
-    if not isinstance(cts, dict):
-        return []
-    found = []
-    for ctid, entry in sorted(cts.items()):
-        if isinstance(entry, dict) and entry.get("error"):
-            found.append((ctid, entry.get("time"), str(entry["error"])))
-    return found
+    """[(ctid, epoch, error line)] of CTs whose last autosnap failed (vzzfs check)."""
+    return runstate.failures(STATE_FILE)

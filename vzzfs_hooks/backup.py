@@ -50,23 +50,28 @@ def _header_conf(ct):
         return f.read().decode("utf-8", "surrogateescape")
 
 
-def make_header(ct, snap, base=None):
+def make_header(ct, snap, base=None, replica=False):
+    """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams)."""
     conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
               "guid": zfs.get(snap, "guid")["guid"], "created": int(time.time()),
               "conf": conf, "base": None, "base_guid": None}
+    if replica:
+        header["replica"] = True
     if base:
         header["base"] = base.split("@", 1)[1]
         header["base_guid"] = zfs.get(base, "guid")["guid"]
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
 
-def resume_header(ct, token, resume_into):
+def resume_header(ct, token, resume_into, replica=False):
     """The header for a stream that finishes an interrupted one (zfs send -t)."""
     conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
               "resume_into": resume_into, "created": int(time.time()), "conf": conf,
               "snapshot": None, "base": None, "base_guid": None}
+    if replica:
+        header["replica"] = True
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
 
@@ -236,7 +241,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
             undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
-        zfs.set_props(ct.dataset, {names.PROP_CTID: ct.ctid})
+        zfs.set_props(ct.dataset, _received_props(ct, header))
         _write_conf(ct, header, undo)
         lifecycle.make_dirs(ct, undo)
         undo.commit()
@@ -248,8 +253,17 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
 
 # what `zfs send -p` carries of the sending node's state: a dump path, a convert in
 # progress, a rollback; none of it is true here, and a path is not to be trusted
-SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK)
-SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP,)
+SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
+
+
+def _received_props(ct, header):
+    """What this node marks on a zvol it received: its CT, and whether it is a replica
+    (a stream of vzzfs replicate says so; only ever a restriction on autosnap)."""
+    props = {names.PROP_CTID: ct.ctid}
+    if header.get("replica") is True:
+        props[names.PROP_REPLICA] = "yes"
+    return props
 
 
 def _forget_received_state(dataset, snapshot=None):
@@ -312,6 +326,7 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
         # newer there, or --force); ZFS keeps it all if the stream turns out broken
         zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming)
         _forget_received_state(ct.dataset, header["snapshot"])
+        zfs.set_props(ct.dataset, _received_props(ct, header))
         _write_conf(ct, header, undo)
         undo.commit()
     return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],

@@ -15,6 +15,7 @@ completed (its backup was killed) is pruned by the next --retain.
 """
 
 from .errors import UsageError
+from .names import KIND_AUTO
 
 
 def _backups(rows):
@@ -57,6 +58,24 @@ def sends_to_prune(rows, keep):
     (the one just sent and its base), never clones' origins or held ones."""
     return [r["name"] for r in rows
             if r["kind"] == "send" and r["name"] not in keep and _may_destroy(r)]
+
+
+def replication_step(rows, theirs):
+    """What `vzzfs replicate` sends: (snapshot, base) names, base None for a full
+    stream; or None when there is nothing to send. ``theirs`` is the peer's
+    {snapshot name: guid} (vzzfs receive --status). The snapshot is the newest
+    scheduled (kind auto) one; the base the newest snapshot of any kind the peer
+    has with the same guid. Nothing to send when there is no scheduled snapshot
+    yet, or the peer already has one as new (the run is a repeat)."""
+    auto = [r for r in rows if r["kind"] == KIND_AUTO]
+    if not auto:
+        return None
+    newest = max(auto, key=lambda r: r["txg"])
+    shared = [r for r in rows if r["name"] in theirs and r.get("guid") == theirs[r["name"]]]
+    base = max(shared, key=lambda r: r["txg"]) if shared else None
+    if base is not None and base["txg"] >= newest["txg"]:
+        return None
+    return newest["name"], base["name"] if base else None
 
 
 def _mib(n):

@@ -8,8 +8,8 @@ look at (an orphan zvol, a pool filling up, vzquota left on).
 import os
 import time
 
-from . import (actions, autosnap, convert, ctlimits, hookwire, iolimits, listing, ownership,
-               reconcile, retention, snapshots, zfs)
+from . import (actions, autorepl, autosnap, convert, ctlimits, hookwire, iolimits, listing,
+               ownership, reconcile, retention, snapshots, zfs)
 from .ct import Container
 from .errors import ConfigError, VzzfsError
 
@@ -75,12 +75,13 @@ def run(node, private_top):
             ownership.require(ct)
         except ConfigError as e:
             found.append(("warn", e.line()))
-    for ctid, when, line in autosnap.failures():
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)) if isinstance(
-            when, int) else "?"
-        found.append(("fail", "the last vzzfs autosnap of CT %s (%s) failed: %s (fixed, the "
-                              "next run clears this: vzzfs autosnap %s)"
-                      % (ctid, stamp, line, ctid)))
+    for verb, failures in (("autosnap", autosnap.failures), ("replicate", autorepl.failures)):
+        for ctid, when, line in failures():
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)) if isinstance(
+                when, int) else "?"
+            found.append(("fail", "the last vzzfs %s of CT %s (%s) failed: %s (fixed, the "
+                                  "next run clears this: vzzfs %s %s)"
+                          % (verb, ctid, stamp, line, verb, ctid)))
     return found
 
 
@@ -94,6 +95,11 @@ def _autosnap_stalled(ct, policy):
     now = time.time()
     if not retention.overdue([last["created"]] if last else [], policy, now):
         return None
+    if autosnap.is_replica(ct):  # its scheduled snapshots come from the other node
+        return ("CT %s: a replica whose newest scheduled snapshot is %s (is vzzfs replicate "
+                "running on the node it comes from?)"
+                % (ct.ctid, "%s old" % retention.age_text(now - last["created"])
+                   if last else "missing"))
     return ("CT %s: VZZFS_SNAPSHOT_KEEP is set but its newest scheduled snapshot is %s "
             "(is the timer on? systemctl enable --now vzzfs-autosnap.timer; or run vzzfs "
             "autosnap %s)" % (ct.ctid, "%s old" % retention.age_text(now - last["created"])

@@ -66,7 +66,7 @@ def cmd_list(args):
 def _cell(field, value):
     if field in ("volsize", "used", "referenced", "read", "written"):
         return "-" if value is None else _human(value)
-    if field == "autosnap":
+    if field in ("autosnap", "replicated"):
         return listing.autosnap_age(value)
     if field in ("iolimit", "iopslimit"):
         return listing.limit_cell(field, value)

@@ -1,6 +1,6 @@
-"""The backup verbs of the vzzfs command: backup, restore, send, receive, migrate.
+"""The backup verbs of the vzzfs command: backup, restore, send, receive, migrate, replicate.
 
-backup, restore, send and receive run inside signals.terminating(): SIGTERM and
+backup, restore, send, receive and replicate run inside signals.terminating(): SIGTERM and
 SIGHUP clean up as Ctrl-C does (exit 130).
 """
 
@@ -9,11 +9,11 @@ import json
 import os
 import sys
 
-from . import backup, forced, replicate, signals
+from . import autorepl, backup, forced, replicate, signals
 from .config import Node
-from .ct import Container, owned
+from .ct import Container, owned, resolve_name
 from .names import check_ctid
-from .errors import UsageError
+from .errors import UsageError, VzzfsError
 
 
 def _node(args):
@@ -84,6 +84,31 @@ def cmd_send(args):
 
 
 @_terminating
+def cmd_replicate(args):
+    node = _node(args)
+    only = [resolve_name(node, c) for c in args.ctids] or None
+    failed = []
+    for ctid, result, error in autorepl.run_all(node, only):
+        if error:
+            failed.append(ctid)  # its line is already on stderr and in syslog
+        elif result is None:
+            if only:
+                print("CT %s: does not replicate (VZZFS_REPLICATE=no, or a replica)" % ctid)
+        elif result["sent"] is None:
+            print("CT %s: the peer is up to date" % ctid)
+        else:
+            done = result["sent"]
+            how = "resumed" if done["resumed"] else "incremental" if done["base"] else "full"
+            print("CT %s: %s send%s done, %s" % (
+                ctid, how, " of %s" % done["snapshot"].split("@", 1)[1] if done["snapshot"]
+                else "", _mib(done["bytes"])))
+    if failed:
+        raise VzzfsError("replicate failed for CT %s" % ", ".join(failed),
+                         "see the lines above or syslog; vzzfs check reports them until "
+                         "a run succeeds")
+
+
+@_terminating
 def cmd_receive(args):
     if args.forced_command:
         return _receive_forced(args)
@@ -143,6 +168,11 @@ def add_parsers(sub):
     s.add_argument("--to", required=True, metavar="COMMAND",
                    help="runs vzzfs receive there, e.g. 'ssh root@node2 vzzfs receive'")
     s.set_defaults(func=cmd_send)
+
+    s = sub.add_parser("replicate", help="send each CT's newest scheduled snapshot to "
+                                         "VZZFS_REPLICATE_TO (the systemd timer runs it)")
+    s.add_argument("ctids", nargs="*", metavar="CTID", help="default: every vzzfs CT")
+    s.set_defaults(func=cmd_replicate)
 
     s = sub.add_parser("receive", help="the receiving end of vzzfs send (reads stdin)")
     s.add_argument("--ctid", help="receive as this CTID")

@@ -46,12 +46,18 @@ DEFAULTS = OrderedDict([
     # here never stops a CT from starting. A CT's conf may set its own: it only
     # decides about that CT's own kind=auto snapshots.
     ("VZZFS_SNAPSHOT_KEEP", ""),
+    # vzzfs replicate: the command prefix that runs vzzfs receive on the peer, e.g.
+    # "ssh root@node2 vzzfs receive" (node-wide only); empty: no replication
+    ("VZZFS_REPLICATE_TO", ""),
+    # vzzfs replicate: yes (the default) sends this CT's scheduled snapshots to the
+    # peer of VZZFS_REPLICATE_TO, no leaves it out; a CT's conf may set it
+    ("VZZFS_REPLICATE", "yes"),
 ])
 
 # node-wide only: a CT's conf (written by tools, carried in backups) must not move the
 # CT's zvol out of VZZFS_ROOT's rule nor pick the program vzzfs runs as root
 NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND",
-             "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS")
+             "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO")
 
 MOUNT_OPTS_RE = re.compile(r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$")
 # options that would change what gets mounted, or break the CT (it needs its

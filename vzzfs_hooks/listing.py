@@ -5,7 +5,8 @@ is a zvol under ROOT/ct without a CT conf (left by a plain `vzctl destroy`, whic
 cannot remove zvols), or a CT conf naming a zvol that no longer exists.
 
 AUTOSNAP is when the newest scheduled snapshot (kind auto, vzzfs autosnap) was
-taken, shown as its age.
+taken, REPLICATED when the newest snapshot the replication peer has (marked by
+vzzfs replicate) was, both shown as their age: how old the data there is.
 
 READ and WRITTEN are the zvol's logical bytes since the pool was imported,
 from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
@@ -21,11 +22,11 @@ from .ct import Container
 from .errors import UsageError, VzzfsError
 
 FIELDS = ("ctid", "status", "dataset", "volsize", "used", "referenced", "compressratio",
-          "origin", "snapshots", "autosnap", "inodes", "read", "written", "iolimit", "iopslimit",
-          "mounted")
+          "origin", "snapshots", "autosnap", "replicated", "inodes", "read", "written", "iolimit",
+          "iopslimit", "mounted")
 DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio", "origin",
-                  "snapshots", "autosnap", "inodes", "read", "written", "iolimit", "iopslimit",
-                  "mounted")
+                  "snapshots", "autosnap", "replicated", "inodes", "read", "written", "iolimit",
+                  "iopslimit", "mounted")
 
 
 def _status(ct):
@@ -68,17 +69,21 @@ def rows(node, only=None):
             found.append((ct.ctid, got[0]))
         else:
             missing.append(_missing_row(ct))
-    snaps, autos = {}, {}
+    snaps, autos, sent = {}, {}, {}
     for top in [parent] + [row["name"] for _, row in found
                                           if not row["name"].startswith(base)]:
-        for s in zfs.list_datasets(top, ["name", "creation", names.PROP_KIND], types="snapshot"):
+        for s in zfs.list_datasets(top, ["name", "creation", names.PROP_KIND,
+                                         names.PROP_REPLICATED], types="snapshot"):
             ds = s["name"].split("@", 1)[0]
             snaps[ds] = snaps.get(ds, 0) + 1
             if s.get(names.PROP_KIND) == names.KIND_AUTO:
                 autos[ds] = max(autos.get(ds, 0), int(s["creation"]))
+            if s.get(names.PROP_REPLICATED) == "yes":
+                sent[ds] = max(sent.get(ds, 0), int(s["creation"]))
     io = kstats.objset_counters(settings.pool)
     out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}),
-                autos.get(row["name"])) for ctid, row in found] + missing
+                autos.get(row["name"]), sent.get(row["name"]))
+           for ctid, row in found] + missing
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
 
@@ -99,7 +104,7 @@ def limit_cell(field, value):
     return iolimits.human(value, "B" if field == "iolimit" else "")
 
 
-def _row(node, ctid, row, snapshots, counters, autosnap=None):
+def _row(node, ctid, row, snapshots, counters, autosnap=None, replicated=None):
     bps = iops = None
     try:
         ct = Container(ctid, node)
@@ -112,7 +117,7 @@ def _row(node, ctid, row, snapshots, counters, autosnap=None):
             "referenced": int(row["referenced"]),
             "compressratio": row["compressratio"].rstrip("x") + "x",
             "origin": names.short_origin(row["origin"] if row["origin"] != "-" else None),
-            "snapshots": snapshots, "autosnap": autosnap,
+            "snapshots": snapshots, "autosnap": autosnap, "replicated": replicated,
             "inodes": _inodes(ct) if mounted else "-",
             "read": counters.get("nread"), "written": counters.get("nwritten"),
             "iolimit": bps, "iopslimit": iops, "mounted": mounted}
@@ -121,8 +126,8 @@ def _row(node, ctid, row, snapshots, counters, autosnap=None):
 def _missing_row(ct):
     return {"ctid": ct.ctid, "status": "zvol missing", "dataset": ct.dataset,
             "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
-            "origin": "-", "snapshots": 0, "autosnap": None, "inodes": "-", "read": None,
-            "written": None, "iolimit": None, "iopslimit": None, "mounted": False}
+            "origin": "-", "snapshots": 0, "autosnap": None, "replicated": None, "inodes": "-",
+            "read": None, "written": None, "iolimit": None, "iopslimit": None, "mounted": False}
 
 
 def explicit_cts(node, only=None):
@@ -150,7 +155,8 @@ def check_fields(text):
 
 
 def autosnap_age(created, now=None):
-    """The AUTOSNAP cell: the age of the newest scheduled snapshot, '-' for none."""
+    """The AUTOSNAP and REPLICATED cells: the age of the newest scheduled snapshot, or
+    of the newest one the peer has; '-' for none."""
     if created is None:
         return "-"
     return retention.age_text((time.time() if now is None else now) - created)

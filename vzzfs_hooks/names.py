@@ -101,6 +101,12 @@ PROP_BACKUP = _NS + "backup"
 # rollback leaves a few KiB of 'written' metadata behind, so the restore check
 # takes this word for it instead.
 PROP_ROLLED_BACK = _NS + "rolled-back-to"
+# on a snapshot: the peer of VZZFS_REPLICATE_TO has it (vzzfs replicate); autosnap's
+# pruning keeps the newest one so marked, the base of the next increment
+PROP_REPLICATED = _NS + "replicated"
+# on a zvol received from vzzfs replicate: a replica, which autosnap prunes but never
+# snapshots (a snapshot of its own would make the next increment refused)
+PROP_REPLICA = _NS + "replica"
 
 # ---- paths beside a CT's ----
 CONVERT_OLD_SUFFIX = ".vzzfs-old"     # VE_PRIVATE's old contents after convert

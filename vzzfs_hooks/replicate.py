@@ -133,12 +133,63 @@ def _send(ct, to_argv, status=None):
     return result
 
 
-def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None):
+def send_scheduled(ct, to_argv):
+    """One run of vzzfs replicate for ``ct``: its newest scheduled (kind auto) snapshot
+    to the `vzzfs receive` that ``to_argv`` runs, incremental from the newest snapshot
+    the peer has, marked there as a replica. Takes no snapshot (autosnap does) and
+    destroys none (each side's autosnap prunes by its own policy). Afterwards the
+    newest snapshot the peer has is marked replicated here, so autosnap's pruning
+    keeps that base. Returns _pipe's dict, or None when the peer is up to date.
+
+    As vzzfs send: the lock covers the choice and the holds, not the stream; a cut
+    stream is finished (zfs send -t) under the lock."""
+    hold = zfs.Hold(backup.hold_tag())
+    try:
+        with lock.ct_lock(ct, "vzzfs replicate"):
+            remote = _remote_status(to_argv, ct.ctid)
+            if remote.get("resume_token"):
+                result = _pipe(ct, to_argv, None, None, remote["resume_token"],
+                               remote["resume_into"], replica=True)
+                _mark_replicated(ct, to_argv)
+                return result
+            rows = snapshots.rows(ct)
+            step = chain.replication_step(rows, remote.get("snapshots") or {})
+            if step is None:
+                _mark_replicated(ct, to_argv, remote)  # a run cut after its stream
+                return None
+            snap, base = (snapshots.full_name(ct, n) if n else None for n in step)
+            if base is None and (remote.get("exists") or remote.get("conf")):
+                raise StateError("the other side has a CT %s that shares no snapshot with "
+                                 "this one" % ct.ctid, "remove it there (vzzfs destroy %s), "
+                                 "or set VZZFS_REPLICATE=no in this CT's conf" % ct.ctid,
+                                 ctid=ct.ctid)
+            hold.add([snap, base])
+            header = backup.make_header(ct, snap, base, replica=True)
+        result = _pipe(ct, to_argv, snap, base, header=header)
+        # still held: autosnap cannot prune the snapshot just sent before it is marked
+        with lock.ct_lock(ct, "vzzfs replicate"):
+            _mark_replicated(ct, to_argv)
+    finally:
+        hold.release()
+    return result
+
+
+def _mark_replicated(ct, to_argv, remote=None):
+    """Mark the newest snapshot the peer has (same name and guid) as replicated here."""
+    theirs = (remote or _remote_status(to_argv, ct.ctid)).get("snapshots") or {}
+    shared = [r for r in snapshots.rows(ct)
+              if r["name"] in theirs and r["guid"] == theirs[r["name"]]]
+    if shared and not shared[-1]["replicated"]:  # rows: oldest first
+        snap = snapshots.full_name(ct, shared[-1]["name"])
+        zfs.zfs("set", "%s=yes" % names.PROP_REPLICATED, snap, name=snap)
+
+
+def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, replica=False):
     proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
     try:
         if token:
-            header = backup.resume_header(ct, token, resume_into)
+            header = backup.resume_header(ct, token, resume_into, replica)
         proc.stdin.write(header)
         sent = zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid, resume_token=token)
     except BaseException as e:

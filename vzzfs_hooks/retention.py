@@ -137,14 +137,25 @@ def which_to_keep(snaps, policy, now):
     return keep, names - keep
 
 
+def replication_base(rows):
+    """The name of the newest snapshot marked as the peer's (``replicated``, by
+    vzzfs replicate), or None: the base of the next increment."""
+    marked = [r for r in rows if r.get("replicated")]
+    return max(marked, key=lambda r: (r.get("txg", 0), r["created"]))["name"] if marked else None
+
+
 def prune(rows, policy, now):
     """Names of scheduled snapshots to destroy among snapshots.rows()-style dicts
-    (name, created, kind, clones, holds). Only kind 'auto'; never a clone's origin
-    or a held snapshot (they still count as kept representatives)."""
+    (name, created, kind, clones, holds, replicated). Only kind 'auto'; never a
+    clone's origin, a held snapshot (they still count as kept representatives), nor
+    the newest one the replication peer has (replication_base: the next increment
+    builds on it)."""
     auto = [r for r in rows if r["kind"] == KIND_AUTO]
     _, destroy = which_to_keep([(r["name"], r["created"]) for r in auto], policy, now)
+    base = replication_base(rows)
     return [r["name"] for r in auto
-            if r["name"] in destroy and not r["clones"] and not r.get("holds")]
+            if r["name"] in destroy and not r["clones"] and not r.get("holds")
+            and r["name"] != base]
 
 
 def newest(rows):

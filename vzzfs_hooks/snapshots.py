@@ -17,13 +17,13 @@ import zlib
 from . import (actions, config, confimport, ctconf, faults, freezer, lock, log, mounts, names, runner,
                signals, volume, vzctlcmd, zfs, zvoldev)
 from .errors import DatasetBusy, StateError, UsageError, VzzfsError
-from .names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_KIND, PROP_ROLLED_BACK, PROP_SNAP_STATE,
-                    SNAPSHOT_PREFIX)
+from .names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_KIND, PROP_REPLICATED,
+                    PROP_ROLLED_BACK, PROP_SNAP_STATE, SNAPSHOT_PREFIX)
 from .fileio import read_text, write_atomic
 from .revert import Reverter
 
-LIST_PROPS = ("name", "creation", "createtxg", "used", "referenced", "clones", "userrefs",
-              PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_BACKUP)
+LIST_PROPS = ("name", "creation", "createtxg", "guid", "used", "referenced", "clones",
+              "userrefs", PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_BACKUP, PROP_REPLICATED)
 _CONF_MAX = 8000
 SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
@@ -239,6 +239,7 @@ def rows(ct):
             "name": row["name"].split("@", 1)[1],
             "created": int(row["creation"]),
             "txg": int(row["createtxg"]),
+            "guid": row["guid"],
             "used": int(row["used"]),
             "referenced": int(row["referenced"]),
             "clones": [c for c in (row.get("clones") or "").split(",") if c and c != "-"],
@@ -247,6 +248,7 @@ def rows(ct):
             "dumpfile": _prop(row, PROP_DUMP),
             "complete": _prop(row, PROP_BACKUP) == "complete",
             "holds": int(_prop(row, "userrefs") or 0),  # zfs holds: being streamed
+            "replicated": _prop(row, PROP_REPLICATED) == "yes",  # the peer has it
         })
     found.sort(key=lambda r: r["txg"])
     for r in found:

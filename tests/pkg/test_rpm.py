@@ -59,7 +59,9 @@ def test_rpm_lists_what_a_node_needs(rpms):
                  "/etc/vz/vzzfs.conf", "/etc/vz/conf/ve-vzzfs.conf-sample",
                  "/usr/share/man/man8/vzzfs.8", "/usr/share/bash-completion/completions/vzzfs",
                  DROPIN, "/usr/lib/systemd/system/vzzfs-autosnap.service",
-                 "/usr/lib/systemd/system/vzzfs-autosnap.timer", "/var/lib/vzzfs") + RECONCILE_UNITS:
+                 "/usr/lib/systemd/system/vzzfs-autosnap.timer",
+                 "/usr/lib/systemd/system/vzzfs-replicate.service",
+                 "/usr/lib/systemd/system/vzzfs-replicate.timer", "/var/lib/vzzfs") + RECONCILE_UNITS:
         assert path in files, path
     assert any(f.endswith("/vzzfs_hooks/cli.py") for f in files)
     configs = run("rpm", "-qcp", rpms["1"]).stdout.split()

@@ -31,7 +31,8 @@ class FakeCt(object):
 def fake(monkeypatch, tmp_path):
     """A CT with snapshots in a list; take/delete act on it; the lock is recorded."""
     monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
-    state = {"rows": [], "locked": [], "taken": [], "deleted": [], "refuse": {}}
+    state = {"rows": [], "locked": [], "taken": [], "deleted": [], "refuse": {},
+             "replica": False}
 
     @contextlib.contextmanager
     def ct_lock(ct, status):
@@ -58,6 +59,7 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setattr(autosnap.snapshots, "take", take)
     monkeypatch.setattr(autosnap.snapshots, "delete", delete)
     monkeypatch.setattr(autosnap.zfs, "exists", lambda name: False)
+    monkeypatch.setattr(autosnap, "is_replica", lambda ct: state["replica"])
     return state
 
 
@@ -74,6 +76,21 @@ def test_takes_an_auto_snapshot_when_due_and_prunes_by_the_policy(fake):
     assert done["taken"].startswith("auto-") and done["taken"].endswith("Z")
     assert done["pruned"] == fake["deleted"] == ["auto-old"]  # held and manual stay
     assert fake["locked"] == ["vzzfs autosnap", "released"]
+
+
+def test_a_replica_is_pruned_by_the_policy_but_never_snapshotted(fake):
+    fake["replica"] = True
+    fake["rows"] = [row("auto-1", 5 * H), row("auto-2", 4 * H), row("auto-3", 3 * H)]
+    done = autosnap.run_ct(FakeCt(), retention.parse_policy("hourly=1"))
+    assert done["taken"] is None and fake["taken"] == []
+    assert done["pruned"] == ["auto-1", "auto-2"]  # the newest, the next base, stays
+
+
+def test_the_newest_snapshot_the_peer_has_is_never_pruned(fake):
+    fake["rows"] = [row("auto-1", 5 * H), row("auto-2", 4 * H), row("auto-3", 60)]
+    fake["rows"][1]["replicated"] = True
+    done = autosnap.run_ct(FakeCt(), retention.parse_policy("hourly=1"))
+    assert done["pruned"] == ["auto-1"]
 
 
 def test_a_second_run_takes_nothing(fake):

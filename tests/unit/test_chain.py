@@ -92,3 +92,41 @@ def test_writes_or_newer_snapshots_need_force():
     for names, base, written in ((["a", "b"], "b", 1), (["a", "b"], "a", 0),
                                  (["a", "b", "c"], "a", 99)):
         assert chain.incremental_refusal(names, base, written, True) is None
+
+
+def rrow(name, txg, kind="auto", guid=None):
+    return {"name": name, "kind": kind, "txg": txg, "guid": guid or "g%d" % txg,
+            "clones": [], "holds": 0}
+
+
+def test_replication_sends_the_newest_auto_snapshot_full_the_first_time():
+    rows = [rrow("auto-1", 1), rrow("mine", 2, kind=""), rrow("auto-2", 3),
+            rrow("vzzfs-x", 4, kind="snapshot")]
+    assert chain.replication_step(rows, {}) == ("auto-2", None)
+
+
+def test_replication_is_incremental_from_the_newest_snapshot_the_peer_has():
+    rows = [rrow("auto-1", 1), rrow("auto-2", 2), rrow("auto-3", 3), rrow("auto-4", 4)]
+    theirs = {"auto-1": "g1", "auto-2": "g2"}
+    assert chain.replication_step(rows, theirs) == ("auto-4", "auto-2")
+    # a base of another kind (an earlier vzzfs send) serves as well
+    rows[2] = rrow("vzzfs-send-1", 3, kind="send")
+    assert chain.replication_step(rows, dict(theirs, **{"vzzfs-send-1": "g3"})) == \
+        ("auto-4", "vzzfs-send-1")
+
+
+def test_a_snapshot_of_the_same_name_but_another_guid_is_no_base():
+    rows = [rrow("auto-1", 1), rrow("auto-2", 2)]
+    assert chain.replication_step(rows, {"auto-1": "other"}) == ("auto-2", None)
+    assert chain.replication_step(rows, {"auto-1": "g1", "auto-2": "other"}) == \
+        ("auto-2", "auto-1")
+
+
+def test_nothing_to_send_when_up_to_date_or_no_scheduled_snapshot_yet():
+    rows = [rrow("auto-1", 1), rrow("auto-2", 2)]
+    assert chain.replication_step(rows, {"auto-1": "g1", "auto-2": "g2"}) is None  # a rerun
+    assert chain.replication_step([rrow("mine", 1, kind="")], {}) is None
+    assert chain.replication_step([], {}) is None
+    # the peer has something newer than the newest auto one (a vzzfs send since)
+    rows.append(rrow("vzzfs-send-1", 3, kind="send"))
+    assert chain.replication_step(rows, {"vzzfs-send-1": "g3"}) is None

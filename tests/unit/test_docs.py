@@ -102,7 +102,8 @@ def test_spec_ships_what_the_tree_has():
                  "etc/vz/conf/ve-vzzfs.conf-sample", "man/vzzfs.8", "completion/vzzfs.bash",
                  "systemd/vzzfs-autosnap.service", "systemd/vzzfs-autosnap.timer",
                  "systemd/vz.service.d/vzzfs.conf", "systemd/vzzfs-reconcile.path",
-                 "systemd/vzzfs-reconcile.service"):
+                 "systemd/vzzfs-reconcile.service", "systemd/vzzfs-replicate.service",
+                 "systemd/vzzfs-replicate.timer"):
         assert path in spec and os.path.exists(os.path.join(TOP, path)), path
     for action in ("premount", "mount", "umount", "postumount", "create"):
         assert os.readlink(os.path.join(TOP, "hooks", action)) == "vzzfs-hook"

@@ -286,3 +286,23 @@ def test_newest_and_names():
                                           (86400, "1d"), (-5, "future")])
 def test_age_text(seconds, text):
     assert retention.age_text(seconds) == text
+
+
+def test_prune_never_destroys_the_newest_snapshot_the_peer_has():
+    rows = [row("auto-1", NOW - 5 * H), row("auto-2", NOW - 4 * H), row("auto-3", NOW - 3 * H),
+            row("auto-4", NOW - 60)]
+    for r, txg in zip(rows, (1, 2, 3, 4)):
+        r["txg"] = txg
+    rows[0]["replicated"] = rows[1]["replicated"] = True  # auto-2 is the peer's newest
+    assert retention.replication_base(rows) == "auto-2"
+    assert prune(rows, parse_policy("hourly=1"), NOW) == ["auto-1", "auto-3"]
+    # the base may be of another kind: it is protected as long as it is marked
+    rows.append(dict(row("send", NOW - 30, kind="send"), txg=5, replicated=True))
+    assert retention.replication_base(rows) == "send"
+    assert prune(rows, parse_policy("hourly=1"), NOW) == ["auto-1", "auto-2", "auto-3"]
+
+
+def test_no_replicated_snapshot_protects_nothing_more():
+    rows = [row("auto-1", NOW - 5 * H), row("auto-2", NOW - 60)]
+    assert retention.replication_base(rows) is None
+    assert prune(rows, parse_policy("hourly=1"), NOW) == ["auto-1"]

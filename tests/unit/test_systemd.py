@@ -125,3 +125,38 @@ def test_systemd_analyze_verify_accepts_the_reconcile_units(tmp_path):
                           "./vzzfs-reconcile.service"], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
     assert res.returncode == 0 and "vzzfs-reconcile" not in res.stdout, res.stdout
+
+
+REPLICATE = os.path.join(TOP, "systemd", "vzzfs-replicate.service")
+REPLICATE_TIMER = os.path.join(TOP, "systemd", "vzzfs-replicate.timer")
+
+
+def test_replicate_service_runs_vzzfs_replicate_after_the_pools_and_autosnap():
+    settings = unit_settings(REPLICATE)
+    assert settings["Service", "Type"] == ["oneshot"]
+    assert settings["Service", "ExecStart"] == ["/usr/bin/vzzfs", "replicate"]
+    assert ZFS_TARGETS <= set(settings["Unit", "After"])
+    assert "vzzfs-autosnap.service" in settings["Unit", "After"]
+    assert ("Install", "WantedBy") not in settings  # the timer starts it, nothing else
+
+
+def test_replicate_timer_is_hourly_after_autosnap_and_catches_up_once():
+    settings = unit_settings(REPLICATE_TIMER)
+    # hourly, but not on the hour: autosnap's snapshot of this hour is there by then
+    assert settings["Timer", "OnCalendar"] == ["*-*-*", "*:10:00"]
+    assert settings["Timer", "Persistent"] == ["true"]
+    assert settings["Install", "WantedBy"] == ["timers.target"]
+    assert ("Timer", "Unit") not in settings
+
+
+def test_systemd_analyze_verify_accepts_the_replicate_units(tmp_path):
+    assert shutil.which("systemd-analyze"), "no systemd-analyze: run scripts/vm-setup (systemd)"
+    for path in (REPLICATE, REPLICATE_TIMER):
+        with open(path) as f:
+            text = f.read().replace("/usr/bin/vzzfs", os.path.join(TOP, "bin", "vzzfs"))
+        (tmp_path / os.path.basename(path)).write_text(text)
+    res = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                          str(tmp_path / "vzzfs-replicate.timer"),
+                          str(tmp_path / "vzzfs-replicate.service")], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
+    assert res.returncode == 0 and "vzzfs-replicate" not in res.stdout, res.stdout

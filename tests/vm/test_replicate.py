@@ -1,0 +1,108 @@
+"""vzzfs replicate on real ZFS, between two pools standing for two nodes (the second
+node of test_backup.py, reached through a local command): autosnap's snapshot of a
+mounted CT goes over full, a rerun sends nothing, the next scheduled snapshot goes
+incrementally; the peer marks its copy a replica that its own autosnap never
+snapshots; node 1's pruning keeps the snapshot the peer has (the next base); list's
+REPLICATED; a failed run reported by check.
+
+The decisions (what to send from where, what pruning keeps) are unit-tested in
+tests/unit/test_chain.py, test_retention.py and test_autorepl.py.
+"""
+import json
+import re
+import time
+
+from conftest import sh
+from test_backup import VZZFS, guid, node2  # noqa: F401  (node2: the second node's fixture)
+from vzzfs_hooks import names, retention, zfs
+
+
+def snaps(node, ctid):
+    res = node.vzzfs("snapshot-list", str(ctid), "-j")
+    assert res.returncode == 0, res.stdout
+    return json.loads(res.stdout)
+
+
+def append(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def scheduled(node, ctid, name):
+    """A consistent snapshot (as autosnap takes) named ``name`` now, of kind auto: autosnap
+    itself takes the next only an hour later."""
+    assert node.vzzfs("snapshot", str(ctid), "--name", name).returncode == 0
+    sh("zfs", "set", "%s=%s" % (names.PROP_KIND, names.KIND_AUTO),
+       "%s@%s" % (node.dataset(ctid), name))
+
+
+def test_replicate_sends_scheduled_snapshots_incrementally_to_a_replica(node, node2, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    ds = node.make_ct(101, extra_conf='VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    node2.track(101)
+    append(node.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s --etc-dir %s receive"\n'
+           % (VZZFS, node2.etc))
+    append(node2.etc + "/vzzfs.conf", 'VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    assert node.vzctl.mount(101).rc == 0
+
+    assert node.vzzfs("autosnap").returncode == 0
+    first = snaps(node, 101)[0]["name"]
+    res = node.vzzfs("replicate")
+    assert res.returncode == 0 and "CT 101: full send of %s done" % first in res.stdout, \
+        res.stdout
+    there = node2.dataset(101)
+    assert guid("%s@%s" % (there, first)) == guid("%s@%s" % (ds, first))
+    assert zfs.get(there, names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"
+    assert [r["replicated"] for r in snaps(node, 101)] == [True]
+    res = node.vzzfs("replicate", "101")  # a rerun: nothing new
+    assert res.returncode == 0 and "CT 101: the peer is up to date" in res.stdout, res.stdout
+
+    with open(node.private(101) + "/root/a", "w") as f:
+        f.write("a" * 10000)
+    scheduled(node, 101, "auto-b")
+    res = node.vzzfs("replicate")
+    assert res.returncode == 0 and "incremental send of auto-b" in res.stdout, res.stdout
+    assert guid(there + "@auto-b") == guid(ds + "@auto-b")
+    assert zfs.get(there, names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"
+
+    # the peer's autosnap takes no snapshot of its replica (the next increment would be
+    # refused), and its pruning keeps the newest, the next base
+    res = node2.vzzfs("autosnap", "101")
+    assert res.returncode == 0 and "none due" in res.stdout, res.stdout
+    assert [r["name"] for r in snaps(node2, 101)][-1] == "auto-b"
+    assert "auto-b" in [r["name"] for r in snaps(node2, 101)]
+
+    # node 1's pruning never destroys auto-b, the newest snapshot the peer has
+    scheduled(node, 101, "auto-c")
+    scheduled(node, 101, "auto-d")
+    before = snaps(node, 101)
+    policy = retention.parse_policy("hourly=1")
+    now = time.time()
+    expected = retention.prune(before, policy, now)
+    # hourly=1 keeps the hour's first and the newest: at least one of four goes
+    assert expected and "auto-b" not in expected, before
+    res = node.vzzfs("autosnap", "101")
+    assert res.returncode == 0, res.stdout
+    after = [r["name"] for r in snaps(node, 101)]
+    assert set(after) == set(r["name"] for r in before) - set(expected) and "auto-b" in after
+    res = node.vzzfs("replicate")  # and the next increment builds on it
+    assert res.returncode == 0 and "incremental send of auto-d" in res.stdout, res.stdout
+
+    res = node.vzzfs("list", "101", "-o", "ctid,autosnap,replicated")
+    assert res.returncode == 0, res.stdout
+    assert re.match(r"^101 +\d+[smh] +\d+[smh]$", res.stdout.splitlines()[1]), res.stdout
+
+    # a failed run is reported by check until a run succeeds
+    with open(node.etc + "/vzzfs.conf") as f:
+        conf = f.read()
+    with open(node.etc + "/vzzfs.conf", "w") as f:  # a peer that cannot be asked
+        f.write(conf.replace('VZZFS_REPLICATE_TO="', 'VZZFS_REPLICATE_TO="false '))
+    res = node.vzzfs("replicate")
+    assert res.returncode == 1 and "replicate failed for CT 101" in res.stdout, res.stdout
+    assert "the last vzzfs replicate of CT 101" in node.vzzfs("check").stdout
+    with open(node.etc + "/vzzfs.conf", "w") as f:
+        f.write(conf)
+    assert node.vzzfs("replicate").returncode == 0
+    assert "vzzfs replicate" not in node.vzzfs("check").stdout
+    assert node.vzctl.umount(101).rc == 0
