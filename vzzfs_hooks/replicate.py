@@ -165,7 +165,7 @@ def send_scheduled(ct, to_argv):
                                  ctid=ct.ctid)
             hold.add([snap, base])
             header = backup.make_header(ct, snap, base, replica=True)
-        result = _pipe(ct, to_argv, snap, base, header=header)
+        result = _pipe(ct, to_argv, snap, base, header=header, replica=True)
         # still held: autosnap cannot prune the snapshot just sent before it is marked
         with lock.ct_lock(ct, "vzzfs replicate"):
             _mark_replicated(ct, to_argv)
@@ -185,6 +185,7 @@ def _mark_replicated(ct, to_argv, remote=None):
 
 
 def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, replica=False):
+    verb = "vzzfs replicate" if replica else "vzzfs send"
     proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
     try:
@@ -199,12 +200,12 @@ def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, re
         out = runner.finish(proc)
         raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
                                                       else "the receiver went away"),
-                         "run vzzfs send again: it resumes where it stopped")
+                         "run %s again: it resumes where it stopped" % verb)
     out = runner.finish(proc)
     if proc.returncode != 0:
         raise VzzfsError("the receiving side failed: %s" % (out.splitlines()[-1] if out
                                                            else "exit %d" % proc.returncode),
-                         "fix that there, then run vzzfs send again")
+                         "fix that there, then run %s again" % verb)
     return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": sent}
 
 
