@@ -11,7 +11,6 @@ from . import config, ctconf, faults, log, runner, volume, vzctlcmd, zfs
 from .errors import FsError, OnlineGrowRefused, PoolFull, StateError, UsageError, VzzfsError
 
 BLOCK = 4096
-_MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
 _TRIM_RE = re.compile(r"\(([0-9]+) bytes\) trimmed")
 
 
@@ -90,17 +89,13 @@ def shrink(ct, size):
     if res.returncode & ~1:
         raise FsError("e2fsck -f found problems on zvol %s; not shrinking" % ct.dataset,
                       "run e2fsck -f /dev/zvol/%s by hand first" % ct.dataset, ctid=ct.ctid)
-    out = runner.run(["resize2fs", "-P", device]).stdout
-    m = _MIN_RE.search(out)
-    if not m:
-        raise FsError("resize2fs -P gave no minimum size for %s" % ct.dataset, "report this")
-    needed = int(m.group(1)) * BLOCK
+    needed = volume.min_blocks(device) * BLOCK
     needed += needed // 20  # room for the journal and metadata to move
     if size < needed:
         raise UsageError("the data on CT %s needs at least %d MiB; %d MiB is too small"
                          % (ct.ctid, (needed >> 20) + 1, size >> 20),
                          "delete data in the CT or pick a larger size", ctid=ct.ctid)
-    runner.run(["resize2fs", device, "%dK" % (size >> 10)])
+    volume.resize_offline(device, size)
     faults.point("resize.fs-shrunk")
     zfs.set_props(ct.dataset, {"volsize": str(size)})
     log.info("CT %s: zvol %s shrunk from %d to %d MiB" % (ct.ctid, ct.dataset,

@@ -9,6 +9,7 @@ import array
 import collections
 import fcntl
 import os
+import re
 import time
 
 from . import mounts, runner
@@ -87,13 +88,36 @@ def grow_fs(device):
         raise
 
 
-def grow_fs_offline(device):
-    """Grow an unmounted ext4 to fill its zvol (resize2fs wants a forced check first)."""
+def check_forced(device, what):
+    """``e2fsck -f -p`` on an unmounted ext4, as resize2fs wants before an offline resize;
+    FsError (naming ``what`` was refused) when it finds problems it may not fix."""
     res = runner.run(["e2fsck", "-f", "-p", device], check=False)
     if res.returncode & ~(FSCK_CORRECTED | FSCK_REBOOT):
-        raise FsError("e2fsck -f found problems on %s; not growing its ext4" % device,
+        raise FsError("e2fsck -f found problems on %s; not %s its ext4" % (device, what),
                       "run e2fsck -f %s by hand" % device)
+
+
+def grow_fs_offline(device):
+    """Grow an unmounted ext4 to fill its zvol (resize2fs wants a forced check first)."""
+    check_forced(device, "growing")
     runner.run(["resize2fs", device])
+
+
+_MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
+
+
+def min_blocks(device):
+    """resize2fs's estimate of the fewest blocks the (checked, unmounted) ext4 fits in."""
+    out = runner.run(["resize2fs", "-P", device]).stdout
+    m = _MIN_RE.search(out)
+    if not m:
+        raise FsError("resize2fs -P gave no minimum size for %s" % device, "report this")
+    return int(m.group(1))
+
+
+def resize_offline(device, size_bytes):
+    """Resize an unmounted, checked ext4 to ``size_bytes`` (whole KiB)."""
+    runner.run(["resize2fs", device, "%dK" % (size_bytes >> 10)])
 
 
 # e2fsck's exit code bits that still mean success; any other bit is a failure

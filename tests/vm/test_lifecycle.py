@@ -39,9 +39,13 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     with open(os.path.join(node.etc, "vz.conf"), "a") as f:
         f.write('CONFIGFILE="vswap-256m"\n')
     node.make_tarball("tmpl-i")
-    res = node.vzzfs("template", "import", "tmpl-i")  # 2G, sparse
+    res = node.vzzfs("template", "import", "tmpl-i")  # unpacked in 2G, then fitted
     assert res.returncode == 0 and "its clones get 65536 inodes per GiB" in res.stdout, res.stdout
     golden = ROOT + "/tmpl/tmpl-i@golden"
+    # a few files: the smallest CT size, its ext4 shrunk with it
+    assert int(zget(ROOT + "/tmpl/tmpl-i", "volsize")) == volume.MIN_SIZE
+    tmpl_dev = volume.find_device(ROOT + "/tmpl/tmpl-i", 10)
+    assert volume.fs_size(tmpl_dev) == volume.MIN_SIZE
 
     node.track(103)
     res = node.vzzfs("create", "103", "--ostemplate", "tmpl-i", "--sparse", "yes")
@@ -51,7 +55,11 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     assert int(zget(ds, "volsize")) == zfs.round_size(2306867 << 10, 16384)
     c = conf(node, 103)
     assert (c["DISKSPACE"], c["DISKINODES"]) == ("2306867:2306867", "131072:144179")
-    assert volume.geometry(volume.find_device(ds, 10)).inode_count >= 131072
+    dev = volume.find_device(ds, 10)
+    assert volume.fs_size(dev) == volume.MIN_SIZE, "create leaves the growing to premount"
+    assert node.vzctl.mount(103).rc == 0 and node.vzctl.umount(103).rc == 0
+    assert volume.geometry(dev).inode_count >= 131072
+    assert volume.fs_size(dev) > 2 << 30, "the first mount grew the ext4 to DISKSPACE"
 
     node.track(104)
     res = node.vzzfs("create", "104", "--ostemplate", "tmpl-i", "--sparse", "yes",
