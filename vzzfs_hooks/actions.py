@@ -35,7 +35,15 @@ def owns(named, zvol, guarded, zvol_mounted=False):
 
 
 def zvol_state(dataset):
-    """What ``dataset`` is, as owns() takes it: "volume", "converting" or None."""
+    """What ``dataset`` is, as owns() takes it: "volume", "converting" or None.
+
+    zfs is asked only when udev has a /dev/zvol link of that name: so the hooks
+    run no zfs command for a CT that is not vzzfs's (a zvol whose link udev has
+    not made yet counts as absent; a vzzfs CT is also known by VZZFS_DATASET
+    or its guarded mount point).
+    """
+    if not zvoldev.has_link(dataset):
+        return None
     try:
         props = zfs.get(dataset, "type", PROP_CONVERT)
     except VzzfsError:
