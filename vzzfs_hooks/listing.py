@@ -10,7 +10,7 @@ from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
 
 import os
 
-from . import kstats, zfs
+from . import kstats, mounts, zfs
 from .ct import Container
 from .errors import UsageError, VzzfsError
 
@@ -20,11 +20,12 @@ DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio
                   "snapshots", "inodes", "read", "written", "mounted")
 
 
-def _status(ct):
+def _status(ct, at):
+    """(status, zvol mounted?) from ``at``, the mount table by mount point."""
+    mounted = at.get(os.path.realpath(ct.ve_private)) is not None
     if not ct.has_conf:
-        return "orphan", ct.private_mount() is not None
-    mounted = ct.private_mount() is not None
-    if ct.root_mounted():
+        return "orphan", mounted
+    if os.path.realpath(ct.ve_root) in at:
         return "running", mounted  # VE_ROOT is mounted while a CT runs (or is mounted)
     return ("attached" if mounted else "stopped"), mounted
 
@@ -47,45 +48,68 @@ def _origin(value):
 
 
 ZFS_PROPS = ["name", "volsize", "used", "referenced", "compressratio", "origin"]
+LIST_TYPES = "volume,snapshot"  # a CT's zvol and its snapshots in one `zfs list`
+
+
+def _split(listed, volumes, snaps):
+    """Sort ``zfs list -t volume,snapshot`` rows into volume rows and snapshot counts."""
+    for row in listed:
+        ds, at, _ = row["name"].partition("@")
+        if at:
+            snaps[ds] = snaps.get(ds, 0) + 1
+        else:
+            volumes.append(row)
 
 
 def rows(node, only=None):
     """A row per CT zvol under ROOT/ct, per conf naming a zvol elsewhere
-    (VZZFS_DATASET), and per conf whose named zvol is missing."""
+    (VZZFS_DATASET), and per conf whose named zvol is missing.
+
+    One `zfs list` answers for every zvol under ROOT/ct and its snapshots (one
+    more per zvol a conf names elsewhere), and the mount table is read once.
+    """
     settings = node.settings()
     base = settings.root + "/ct/"
+    volumes, snaps = [], {}
+    _split(zfs.list_datasets(settings.root + "/ct", ZFS_PROPS, types=LIST_TYPES),
+           volumes, snaps)
+    cts = containers(node, only)
     found = []  # (ctid, zfs row)
-    for row in zfs.list_datasets(settings.root + "/ct", ZFS_PROPS):
+    for row in volumes:
         ctid = row["name"][len(base):]
         if row["name"].startswith(base) and "/" not in ctid and (not only or ctid in only):
             found.append((ctid, row))
     seen = set(row["name"] for _, row in found)
     missing = []
-    for ct in explicit_cts(node, only):
-        if ct.dataset in seen:
+    for ct in cts.values():
+        if ct is None or not ct.explicit or ct.dataset in seen:
             continue
-        got = zfs.list_datasets(ct.dataset, ZFS_PROPS) if zfs.exists(ct.dataset) else []
+        got = []
+        _split(zfs.list_datasets(ct.dataset, ZFS_PROPS, types=LIST_TYPES), got, snaps)
+        got = [r for r in got if r["name"] == ct.dataset]
         if got:
             found.append((ct.ctid, got[0]))
         else:
+            zfs.exists(ct.dataset)  # raises when its pool is not imported
             missing.append(_missing_row(ct))
-    snaps = {}
-    for top in [settings.root + "/ct"] + [row["name"] for _, row in found
-                                          if not row["name"].startswith(base)]:
-        for s in zfs.list_datasets(top, ["name"], types="snapshot"):
-            ds = s["name"].split("@", 1)[0]
-            snaps[ds] = snaps.get(ds, 0) + 1
     io = kstats.objset_counters(settings.pool)
-    out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}))
+    at = {}
+    for m in mounts.table():
+        at[m.mountpoint] = m  # the top-most mount wins
+    out = [_row(node, cts.get(ctid, False), ctid, row, snaps.get(row["name"], 0),
+                io.get(row["name"], {}), at)
            for ctid, row in found] + missing
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
 
 
-def _row(node, ctid, row, snapshots, counters):
+def _row(node, ct, ctid, row, snapshots, counters, at):
+    """``ct``: the CT's Container, None if its conf is unreadable, False if not made yet."""
     try:
-        ct = Container(ctid, node)
-        status, mounted = _status(ct)
+        if ct is None:
+            raise VzzfsError("unreadable conf")
+        ct = ct or Container(ctid, node)
+        status, mounted = _status(ct, at)
     except VzzfsError:
         status, mounted = "?", None
     return {"ctid": ctid, "status": status, "dataset": row["name"],
@@ -105,9 +129,9 @@ def _missing_row(ct):
             "written": None, "mounted": False}
 
 
-def explicit_cts(node, only=None):
-    """The CTs whose conf names their zvol (VZZFS_DATASET); unreadable confs skipped."""
-    found = []
+def containers(node, only=None):
+    """{CTID: Container} for every CT conf (None where the conf is unreadable)."""
+    found = {}
     try:
         names = sorted(os.listdir(node.conf_dir))
     except OSError:
@@ -119,12 +143,15 @@ def explicit_cts(node, only=None):
         if only and ctid not in only:
             continue
         try:
-            ct = Container(ctid, node)
+            found[ctid] = Container(ctid, node)
         except VzzfsError:
-            continue
-        if ct.explicit:
-            found.append(ct)
+            found[ctid] = None
     return found
+
+
+def explicit_cts(node, only=None):
+    """The CTs whose conf names their zvol (VZZFS_DATASET); unreadable confs skipped."""
+    return [ct for ct in containers(node, only).values() if ct is not None and ct.explicit]
 
 
 def check_fields(text):
