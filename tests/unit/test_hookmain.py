@@ -234,3 +234,27 @@ def test_ctrl_c_in_a_hook_is_one_line_and_exit_130(node_dir, monkeypatch, capsys
     assert hook(node_dir, monkeypatch, "premount", 102, b"") == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CT 102: premount hook interrupted" in err, err
+
+
+def test_zvol_state_asks_zfs_only_when_udev_has_the_link(monkeypatch, tmp_path):
+    from vzzfs_hooks import zfs, zvoldev
+    asked = []
+    monkeypatch.setattr(zfs, "get", lambda ds, *props: asked.append(ds) or {"type": "volume"})
+    monkeypatch.setattr(zvoldev, "LINK_DIR", str(tmp_path))
+    assert actions.zvol_state("vz/vzzfs/ct/101") is None and asked == []
+    (tmp_path / "vz/vzzfs/ct").mkdir(parents=True)
+    (tmp_path / "vz/vzzfs/ct/101").symlink_to("../../../zd0")  # dangling, as udev's may be
+    assert actions.zvol_state("vz/vzzfs/ct/101") == "volume" and asked == ["vz/vzzfs/ct/101"]
+
+
+def test_a_named_or_guarded_ct_is_ours_without_asking_zfs(node_dir, monkeypatch):
+    def no_zfs(dataset):
+        raise AssertionError("zfs asked about %s" % dataset)
+    monkeypatch.setattr(actions, "zvol_state", no_zfs)
+    node = hookmain.Node(str(node_dir))
+    conf = node_dir / "conf" / "101.conf"
+    conf.write_text("VZZFS_DATASET=vz/vzzfs/ct/101\n")
+    assert hookmain._is_ours("premount", node, "101", str(conf))
+    conf.write_text("")
+    monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: True)
+    assert hookmain._is_ours("premount", node, "101", str(conf))
