@@ -35,6 +35,11 @@ def _pyzfs():
             lzc = None
     return lzc
 
+def preload():
+    """Load pyzfs now, where a caller can afford its start-up (before a snapshot's window)."""
+    _pyzfs()
+
+
 # (stderr fragment, error class) for the CLI; first match wins
 _CLI_ERRORS = (
     ("no such pool", PoolNotImported),
