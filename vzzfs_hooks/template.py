@@ -25,13 +25,12 @@ COMPRESSORS = ((".tar.gz", ["-z"]), (".tar.xz", ["-J"]), (".tar.bz2", ["-j"]),
 # to fit what it holds (fitted_size): any CT at least that big is a clone.
 DEFAULT_TEMPLATE_SIZE = 2 << 30
 STAGING_RATIO = 8
-# room left above resize2fs's minimum: ext4 wants free blocks to work in, and a
-# clone runs at the template's size until its first start grows it
+# room left above resize2fs's minimum (which already counts the journal and
+# ext4's metadata): ext4 wants free blocks to work in, and a clone runs at the
+# template's size until its first start grows it
 FIT_SLACK_PERCENT = 10
-FIT_SLACK_MIN = 64 << 20
-PROP_TEMPLATE = "org.openvz.vzzfs:template"
-# the template's ext4 Geometry, recorded at import: it decides a clone's inodes
-PROP_GEOMETRY = "org.openvz.vzzfs:ext4-geometry"
+FIT_SLACK_MIN = 32 << 20
+FIT_ROUND = 16 << 20
 
 
 def check_name(name):
@@ -140,18 +139,16 @@ def staging_size(tarball_bytes):
     return max(DEFAULT_TEMPLATE_SIZE, want)
 
 
-def fitted_size(min_blocks, geo, volblocksize, staged):
-    """The volsize of a template whose ext4 (``geo``) fits in ``min_blocks``. Pure.
+def fitted_size(min_blocks, block_size, volblocksize, staged):
+    """The volsize of a template whose ext4 fits in ``min_blocks`` blocks. Pure.
 
     resize2fs's minimum plus FIT_SLACK_PERCENT (at least FIT_SLACK_MIN),
-    rounded up to whole block groups (so the inodes per GiB stay the
-    template's) and to the volblocksize; at least volume.MIN_SIZE, at most
-    ``staged``, the size it was unpacked in.
+    rounded up to FIT_ROUND and the volblocksize; at least volume.MIN_SIZE,
+    at most ``staged``, the size it was unpacked in.
     """
-    need = min_blocks * geo.block_size
+    need = min_blocks * block_size
     need += max(need * FIT_SLACK_PERCENT // 100, FIT_SLACK_MIN)
-    group = geo.blocks_per_group * geo.block_size
-    size = zfs.round_size(-(-need // group) * group, volblocksize)
+    size = zfs.round_size(-(-need // FIT_ROUND) * FIT_ROUND, volblocksize)
     return min(staged, max(size, zfs.round_size(volume.MIN_SIZE, volblocksize)))
 
 
@@ -216,7 +213,8 @@ def import_template(node, name, size=None, inodes=None):
 def _fit(dev, volblocksize, staged):
     """Shrink the unpacked, unmounted ext4 on ``dev`` to fitted_size; that size."""
     volume.check_forced(dev, "fitting")
-    size = fitted_size(volume.min_blocks(dev), volume.geometry(dev), volblocksize, staged)
+    size = fitted_size(volume.min_blocks(dev), volume.geometry(dev).block_size, volblocksize,
+                       staged)
     if size < staged:
         volume.resize_offline(dev, size)
     return size
