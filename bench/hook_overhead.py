@@ -42,13 +42,16 @@ def anatomy(node, ctid):
         if rc:
             raise RuntimeError("vzctl %s %s failed under strace" % (verb, ctid))
         for shim in (s for s in spans if os.path.basename(s[0]).startswith("vps.")):
-            inner = benchlib.within(spans, shim)
-            hook = [s for s in spans if s[1] == shim[1] and s[0].startswith(HOOK_DIR)]
-            cmds = [(os.path.basename(s[0]), s[3] - s[2]) for s in inner]
-            runs.append({"script": os.path.basename(shim[0]), "seconds": shim[3] - shim[2],
-                         "python": bool(hook), "commands": cmds,
+            # the shim's process execs the hook: the run is every span of that pid
+            mine = [s for s in spans if s[1] == shim[1]]
+            whole = (shim[0], shim[1], min(s[2] for s in mine), max(s[3] for s in mine))
+            cmds = [(os.path.basename(s[0]), s[3] - s[2]) for s in benchlib.within(spans, whole)]
+            seconds = whole[3] - whole[2]
+            runs.append({"script": os.path.basename(shim[0]), "seconds": seconds,
+                         "python": any(s[0].startswith(HOOK_DIR) for s in mine),
+                         "commands": cmds,
                          "zfs_commands": sum(1 for c, _ in cmds if c in ("zfs", "zpool")),
-                         "in_python_s": (shim[3] - shim[2]) - sum(t for _, t in cmds)})
+                         "in_python_s": seconds - sum(t for _, t in cmds)})
     return runs
 
 
