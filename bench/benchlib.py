@@ -155,7 +155,7 @@ def run_rss(argv, env=None, cwd=None):
 
 def exec_spans(argv, env=None):
     """Run ``argv`` under strace -f: (exit code, spans), a span per program any process
-    ran, in order: (program's base name, pid, start s, end s), times from the start.
+    ran, in order: (program's path as exec'd, pid, start s, end s), times from the start.
 
     A program's span lasts from its successful execve to the process's next
     execve or its exit; strace's own cost is in every span, so read them as shares.
@@ -186,7 +186,7 @@ def exec_spans(argv, env=None):
         pid, when, rest = int(parts[0]), float(parts[1]), parts[2]
         t0 = when if t0 is None else t0
         if rest.startswith("execve("):
-            prog = os.path.basename(rest.split('"', 2)[1])
+            prog = rest.split('"', 2)[1]
             if "<unfinished" in rest:
                 pending[pid] = (prog, when)
             elif " = 0" in rest:
