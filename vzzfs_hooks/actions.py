@@ -7,7 +7,7 @@ fails: a mount made here is undone before an error leaves this module.
 
 import os
 
-from . import log, mounts, ownership, resize, volume, zfs, zvoldev
+from . import log, mounts, ownership, volume, zfs, zvoldev
 from .errors import ConfigError, FsError, StateError, VzzfsError
 
 
@@ -133,6 +133,7 @@ def attach(ct):
         _require_ours(ct, current)
         log.info("CT %s: %s already mounted on %s" % (ct.ctid, ct.dataset, ct.ve_private))
         return False
+    from . import resize  # only attaching needs it: a hook for another CT starts without
     volsize, pool_full = _check_volume(ct)
     _prepare_mountpoint(ct)
     device = volume.find_device(ct.dataset, ct.settings.dev_timeout)
@@ -154,6 +155,7 @@ def _follow_diskspace(ct, device, current):
     full) is a warning, not a failed start: the CT runs at its old size.
     Shrinking needs the CT stopped, so it is only named.
     """
+    from . import resize
     try:
         wanted = resize.wanted_size(ct)
         if wanted is not None and wanted > current:

@@ -258,3 +258,16 @@ def test_a_named_or_guarded_ct_is_ours_without_asking_zfs(node_dir, monkeypatch)
     conf.write_text("")
     monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: True)
     assert hookmain._is_ours("premount", node, "101", str(conf))
+
+
+def test_the_hooks_start_without_the_code_only_vzzfs_cts_need():
+    """What a hook imports before it knows the CT is vzzfs's is all another CT pays for."""
+    import subprocess
+    import sys
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.check_output(
+        [sys.executable, "-B", "-c", "import sys, vzzfs_hooks.hookmain; print(' '.join(sys.modules))"],
+        cwd=top, universal_newlines=True).split()
+    heavy = ("vzzfs_hooks.chkpnt", "vzzfs_hooks.snapshots", "vzzfs_hooks.resize",
+             "vzzfs_hooks.vzclient", "libzfs_core", "tempfile", "psutil")
+    assert [m for m in heavy if m in out] == []
