@@ -58,10 +58,12 @@ def is_vzzfs(ct):
     return owns(ct.explicit, zvol_state(ct.dataset), is_guarded_mountpoint(ct.ve_private))
 
 
-def zvol_mounted_on(path):
-    """Is a zvol (a /dev/zdN) mounted on ``path``?"""
+def zvol_mounted_on(path, dataset=None):
+    """Is a zvol (a /dev/zdN; with ``dataset``, that one) mounted on ``path``?"""
     m = mounts.mount_at(path)
-    return m is not None and zvoldev.ZD_RE.match(os.path.basename(m.source)) is not None
+    if m is None or zvoldev.ZD_RE.match(os.path.basename(m.source)) is None:
+        return False
+    return dataset is None or zvoldev.zvol_name(m.source) == dataset
 
 
 def is_guarded_mountpoint(path):

@@ -121,7 +121,10 @@ def _is_ours(action, node, ctid, conffile):
     except ConfigError:
         zvol, mounted = "unknown", private is not None and actions.zvol_mounted_on(private)
     else:
-        zvol, mounted = actions.zvol_state(ownership.ct_dataset(root, ctid)), False
+        dataset = ownership.ct_dataset(root, ctid)
+        if private is not None and actions.zvol_mounted_on(private, dataset):
+            return True  # that zvol is mounted on VE_PRIVATE (postumount): no zfs to ask
+        zvol, mounted = actions.zvol_state(dataset), False
     return actions.owns(False, zvol, False, mounted)
 
 

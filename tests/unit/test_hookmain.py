@@ -124,7 +124,7 @@ def node_dir(monkeypatch, tmp_path):
     (tmp_path / "vzzfs.conf").write_text('VZZFS_DEV_TIMEOUT="abc"\n')
     monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
     monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: False)
-    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path: False)
+    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path, dataset=None: False)
     monkeypatch.setattr(hookmain, "run_chained", lambda script: 0)
     return tmp_path
 
@@ -175,7 +175,7 @@ def test_vzzfs_root_typo_still_stops_an_attached_ct(node_dir, monkeypatch, capsy
     (node_dir / "vzzfs.conf").write_text("VZZFS_ROOT=vz//vzzfs\n")
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 0
     assert "VZZFS_ROOT" in capsys.readouterr().err
-    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path: True)
+    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path, dataset=None: dataset is None)
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 3
 
 
@@ -271,3 +271,15 @@ def test_the_hooks_start_without_the_code_only_vzzfs_cts_need():
     heavy = ("vzzfs_hooks.chkpnt", "vzzfs_hooks.snapshots", "vzzfs_hooks.resize",
              "vzzfs_hooks.vzclient", "libzfs_core", "tempfile", "psutil")
     assert [m for m in heavy if m in out] == []
+
+
+def test_its_zvol_mounted_on_private_is_ours_without_asking_zfs(node_dir, monkeypatch):
+    def no_zfs(dataset):
+        raise AssertionError("zfs asked about %s" % dataset)
+    monkeypatch.setattr(actions, "zvol_state", no_zfs)
+    monkeypatch.setattr(actions, "zvol_mounted_on",
+                        lambda path, dataset=None: dataset == "vz/vzzfs/ct/101")
+    (node_dir / "vzzfs.conf").write_text("")
+    conf = node_dir / "conf" / "101.conf"
+    conf.write_text("")
+    assert hookmain._is_ours("postumount", hookmain.Node(str(node_dir)), "101", str(conf))
