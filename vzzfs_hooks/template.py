@@ -31,6 +31,9 @@ STAGING_RATIO = 8
 FIT_SLACK_PERCENT = 10
 FIT_SLACK_MIN = 32 << 20
 FIT_ROUND = 16 << 20
+PROP_TEMPLATE = "org.openvz.vzzfs:template"
+# the template's ext4 Geometry, recorded at import: it decides a clone's inodes
+PROP_GEOMETRY = "org.openvz.vzzfs:ext4-geometry"
 
 
 def check_name(name):
