@@ -138,19 +138,25 @@ def table(header, rows):
 def run_rss(argv, env=None, cwd=None):
     """(seconds, peak RSS in bytes, exit code, output) of one command run to its end.
 
-    The peak is the kernel's for that process and the children it waited for
-    (wait4's ru_maxrss): for a hook, the largest of Python and the commands it ran.
+    GNU time runs it: a process forked from this (large) Python would carry
+    Python's RSS into its own peak at exec. The peak is the kernel's for the
+    command and the children it waited for: for a hook, the largest of Python
+    and the commands it ran.
     """
-    start = time.monotonic()
-    proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, env=env, cwd=cwd)
-    out = proc.stdout.read()
-    proc.stdout.close()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    took = time.monotonic() - start
-    proc.returncode = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    return took, usage.ru_maxrss * 1024, proc.returncode, out
+    fd, rss_file = tempfile.mkstemp(prefix="vzzfs-rss-")
+    os.close(fd)
+    try:
+        start = time.monotonic()
+        res = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file]
+                             + [str(a) for a in argv], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, env=env, cwd=cwd)
+        took = time.monotonic() - start
+        with open(rss_file) as f:
+            kib = int(f.read().split()[-1])
+    finally:
+        os.unlink(rss_file)
+    return took, kib * 1024, res.returncode, res.stdout
 
 
 def exec_spans(argv, env=None):
