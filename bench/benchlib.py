@@ -132,3 +132,83 @@ def table(header, rows):
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     for row in [header] + list(rows):
         print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)), flush=True)
+
+
+def run_rss(argv, env=None, cwd=None):
+    """(seconds, peak RSS in bytes, exit code, output) of one command run to its end.
+
+    GNU time runs it: a process forked from this (large) Python would carry
+    Python's RSS into its own peak at exec. The peak is the kernel's for the
+    command and the children it waited for: for a hook, the largest of Python
+    and the commands it ran.
+    """
+    fd, rss_file = tempfile.mkstemp(prefix="vzzfs-rss-")
+    os.close(fd)
+    try:
+        start = time.monotonic()
+        res = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file]
+                             + [str(a) for a in argv], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, env=env, cwd=cwd)
+        took = time.monotonic() - start
+        with open(rss_file) as f:
+            kib = int(f.read().split()[-1])
+    finally:
+        os.unlink(rss_file)
+    return took, kib * 1024, res.returncode, res.stdout
+
+
+def exec_spans(argv, env=None):
+    """Run ``argv`` under strace -f: (exit code, spans), a span per program any process
+    ran, in order: (program's path as exec'd, pid, start s, end s), times from the start.
+
+    A program's span lasts from its successful execve to the process's next
+    execve or its exit; strace's own cost is in every span, so read them as shares.
+    """
+    fd, log = tempfile.mkstemp(prefix="vzzfs-strace-")
+    os.close(fd)
+    try:
+        res = subprocess.run(["strace", "-f", "-q", "-ttt", "--seccomp-bpf", "-e",
+                              "trace=execve", "-o", log] + [str(a) for a in argv],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env)
+        with open(log) as f:
+            lines = f.read().splitlines()
+    finally:
+        os.unlink(log)
+    spans, open_span, pending = [], {}, {}
+    t0 = None
+
+    def close(pid, when):
+        if pid in open_span:
+            prog, start = open_span.pop(pid)
+            spans.append((prog, pid, start - t0, when - t0))
+
+    for line in lines:
+        parts = line.split(None, 2)
+        if len(parts) < 3 or not parts[0].isdigit():
+            continue
+        pid, when, rest = int(parts[0]), float(parts[1]), parts[2]
+        t0 = when if t0 is None else t0
+        if rest.startswith("execve("):
+            prog = rest.split('"', 2)[1]
+            if "<unfinished" in rest:
+                pending[pid] = (prog, when)
+            elif " = 0" in rest:
+                close(pid, when)
+                open_span[pid] = (prog, when)
+        elif rest.startswith("<... execve resumed>") and pid in pending:
+            prog, start = pending.pop(pid)
+            if " = 0" in rest:
+                close(pid, start)
+                open_span[pid] = (prog, start)
+        elif rest.startswith("+++ exited") or rest.startswith("+++ killed"):
+            close(pid, when)
+    for pid in list(open_span):
+        close(pid, open_span[pid][1])
+    return res.returncode, sorted(spans, key=lambda s: s[2])
+
+
+def within(spans, outer):
+    """The spans that ran inside ``outer`` (another span), other processes only."""
+    return [s for s in spans if s[1] != outer[1] and s[2] >= outer[2] and s[3] <= outer[3]]

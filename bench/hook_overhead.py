@@ -1,29 +1,91 @@
 #!/usr/bin/python3
-"""Benchmark: what the hooks add to vzctl mount + umount.
+"""Benchmark: what the hooks add to vzctl mount + umount, and what a hook is made of.
 
-The same zvol is attached the vzctl way (the real vzctl 4.11.1 runs premount,
-the bind mount of VE_ROOT, mount; then umount, VE_ROOT's unmount, postumount:
-three Python hook runs, as the umount shim has nothing to run) and by hand (mount the
-ext4, bind it, unmount both). Also times the parts a hook is made of: a bare
-Python start, Python importing the hook's modules, and one `zfs list`.
+vzzfs's CT: the same zvol is attached the vzctl way (the real vzctl 4.11.1 runs
+premount, the bind mount of VE_ROOT, mount; then umount, VE_ROOT's unmount,
+postumount) and by hand (mount the ext4, bind it, unmount both: the seed's
+manual procedure). A CT vzzfs does not own (a plain simfs directory): vzctl
+mount + umount with the hooks installed and with none. One more round of each
+under strace takes the hooks apart: each hook run, the commands it ran, and
+how many of them were zfs/zpool. Also: a bare Python start, Python importing
+the hook's modules, one `zfs list`, and the peak RSS of premount and postumount
+run as vzctl runs them.
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/hook_overhead.py
 """
+import os
 import sys
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import volume, zvoldev  # benchlib has put the repo on sys.path
+from vzzfs_hooks import hookwire, volume, zvoldev  # benchlib has put the repo on sys.path
 
 ROUNDS = 5
+HOOK_DIR = os.path.join(benchlib.REPO, "hooks")
+
+
+def cycle(node, ctid):
+    for verb in ("mount", "umount"):
+        res = node.vzctl.run(verb, ctid)
+        if res.rc:
+            raise RuntimeError("vzctl %s %s failed: %s" % (verb, ctid, res.output))
+
+
+def rounds(fn):
+    return [benchlib.timed(fn)[0] for _ in range(ROUNDS)]
+
+
+def anatomy(node, ctid):
+    """One vzctl mount + umount under strace: a dict per hook run (in order)."""
+    runs = []
+    for verb in ("mount", "umount"):
+        rc, spans = benchlib.exec_spans(["/usr/sbin/vzctl", verb, ctid])
+        if rc:
+            raise RuntimeError("vzctl %s %s failed under strace" % (verb, ctid))
+        for shim in (s for s in spans if os.path.basename(s[0]).startswith("vps.")):
+            # the shim's process execs the hook: the run is every span of that pid
+            mine = [s for s in spans if s[1] == shim[1]]
+            whole = (shim[0], shim[1], min(s[2] for s in mine), max(s[3] for s in mine))
+            cmds = [(os.path.basename(s[0]), s[3] - s[2]) for s in benchlib.within(spans, whole)]
+            seconds = whole[3] - whole[2]
+            runs.append({"script": os.path.basename(shim[0]), "seconds": seconds,
+                         "python": any(s[0].startswith(HOOK_DIR) for s in mine),
+                         "commands": cmds,
+                         "zfs_commands": sum(1 for c, _ in cmds if c in ("zfs", "zpool")),
+                         "in_python_s": seconds - sum(t for _, t in cmds)})
+    return runs
+
+
+def hook_rss(node, ctid, action):
+    """(seconds, peak RSS bytes) of /etc/vz/conf/vps.ACTION run with vzctl's environment."""
+    env = {"HOME": "/", "TERM": "linux", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "VEID": str(ctid), "VE_CONFFILE": node.conffile(ctid)}
+    took, rss, rc, out = benchlib.run_rss([os.path.join(node.etc, "conf", "vps." + action)],
+                                          env=env)
+    if rc:
+        raise RuntimeError("vps.%s for %s failed: %s" % (action, ctid, out))
+    return took, rss
 
 
 def run():
+    result = {"rounds": ROUNDS}
     with benchlib.Scratch() as node:
         node.make_ct(101)
-        hooks, plain = [], []
-        for _ in range(ROUNDS):
-            took, _r = benchlib.timed(lambda: (node.vzctl.mount(101), node.vzctl.umount(101)))
-            hooks.append(took)
+        node.make_simfs_ct(102)
+        hooks = rounds(lambda: cycle(node, 101))
+        foreign = rounds(lambda: cycle(node, 102))
+        result["anatomy_vzzfs"] = anatomy(node, 101)
+        result["anatomy_foreign"] = anatomy(node, 102)
+        for ctid, key in ((101, "vzzfs"), (102, "foreign")):
+            for action in ("premount", "postumount"):
+                took, rss = hook_rss(node, ctid, action)
+                result["rss_%s_%s_bytes" % (action, key)] = rss
+                result["direct_%s_%s_s" % (action, key)] = took
+        conf = os.path.join(node.etc, "conf")
+        hookwire.uninstall(conf)
+        try:
+            bare = rounds(lambda: cycle(node, 102))
+        finally:
+            hookwire.install(conf, HOOK_DIR)
         dev = zvoldev.find_device(node.dataset(101), 10)
         private, root = node.private(101), node.root(101)
         volume.set_immutable(private, False)
@@ -33,23 +95,36 @@ def run():
             sh("mount", "--bind", private, root)
             sh("umount", root)
             sh("umount", private)
-        for _ in range(ROUNDS):
-            plain.append(benchlib.timed(by_hand)[0])
+        plain = rounds(by_hand)
         volume.set_immutable(private, True)
     parts = {"python_start_s": [sys.executable, "-c", "pass"],
              "hook_imports_s": [sys.executable, "-c", "import vzzfs_hooks.hookmain"],
              "zfs_list_s": ["zfs", "list"]}
     sh(*parts["hook_imports_s"], cwd=benchlib.REPO)  # bytecode compiled once, as on a node
-    result = {"rounds": ROUNDS, "hooks_s": hooks, "plain_s": plain,
-              "ratio": benchlib.median(hooks) / benchlib.median(plain)}
+    result.update({"hooks_s": hooks, "plain_s": plain, "foreign_s": foreign,
+                   "nohooks_s": bare,
+                   "ratio": benchlib.median(hooks) / benchlib.median(plain),
+                   "foreign_ratio": benchlib.median(foreign) / benchlib.median(bare)})
     for key, argv in parts.items():
         result[key] = [benchlib.timed(sh, *argv, cwd=benchlib.REPO)[0] for _ in range(ROUNDS)]
     benchlib.table(("mount+umount", "median s", "min s", "max s"),
                    [(k, "%.2f" % benchlib.median(v), "%.2f" % min(v), "%.2f" % max(v))
-                    for k, v in (("with hooks", hooks), ("plain", plain))])
-    print("hooks / plain: %.1fx" % result["ratio"])
+                    for k, v in (("vzzfs CT, hooks", hooks), ("vzzfs CT, by hand", plain),
+                                 ("other CT, hooks", foreign), ("other CT, no hooks", bare))])
+    print("vzzfs CT: hooks / by hand: %.1fx; other CT: hooks / none: %.1fx"
+          % (result["ratio"], result["foreign_ratio"]))
     print("parts (median s): %s" % ", ".join("%s %.2f" % (k[:-2], benchlib.median(result[k]))
                                            for k in parts))
+    for key in ("vzzfs", "foreign"):
+        for r in result["anatomy_" + key]:
+            print("%-8s %-15s %.2f s (%s), in Python or the shell %.2f s, zfs/zpool: %d"
+                  % (key, r["script"], r["seconds"],
+                     ", ".join("%s %.2f" % c for c in r["commands"]) or "no commands",
+                     r["in_python_s"], r["zfs_commands"]))
+        for action in ("premount", "postumount"):
+            print("%-8s %-15s peak RSS %.1f MiB" % (key, "vps." + action,
+                                                   result["rss_%s_%s_bytes" % (action, key)]
+                                                   / (1 << 20)))
     return result
 
 

@@ -41,9 +41,13 @@ def hook_overhead(r, fig):
     parts = (("Python\nstart", "python_start_s"), ("Python +\nhook imports", "hook_imports_s"),
              ("zfs list", "zfs_list_s"))
     ax = fig.add_subplot(121 if "zfs_list_s" in r else 111)
-    bars(ax, ["vzctl mount+umount\nwith hooks", "mount+umount\nby hand"],
-         [("median", [median(r["hooks_s"]), median(r["plain_s"])])], "seconds (emulated VM)")
-    ax.set_title("Hook overhead: %.1fx the bare mounts" % r["ratio"], fontsize=10)
+    labels = ["vzzfs CT\nhooks", "vzzfs CT\nby hand"]
+    values = [median(r["hooks_s"]), median(r["plain_s"])]
+    if "foreign_s" in r:
+        labels += ["other CT\nhooks", "other CT\nno hooks"]
+        values += [median(r["foreign_s"]), median(r["nohooks_s"])]
+    bars(ax, labels, [("median", values)], "seconds (emulated VM)")
+    ax.set_title("vzctl mount+umount: %.1fx by hand" % r["ratio"], fontsize=10)
     if "zfs_list_s" in r:
         ax = fig.add_subplot(122)
         bars(ax, [label for label, _ in parts], [("median", [median(r[k]) for _, k in parts])],
@@ -51,12 +55,27 @@ def hook_overhead(r, fig):
         ax.set_title("What a hook is made of", fontsize=10)
 
 
+def list_scale(r, fig):
+    ax = fig.add_subplot(121)
+    bars(ax, ["zfs list\n-t all -p", "vzzfs list"],
+         [("median", [median(r["bare_s"]), median(r["vzzfs_s"])])], "seconds (emulated VM)")
+    ax.set_title("%d CTs, %d snapshots: %.1fx" % (r["cts"], r["snapshots"], r["ratio"]),
+                 fontsize=10)
+    ax = fig.add_subplot(122)
+    bars(ax, ["zfs list", "vzzfs list"],
+         [("peak RSS", [r["bare_rss_bytes"] / MIB, r["vzzfs_rss_bytes"] / MIB])], "MiB")
+    ax.set_title("Peak RSS", fontsize=10)
+
+
 def create_clone_vs_unpack(r, fig):
     ax = fig.add_subplot(111)
     rows = r["rows"]
-    bars(ax, ["%s template\n%d MiB" % (x["template"], x["mib"]) for x in rows],
-         [("unpack tarball", [x["unpack_s"] for x in rows]),
-          ("clone template", [x["clone_s"] for x in rows])], "seconds to create a CT")
+    series = [("unpack tarball", [x["unpack_s"] for x in rows]),
+              ("clone template", [x["clone_s"] for x in rows])]
+    if rows and "first_mount_s" in rows[0]:
+        series.append(("clone's 1st mount+umount", [x["first_mount_s"] for x in rows]))
+    bars(ax, ["%s\n%s" % (x["template"], "%d MiB" % x["mib"] if x["mib"] else "debootstrap")
+              for x in rows], series, "seconds")
     ax.set_title("vzzfs create: clone vs unpack")
 
 

@@ -7,7 +7,7 @@ fails: a mount made here is undone before an error leaves this module.
 
 import os
 
-from . import lock, log, mounts, names, ownership, resize, volume, zfs, zvoldev
+from . import log, mounts, names, ownership, volume, zfs, zvoldev
 from .errors import ConfigError, FsError, StateError, UsageError, VzzfsError
 
 
@@ -34,7 +34,15 @@ def owns(named, zvol, guarded, zvol_mounted=False):
 
 
 def zvol_state(dataset):
-    """What ``dataset`` is, as owns() takes it: "volume", "converting" or None."""
+    """What ``dataset`` is, as owns() takes it: "volume", "converting" or None.
+
+    zfs is asked only when udev has a /dev/zvol link of that name: so the hooks
+    run no zfs command for a CT that is not vzzfs's (a zvol whose link udev has
+    not made yet counts as absent; a vzzfs CT is also known by VZZFS_DATASET
+    or its guarded mount point).
+    """
+    if not zvoldev.has_link(dataset):
+        return None
     try:
         props = zfs.get(dataset, "type", names.PROP_CONVERT)
     except VzzfsError:
@@ -49,10 +57,12 @@ def is_vzzfs(ct):
     return owns(ct.explicit, zvol_state(ct.dataset), is_guarded_mountpoint(ct.ve_private))
 
 
-def zvol_mounted_on(path):
-    """Is a zvol (a /dev/zdN) mounted on ``path``?"""
+def zvol_mounted_on(path, dataset=None):
+    """Is a zvol (a /dev/zdN; with ``dataset``, that one) mounted on ``path``?"""
     m = mounts.mount_at(path)
-    return m is not None and zvoldev.ZD_RE.match(os.path.basename(m.source)) is not None
+    if m is None or zvoldev.ZD_RE.match(os.path.basename(m.source)) is None:
+        return False
+    return dataset is None or zvoldev.zvol_name(m.source) == dataset
 
 
 def zvols_mounted_under(top):
@@ -131,6 +141,7 @@ def attach(ct):
         _require_ours(ct, current)
         log.info("CT %s: %s already mounted on %s" % (ct.ctid, ct.dataset, ct.ve_private))
         return False
+    from . import resize  # only attaching needs it: a hook for another CT starts without
     volsize, pool_full = _check_volume(ct)
     _prepare_mountpoint(ct)
     device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
@@ -152,6 +163,7 @@ def _follow_diskspace(ct, device, current):
     full) is a warning, not a failed start: the CT runs at its old size.
     Shrinking needs the CT stopped, so it is only named.
     """
+    from . import resize
     try:
         wanted = resize.wanted_size(ct)
         if wanted is not None and wanted > current:
@@ -245,6 +257,7 @@ def _guard_if_empty(ct):
 
 def attach_locked(ct):
     """vzzfs attach: ``attach`` under the CT's lock, for a vzzfs CT only."""
+    from . import lock  # the hooks never lock (vzctl holds it): they start without it
     ct.require_conf()
     with lock.ct_lock(ct, "vzzfs attach"):
         if not is_vzzfs(ct):
@@ -255,5 +268,6 @@ def attach_locked(ct):
 
 def detach_locked(ct):
     """vzzfs detach: ``detach`` under the CT's lock."""
+    from . import lock
     with lock.ct_lock(ct, "vzzfs detach"):
         return detach(ct)

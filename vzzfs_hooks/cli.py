@@ -326,7 +326,7 @@ def build_parser():
     tsub.required = True
     s = tsub.add_parser("import", help="unpack a cached tarball into a template zvol once")
     s.add_argument("name")
-    s.add_argument("--size", help="template zvol size (default 2G)")
+    s.add_argument("--size", help="template zvol size (default: fitted to what it holds)")
     s.add_argument("--diskinodes", help="inode count of its ext4 (mkfs -N); clones keep its "
                    "inodes per GiB (default: ext4's, 65536 per GiB)")
     s.set_defaults(func=cmd_template_import)

@@ -8,7 +8,6 @@ whatever the locale (cron's is ASCII): bytes are decoded as file names are
 not text come back unchanged on writing (surrogateescape)."""
 
 import os
-import tempfile
 
 
 def read_text(path):
@@ -18,6 +17,7 @@ def read_text(path):
 
 
 def write_atomic(path, text, mode=0o644):
+    import tempfile  # here: the hooks read files on every start and write none
     fd, tmp = tempfile.mkstemp(prefix=".vzzfs-", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as f:

@@ -12,13 +12,15 @@ its own conf holds, so a typo in vzzfs.conf never stops a ploop or simfs CT.
 """
 
 import os
-import subprocess
 import sys
 
-from . import actions, chkpnt, config, ctlimits, log, names, vzclient
+from . import actions, config, log, names
 from .config import Node
-from .ct import Container
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, VzzfsError
+
+# A CT that is not vzzfs's passes with what is imported above and no zfs/zpool
+# command (actions.zvol_state); what only vzzfs's CTs need (chkpnt and the
+# snapshot code behind it, vzclient, ctlimits, Container, subprocess) is imported on use.
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
 CHAIN_ONLY = ("umount",)  # actions where vzzfs only runs the admin's chained script
@@ -28,6 +30,7 @@ def run_chained(script):
     """Run the admin's own script the way vzctl would; its exit code, 0 if none."""
     if not script or not os.path.exists(script):
         return 0
+    import subprocess
     argv = [script] if os.access(script, os.X_OK) else ["/bin/sh", script]
     return subprocess.call(argv, stdin=subprocess.DEVNULL)
 
@@ -39,6 +42,7 @@ def run_hook(action, ct, chained=None):
         return run_chained(chained)
     if action == "create":
         return _create(ct, chained)
+    from . import chkpnt, ctlimits, vzclient
     verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv())
     if action == "premount":
         if vzclient.is_libvzctl():
@@ -105,19 +109,26 @@ def _is_ours(action, node, ctid, conffile):
             return config.parse_bool(value, "VZZFS_AUTO_CREATE")
         except ConfigError:
             return True  # a typo in the one setting that decides: refuse, naming it
+    if own.get("VZZFS_DATASET"):
+        return True  # decides alone (actions.owns): nothing more to read
     private = config.expand_veid(
         "VE_PRIVATE", config.merge(node.global_params(), own).get("VE_PRIVATE",
                                                                   "/vz/private/$VEID"), ctid)
     private = os.path.normpath(private) if private.startswith("/") else None
     guarded = private is not None and actions.is_guarded_mountpoint(private)
+    if guarded:
+        return True  # decides alone: no zfs command to ask about the zvol
     try:
         root = names.check_dataset_name(vzzfs.get("VZZFS_ROOT", config.DEFAULTS["VZZFS_ROOT"]),
                                          "VZZFS_ROOT")
     except ConfigError:
         zvol, mounted = "unknown", private is not None and actions.zvol_mounted_on(private)
     else:
-        zvol, mounted = actions.zvol_state(names.ct_dataset(root, ctid)), False
-    return actions.owns(bool(own.get("VZZFS_DATASET")), zvol, guarded, mounted)
+        dataset = names.ct_dataset(root, ctid)
+        if private is not None and actions.zvol_mounted_on(private, dataset):
+            return True  # that zvol is mounted on VE_PRIVATE (postumount): no zfs to ask
+        zvol, mounted = actions.zvol_state(dataset), False
+    return actions.owns(False, zvol, False, mounted)
 
 
 def _warn_if_broken(node, ctid):
@@ -170,6 +181,7 @@ def main(action, argv=None):
         if not _is_ours(action, node, ctid, conffile):
             _warn_if_broken(node, ctid)
             return run_hook(action, None, chained)
+        from .ct import Container
         return run_hook(action, Container(ctid, node, conffile), chained)
     except VzzfsError as e:
         if e.ctid is None:

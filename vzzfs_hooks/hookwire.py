@@ -30,12 +30,26 @@ def default_hook_dir():
     return hooks if os.path.isfile(os.path.join(hooks, "vzzfs-hook")) else DEFAULT_HOOK_DIR
 
 
+# The mount hook only checks what vzzfs's premount did: when vps.premount is
+# vzzfs's (its marker line, read with sh builtins: no process) and there is no
+# admin's script, the shim exits at once instead of starting Python.
+CHECK_ONLY = ("mount",)
+
+
 def shim_text(action, hook_dir, conf_dir):
     script = os.path.join(conf_dir, "vps." + action)
-    # vzzfs has nothing to do at umount: without an admin's script there is no
-    # reason to start Python on every vzctl stop
     chained = shlex.quote(script + CHAIN_SUFFIX)  # a path may hold ', $ or spaces
-    skip = "[ -e %s ] || exit 0\n" % chained if action in CHAIN_ONLY else ""
+    skip = ""
+    if action in CHAIN_ONLY:
+        # vzzfs has nothing to do at umount: without an admin's script there is no
+        # reason to start Python on every vzctl stop
+        skip = "[ -e %s ] || exit 0\n" % chained
+    elif action in CHECK_ONLY:
+        skip = ("if [ ! -e %s ]; then\n"
+                "    { read -r l; read -r l; } 2>/dev/null < %s\n"
+                "    [ \"$l\" = %s ] && exit 0\n"
+                "fi\n" % (chained, shlex.quote(os.path.join(conf_dir, "vps.premount")),
+                           shlex.quote("%s: premount" % MARKER)))
     return ("#!/bin/sh\n"
             "%s: %s\n"
             "# Installed by 'vzzfs install-hooks'; 'vzzfs uninstall-hooks' removes it. Do not edit:\n"

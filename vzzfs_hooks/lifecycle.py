@@ -180,29 +180,20 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
         props.update({PROP_CTID: ct.ctid, PROP_TEMPLATE: ostemplate})
         with Reverter() as undo:
             if by_clone:
-                zfs.clone(golden, ct.dataset, props)
-                undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
+                # only what the new CT needs now: the zvol at its size. Its ext4 stays the
+                # template's size until premount grows it at the first start or mount
+                # (actions._follow_diskspace), so create touches no block device.
                 size = zfs.round_size(diskspace, settings.volblocksize)
                 if size > tmpl_size:
-                    zfs.set_props(ct.dataset, {"volsize": str(size)})
+                    props["volsize"] = str(size)
+                zfs.clone(golden, ct.dataset, props)
+                undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
+                make_dirs(ct, undo)
             else:
                 zfs.create_volume(ct.dataset, diskspace, settings.volblocksize, settings.sparse, props)
                 undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
-            make_dirs(ct, undo)
-            dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
-            if not by_clone:
-                volume.mkfs(dev, diskspace, diskinodes and diskinodes[1])
-            volume.set_immutable(ct.ve_private, False)
-            volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
-            try:
-                if by_clone:
-                    volume.grow_fs(dev)
-                else:
-                    template.unpack(tarball, tar_opts, ct.ve_private,
-                                    "CT %s: unpacking %s" % (ct.ctid, ostemplate))
-            finally:
-                volume.umount(ct.ve_private, settings.busy_timeout)
-                volume.set_immutable(ct.ve_private, True)
+                make_dirs(ct, undo)
+                _unpack_into(ct, settings, tarball, tar_opts, ostemplate, diskspace, diskinodes)
             kb = diskspace >> 10
             changes = {"OSTEMPLATE": ostemplate, "VE_LAYOUT": "simfs", "DISK_QUOTA": "no",
                        "DISKSPACE": "%d:%d" % (kb, kb), "VZZFS_DATASET": ct.dataset,
@@ -217,6 +208,20 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     log.info("CT %s: created on %s from %s (%s)" % (ct.ctid, ct.dataset, ostemplate,
                                                   "clone" if by_clone else "tarball"))
     return Container(ct.ctid, node), by_clone
+
+
+def _unpack_into(ct, settings, tarball, tar_opts, ostemplate, diskspace, diskinodes):
+    """mkfs the new zvol and unpack the template's tarball onto it."""
+    dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
+    volume.mkfs(dev, diskspace, diskinodes and diskinodes[1])
+    volume.set_immutable(ct.ve_private, False)
+    volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
+    try:
+        template.unpack(tarball, tar_opts, ct.ve_private,
+                        "CT %s: unpacking %s" % (ct.ctid, ostemplate))
+    finally:
+        volume.umount(ct.ve_private, settings.busy_timeout)
+        volume.set_immutable(ct.ve_private, True)
 
 
 # ---- clone ----

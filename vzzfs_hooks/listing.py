@@ -17,7 +17,7 @@ and VZZFS_IOPSLIMIT; ctlimits.py puts them on the zvol's device).
 import os
 import time
 
-from . import iolimits, kstats, names, retention, zfs
+from . import iolimits, kstats, mounts, names, retention, zfs
 from .ct import Container
 from .errors import UsageError, VzzfsError
 
@@ -29,11 +29,12 @@ DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio
                   "iopslimit", "mounted")
 
 
-def _status(ct):
+def _status(ct, at):
+    """(status, zvol mounted?) from ``at``, the mount table by mount point."""
+    mounted = at.get(os.path.realpath(ct.ve_private)) is not None
     if not ct.has_conf:
-        return "orphan", ct.private_mount() is not None
-    mounted = ct.private_mount() is not None
-    if ct.root_mounted():
+        return "orphan", mounted
+    if os.path.realpath(ct.ve_root) in at:
         return "running", mounted  # VE_ROOT is mounted while a CT runs (or is mounted)
     return ("attached" if mounted else "stopped"), mounted
 
@@ -44,45 +45,70 @@ def _inodes(ct):
     return "%d/%d" % (st.f_files - st.f_ffree, st.f_files)
 
 
-ZFS_PROPS = ["name", "volsize", "used", "referenced", "compressratio", "origin"]
+# a CT's zvol and its snapshots come in one `zfs list -t volume,snapshot`
+ZFS_PROPS = ["name", "volsize", "used", "referenced", "compressratio", "origin", "creation",
+             names.PROP_KIND, names.PROP_REPLICATED]
+LIST_TYPES = "volume,snapshot"
+
+
+class _Snapshots(object):
+    """Per zvol: how many snapshots, and when the newest scheduled and replicated were taken."""
+
+    def __init__(self):
+        self.count, self.auto, self.sent = {}, {}, {}
+
+    def split(self, listed, volumes):
+        """Sort ``zfs list -t volume,snapshot`` rows into ``volumes`` and these counts."""
+        for row in listed:
+            ds, at, _ = row["name"].partition("@")
+            if not at:
+                volumes.append(row)
+                continue
+            self.count[ds] = self.count.get(ds, 0) + 1
+            if row.get(names.PROP_KIND) == names.KIND_AUTO:
+                self.auto[ds] = max(self.auto.get(ds, 0), int(row["creation"]))
+            if row.get(names.PROP_REPLICATED) == "yes":
+                self.sent[ds] = max(self.sent.get(ds, 0), int(row["creation"]))
 
 
 def rows(node, only=None):
     """A row per CT zvol under ROOT/ct, per conf naming a zvol elsewhere
-    (VZZFS_DATASET), and per conf whose named zvol is missing."""
+    (VZZFS_DATASET), and per conf whose named zvol is missing.
+
+    One `zfs list` answers for every zvol under ROOT/ct and its snapshots (one
+    more per zvol a conf names elsewhere); the mount table is read once and each
+    conf parsed once.
+    """
     settings = node.settings()
     zfs.require_pool(settings.pool)
     parent = names.ct_parent(settings.root)
     base = parent + "/"
+    volumes, snaps = [], _Snapshots()
+    snaps.split(zfs.list_datasets(parent, ZFS_PROPS, types=LIST_TYPES), volumes)
+    cts = containers(node, only)
     found = []  # (ctid, zfs row)
-    for row in zfs.list_datasets(parent, ZFS_PROPS):
+    for row in volumes:
         ctid = row["name"][len(base):]
         if row["name"].startswith(base) and "/" not in ctid and (not only or ctid in only):
             found.append((ctid, row))
     seen = set(row["name"] for _, row in found)
     missing = []
-    for ct in explicit_cts(node, only):
-        if ct.dataset in seen:
+    for ct in cts.values():
+        if ct is None or not ct.explicit or ct.dataset in seen:
             continue
-        got = zfs.list_datasets(ct.dataset, ZFS_PROPS) if zfs.exists(ct.dataset) else []
+        got = []
+        snaps.split(zfs.list_datasets(ct.dataset, ZFS_PROPS, types=LIST_TYPES), got)
+        got = [r for r in got if r["name"] == ct.dataset]
         if got:
             found.append((ct.ctid, got[0]))
         else:
+            zfs.exists(ct.dataset)  # raises when its pool is not imported
             missing.append(_missing_row(ct))
-    snaps, autos, sent = {}, {}, {}
-    for top in [parent] + [row["name"] for _, row in found
-                                          if not row["name"].startswith(base)]:
-        for s in zfs.list_datasets(top, ["name", "creation", names.PROP_KIND,
-                                         names.PROP_REPLICATED], types="snapshot"):
-            ds = s["name"].split("@", 1)[0]
-            snaps[ds] = snaps.get(ds, 0) + 1
-            if s.get(names.PROP_KIND) == names.KIND_AUTO:
-                autos[ds] = max(autos.get(ds, 0), int(s["creation"]))
-            if s.get(names.PROP_REPLICATED) == "yes":
-                sent[ds] = max(sent.get(ds, 0), int(s["creation"]))
     io = kstats.objset_counters(settings.pool)
-    out = [_row(node, ctid, row, snaps.get(row["name"], 0), io.get(row["name"], {}),
-                autos.get(row["name"]), sent.get(row["name"]))
+    at = {}
+    for m in mounts.table():
+        at[m.mountpoint] = m  # the top-most mount wins
+    out = [_row(node, cts.get(ctid, False), ctid, row, snaps, io.get(row["name"], {}), at)
            for ctid, row in found] + missing
     return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
                                       if r["ctid"].isdigit() else 0, r["ctid"]))
@@ -104,21 +130,25 @@ def limit_cell(field, value):
     return iolimits.human(value, "B" if field == "iolimit" else "")
 
 
-def _row(node, ctid, row, snapshots, counters, autosnap=None, replicated=None):
+def _row(node, ct, ctid, row, snaps, counters, at):
+    """``ct``: the CT's Container, None if its conf is unreadable, False if not made yet."""
     bps = iops = None
     try:
-        ct = Container(ctid, node)
-        status, mounted = _status(ct)
+        if ct is None:
+            raise VzzfsError("unreadable conf")
+        ct = ct or Container(ctid, node)
+        status, mounted = _status(ct, at)
         bps, iops = _limits(ct)
     except VzzfsError:
         status, mounted = "?", None
-    return {"ctid": ctid, "status": status, "dataset": row["name"],
+    ds = row["name"]
+    return {"ctid": ctid, "status": status, "dataset": ds,
             "volsize": int(row["volsize"]), "used": int(row["used"]),
             "referenced": int(row["referenced"]),
             "compressratio": row["compressratio"].rstrip("x") + "x",
             "origin": names.short_origin(row["origin"] if row["origin"] != "-" else None),
-            "snapshots": snapshots, "autosnap": autosnap, "replicated": replicated,
-            "inodes": _inodes(ct) if mounted else "-",
+            "snapshots": snaps.count.get(ds, 0), "autosnap": snaps.auto.get(ds),
+            "replicated": snaps.sent.get(ds), "inodes": _inodes(ct) if mounted else "-",
             "read": counters.get("nread"), "written": counters.get("nwritten"),
             "iolimit": bps, "iopslimit": iops, "mounted": mounted}
 
@@ -130,19 +160,22 @@ def _missing_row(ct):
             "read": None, "written": None, "iolimit": None, "iopslimit": None, "mounted": False}
 
 
-def explicit_cts(node, only=None):
-    """The CTs whose conf names their zvol (VZZFS_DATASET); unreadable confs skipped."""
-    found = []
+def containers(node, only=None):
+    """{CTID: Container} for every CT conf (None where the conf is unreadable)."""
+    found = {}
     for ctid, _ in node.ct_confs():
         if only and ctid not in only:
             continue
         try:
-            ct = Container(ctid, node)
+            found[ctid] = Container(ctid, node)
         except VzzfsError:
-            continue
-        if ct.explicit:
-            found.append(ct)
+            found[ctid] = None
     return found
+
+
+def explicit_cts(node, only=None):
+    """The CTs whose conf names their zvol (VZZFS_DATASET); unreadable confs skipped."""
+    return [ct for ct in containers(node, only).values() if ct is not None and ct.explicit]
 
 
 def check_fields(text):

@@ -179,6 +179,7 @@ def _take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
     suspended = frozen = False
     props[PROP_SNAP_STATE] = "suspended" if hold else "frozen"
     problems = []
+    zfs.preload()  # loading pyzfs takes seconds on a slow node: not inside the window
     started = time.monotonic()
     with Reverter() as undo, signals.Deferred() as sig:
         try:

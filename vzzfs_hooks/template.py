@@ -18,7 +18,17 @@ from .revert import Reverter
 # tar's option to read each kind of compressed stream from stdin
 COMPRESSORS = ((".tar.gz", ["-z"]), (".tar.xz", ["-J"]), (".tar.bz2", ["-j"]),
                (".tar.zst", ["--use-compress-program=zstd"]), (".tar", []))
+# Without --size a tarball is unpacked into a sparse zvol of STAGING_RATIO times its
+# compressed size (at least DEFAULT_TEMPLATE_SIZE), then ext4 and zvol are shrunk
+# to fit what it holds (fitted_size): any CT at least that big is a clone.
 DEFAULT_TEMPLATE_SIZE = 2 << 30
+STAGING_RATIO = 8
+# room left above resize2fs's minimum (which already counts the journal and
+# ext4's metadata): ext4 wants free blocks to work in, and a clone runs at the
+# template's size until its first start grows it
+FIT_SLACK_PERCENT = 10
+FIT_SLACK_MIN = 32 << 20
+FIT_ROUND = 16 << 20
 
 
 def template_dir(node):
@@ -101,11 +111,32 @@ def clone_inodes(geo, tmpl_size, clone_size, barrier):
     return have >= barrier, have, need
 
 
+def staging_size(tarball_bytes):
+    """The sparse size a tarball of ``tarball_bytes`` is unpacked into before fitting. Pure."""
+    want = -(-tarball_bytes * STAGING_RATIO // (1 << 30)) << 30
+    return max(DEFAULT_TEMPLATE_SIZE, want)
+
+
+def fitted_size(min_blocks, block_size, volblocksize, staged):
+    """The volsize of a template whose ext4 fits in ``min_blocks`` blocks. Pure.
+
+    resize2fs's minimum plus FIT_SLACK_PERCENT (at least FIT_SLACK_MIN),
+    rounded up to FIT_ROUND and the volblocksize; at least volume.MIN_SIZE,
+    at most ``staged``, the size it was unpacked in.
+    """
+    need = min_blocks * block_size
+    need += max(need * FIT_SLACK_PERCENT // 100, FIT_SLACK_MIN)
+    size = zfs.round_size(-(-need // FIT_ROUND) * FIT_ROUND, volblocksize)
+    return min(staged, max(size, zfs.round_size(volume.MIN_SIZE, volblocksize)))
+
+
 def import_template(node, name, size=None, inodes=None):
     """Unpack NAME's tarball into a new template zvol, snapshot it @golden; (dataset, Geometry).
 
-    ``inodes``: the template ext4's inode count (mkfs -N); clones keep its
-    inodes per block group, so it sets how many inodes a clone gets per GiB.
+    ``size``: the template zvol's size; None fits it to what the tarball holds.
+    ``inodes``: the template ext4's inode count at the size it is unpacked in
+    (mkfs -N); clones keep its inodes per block group, so it sets how many
+    inodes a clone gets per GiB.
     """
     settings = node.settings()
     names.check_template_name(name)
@@ -123,7 +154,8 @@ def import_template(node, name, size=None, inodes=None):
         log.warn("removing %s, left by an interrupted import" % ds)
         zfs.destroy(ds, recursive=True)
     zfs.ensure_filesystem(names.template_dataset(settings.root, name).rsplit("/", 1)[0])
-    size = size or DEFAULT_TEMPLATE_SIZE
+    fit = size is None
+    size = staging_size(os.path.getsize(tarball)) if fit else size
     if size < volume.MIN_SIZE:
         raise UsageError("template size %d MiB is too small" % (size >> 20),
                          "use at least %d MiB" % (volume.MIN_SIZE >> 20))
@@ -132,7 +164,8 @@ def import_template(node, name, size=None, inodes=None):
                           props={"compression": settings.compression, PROP_TEMPLATE: name})
         undo.add("destroy %s" % ds, zfs.destroy, ds, True)
         dev = zvoldev.find_device(ds, settings.dev_timeout)
-        volume.mkfs(dev, size, inodes)
+        # a staging zvol larger than the default gets the default's journal: clones inherit it
+        volume.mkfs(dev, min(size, DEFAULT_TEMPLATE_SIZE) if fit else size, inodes)
         staging = tempfile.mkdtemp(prefix=names.TEMPLATE_STAGING_PREFIX)
         try:
             volume.mount(dev, staging, "noatime", ds)
@@ -142,11 +175,27 @@ def import_template(node, name, size=None, inodes=None):
                 volume.umount(staging, settings.busy_timeout)
         finally:
             os.rmdir(staging)
+        props = {"readonly": "on"}
+        if fit:
+            fitted = _fit(dev, settings.volblocksize, size)
+            if fitted < size:
+                props["volsize"] = str(fitted)
         geo = volume.geometry(dev)
-        zfs.set_props(ds, {"readonly": "on", PROP_GEOMETRY: format_geometry(geo)})
+        props[PROP_GEOMETRY] = format_geometry(geo)
+        zfs.set_props(ds, props)
         zfs.snapshot([ds + "@" + GOLDEN])
         undo.commit()
     return ds, geo
+
+
+def _fit(dev, volblocksize, staged):
+    """Shrink the unpacked, unmounted ext4 on ``dev`` to fitted_size; that size."""
+    volume.forced_check(dev, "fitting")
+    block = volume.geometry(dev).block_size
+    size = fitted_size(volume.min_fs_size(dev, dev) // block, block, volblocksize, staged)
+    if size < staged:
+        volume.shrink_fs(dev, size)
+    return size
 
 
 def inodes_per_gib(geo):

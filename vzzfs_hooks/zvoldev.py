@@ -18,6 +18,13 @@ BLKZNAME = 0x8100127D
 BLKROGET = 0x125E  # _IO(0x12, 94): is the block device read-only
 ZFS_MAX_DATASET_NAME_LEN = 256
 ZD_RE = re.compile(r"^zd[0-9]+$")
+LINK_DIR = "/dev/zvol"  # udev's POOL/NAME links to the /dev/zdN devices
+
+
+def has_link(dataset):
+    """Does udev's /dev/zvol/``dataset`` link exist? A cheap first look, no zfs call:
+    a zvol has one once udev has seen it, and a name that is no zvol never has."""
+    return os.path.lexists(os.path.join(LINK_DIR, dataset))
 
 
 def zvol_name(device):
@@ -44,7 +51,7 @@ def find_device(dataset, timeout):
     is scanned when the link is missing.
     """
     deadline = time.monotonic() + timeout
-    link = "/dev/zvol/" + dataset
+    link = os.path.join(LINK_DIR, dataset)
     while True:
         candidates = []
         if os.path.exists(link):

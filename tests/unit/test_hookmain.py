@@ -132,7 +132,7 @@ def node_dir(monkeypatch, tmp_path):
     (tmp_path / "vzzfs.conf").write_text('VZZFS_DEV_TIMEOUT="abc"\n')
     monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
     monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: False)
-    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path: False)
+    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path, dataset=None: False)
     monkeypatch.setattr(hookmain, "run_chained", lambda script: 0)
     return tmp_path
 
@@ -183,7 +183,7 @@ def test_vzzfs_root_typo_still_stops_an_attached_ct(node_dir, monkeypatch, capsy
     (node_dir / "vzzfs.conf").write_text("VZZFS_ROOT=vz//vzzfs\n")
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 0
     assert "VZZFS_ROOT" in capsys.readouterr().err
-    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path: True)
+    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path, dataset=None: dataset is None)
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 3
 
 
@@ -242,3 +242,52 @@ def test_ctrl_c_in_a_hook_is_one_line_and_exit_130(node_dir, monkeypatch, capsys
     assert hook(node_dir, monkeypatch, "premount", 102, b"") == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CT 102: premount hook interrupted" in err, err
+
+
+def test_zvol_state_asks_zfs_only_when_udev_has_the_link(monkeypatch, tmp_path):
+    from vzzfs_hooks import zfs, zvoldev
+    asked = []
+    monkeypatch.setattr(zfs, "get", lambda ds, *props: asked.append(ds) or {"type": "volume"})
+    monkeypatch.setattr(zvoldev, "LINK_DIR", str(tmp_path))
+    assert actions.zvol_state("vz/vzzfs/ct/101") is None and asked == []
+    (tmp_path / "vz/vzzfs/ct").mkdir(parents=True)
+    (tmp_path / "vz/vzzfs/ct/101").symlink_to("../../../zd0")  # dangling, as udev's may be
+    assert actions.zvol_state("vz/vzzfs/ct/101") == "volume" and asked == ["vz/vzzfs/ct/101"]
+
+
+def test_a_named_or_guarded_ct_is_ours_without_asking_zfs(node_dir, monkeypatch):
+    def no_zfs(dataset):
+        raise AssertionError("zfs asked about %s" % dataset)
+    monkeypatch.setattr(actions, "zvol_state", no_zfs)
+    node = hookmain.Node(str(node_dir))
+    conf = node_dir / "conf" / "101.conf"
+    conf.write_text("VZZFS_DATASET=vz/vzzfs/ct/101\n")
+    assert hookmain._is_ours("premount", node, "101", str(conf))
+    conf.write_text("")
+    monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: True)
+    assert hookmain._is_ours("premount", node, "101", str(conf))
+
+
+def test_the_hooks_start_without_the_code_only_vzzfs_cts_need():
+    """What a hook imports before it knows the CT is vzzfs's is all another CT pays for."""
+    import subprocess
+    import sys
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.check_output(
+        [sys.executable, "-B", "-c", "import sys, vzzfs_hooks.hookmain; print(' '.join(sys.modules))"],
+        cwd=top, universal_newlines=True).split()
+    heavy = ("vzzfs_hooks.chkpnt", "vzzfs_hooks.snapshots", "vzzfs_hooks.resize",
+             "vzzfs_hooks.vzclient", "libzfs_core", "tempfile", "psutil")
+    assert [m for m in heavy if m in out] == []
+
+
+def test_its_zvol_mounted_on_private_is_ours_without_asking_zfs(node_dir, monkeypatch):
+    def no_zfs(dataset):
+        raise AssertionError("zfs asked about %s" % dataset)
+    monkeypatch.setattr(actions, "zvol_state", no_zfs)
+    monkeypatch.setattr(actions, "zvol_mounted_on",
+                        lambda path, dataset=None: dataset == "vz/vzzfs/ct/101")
+    (node_dir / "vzzfs.conf").write_text("")
+    conf = node_dir / "conf" / "101.conf"
+    conf.write_text("")
+    assert hookmain._is_ours("postumount", hookmain.Node(str(node_dir)), "101", str(conf))

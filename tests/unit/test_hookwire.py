@@ -194,3 +194,27 @@ def test_install_hooks_from_a_checkout_wires_its_hooks(tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          universal_newlines=True)
     assert res.returncode == 3 and "--hookdir" in res.stdout, res.stdout
+
+
+def test_mount_shim_starts_the_hook_only_without_vzzfs_premount(dirs, tmp_path):
+    """vzzfs's premount mounted the zvol: the mount check needs no Python then."""
+    conf, hooks = dirs
+    log = tmp_path / "ran"
+    with open(os.path.join(hooks, "mount"), "w") as f:
+        f.write("#!/bin/sh\necho \"$@\" > %s\n" % log)
+    hookwire.install(conf, hooks)
+    shim = os.path.join(conf, "vps.mount")
+    assert subprocess.call([shim], env={}) == 0 and not log.exists()
+    with open(shim + ".vzzfs-chained", "w") as f:
+        f.write("#!/bin/sh\n")
+    assert subprocess.call([shim], env={}) == 0
+    assert log.read_text() == "--chain %s.vzzfs-chained\n" % shim
+    log.unlink()
+    os.unlink(shim + ".vzzfs-chained")
+    with open(os.path.join(conf, "vps.premount"), "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")  # someone else's premount: check what it did
+    assert subprocess.call([shim], env={}) == 0 and log.exists()
+    os.unlink(os.path.join(conf, "vps.premount"))
+    log.unlink()
+    res = subprocess.run([shim], env={}, stderr=subprocess.PIPE)
+    assert res.returncode == 0 and log.exists() and res.stderr == b""

@@ -33,6 +33,8 @@ def steps(monkeypatch):
     monkeypatch.setattr(zvoldev, "find_device", lambda ds, t: done.append(("find",)) or "/dev/zd0")
     monkeypatch.setattr(volume, "grow_fs", lambda dev: done.append(("resize2fs", dev)))
     monkeypatch.setattr(resize, "_open_close", lambda dev: done.append(("open", dev)))
+    monkeypatch.setattr(volume, "fs_freeze", lambda d: done.append(("freeze", d)))
+    monkeypatch.setattr(volume, "fs_thaw", lambda d: done.append(("thaw", d)))
 
     def run(argv, check=True):
         done.append(tuple(argv))
@@ -43,9 +45,9 @@ def steps(monkeypatch):
 
 def test_online_grow_freezes_around_the_volsize_and_the_first_open(steps):
     assert resize.grow(FakeCT(mounted=True), 256 << 20)
-    assert steps == [("find",), ("fsfreeze", "--freeze", "/vz/private/101"),
+    assert steps == [("find",), ("freeze", "/vz/private/101"),
                      ("set", {"volsize": str(256 << 20)}), ("open", "/dev/zd0"),
-                     ("fsfreeze", "--unfreeze", "/vz/private/101"), ("resize2fs", "/dev/zd0")]
+                     ("thaw", "/vz/private/101"), ("resize2fs", "/dev/zd0")]
 
 
 def test_a_failed_volsize_still_thaws(steps, monkeypatch):
@@ -54,7 +56,7 @@ def test_a_failed_volsize_still_thaws(steps, monkeypatch):
     monkeypatch.setattr(zfs, "set_props", full)
     with pytest.raises(PoolFull):
         resize.grow(FakeCT(mounted=True), 256 << 20)
-    assert steps[-1] == ("fsfreeze", "--unfreeze", "/vz/private/101")
+    assert steps[-1] == ("thaw", "/vz/private/101")
 
 
 def test_a_stopped_ct_is_not_frozen(steps):

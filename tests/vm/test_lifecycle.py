@@ -39,9 +39,14 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     with open(os.path.join(node.etc, "vz.conf"), "a") as f:
         f.write('CONFIGFILE="vswap-256m"\n')
     node.make_tarball("tmpl-i")
-    res = node.vzzfs("template", "import", "tmpl-i")  # 2G, sparse
+    res = node.vzzfs("template", "import", "tmpl-i")  # unpacked in 2G, then fitted
     assert res.returncode == 0 and "its clones get 65536 inodes per GiB" in res.stdout, res.stdout
     golden = ROOT + "/tmpl/tmpl-i@golden"
+    # a few files, unpacked in 2G: the zvol and its ext4 shrunk to what they hold
+    # (with ext4's journal and metadata) plus room
+    tmpl_size = int(zget(ROOT + "/tmpl/tmpl-i", "volsize"))
+    assert tmpl_size <= 256 << 20
+    assert volume.fs_size(zvoldev.find_device(ROOT + "/tmpl/tmpl-i", 10)) == tmpl_size
 
     node.track(103)
     res = node.vzzfs("create", "103", "--ostemplate", "tmpl-i", "--sparse", "yes")
@@ -51,7 +56,11 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     assert int(zget(ds, "volsize")) == zfs.round_size(2306867 << 10, 16384)
     c = conf(node, 103)
     assert (c["DISKSPACE"], c["DISKINODES"]) == ("2306867:2306867", "131072:144179")
-    assert volume.geometry(zvoldev.find_device(ds, 10)).inode_count >= 131072
+    dev = zvoldev.find_device(ds, 10)
+    assert volume.fs_size(dev) == tmpl_size, "create leaves the growing to premount"
+    assert node.vzctl.mount(103).rc == 0 and node.vzctl.umount(103).rc == 0
+    assert volume.geometry(dev).inode_count >= 131072
+    assert volume.fs_size(dev) > 2 << 30, "the first mount grew the ext4 to DISKSPACE"
 
     node.track(104)
     res = node.vzzfs("create", "104", "--ostemplate", "tmpl-i", "--sparse", "yes",
