@@ -13,9 +13,8 @@ Each CT's outcome goes to syslog and to the state file replicate.json
 (runstate.py) that `vzzfs check` reads, as for autosnap.
 """
 
-from . import autosnap, config, listing, log, replicate, runstate
-from .ct import Container
-from .errors import ConfigError, VzzfsError
+from . import autosnap, config, log, replicate, runstate
+from .errors import ConfigError
 
 STATE_FILE = "replicate.json"     # in runstate.STATE_DIR
 TO_KEY = "VZZFS_REPLICATE_TO"
@@ -48,28 +47,17 @@ def run_all(node, only=None):
         raise ConfigError("%s is not set in vzzfs.conf" % TO_KEY,
                           "set it to the command that runs vzzfs receive on the peer, "
                           "e.g. %s=\"ssh root@node2 vzzfs receive\"" % TO_KEY)
-    results = []
-    for row in listing.rows(node, only):
-        if row["status"] in ("orphan", "zvol missing"):
-            continue
-        ctid = row["ctid"]
-        try:
-            ct = Container(ctid, node)
-            result = {"sent": replicate.send_scheduled(ct, argv)} if wanted(ct) else None
-        except VzzfsError as e:
-            log.error(e.line())
-            results.append((ctid, None, e.line()))
-            continue
+    def work(ct):
+        result = {"sent": replicate.send_scheduled(ct, argv)} if wanted(ct) else None
         if result and result["sent"]:
             sent = result["sent"]
             log.info("CT %s: replicated %s (%s, %d bytes)"
-                     % (ctid, sent["snapshot"].split("@", 1)[1] if sent["snapshot"]
+                     % (ct.ctid, sent["snapshot"].split("@", 1)[1] if sent["snapshot"]
                         else "the rest of a cut stream",
                         "resumed" if sent["resumed"] else "incremental" if sent["base"]
                         else "full", sent["bytes"]))
-        results.append((ctid, result, None))
-    runstate.record(STATE_FILE, results, only)
-    return results
+        return result
+    return runstate.run_each(node, only, STATE_FILE, work)
 
 
 def failures():

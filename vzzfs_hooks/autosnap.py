@@ -18,9 +18,8 @@ reads: a CT whose last run failed is reported until a run succeeds.
 
 import time
 
-from . import listing, lock, log, names, ownership, retention, runstate, snapshots, zfs
-from .ct import Container
-from .errors import ConfigError, DatasetBusy, StateError, VzzfsError
+from . import lock, log, names, ownership, retention, runstate, snapshots, zfs
+from .errors import ConfigError, DatasetBusy, StateError
 
 STATE_FILE = "autosnap.json"      # in runstate.STATE_DIR
 POLICY_KEY = "VZZFS_SNAPSHOT_KEEP"
@@ -83,29 +82,18 @@ def run_ct(ct, policy):
 def run_all(node, only=None):
     """autosnap for every vzzfs CT (or the CTIDs in ``only``); returns
     [(ctid, result dict or None when it has no policy, error line or None)]."""
-    results = []
-    for row in listing.rows(node, only):
-        if row["status"] in ("orphan", "zvol missing"):
-            continue
-        ctid = row["ctid"]
-        try:
-            ct = Container(ctid, node)
-            policy = policy_of(ct)
-            result = run_ct(ct, policy) if policy else None
-        except VzzfsError as e:
-            log.error(e.line())
-            results.append((ctid, None, e.line()))
-            continue
+    def work(ct):
+        policy = policy_of(ct)
+        result = run_ct(ct, policy) if policy else None
         if result:
             for name, why in result["skipped"]:
-                log.warn("CT %s: scheduled snapshot %s stays: %s" % (ctid, name, why))
+                log.warn("CT %s: scheduled snapshot %s stays: %s" % (ct.ctid, name, why))
             if result["taken"] or result["pruned"]:
                 log.info("CT %s: autosnap took %s, pruned %s"
-                         % (ctid, result["taken"] or "none",
+                         % (ct.ctid, result["taken"] or "none",
                             ", ".join(result["pruned"]) or "none"))
-        results.append((ctid, result, None))
-    runstate.record(STATE_FILE, results, only)
-    return results
+        return result
+    return runstate.run_each(node, only, STATE_FILE, work)
 
 
 def failures():

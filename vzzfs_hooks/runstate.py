@@ -10,6 +10,9 @@ import json
 import os
 import time
 
+from . import listing, log
+from .ct import Container
+from .errors import VzzfsError
 from .fileio import write_atomic
 
 STATE_DIR = "/var/lib/vzzfs"      # VZZFS_STATE_DIR overrides (tests)
@@ -58,3 +61,23 @@ def failures(filename):
         if isinstance(entry, dict) and entry.get("error"):
             found.append((ctid, entry.get("time"), str(entry["error"])))
     return found
+
+
+def run_each(node, only, filename, work):
+    """``work(ct)`` for every vzzfs CT on ``node`` (or the CTIDs in ``only``); a CT's
+    error is logged and kept, never stops the others. Records the outcomes in
+    ``filename`` and returns them: [(ctid, work's result, error line or None)]."""
+    results = []
+    for row in listing.rows(node, only):
+        if row["status"] in ("orphan", "zvol missing"):
+            continue
+        ctid = row["ctid"]
+        try:
+            result = work(Container(ctid, node))
+        except VzzfsError as e:
+            log.error(e.line())
+            results.append((ctid, None, e.line()))
+            continue
+        results.append((ctid, result, None))
+    record(filename, results, only)
+    return results

@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from vzzfs_hooks import autorepl, backup, config, names, replicate
+from vzzfs_hooks import autorepl, backup, config, names, replicate, runstate
 from vzzfs_hooks.errors import ConfigError, StateError
 
 
@@ -155,10 +155,10 @@ def test_run_all_records_failures_until_a_run_succeeds(monkeypatch, tmp_path):
     monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path))
     listed = [{"ctid": c, "status": "stopped"} for c in ("101", "102", "103")]
     listed.append({"ctid": "104", "status": "orphan"})
-    monkeypatch.setattr(autorepl.listing, "rows", lambda node, only=None: [
+    monkeypatch.setattr(runstate.listing, "rows", lambda node, only=None: [
         r for r in listed if not only or r["ctid"] in only])
     cts = {"101": FakeCt("101"), "102": FakeCt("102"), "103": FakeCt("103", on="no")}
-    monkeypatch.setattr(autorepl, "Container", lambda ctid, node: cts[ctid])
+    monkeypatch.setattr(runstate, "Container", lambda ctid, node: cts[ctid])
     monkeypatch.setattr(autorepl.autosnap, "is_replica", lambda ct: False)
     fail = {"102"}
     sent = []

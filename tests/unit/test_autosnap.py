@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from vzzfs_hooks import autosnap, retention
+from vzzfs_hooks import autosnap, retention, runstate
 from vzzfs_hooks.errors import ConfigError, DatasetBusy, LockedError
 
 H = 3600
@@ -118,9 +118,9 @@ def test_failures_are_recorded_and_cleared(fake, monkeypatch):
     cts = {"101": FakeCt("101"), "102": FakeCt("102", keep="bad"), "103": FakeCt("103", keep="")}
     listed = [{"ctid": c, "status": "stopped"} for c in sorted(cts)]
     listed.append({"ctid": "104", "status": "orphan"})
-    monkeypatch.setattr(autosnap.listing, "rows", lambda node, only=None: [
+    monkeypatch.setattr(runstate.listing, "rows", lambda node, only=None: [
         r for r in listed if not only or r["ctid"] in only])
-    monkeypatch.setattr(autosnap, "Container", lambda ctid, node: cts[ctid])
+    monkeypatch.setattr(runstate, "Container", lambda ctid, node: cts[ctid])
     results = autosnap.run_all(object())
     assert [(c, e is not None) for c, _, e in results] == [("101", False), ("102", True),
                                                           ("103", False)]
@@ -138,9 +138,9 @@ def test_failures_are_recorded_and_cleared(fake, monkeypatch):
 
 
 def test_a_locked_ct_is_a_failure_the_next_run_clears(fake, monkeypatch):
-    monkeypatch.setattr(autosnap.listing, "rows",
+    monkeypatch.setattr(runstate.listing, "rows",
                         lambda node, only=None: [{"ctid": "101", "status": "running"}])
-    monkeypatch.setattr(autosnap, "Container", lambda ctid, node: FakeCt())
+    monkeypatch.setattr(runstate, "Container", lambda ctid, node: FakeCt())
 
     @contextlib.contextmanager
     def busy(ct, status):
