@@ -54,7 +54,7 @@ def zvol_state(dataset):
 
 def is_vzzfs(ct):
     """Does vzzfs own this CT's private area? (owns() for a Container)"""
-    return owns(ct.explicit, zvol_state(ct.dataset), is_guarded_mountpoint(ct.ve_private))
+    return owns(ct.explicit, zvol_state(ct.dataset), volume.is_guarded(ct.ve_private))
 
 
 def zvol_mounted_on(path, dataset=None):
@@ -70,14 +70,6 @@ def zvols_mounted_under(top):
     return [m.mountpoint for m in mounts.table()
             if m.fstype == "ext4" and zvoldev.ZD_RE.match(os.path.basename(m.source))
             and m.mountpoint.startswith(top.rstrip("/") + "/")]
-
-
-def is_guarded_mountpoint(path):
-    try:
-        return (not mounts.is_mountpoint(path) and os.path.isdir(path)
-                and not os.listdir(path) and volume.is_immutable(path))
-    except OSError:
-        return False
 
 
 def pool_shadow_warning(pool, private_top):
@@ -122,7 +114,7 @@ def _prepare_mountpoint(ct):
         raise FsError("VE_PRIVATE %s holds files while the zvol is not mounted (%s); "
                       "they would be hidden under the mount" % (path, ", ".join(sorted(leftovers)[:3])),
                       "move them away: mv %s %s.stray && mkdir %s" % (path, path, path))
-    if not volume.set_immutable(path, True):
+    if not volume.guard(path):
         log.info("CT %s: cannot guard %s with chattr +i on this file system" % (ct.ctid, path))
 
 
@@ -234,7 +226,7 @@ def detach(ct):
                          % (ct.ve_root, ct.ctid))
     current = ct.private_mount()
     if current is None:
-        _guard_if_empty(ct)
+        volume.guard(ct.ve_private)
         return False
     _require_ours(ct, current)
     volume.umount(ct.ve_private, ct.settings.busy_timeout)
@@ -242,15 +234,9 @@ def detach(ct):
     if others:
         log.warn("CT %s: zvol %s is still mounted in the mount namespace of pid %s"
                  % (ct.ctid, ct.dataset, ", ".join(map(str, others))))
-    _guard_if_empty(ct)
+    volume.guard(ct.ve_private)
     log.info("CT %s: unmounted %s from %s" % (ct.ctid, ct.dataset, ct.ve_private))
     return True
-
-
-def _guard_if_empty(ct):
-    path = ct.ve_private
-    if os.path.isdir(path) and not mounts.is_mountpoint(path) and not os.listdir(path):
-        volume.set_immutable(path, True)
 
 
 # ---- the same by hand (vzzfs attach/detach): vzctl holds the lock for the hooks ----

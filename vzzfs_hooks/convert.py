@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 
-from . import actions, ctconf, faults, lifecycle, lock, log, names, ownership, runner, volume, zfs, zvoldev
+from . import ctconf, faults, lifecycle, lock, log, names, ownership, runner, volume, zfs, zvoldev
 from .names import PROP_CONVERT
 from .config import parse_diskspace
 from .errors import StateError, UsageError, VzzfsError
@@ -134,7 +134,7 @@ def _check_source(ct):
     if os.path.lexists(old_private(ct)):
         raise StateError("%s already exists" % old_private(ct),
                          "move it away (an earlier conversion's leftover?)", ctid=ct.ctid)
-    if actions.is_guarded_mountpoint(ct.ve_private):
+    if volume.is_guarded(ct.ve_private):
         raise StateError("VE_PRIVATE is an empty guarded mount point, not a simfs area",
                          "is it a vzzfs CT whose zvol is missing? see vzzfs list", ctid=ct.ctid)
 
@@ -231,7 +231,7 @@ def _swap(ct):
     faults.point("convert.renamed")
     if not os.path.isdir(ct.ve_private):
         os.makedirs(ct.ve_private, 0o700)
-    volume.set_immutable(ct.ve_private, True)
+    volume.guard(ct.ve_private)
 
 
 def _finish(ct, size=None):

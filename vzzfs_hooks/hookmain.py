@@ -14,7 +14,7 @@ its own conf holds, so a typo in vzzfs.conf never stops a ploop or simfs CT.
 import os
 import sys
 
-from . import actions, config, log, names
+from . import actions, config, log, names, volume
 from .config import Node
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, VzzfsError
 
@@ -115,7 +115,7 @@ def _is_ours(action, node, ctid, conffile):
         "VE_PRIVATE", config.merge(node.global_params(), own).get("VE_PRIVATE",
                                                                   "/vz/private/$VEID"), ctid)
     private = os.path.normpath(private) if private.startswith("/") else None
-    guarded = private is not None and actions.is_guarded_mountpoint(private)
+    guarded = private is not None and volume.is_guarded(private)
     if guarded:
         return True  # decides alone: no zfs command to ask about the zvol
     try:

@@ -47,14 +47,8 @@ def make_dirs(ct, undo):
     for path, mode in ((ct.ve_private, 0o700), (ct.ve_root, 0o755)):
         if not os.path.isdir(path):
             os.makedirs(path, mode)
-            undo.add("remove %s" % path, _rmdir_unguarded, path)
-    volume.set_immutable(ct.ve_private, True)
-
-
-def _rmdir_unguarded(path):
-    if os.path.isdir(path) and not mounts.is_mountpoint(path):
-        volume.set_immutable(path, False)
-        os.rmdir(path)
+            undo.add("remove %s" % path, volume.remove_guarded, path)
+    volume.guard(ct.ve_private)
 
 
 def _identity(hostname, ipadd):
@@ -214,14 +208,14 @@ def _unpack_into(ct, settings, tarball, tar_opts, ostemplate, diskspace, diskino
     """mkfs the new zvol and unpack the template's tarball onto it."""
     dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
     volume.mkfs(dev, diskspace, diskinodes and diskinodes[1])
-    volume.set_immutable(ct.ve_private, False)
+    volume.unguard(ct.ve_private)
     volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
     try:
         template.unpack(tarball, tar_opts, ct.ve_private,
                         "CT %s: unpacking %s" % (ct.ctid, ostemplate))
     finally:
         volume.umount(ct.ve_private, settings.busy_timeout)
-        volume.set_immutable(ct.ve_private, True)
+        volume.guard(ct.ve_private)
 
 
 # ---- clone ----
@@ -323,7 +317,7 @@ def destroy_locked(ct, promote=False):
             log.info("CT %s: promoted %s" % (ct.ctid, clone))
             deps = dependents(ct.dataset)
         zfs.destroy(ct.dataset, recursive=True)
-    _rmdir_unguarded(ct.ve_private)
+    volume.remove_guarded(ct.ve_private)
     if os.path.isdir(ct.ve_root) and not os.listdir(ct.ve_root):
         os.rmdir(ct.ve_root)
     if ct.has_conf:

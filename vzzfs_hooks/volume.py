@@ -360,3 +360,36 @@ def is_immutable(directory):
         return False
     finally:
         os.close(fd)
+
+
+def guard(directory):
+    """Make the empty, unmounted mount point ``directory`` immutable, so nothing writes
+    files there that the next mount would hide. True once guarded; False where it is
+    not empty, is mounted on, or its file system has no immutable flag."""
+    try:
+        if mounts.is_mountpoint(directory) or os.listdir(directory):
+            return False
+    except OSError:
+        return False
+    return set_immutable(directory, True)
+
+
+def unguard(directory):
+    """Clear the guard before mounting on ``directory`` or removing it."""
+    set_immutable(directory, False)
+
+
+def is_guarded(directory):
+    """Is ``directory`` an empty, unmounted, guarded mount point?"""
+    try:
+        return (not mounts.is_mountpoint(directory) and os.path.isdir(directory)
+                and not os.listdir(directory) and is_immutable(directory))
+    except OSError:
+        return False
+
+
+def remove_guarded(directory):
+    """Remove a mount point vzzfs made (unguarding it first); not one mounted on."""
+    if os.path.isdir(directory) and not mounts.is_mountpoint(directory):
+        unguard(directory)
+        os.rmdir(directory)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from vzzfs_hooks import actions, ctlimits, hookmain
+from vzzfs_hooks import actions, ctlimits, hookmain, volume
 from vzzfs_hooks.errors import FsError
 
 
@@ -131,7 +131,7 @@ def node_dir(monkeypatch, tmp_path):
     (tmp_path / "vz.conf").write_text('VE_PRIVATE=/vz/private/$VEID\n')
     (tmp_path / "vzzfs.conf").write_text('VZZFS_DEV_TIMEOUT="abc"\n')
     monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
-    monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: False)
+    monkeypatch.setattr(volume, "is_guarded", lambda path: False)
     monkeypatch.setattr(actions, "zvol_mounted_on", lambda path, dataset=None: False)
     monkeypatch.setattr(hookmain, "run_chained", lambda script: 0)
     return tmp_path
@@ -172,7 +172,7 @@ def test_vzzfs_ct_with_a_bad_config_is_still_refused(node_dir, monkeypatch, caps
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 3
     (node_dir / "vzzfs.conf").write_text("")
     monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
-    monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: path == "/vz/private/101")
+    monkeypatch.setattr(volume, "is_guarded", lambda path: path == "/vz/private/101")
     assert hook(node_dir, monkeypatch, "premount", 101, b'VE_PRIVATE=/vz/private/$VEID/\n') == 3
     assert "VE_PRIVATE '/vz/private/101/'" in capsys.readouterr().err
 
@@ -264,7 +264,7 @@ def test_a_named_or_guarded_ct_is_ours_without_asking_zfs(node_dir, monkeypatch)
     conf.write_text("VZZFS_DATASET=vz/vzzfs/ct/101\n")
     assert hookmain._is_ours("premount", node, "101", str(conf))
     conf.write_text("")
-    monkeypatch.setattr(actions, "is_guarded_mountpoint", lambda path: True)
+    monkeypatch.setattr(volume, "is_guarded", lambda path: True)
     assert hookmain._is_ours("premount", node, "101", str(conf))
 
 
