@@ -46,9 +46,10 @@ def before_mount(ct, verb):
 
 
 def after_mount(ct, verb):
-    """mount hook: set the limits on the zvol's device: the root's rule now, the CT's
-    cgroup once `vzctl start` has made it (a waiting process). Never fails the start:
-    a limit the kernel refuses is a warning, as vzctl does with its own."""
+    """premount, once the zvol is mounted: set the limits on the zvol's device: the
+    root's rule now, the CT's cgroup once `vzctl start` has made it after the hooks (a
+    waiting process, which skips a stale cgroup vzctl is about to replace). Never
+    fails the start: a limit the kernel refuses is a warning, as vzctl does with its own."""
     limits = limits_of(ct)
     if limits.none:
         return

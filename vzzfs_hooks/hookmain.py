@@ -58,6 +58,9 @@ def run_hook(action, ct, chained=None):
         rc = run_chained(chained)
         if rc and mounted_now:
             actions.detach(ct)  # vzctl aborts the mount: leave nothing behind
+        elif not rc:
+            # here, not in the mount hook: its shim starts no Python (hookwire.CHECK_ONLY)
+            ctlimits.after_mount(ct, verb)
         return rc
     if action == "mount":
         try:
@@ -68,8 +71,6 @@ def run_hook(action, ct, chained=None):
         rc = run_chained(chained)
         if rc:
             _detach_quietly(ct)  # vzctl will not run postumount after a failed mount script
-        else:
-            ctlimits.after_mount(ct, verb)
         return rc
     rc = run_chained(chained)
     if action == "postumount":
