@@ -43,15 +43,6 @@ def is_replica(ct):
     return zfs.get(ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes"
 
 
-def _free_name(ct, now):
-    base = retention.snapshot_name(now)
-    name, n = base, 1
-    while zfs.exists("%s@%s" % (ct.dataset, name)):
-        n += 1
-        name = "%s-%d" % (base, n)
-    return name
-
-
 def run_ct(ct, policy):
     """Snapshot CT ``ct`` if due and prune its scheduled snapshots; returns
     {"taken": name or None, "pruned": [names], "skipped": [(name, why)]}."""
@@ -64,7 +55,7 @@ def run_ct(ct, policy):
         auto = [r["created"] for r in rows if r["kind"] == names.KIND_AUTO]
         # a replica's next increment is refused if it has a snapshot of its own
         if not is_replica(ct) and retention.is_due(auto, policy, now):
-            name = _free_name(ct, now)
+            name = snapshots.free_name(ct, retention.snapshot_name(now))
             snapshots.take(ct, name, kind=names.KIND_AUTO)
             done["taken"] = name
             rows = snapshots.rows(ct)

@@ -30,7 +30,11 @@ SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property hol
 
 def unique_name(ct, prefix=SNAPSHOT_PREFIX):
     """prefix + the time, with -2, -3 ... when a snapshot of that second exists."""
-    base = names.timed_snapshot_name(prefix)
+    return free_name(ct, names.timed_snapshot_name(prefix))
+
+
+def free_name(ct, base):
+    """``base``, or base-2, base-3 ... : the first that names no snapshot of ``ct`` yet."""
     name, n = base, 1
     while zfs.exists("%s@%s" % (ct.dataset, name)):
         n += 1
