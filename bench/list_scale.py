@@ -13,7 +13,7 @@ import sys
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import ownership  # benchlib has put the repo on sys.path
+from vzzfs_hooks import names  # benchlib has put the repo on sys.path
 
 CTS = 200
 SNAPSHOTS = 10  # per CT
@@ -27,7 +27,7 @@ def populate(node):
         ctid = FIRST + i
         ds = node.dataset(ctid)
         sh("zfs", "create", "-s", "-V", "64M", "-o", "volmode=none",
-           "-o", "%s=%d" % (ownership.PROP_CTID, ctid), ds)
+           "-o", "%s=%d" % (names.PROP_CTID, ctid), ds)
         with open(node.conffile(ctid), "w") as f:
             f.write('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\nDISKSPACE="65536:65536"\n'
                     'VZZFS_DATASET="%s"\n' % ds)

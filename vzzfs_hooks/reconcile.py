@@ -22,7 +22,7 @@ and the mount table once.
 import collections
 import os
 
-from . import actions, lock, log, mounts, ownership, resize, zfs
+from . import actions, lock, log, mounts, names, ownership, resize, zfs
 from .ct import Container
 from .errors import OnlineGrowRefused, VzzfsError
 
@@ -67,22 +67,23 @@ def decide(ctid, current, volblocksize, wanted, mounted):
     return Decision(NOTHING, size, "the zvol has DISKSPACE's size")
 
 
+def _numeric_confs(node, only=None):
+    """(CTID, path) of vzctl's CTID.conf files (Node.ct_confs), by number."""
+    found = [(c, p) for c, p in node.ct_confs() if c.isdigit() and (not only or c in only)]
+    return sorted(found, key=lambda cp: int(cp[0]))
+
+
 def conf_ctids(node, only=None):
     """The CTIDs with a conf in the node's conf dir (vzctl's CTID.conf), sorted."""
-    try:
-        names = os.listdir(node.conf_dir)
-    except OSError:
-        return []
-    found = [n[:-len(".conf")] for n in names if n.endswith(".conf") and n[:-5].isdigit()]
-    return sorted((c for c in found if not only or c in only), key=int)
+    return [ctid for ctid, _ in _numeric_confs(node, only)]
 
 
 def fingerprint(node):
     """What changes when any CT conf is written or replaced."""
     found = []
-    for ctid in conf_ctids(node):
+    for ctid, path in _numeric_confs(node):
         try:
-            st = os.stat(os.path.join(node.conf_dir, ctid + ".conf"))
+            st = os.stat(path)
         except OSError:
             continue
         found.append((ctid, st.st_ino, st.st_size, st.st_mtime_ns))
@@ -91,7 +92,7 @@ def fingerprint(node):
 
 def _zvols(node):
     """{dataset: (volsize, volblocksize)} of every zvol under ROOT/ct: one zfs list."""
-    rows = zfs.list_datasets(node.settings().root + "/" + ownership.CT_DIR,
+    rows = zfs.list_datasets(names.ct_parent(node.settings().root),
                              ["name", "volsize", "volblocksize"])
     return {r["name"]: (int(r["volsize"]), int(r["volblocksize"])) for r in rows}
 
@@ -161,7 +162,7 @@ def one_pass(node, only=None):
         try:
             ct = Container(ctid, node)
         except VzzfsError as e:
-            if only or ownership.ct_dataset(root, ctid) in zvols:
+            if only or names.ct_dataset(root, ctid) in zvols:
                 failed.append(_about(e, ctid))
             continue  # a conf vzctl may read, but nothing of vzzfs's
         try:
