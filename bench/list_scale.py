@@ -22,7 +22,7 @@ FIRST = 1000
 
 
 def populate(node):
-    names = []
+    datasets = []
     for i in range(CTS):
         ctid = FIRST + i
         ds = node.dataset(ctid)
@@ -31,9 +31,9 @@ def populate(node):
         with open(node.conffile(ctid), "w") as f:
             f.write('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\nDISKSPACE="65536:65536"\n'
                     'VZZFS_DATASET="%s"\n' % ds)
-        names.append(ds)
-    for k in range(SNAPSHOTS):  # one atomic zfs snapshot per round of names
-        sh("zfs", "snapshot", *["%s@vzzfs-s%d" % (ds, k) for ds in names])
+        datasets.append(ds)
+    for k in range(SNAPSHOTS):  # one atomic zfs snapshot per round of datasets
+        sh("zfs", "snapshot", *["%s@vzzfs-s%d" % (ds, k) for ds in datasets])
 
 
 def run():
