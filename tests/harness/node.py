@@ -166,7 +166,8 @@ class TestNode(object):
         self.ctids.append((ctid, None))
 
     def vzzfs(self, *args):
-        return sh(sys.executable, "-m", "vzzfs_hooks", "--etc-dir", self.etc, *args,
+        # the command an operator runs (its -S start included), from this tree
+        return sh(os.path.join(REPO, "bin", "vzzfs"), "--etc-dir", self.etc, *args,
                   check=False, cwd=REPO)
 
     def wrap_vzctl(self, path, script):
