@@ -8,7 +8,7 @@ fails: a mount made here is undone before an error leaves this module.
 import os
 
 from . import log, mounts, names, ownership, volume, zfs, zvoldev
-from .errors import ConfigError, FsError, StateError, UsageError, VzzfsError
+from .errors import ConfigError, DatasetNotFound, FsError, StateError, UsageError, VzzfsError
 
 
 # set on a zvol while vzzfs convert fills it (see convert.py)
@@ -90,9 +90,16 @@ def pool_shadow_warning(pool, private_top):
 
 
 def _check_volume(ct):
-    """(volsize, pool percent full) once the pool is usable and the dataset a zvol."""
-    capacity = zfs.require_pool(ct.pool)
-    props = zfs.get(ct.dataset, "type", "volsize", names.PROP_CTID)
+    """(volsize, pool percent full) once the pool is usable and the dataset a zvol:
+    one `zfs get` for the zvol and the pool's root, the pool's state from its kstat."""
+    zfs.require_pool(ct.pool)
+    found = zfs.get_many([ct.dataset, ct.pool], "type", "volsize", names.PROP_CTID,
+                         *zfs.POOL_SPACE_PROPS)
+    if ct.dataset not in found:
+        raise zfs.typed_error(DatasetNotFound, "zvol %s does not exist" % ct.dataset,
+                              ct.dataset)
+    props = found[ct.dataset]
+    capacity = zfs.percent_full(found.get(ct.pool, {}))
     kind = props.get("type")
     if kind != "volume":
         raise ConfigError("dataset %s is a %s, not a zvol" % (ct.dataset, kind),

@@ -19,8 +19,9 @@ def run(node, private_top):
     settings = node.settings()
     found = []
     try:
-        used = zfs.require_pool(settings.pool)
+        zfs.require_pool(settings.pool)
         found.append(("ok", "pool %s is imported" % settings.pool))
+        used = zfs.pool_capacity(settings.pool)
     except VzzfsError as e:
         return [("fail", e.line())]
     health = zfs.pool_health(settings.pool)

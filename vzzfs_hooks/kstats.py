@@ -1,4 +1,5 @@
-"""OpenZFS's kstat files under /proc/spl/kstat/zfs, read as dictionaries.
+"""OpenZFS's kstat files under /proc/spl/kstat/zfs: a pool's state, and its
+per-dataset counters read as dictionaries.
 
 The per-dataset counters (objset-0x* files, OpenZFS 0.8 and later) are what
 `vzzfs list` shows as a CT's bytes read and written: logical I/O at the zvol
@@ -9,6 +10,16 @@ import glob
 import os
 
 KSTAT_DIR = "/proc/spl/kstat/zfs"
+
+
+def pool_health(pool, kstat_dir=None):
+    """The pool's state as its kstat file gives it ('ONLINE', 'SUSPENDED' ...), or
+    None where there is no such file (pool not imported, or OpenZFS before 0.8)."""
+    try:
+        with open(os.path.join(kstat_dir or KSTAT_DIR, pool, "state")) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 def read_kstat(path):

@@ -8,7 +8,7 @@ system is never larger than the zvol under it.
 import os
 import threading
 
-from . import config, ctconf, faults, lock, log, runner, signals, volume, vzctlcmd, zfs, zvoldev
+from . import config, ctconf, faults, log, runner, signals, volume, vzctlcmd, zfs, zvoldev
 from .errors import OnlineGrowRefused, PoolFull, StateError, UsageError, VzzfsError
 
 
@@ -49,7 +49,7 @@ def warn_if_pool_filling(ct, cap=None):
         cap = zfs.pool_capacity(ct.pool)
     if cap >= ct.settings.pool_warn:
         log.warn("pool %s is %d%% full: writes in containers on sparse zvols fail when it is "
-                 "full (zpool list %s)" % (ct.pool, cap, ct.pool))
+                 "full (zfs list -o used,avail %s)" % (ct.pool, cap, ct.pool))
 
 
 def grow(ct, size, device=None):
@@ -160,6 +160,7 @@ def resize(ct, size):
     verb. Takes the CT's lock."""
     if not zfs.exists(ct.dataset):
         raise UsageError("is not on a zvol (no %s)" % ct.dataset, "check the CTID", ctid=ct.ctid)
+    from . import lock  # the verb locks; premount (which grows through here) runs under vzctl's
     with lock.ct_lock(ct, "vzzfs resize"):
         return _resize(ct, size)
 

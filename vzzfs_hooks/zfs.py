@@ -11,7 +11,7 @@ import os
 
 import subprocess
 
-from . import runner, signals, zvoldev
+from . import kstats, runner, signals, zvoldev
 from .names import check_dataset_name, check_snapshot_name
 from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      StreamError, VzzfsError, ZfsError)
@@ -127,34 +127,46 @@ def zpool(*args, **kw):
 
 # ---- pools ----
 
-def pool_state(pool):
-    """(health, percent full) in one zpool call, or raise PoolNotImported."""
+def pool_health(pool):
+    """'ONLINE', 'DEGRADED', ... or raise PoolNotImported.
+
+    Read from the pool's kstat file where OpenZFS keeps one (0.8 and later): the
+    hooks ask at every CT start, and a file read starts no process. zpool
+    answers where there is none (an older OpenZFS, or a pool not imported).
+    """
     check_dataset_name(pool, "pool name")
-    res = runner.run(["zpool", "list", "-Hp", "-o", "health,capacity", pool], check=False)
+    health = kstats.pool_health(pool)
+    if health:
+        return health
+    res = runner.run(["zpool", "list", "-H", "-o", "health", pool], check=False)
     if res.returncode != 0:
         raise PoolNotImported("pool %s is not imported" % pool,
                               "import it with: zpool import %s" % pool)
-    health, _, capacity = res.stdout.strip().partition("\t")
-    return health, int(capacity.rstrip("%") or 0)
-
-
-def pool_health(pool):
-    """'ONLINE', 'DEGRADED', ... or raise PoolNotImported."""
-    return pool_state(pool)[0]
-
-
-def pool_capacity(pool):
-    """How full the pool is, in percent."""
-    return pool_state(pool)[1]
+    return res.stdout.strip()
 
 
 def require_pool(pool):
-    """Raise unless the pool is imported and usable; how full it is (percent) if it is."""
-    health, capacity = pool_state(pool)
+    """Raise unless the pool is imported and usable."""
+    health = pool_health(pool)
     if health in ("FAULTED", "UNAVAIL", "SUSPENDED"):
         raise PoolNotImported("pool %s is %s" % (pool, health),
                               "check it with: zpool status -x %s" % pool)
-    return capacity
+
+
+POOL_SPACE_PROPS = ("used", "available")  # what percent_full() reads of a pool's root
+
+
+def percent_full(props):
+    """How full a pool is, in percent, from its root dataset's ``used`` and
+    ``available`` (``zfs get -Hp``): the space writes can still take, slop and
+    reservations counted, which is what runs out for a CT's sparse zvol. Pure."""
+    used, avail = int(props.get("used") or 0), int(props.get("available") or 0)
+    return 100 * used // (used + avail) if used + avail else 100
+
+
+def pool_capacity(pool):
+    """How full the pool is, in percent (percent_full)."""
+    return percent_full(get(pool, *POOL_SPACE_PROPS))
 
 
 # ---- datasets ----
@@ -181,7 +193,7 @@ def exists(name):
         return True
     # zfs says "does not exist" for a pool that is not imported too: "no" would
     # then let destroy report success or a verb say "not on a zvol"
-    pool_state(name.split("/", 1)[0].split("@", 1)[0])
+    pool_health(name.split("/", 1)[0].split("@", 1)[0])
     return False
 
 
@@ -193,6 +205,28 @@ def get(name, *props):
     for line in res.stdout.splitlines():
         prop, _, value = line.partition("\t")
         values[prop] = None if value == "-" else value
+    return values
+
+
+def get_many(names, *props):
+    """{name: {prop: value}} for each of ``names`` that exists, from one ``zfs get``
+    (a start or a create asks about a zvol, its template or parent and its pool's
+    root at once); a name that does not exist is left out, any other failure
+    raises its typed error. Values as ``get`` gives them."""
+    for n in names:
+        check_name(n)
+    res = runner.run(["zfs", "get", "-Hp", "-o", "name,property,value", ",".join(props)]
+                     + list(names), check=False)
+    values = {}
+    for line in res.stdout.splitlines():
+        name, prop, value = (line.split("\t") + ["", ""])[:3]
+        values.setdefault(name, {})[prop] = None if value == "-" else value
+    if res.returncode != 0:
+        other = [l for l in res.stderr.splitlines()
+                 if l.strip() and error_class(l) is not DatasetNotFound]
+        if other or not res.stderr.strip():
+            raise _cli_error(runner.CommandFailed(res.argv, res.returncode, res.stdout,
+                                                  "\n".join(other) or res.stderr), names[0])
     return values
 
 
@@ -226,13 +260,18 @@ def list_datasets(root, props, types="volume"):
     return [dict(zip(props, line.split("\t"))) for line in res.stdout.splitlines() if line]
 
 
-def ensure_filesystem(name):
-    """Create a container-less filesystem (canmount=off) and its parents if missing."""
-    check_dataset_name(name)
+def ancestors(name):
+    """The datasets above ``name``, its pool first: vz/a/b -> [vz, vz/a]."""
     parts = name.split("/")
-    for i in range(2, len(parts) + 1):
-        ds = "/".join(parts[:i])
-        if not exists(ds):
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def ensure_filesystem(name, existing=()):
+    """Create a container-less filesystem (canmount=off) and its parents if missing.
+    ``existing``: names already known to exist (not asked again)."""
+    check_dataset_name(name)
+    for ds in ancestors(name)[1:] + [name]:
+        if ds not in existing and not exists(ds):
             try:
                 zfs("create", "-o", "canmount=off", ds, name=ds)
             except DatasetExists:

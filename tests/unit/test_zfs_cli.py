@@ -192,3 +192,36 @@ def test_a_missing_zfs_is_reported_as_such_for_streams_too(tmp_path, monkeypatch
     with open(str(tmp_path / "out"), "rb") as f, pytest.raises(VzzfsError) as e:
         zfs.receive(f, "vz/a")
     assert "command zfs not found" in e.value.line()
+
+
+def test_get_many_asks_once_and_leaves_out_what_is_missing(fake):
+    fake.output("vz/a\tvolsize\t4096\nvz/a\tused\t-\nvz\tvolsize\t-\nvz\tused\t100\n")
+    fake.fail("cannot open 'vz/b': dataset does not exist\n")
+    assert zfs.get_many(["vz/a", "vz/b", "vz"], "volsize", "used") == {
+        "vz/a": {"volsize": "4096", "used": None}, "vz": {"volsize": None, "used": "100"}}
+    assert fake.calls() == ["get -Hp -o name,property,value volsize,used vz/a vz/b vz"]
+
+
+def test_get_many_raises_what_is_not_a_missing_name(fake):
+    fake.fail("cannot open 'vz/b': dataset does not exist\ncannot open 'vz': no such pool\n")
+    with pytest.raises(PoolNotImported):
+        zfs.get_many(["vz/b", "vz"], "volsize")
+
+
+@pytest.mark.parametrize("used,avail,percent", [("85", "15", 85), ("0", "100", 0),
+                                                ("100", "0", 100), (None, None, 100)])
+def test_percent_full_counts_what_writes_can_still_take(used, avail, percent):
+    assert zfs.percent_full({"used": used, "available": avail}) == percent
+
+
+def test_pool_health_comes_from_the_kstat_file_without_zpool(fake, tmp_path, monkeypatch):
+    from vzzfs_hooks import kstats
+    (tmp_path / "kstat" / "vz").mkdir(parents=True)
+    (tmp_path / "kstat" / "vz" / "state").write_text("SUSPENDED\n")
+    monkeypatch.setattr(kstats, "KSTAT_DIR", str(tmp_path / "kstat"))
+    with pytest.raises(PoolNotImported, match="pool vz is SUSPENDED"):
+        zfs.require_pool("vz")
+    assert zfs.pool_health("vz") == "SUSPENDED" and fake.calls() == []
+    fake.output("ONLINE\n")  # no kstat file (another pool, or OpenZFS before 0.8): zpool says
+    assert zfs.pool_health("other") == "ONLINE"
+    assert fake.calls() == ["list -H -o health other"]
