@@ -65,15 +65,24 @@ def geometry(device):
         "Inode count", "Block count", "Inodes per group", "Blocks per group", "Block size")))
 
 
+def read_superblock(device):
+    """The raw superblock of the ext4 on ``device`` (b"" when it cannot be read)."""
+    try:
+        fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return b""
+    try:
+        return os.pread(fd, SB_SIZE, SB_OFFSET)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 def fs_size(device):
     """Bytes the ext4 on ``device`` spans, read from its superblock directly (the
     premount hook asks at every start: no dumpe2fs process for two numbers)."""
-    fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        sb = os.pread(fd, SB_SIZE, SB_OFFSET)
-    finally:
-        os.close(fd)
-    return superblock_size(sb, device)
+    return superblock_size(read_superblock(device), device)
 
 
 # the ext4 superblock: 1024 bytes at offset 1024 (fields little-endian)
@@ -81,6 +90,41 @@ SB_OFFSET = 1024
 SB_SIZE = 1024
 EXT4_MAGIC = 0xEF53
 INCOMPAT_64BIT = 0x80
+
+
+# what e2fsck -p reads before it decides to check at all (e2fsck/unix.c check_if_skip)
+STATE_CLEAN = 0x1      # s_state: cleanly unmounted
+STATE_ERRORS = 0x2     # s_state: the kernel found errors
+INCOMPAT_RECOVER = 0x4  # the journal holds transactions to replay
+
+
+def preen_reason(sb, now):
+    """Why ``e2fsck -p`` would check the ext4 with superblock ``sb`` at time ``now``,
+    or None when it would only call it clean. Pure.
+
+    The premount hook starts e2fsck only for a reason, a process less per start:
+    not cleanly unmounted, errors recorded, a journal to replay, orphan inodes,
+    the maximal mount count or the check interval reached (or an unreadable
+    superblock, which e2fsck then reports).
+    """
+    if len(sb) < SB_SIZE or struct.unpack_from("<H", sb, 0x38)[0] != EXT4_MAGIC:
+        return "no ext4 superblock"
+    state = struct.unpack_from("<H", sb, 0x3A)[0]
+    if state & STATE_ERRORS or struct.unpack_from("<I", sb, 0x194)[0]:
+        return "errors recorded"
+    if not state & STATE_CLEAN:
+        return "not cleanly unmounted"
+    if struct.unpack_from("<I", sb, 0x60)[0] & INCOMPAT_RECOVER:
+        return "journal to replay"
+    if struct.unpack_from("<I", sb, 0xE8)[0]:
+        return "orphan inodes"
+    count, most = struct.unpack_from("<Hh", sb, 0x34)
+    if most > 0 and count >= most:
+        return "maximal mount count reached"
+    last, interval = struct.unpack_from("<II", sb, 0x40)
+    if interval and not last <= now < last + interval:
+        return "check interval reached"
+    return None
 
 
 def superblock_size(sb, device):
@@ -185,10 +229,13 @@ FSCK_REBOOT = 2
 
 
 def fsck_preen(device, dataset):
-    """Run ``e2fsck -p``: safe fixes only. Raise FsError when it cannot finish.
+    """Run ``e2fsck -p`` when its superblock gives a reason (preen_reason): safe
+    fixes only. Raise FsError when it cannot finish.
 
     Returns True when e2fsck changed something.
     """
+    if preen_reason(read_superblock(device), time.time()) is None:
+        return False  # e2fsck -p would say "clean" and do nothing
     res = runner.run(["e2fsck", "-p", device], check=False)
     if res.returncode & ~(FSCK_CORRECTED | FSCK_REBOOT):
         last = (res.stdout + res.stderr).strip().splitlines()

@@ -42,3 +42,51 @@ def test_matches_what_mkfs_made(tmp_path):
         f.truncate(300 << 20)
     subprocess.check_call(["mkfs.ext4", "-q", "-F", "-b", "4096", img, "200M"])
     assert volume.fs_size(img) == 200 << 20
+
+
+def clean(fields=None):
+    """A superblock e2fsck -p calls clean, with ``fields`` (offset: (fmt, value)) set."""
+    sb = bytearray(superblock(32768))
+    struct.pack_into("<H", sb, 0x3A, 1)  # cleanly unmounted
+    struct.pack_into("<h", sb, 0x36, -1)  # no maximal mount count
+    for offset, (fmt, value) in (fields or {}).items():
+        struct.pack_into(fmt, sb, offset, value)
+    return bytes(sb)
+
+
+NOW = 1800000000
+
+
+def test_a_clean_ext4_needs_no_e2fsck():
+    assert volume.preen_reason(clean(), NOW) is None
+    assert volume.preen_reason(clean({0x34: ("<H", 500)}), NOW) is None  # no limit set
+    assert volume.preen_reason(clean({0x40: ("<I", NOW - 10), 0x44: ("<I", 3600)}),
+                               NOW) is None
+
+
+@pytest.mark.parametrize("fields,why", [
+    ({0x3A: ("<H", 0)}, "not cleanly unmounted"),
+    ({0x3A: ("<H", 3)}, "errors recorded"),
+    ({0x194: ("<I", 1)}, "errors recorded"),
+    ({0x60: ("<I", 0x4)}, "journal to replay"),
+    ({0xE8: ("<I", 12)}, "orphan inodes"),
+    ({0x34: ("<H", 20), 0x36: ("<h", 20)}, "maximal mount count reached"),
+    ({0x40: ("<I", NOW - 3600), 0x44: ("<I", 3600)}, "check interval reached"),
+    ({0x40: ("<I", NOW + 60), 0x44: ("<I", 3600)}, "check interval reached"),  # clock set back
+    ({0x38: ("<H", 0)}, "no ext4 superblock"),
+])
+def test_e2fsck_runs_for_each_reason_it_would_check(fields, why):
+    assert volume.preen_reason(clean(fields), NOW) == why
+
+
+def test_preen_reason_of_real_ext4(tmp_path):
+    """mkfs's ext4 is clean; one whose superblock records errors is not (debugfs sets it)."""
+    img = str(tmp_path / "img")
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    subprocess.check_call(["mkfs.ext4", "-q", "-F", img])
+    assert volume.preen_reason(volume.read_superblock(img), NOW) is None
+    subprocess.check_call(["debugfs", "-w", "-R", "ssv state 3", img],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert volume.preen_reason(volume.read_superblock(img), NOW) == "errors recorded"
+    assert volume.read_superblock(str(tmp_path / "missing")) == b""
