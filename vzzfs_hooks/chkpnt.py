@@ -14,7 +14,10 @@ without needing psutil on the node.
 
 import os
 
-from . import log, names, snapshots, vzctlcmd, zfs
+from . import log, names, vzctlcmd, zfs
+
+# snapshots (and the lock and file code behind it) is imported where a chkpnt or a
+# restore needs it: every premount and postumount imports this module.
 from .errors import StateError, VzzfsError
 
 # vzctl 4.x's global options that come before the verb (none take a value)
@@ -65,6 +68,7 @@ def after_chkpnt(ct, opts):
     A failure here is a warning: the dump and the CT's data are fine, only the
     restore check will not be possible.
     """
+    from . import snapshots
     dumpfile = _dumpfile(ct, opts)
     name = snapshots.unique_name(ct, names.CHKPNT_PREFIX)
     props = {names.PROP_KIND: "chkpnt", names.PROP_SNAP_STATE: "stopped",
@@ -85,6 +89,7 @@ def after_chkpnt(ct, opts):
 def _prune(ct, new_dumpfile):
     """Drop earlier chkpnt snapshots whose dump is gone (restored, or removed) or has
     just been overwritten by this chkpnt's."""
+    from . import snapshots
     for row in snapshots.rows(ct):
         if (row["kind"] == "chkpnt" and not row["clones"]
                 and (row["dumpfile"] == new_dumpfile or not os.path.exists(row["dumpfile"]))):
@@ -100,6 +105,7 @@ def is_restore(ct, verb, opts):
 def before_restore(ct):
     """premount of a restore: refuse when the zvol changed after the snapshot taken
     with the dump (at vzctl chkpnt, or vzzfs snapshot --dump then snapshot-switch)."""
+    from . import snapshots
     rows = snapshots.rows(ct)
     if not rows or not rows[-1]["dumpfile"]:
         log.warn("CT %s: the zvol's latest snapshot was not taken with a dump; cannot check "

@@ -9,7 +9,7 @@ and IOPSLIMIT, so vzzfs leaves limits to it there.
 
 import os
 
-from . import blkio, ctconf, iolimits, lock, log, mounts, zfs, zvoldev
+from . import blkio, iolimits, log, mounts, zfs, zvoldev
 from .errors import ConfigError, StateError, UsageError, VzzfsError
 from .freezer import PROC_VZ
 
@@ -88,6 +88,7 @@ def set_limits(ct, iolimit=None, iopslimit=None):
     at once to a mounted CT, under the CT's lock. Returns lines to print."""
     if not zfs.exists(ct.dataset):
         raise UsageError("is not on a zvol (no %s)" % ct.dataset, "check the CTID", ctid=ct.ctid)
+    from . import lock  # only the command locks: the hooks run under vzctl's lock
     with lock.ct_lock(ct, "vzzfs set-limits"):
         return _set_limits(ct, iolimit, iopslimit)
 
@@ -121,6 +122,7 @@ def _set_limits(ct, iolimit=None, iopslimit=None):
                    "upstream kernel)" % (ct.ctid, " and ".join(taken), ct.conffile,
                                          " and ".join("VZZFS_" + k for k in taken)))
     if changes:
+        from . import ctconf
         ctconf.update_file(ct.conffile, changes)
         own = dict(ct.own)
         for key, value in changes.items():

@@ -7,7 +7,6 @@ stand-in that implements the same command lines.
 """
 
 import os
-import shutil
 
 from . import names, runner
 from .config import check_abs_path
@@ -21,6 +20,7 @@ def program(ct):
     name = ct.settings.vzctl
     if os.path.isabs(name):
         return name if os.access(name, os.X_OK) else None
+    import shutil  # here: the hooks import this module and never look vzctl up
     return shutil.which(name)
 
 
