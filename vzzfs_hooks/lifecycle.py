@@ -25,12 +25,14 @@ def zvol_props(settings):
 
 # ---- checks shared by create and clone ----
 
-def check_new_ct(ct):
+def check_new_ct(ct, zvol_exists=None):
+    """Refuse a CTID in use: a conf, a zvol (``zvol_exists``: already asked), a mount
+    or files where the new CT goes."""
     if ct.has_conf:
         raise StateError("already exists (%s)" % ct.conffile,
                          "pick another CTID, or remove it with vzzfs destroy %s" % ct.ctid,
                          ctid=ct.ctid)
-    if zfs.exists(ct.dataset):
+    if zfs.exists(ct.dataset) if zvol_exists is None else zvol_exists:
         raise DatasetExists("zvol %s already exists (an orphan?)" % ct.dataset,
                             "see vzzfs list; remove it with vzzfs destroy %s" % ct.ctid,
                             ctid=ct.ctid)
@@ -118,6 +120,24 @@ def _inodes_refuse_clone(settings, ostemplate, tmpl_size, clone_size, barrier):
             % (barrier, clone_size >> 20, have), "for a clone: " + fix)
 
 
+def _clone_fits(ct, settings, ostemplate, tmpl_size, diskspace, diskinodes):
+    """Can the CT be a clone of the template (``tmpl_size``: its volsize)? When not, a
+    warning says why and the tarball is unpacked instead."""
+    why = None
+    if diskspace < tmpl_size:
+        why = ("diskspace is smaller than the template's volume (%d MiB)"
+               % (tmpl_size >> 20), "use a larger --diskspace")
+    elif diskinodes:
+        why = _inodes_refuse_clone(settings, ostemplate, tmpl_size,
+                                   max(tmpl_size, zfs.round_size(diskspace,
+                                                                 settings.volblocksize)),
+                                   diskinodes[0])
+    if why:
+        log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s (%s)"
+                 % ((ct.ctid, why[0], ostemplate, why[1])))
+    return why is None
+
+
 def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, ipadd=(),
            diskinodes=None, overrides=None):
     """A new stopped CT on its own zvol; returns (Container, made by clone?).
@@ -143,43 +163,32 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
         diskinodes = config.parse_diskinodes(sample_params["DISKINODES"],
                                              "DISKINODES of ve-%s.conf-sample" % sample_name)
     golden = names.golden_snapshot(settings.root, ostemplate)
-    zfs.require_pool(ct.pool)
-    by_clone = zfs.exists(golden)
     tarball, tar_opts = template.find_tarball(node, ostemplate)
-    if by_clone:
-        tmpl_size = int(zfs.get(golden, "volsize")["volsize"])
-        why = None
-        if diskspace < tmpl_size:
-            why = ("diskspace is smaller than the template's volume (%d MiB)"
-                   % (tmpl_size >> 20), "use a larger --diskspace")
-        elif diskinodes:
-            why = _inodes_refuse_clone(settings, ostemplate, tmpl_size,
-                                       max(tmpl_size, zfs.round_size(diskspace,
-                                                                     settings.volblocksize)),
-                                       diskinodes[0])
-        if why:
-            log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s (%s)"
-                     % ((ct.ctid, why[0], ostemplate, why[1])))
-            by_clone = False
-    if not by_clone and tarball is None:
-        raise UsageError("unknown OS template %s: no %s and no tarball in %s/cache"
-                         % (ostemplate, golden, template.template_dir(node)),
-                         "download it (vztmpl-dl %s) or see vzzfs template list" % ostemplate,
-                         ctid=ct.ctid)
+    parents = zfs.ancestors(ct.dataset)
 
     with lock.ct_lock(ct, "vzzfs create"):
-        check_new_ct(ct)
-        zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
+        zfs.require_pool(ct.pool)
+        # one zfs call for all a create asks: template, new zvol, its parents, the pool's space
+        found = zfs.get_many([golden, ct.dataset, ct.pool] + parents[1:], "volsize",
+                             *zfs.POOL_SPACE_PROPS)
+        check_new_ct(ct, zvol_exists=ct.dataset in found)
+        tmpl_size = int(found[golden]["volsize"]) if golden in found else None
+        by_clone = tmpl_size is not None and _clone_fits(ct, settings, ostemplate, tmpl_size,
+                                                         diskspace, diskinodes)
+        if not by_clone and tarball is None:
+            raise UsageError("unknown OS template %s: no %s and no tarball in %s/cache"
+                             % (ostemplate, golden, template.template_dir(node)),
+                             "download it (vztmpl-dl %s) or see vzzfs template list" % ostemplate,
+                             ctid=ct.ctid)
+        zfs.ensure_filesystem(parents[-1], existing=found)
         props = zvol_props(settings)
         props.update({PROP_CTID: ct.ctid, PROP_TEMPLATE: ostemplate})
         with Reverter() as undo:
             if by_clone:
-                # only what the new CT needs now: the zvol at its size. Its ext4 stays the
-                # template's size until premount grows it at the first start or mount
-                # (actions._follow_diskspace), so create touches no block device.
-                size = zfs.round_size(diskspace, settings.volblocksize)
-                if size > tmpl_size:
-                    props["volsize"] = str(size)
+                # only what the new CT needs now: the clone, its conf and mount point. Its
+                # zvol and ext4 stay the template's size until premount grows both to
+                # DISKSPACE at the first start or mount (actions._follow_diskspace), so
+                # create touches no block device and runs two zfs commands.
                 zfs.clone(golden, ct.dataset, props)
                 undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
                 make_dirs(ct, undo)
@@ -198,7 +207,8 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
             _apply_identity(ct, hostname, ipadd, {})
             undo.commit()
-    resize.warn_if_pool_filling(ct)
+    # a clone allocated next to nothing: the pool is as full as before it
+    resize.warn_if_pool_filling(ct, zfs.percent_full(found[ct.pool]) if by_clone else None)
     log.info("CT %s: created on %s from %s (%s)" % (ct.ctid, ct.dataset, ostemplate,
                                                   "clone" if by_clone else "tarball"))
     return Container(ct.ctid, node), by_clone
