@@ -39,16 +39,16 @@ def median(values):
 
 def hook_overhead(r, fig):
     parts = (("Python\nstart", "python_start_s"), ("Python +\nhook imports", "hook_imports_s"),
-             ("zfs list", "zfs_list_s"))
-    ax = fig.add_subplot(121 if "zfs_list_s" in r else 111)
-    labels = ["vzzfs CT\nhooks", "vzzfs CT\nby hand"]
+             ("zfs get", "zfs_get_s"))
+    ax = fig.add_subplot(121 if "zfs_get_s" in r else 111)
+    labels = ["vzzfs CT\nhooks", "vzzfs CT\nseed's way"]
     values = [median(r["hooks_s"]), median(r["plain_s"])]
     if "foreign_s" in r:
         labels += ["other CT\nhooks", "other CT\nno hooks"]
         values += [median(r["foreign_s"]), median(r["nohooks_s"])]
     bars(ax, labels, [("median", values)], "seconds (emulated VM)")
-    ax.set_title("vzctl mount+umount: %.1fx by hand" % r["ratio"], fontsize=10)
-    if "zfs_list_s" in r:
+    ax.set_title("vzctl mount+umount: %.1fx the seed's way" % r["ratio"], fontsize=10)
+    if "zfs_get_s" in r:
         ax = fig.add_subplot(122)
         bars(ax, [label for label, _ in parts], [("median", [median(r[k]) for _, k in parts])],
              "seconds (emulated VM)")
