@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from . import autorepl, backup, forced, replicate, signals
+from . import signals
 from .config import Node
 from .ct import Container, owned, resolve_name
 from .names import check_ctid
@@ -38,6 +38,7 @@ def _terminating(func):
 
 @_terminating
 def cmd_backup(args):
+    from . import backup
     ct = _ct(args)
     if args.to == "-":
         if sys.stdout.isatty():
@@ -63,6 +64,7 @@ def _restored(done):
 
 @_terminating
 def cmd_restore(args):
+    from . import backup
     if args.file == "-":
         done = backup.restore(_node(args), sys.stdin.buffer, args.ctid, args.force)
     else:
@@ -77,6 +79,7 @@ def cmd_restore(args):
 
 @_terminating
 def cmd_send(args):
+    from . import replicate
     ct = _ct(args)
     done = replicate.send(ct, replicate.command_argv(args.to, "--to"))
     how = "resumed" if done["resumed"] else "incremental" if done["base"] else "full"
@@ -85,6 +88,7 @@ def cmd_send(args):
 
 @_terminating
 def cmd_replicate(args):
+    from . import autorepl
     node = _node(args)
     only = [resolve_name(node, c) for c in args.ctids] or None
     failed = []
@@ -110,6 +114,7 @@ def cmd_replicate(args):
 
 @_terminating
 def cmd_receive(args):
+    from . import replicate
     if args.forced_command:
         return _receive_forced(args)
     if args.status:
@@ -124,6 +129,7 @@ def _receive_forced(args):
         raise UsageError("--forced-command takes the sender's options from "
                          "SSH_ORIGINAL_COMMAND, not its own",
                          "in authorized_keys: command=\"vzzfs receive --forced-command\"")
+    from . import forced, replicate
     node = _node(args)
     limits = forced.Limits.from_node(node)
     status, ctid, force = forced.parse_original_command(os.environ.get("SSH_ORIGINAL_COMMAND"))
@@ -136,11 +142,13 @@ def _receive_forced(args):
 
 
 def cmd_receive_dump(args):
+    from . import replicate
     ct = Container(args.ctid, _node(args))
     print("CT %s: dump stored as %s" % (ct.ctid, replicate.receive_dump(ct, sys.stdin.buffer)))
 
 
 def cmd_migrate(args):
+    from . import replicate
     ct = _ct(args)
     done = replicate.migrate(ct, replicate.command_argv(args.dest, "DEST"), args.online)
     print("CT %s: migrated%s; sent %s, then %s with the CT down; the copy here is destroyed"

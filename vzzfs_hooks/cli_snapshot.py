@@ -7,7 +7,6 @@ Named as vzctl's ploop snapshot verbs are; the snapshots module's verbs take the
 import json
 import time
 
-from . import autosnap, snapshots
 from .config import Node
 from .ct import owned, resolve_name
 from .errors import VzzfsError
@@ -18,6 +17,7 @@ def _ct(args):
 
 
 def cmd_snapshot(args):
+    from . import snapshots
     ct = _ct(args)
     done = snapshots.take(ct, args.name, suspend=not args.skip_suspend, dump=args.dump)
     how = {"stopped": "the CT is stopped",
@@ -28,6 +28,7 @@ def cmd_snapshot(args):
 
 
 def cmd_snapshot_list(args):
+    from . import snapshots
     ct = _ct(args)
     rows = snapshots.rows(ct)
     if args.json:
@@ -42,12 +43,14 @@ def cmd_snapshot_list(args):
 
 
 def cmd_snapshot_delete(args):
+    from . import snapshots
     ct = _ct(args)
     snapshots.delete(ct, args.name)
     print("CT %s: snapshot %s deleted" % (ct.ctid, args.name))
 
 
 def cmd_snapshot_switch(args):
+    from . import snapshots
     ct = _ct(args)
     state = snapshots.switch(ct, args.name, destroy_newer=args.destroy_newer,
                              skip_config=args.skip_config, skip_resume=args.skip_resume)
@@ -55,18 +58,21 @@ def cmd_snapshot_switch(args):
 
 
 def cmd_snapshot_mount(args):
+    from . import snapshots
     ct = _ct(args)
     where = snapshots.mount(ct, args.name, args.target)
     print("CT %s: snapshot %s mounted read-only at %s" % (ct.ctid, args.name, where))
 
 
 def cmd_snapshot_umount(args):
+    from . import snapshots
     ct = _ct(args)
     where = snapshots.umount(ct, args.name)
     print("CT %s: snapshot %s unmounted from %s" % (ct.ctid, args.name, where))
 
 
 def cmd_autosnap(args):
+    from . import autosnap
     node = Node(args.etc_dir)
     only = [resolve_name(node, c) for c in args.ctids] or None
     failed = []
