@@ -11,7 +11,6 @@ unsafe to hand to zfs or mount is refused with a ConfigError.
 import os
 import re
 from collections import OrderedDict
-from fractions import Fraction
 
 from . import names
 from .errors import ConfigError, VzzfsError
@@ -171,8 +170,10 @@ ULLONG_MAX = (1 << 64) - 1
 _VZ_NUM_RE = re.compile(r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
                         r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
 # strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX, under LDBL_MIN
-_LDBL_MAX = (2 - Fraction(1, 1 << 63)) * (1 << 16383)
-_LDBL_MIN = Fraction(1, 1 << 16382)
+# (LDBL_MAX = (2 - 2**-63) * 2**16383 is a whole number; LDBL_MIN = 2**-16382 is
+# kept as numerator, denominator: fractions is imported only where a number is parsed)
+_LDBL_MAX = ((1 << 64) - 1) << 16320
+_LDBL_MIN = (1, 1 << 16382)
 
 
 def _vzctl_mul(char):
@@ -184,6 +185,7 @@ def _vzctl_mul(char):
 
 def _vzctl_number(text, divisor):
     """One part, as parse_ul_sfx(): (value, rest of text), or None where vzctl fails."""
+    from fractions import Fraction  # with decimal behind it: a tenth of a hook's imports
     m = _VZ_NUM_RE.match(text)
     value, rest = Fraction(0), text  # strtoull converts nothing: 0, the whole text is the tail
     if m:
@@ -199,7 +201,7 @@ def _vzctl_number(text, divisor):
             if digits and not -4952 <= len(str(digits)) - 1 + scale <= 4932:
                 return None  # strtold: ERANGE (checked roughly first: 10**scale may be huge)
             value = Fraction(digits) * Fraction(10) ** scale
-            if value and not _LDBL_MIN <= value <= _LDBL_MAX:
+            if value and not Fraction(*_LDBL_MIN) <= value <= _LDBL_MAX:
                 return None  # strtold: ERANGE
         if sign == "-" and value:
             if dot:

@@ -6,7 +6,6 @@ The per-dataset counters (objset-0x* files, OpenZFS 0.8 and later) are what
 since the pool was imported (docs/performance.md, "Per-CT accounting").
 """
 
-import glob
 import os
 
 KSTAT_DIR = "/proc/spl/kstat/zfs"
@@ -40,6 +39,7 @@ def objset_counters(pool, kstat_dir=KSTAT_DIR):
     is not imported; a file that vanishes while being read (a zvol destroyed
     meanwhile) is skipped.
     """
+    import glob  # here: the hooks read only the pool's state file
     counters = {}
     for path in glob.glob(os.path.join(kstat_dir, glob.escape(pool), "objset-0x*")):
         try:

@@ -9,9 +9,10 @@ pipes (zfs send/receive, tar, the remote side of send/migrate), with the same
 "command not found" message; ``pump`` copies a stream with progress and
 ``finish``/``stop`` end such a command. Tests inject faults by putting a fake
 command first on PATH.
-"""
 
-import subprocess
+subprocess (with threading, selectors and locale behind it) is imported on the
+first command: a hook for a CT that is not vzzfs's runs none and starts faster.
+"""
 
 from . import signals
 from .errors import VzzfsError
@@ -62,6 +63,7 @@ def run(argv, check=True, timeout=None, stdin=None, env=None):
     With ``check`` a non-zero exit raises CommandFailed. A missing program raises
     VzzfsError naming the package to install.
     """
+    import subprocess
     argv = [str(a) for a in argv]
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -82,6 +84,7 @@ def popen(argv, stdin=None, stdout=None, stderr=None):
     """Start ``argv`` with binary pipes as asked (subprocess.PIPE, DEVNULL, a file);
     a missing program raises VzzfsError as ``run`` does. The caller ends it with
     ``finish`` or ``stop``."""
+    import subprocess
     argv = [str(a) for a in argv]
     try:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin,

@@ -9,8 +9,6 @@ module that runs zfs or zpool: send and receive streams are here too.
 import errno
 import os
 
-import subprocess
-
 from . import kstats, runner, signals, zvoldev
 from .names import check_dataset_name, check_snapshot_name
 from .errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
@@ -473,6 +471,7 @@ def send(snap, out, base=None, what="sending", resume_token=None):
         check_name(snap)
         argv = ["zfs", "send", "-p"] + (["-i", check_name(base)] if base else []) + [snap]
         total = send_size(snap, base)
+    import subprocess  # runner has loaded it (send_size ran a command); for its PIPE
     proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     progress = Progress(what, total) if total else None
     try:
@@ -502,6 +501,7 @@ def receive(src, target, force=False, resumable=False):
     check_dataset_name(target)
     argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
         [target]
+    import subprocess  # for its PIPE; the hooks, which stream nothing, start without it
     proc = runner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE)
     try:

@@ -78,3 +78,20 @@ def test_the_readme_architecture_names_every_module():
     missing = [mod for mod, _ in _modules()
                if not mod.startswith("__") and "`%s`" % mod not in section]
     assert not missing, "add to README's Architecture: %s" % missing
+
+
+def test_a_hook_starts_without_the_heavy_modules():
+    """A hook's imports are most of its cost under emulation (docs/performance.md, hook
+    overhead): what only runs a command, parses a number or serves the commands is
+    imported when used, so a hook for another CT loads none of it."""
+    import subprocess
+    import sys
+    heavy = ("subprocess", "fractions", "decimal", "glob", "tempfile", "shutil", "argparse",
+             "json", "vzzfs_hooks.snapshots", "vzzfs_hooks.lock", "vzzfs_hooks.chkpnt")
+    out = subprocess.run([sys.executable, "-S", "-c",
+                          "import sys, vzzfs_hooks.hookmain; "
+                          "print(' '.join(sorted(sys.modules)))"],
+                         cwd=os.path.dirname(PKG), stdout=subprocess.PIPE,
+                         universal_newlines=True, check=True).stdout.split()
+    assert "vzzfs_hooks.hookmain" in out
+    assert [m for m in heavy if m in out] == []
