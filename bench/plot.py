@@ -72,6 +72,8 @@ def create_clone_vs_unpack(r, fig):
     rows = r["rows"]
     series = [("unpack tarball", [x["unpack_s"] for x in rows]),
               ("clone template", [x["clone_s"] for x in rows])]
+    if rows and "bare_clone_s" in rows[0]:
+        series.append(("bare zfs clone", [x["bare_clone_s"] for x in rows]))
     if rows and "first_mount_s" in rows[0]:
         series.append(("clone's 1st mount+umount", [x["first_mount_s"] for x in rows]))
     bars(ax, ["%s\n%s" % (x["template"], "%d MiB" % x["mib"] if x["mib"] else "debootstrap")
