@@ -145,10 +145,11 @@ def attach(ct):
     _prepare_mountpoint(ct)
     device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
     _refuse_if_mounted_elsewhere(ct, device)
-    if ct.settings.fsck == "preen" and volume.fsck_preen(device, ct.dataset):
-        log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
-    _follow_diskspace(ct, device, volsize)  # before the mount: unmounted, any ext4 grows
-    volume.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
+    with zvoldev.HeldOpen(device, ct.settings.dev_timeout):  # CTs starting at once
+        if ct.settings.fsck == "preen" and volume.fsck_preen(device, ct.dataset):
+            log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
+        _follow_diskspace(ct, device, volsize)  # before the mount: unmounted, any ext4 grows
+        volume.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
     log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
     resize.warn_if_pool_filling(ct, pool_full)
     return True

@@ -1,4 +1,4 @@
-"""Which block device is which zvol, and flushing one.
+"""Which block device is which zvol, holding one open, and flushing one.
 
 The /dev/zvol/NAME links come from udev, late after a create or clone and
 sometimes stale after a rename; a /dev/zdN answers for itself (BLKZNAME).
@@ -6,6 +6,7 @@ Below the zfs layer: zfs.snapshot flushes a zvol's device here first.
 """
 
 import array
+import errno
 import fcntl
 import os
 import re
@@ -19,6 +20,37 @@ BLKROGET = 0x125E  # _IO(0x12, 94): is the block device read-only
 ZFS_MAX_DATASET_NAME_LEN = 256
 ZD_RE = re.compile(r"^zd[0-9]+$")
 LINK_DIR = "/dev/zvol"  # udev's POOL/NAME links to the /dev/zdN devices
+# OpenZFS before 2.2 fails a zvol's first open while another process holds the pool
+# namespace lock (a zfs command, another CT's start) with the kernel's internal
+# ERESTARTSYS, which reaches user space as errno 512 (seen starting 10 CTs at once)
+ERESTARTSYS = 512
+
+
+class HeldOpen(object):
+    """``with HeldOpen(device, timeout):`` keeps the zvol's device open for the block.
+
+    Only a zvol's first open takes the pool's namespace lock, so while this holds
+    it, e2fsck, resize2fs and mount open it without the spurious failure above.
+    The first open itself is retried for ``timeout`` seconds.
+    """
+
+    def __init__(self, device, timeout):
+        self.device, self.timeout, self.fd = device, timeout, None
+
+    def __enter__(self):
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.fd = os.open(self.device, os.O_RDONLY | os.O_CLOEXEC)
+                return self
+            except OSError as e:
+                if e.errno not in (ERESTARTSYS, errno.EINTR) or time.monotonic() >= deadline:
+                    raise FsError("cannot open %s: %s" % (self.device, e.strerror or e),
+                                  "check the pool (zpool status -x) and retry")
+                time.sleep(0.05)
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
 
 
 def has_link(dataset):

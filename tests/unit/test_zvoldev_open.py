@@ -1,0 +1,47 @@
+"""zvoldev.HeldOpen: a zvol's first open, which OpenZFS < 2.2 fails with errno 512
+(ERESTARTSYS) while another process holds the pool's namespace lock, is retried,
+and the device stays open for the block (so e2fsck and mount open it freely)."""
+import errno
+import os
+
+import pytest
+
+from vzzfs_hooks import zvoldev
+from vzzfs_hooks.errors import FsError
+
+
+def flaky_open(failures, code):
+    real = os.open
+    calls = []
+
+    def fake(path, flags, *mode):
+        calls.append(path)
+        if len(calls) <= failures:
+            raise OSError(code, os.strerror(code) if code < 512 else "Unknown error 512")
+        return real(path, flags, *mode)
+    return fake, calls
+
+
+def test_first_open_is_retried_and_held(tmp_path, monkeypatch):
+    dev = tmp_path / "zd0"
+    dev.write_bytes(b"x")
+    fake, calls = flaky_open(2, zvoldev.ERESTARTSYS)
+    monkeypatch.setattr(zvoldev.os, "open", fake)
+    with zvoldev.HeldOpen(str(dev), 5) as held:
+        assert os.fstat(held.fd).st_size == 1
+    assert len(calls) == 3
+    with pytest.raises(OSError):
+        os.fstat(held.fd)  # closed after the block
+
+
+def test_other_errors_and_a_lasting_failure_are_one_line_errors(tmp_path, monkeypatch):
+    fake, calls = flaky_open(1, errno.ENOENT)
+    monkeypatch.setattr(zvoldev.os, "open", fake)
+    with pytest.raises(FsError, match="cannot open"):
+        zvoldev.HeldOpen(str(tmp_path / "zd0"), 5).__enter__()
+    assert len(calls) == 1, "only ERESTARTSYS and EINTR are retried"
+    fake, calls = flaky_open(10 ** 6, zvoldev.ERESTARTSYS)
+    monkeypatch.setattr(zvoldev.os, "open", fake)
+    with pytest.raises(FsError, match="check the pool"):
+        zvoldev.HeldOpen(str(tmp_path / "zd0"), 0.2).__enter__()
+    assert len(calls) > 1
