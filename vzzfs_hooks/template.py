@@ -164,11 +164,13 @@ def import_template(node, name, size=None, inodes=None):
                           props={"compression": settings.compression, PROP_TEMPLATE: name})
         undo.add("destroy %s" % ds, zfs.destroy, ds, True)
         dev = zvoldev.find_device(ds, settings.dev_timeout)
-        # a staging zvol larger than the default gets the default's journal: clones inherit it
-        volume.mkfs(dev, min(size, DEFAULT_TEMPLATE_SIZE) if fit else size, inodes)
         staging = tempfile.mkdtemp(prefix=names.TEMPLATE_STAGING_PREFIX)
         try:
-            volume.mount(dev, staging, "noatime", ds)
+            with zvoldev.HeldOpen(dev, settings.dev_timeout):  # mkfs and mount open it freely
+                # a staging zvol larger than the default gets the default's journal: clones
+                # inherit it
+                volume.mkfs(dev, min(size, DEFAULT_TEMPLATE_SIZE) if fit else size, inodes)
+                volume.mount(dev, staging, "noatime", ds)
             try:
                 unpack(tarball, opts, staging, "importing %s" % name)
             finally:
