@@ -138,7 +138,9 @@ def test_waiter_skips_the_stale_cgroup_and_writes_the_new_one(tmp_path):
             f.unlink()
         stale.rmdir()
         (top / "keep").mkdir()  # so the new directory cannot get the old inode back
-        ct_cgroup(top)
+        # made aside and renamed into place: a cgroup's files come with its directory
+        (top / "new").mkdir()
+        ct_cgroup(top / "new").rename(top / "vz-101")
     t = threading.Thread(target=replace)
     t.start()
     assert blkio.wait_and_write("101", str(top), "v1", "230:16", Limits(2 << 20, 0), ino, 5,
