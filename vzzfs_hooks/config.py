@@ -169,11 +169,10 @@ ULLONG_MAX = (1 << 64) - 1
 # what strtoull/strtold take: leading blanks (C's isspace) and a sign only before digits
 _VZ_NUM_RE = re.compile(r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
                         r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
-# strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX, under LDBL_MIN
-# (LDBL_MAX = (2 - 2**-63) * 2**16383 is a whole number; LDBL_MIN = 2**-16382 is
-# kept as numerator, denominator: fractions is imported only where a number is parsed)
+# strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX = (2 - 2**-63) *
+# 2**16383 (a whole number), under LDBL_MIN = 2**-16382
 _LDBL_MAX = ((1 << 64) - 1) << 16320
-_LDBL_MIN = (1, 1 << 16382)
+_LDBL_MIN_EXP = 16382
 
 
 def _vzctl_mul(char):
@@ -184,37 +183,40 @@ def _vzctl_mul(char):
 
 
 def _vzctl_number(text, divisor):
-    """One part, as parse_ul_sfx(): (value, rest of text), or None where vzctl fails."""
-    from fractions import Fraction  # with decimal behind it: a tenth of a hook's imports
+    """One part, as parse_ul_sfx(): (value, rest of text), or None where vzctl fails.
+
+    Computed exactly as the fraction num / den of whole numbers (both >= 0), so
+    the hooks parse DISKSPACE without loading fractions and decimal.
+    """
     m = _VZ_NUM_RE.match(text)
-    value, rest = Fraction(0), text  # strtoull converts nothing: 0, the whole text is the tail
+    num, den, rest = 0, 1, text  # strtoull converts nothing: 0, the whole text is the tail
     if m:
         sign, whole, dot, frac, exp = m.group(1, 2, 3, 4, 5)
         if m.group(6):
             sign, whole, dot, frac, exp = "", "0", ".", m.group(7), m.group(8)
         if int(whole) > ULLONG_MAX:
             return None  # strtoull: ERANGE
-        value = Fraction(int(whole))
+        num = int(whole)
         if dot:
             digits = int(whole + frac)
             scale = int(exp or 0) - len(frac)
             if digits and not -4952 <= len(str(digits)) - 1 + scale <= 4932:
                 return None  # strtold: ERANGE (checked roughly first: 10**scale may be huge)
-            value = Fraction(digits) * Fraction(10) ** scale
-            if value and not Fraction(*_LDBL_MIN) <= value <= _LDBL_MAX:
+            num, den = (digits * 10 ** scale, 1) if scale >= 0 else (digits, 10 ** -scale)
+            if num and not (den <= num << _LDBL_MIN_EXP and num <= _LDBL_MAX * den):
                 return None  # strtold: ERANGE
-        if sign == "-" and value:
+        if sign == "-" and num:
             if dot:
                 return None  # a negative long double cast to unsigned: undefined in C
-            value = ULLONG_MAX + 1 - value  # strtoull wraps it (past LONG_MAX, unless divided)
+            num = ULLONG_MAX + 1 - num  # strtoull wraps it (past LONG_MAX, unless divided)
         rest = text[m.end():]
     if rest[:1] not in (":", ""):
         mul = _vzctl_mul(rest[0])
         if mul is None:
             return None
-        value = value * mul / divisor
+        num, den = num * mul, den * divisor
         rest = rest[1:]
-    value = int(value)  # (unsigned long long) v: towards zero
+    value = num // den  # (unsigned long long) v: towards zero, both being >= 0
     return (value, rest) if value <= LONG_MAX else None
 
 
