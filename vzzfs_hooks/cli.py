@@ -244,13 +244,63 @@ def cmd_uninstall_hooks(args):
         print(line)
 
 
-def build_parser():
+class _Unused(object):
+    """A verb's parser that is not built: it takes every call and keeps nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kw: self
+
+
+class _OneVerb(object):
+    """The subparsers, building only ``verb``'s parser (the others stay _Unused).
+
+    argparse builds a parser per verb with its help formatter and translations:
+    under emulation that was a third of a second of every command. The full set
+    is built when no verb, an unknown one or --help is given."""
+
+    def __init__(self, sub, verb):
+        self.sub, self.verb, self.found = sub, verb, False
+
+    def add_parser(self, name, **kw):
+        if name != self.verb:
+            return _Unused()
+        self.found = True
+        return self.sub.add_parser(name, **kw)
+
+
+def _verb_of(argv):
+    """The verb on the command line, or None when the whole parser is wanted."""
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--etc-dir":
+            args = args[1:]
+        elif arg in ("-h", "--help", "--version"):
+            return None
+        elif not arg.startswith("-"):
+            return None if "-h" in args or "--help" in args else arg
+    return None
+
+
+def build_parser(argv=None):
+    """The parser for ``argv``: only its verb's subparser when it names a known one."""
+    verb = _verb_of(argv or [])
+    if verb is not None:
+        p = _build(verb)
+        if p is not None:
+            return p
+    return _build(None)
+
+
+def _build(wanted):
     p = _Parser(prog="vzzfs", description="OpenVZ containers on ZFS zvols (ext4 inside).")
     p.add_argument("--version", action="version", version="vzzfs " + __version__)
     p.add_argument("--etc-dir", default=os.environ.get("VZZFS_ETC_DIR", "/etc/vz"),
                    help="OpenVZ configuration directory (default /etc/vz)")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
+    if wanted is not None:
+        sub = _OneVerb(sub, wanted)
 
     s = sub.add_parser("list", help="list containers on zvols, and orphans")
     s.add_argument("ctids", nargs="*", metavar="CTID")
@@ -363,12 +413,15 @@ def build_parser():
                            "checkout's hooks/ when run from one, else %s)"
                            % hookwire.DEFAULT_HOOK_DIR)
         s.set_defaults(func=func)
+    if wanted is not None and not sub.found:
+        return None
     return p
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
         if getattr(args, "confdir", "unset") is None:
             args.confdir = Node(args.etc_dir).conf_dir
         args.func(args)

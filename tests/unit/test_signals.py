@@ -114,6 +114,9 @@ def test_the_cli_exits_130_for_a_terminated_verb(monkeypatch):
             os.kill(os.getpid(), signal.SIGHUP)
 
     class Parser(object):
+        def __init__(self, argv):
+            pass
+
         def parse_args(self, argv):
             return type("Args", (), {"func": staticmethod(verb)})()
     monkeypatch.setattr(cli, "build_parser", Parser)
