@@ -26,6 +26,18 @@ LINK_DIR = "/dev/zvol"  # udev's POOL/NAME links to the /dev/zdN devices
 ERESTARTSYS = 512
 
 
+def _open(device, flags, timeout):
+    """os.open, retrying for ``timeout`` s a zvol's first open refused with ERESTARTSYS."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(device, flags)
+        except OSError as e:
+            if e.errno not in (ERESTARTSYS, errno.EINTR) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 class HeldOpen(object):
     """``with HeldOpen(device, timeout):`` keeps the zvol's device open for the block.
 
@@ -38,16 +50,12 @@ class HeldOpen(object):
         self.device, self.timeout, self.fd = device, timeout, None
 
     def __enter__(self):
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                self.fd = os.open(self.device, os.O_RDONLY | os.O_CLOEXEC)
-                return self
-            except OSError as e:
-                if e.errno not in (ERESTARTSYS, errno.EINTR) or time.monotonic() >= deadline:
-                    raise FsError("cannot open %s: %s" % (self.device, e.strerror or e),
-                                  "check the pool (zpool status -x) and retry")
-                time.sleep(0.05)
+        try:
+            self.fd = _open(self.device, os.O_RDONLY | os.O_CLOEXEC, self.timeout)
+        except OSError as e:
+            raise FsError("cannot open %s: %s" % (self.device, e.strerror or e),
+                          "check the pool (zpool status -x) and retry")
+        return self
 
     def __exit__(self, *exc):
         os.close(self.fd)
@@ -59,11 +67,12 @@ def has_link(dataset):
     return os.path.lexists(os.path.join(LINK_DIR, dataset))
 
 
-def zvol_name(device):
-    """The dataset behind a /dev/zdN, or None if the device does not answer."""
+def zvol_name(device, timeout=0):
+    """The dataset behind a /dev/zdN, or None if the device does not answer (within
+    ``timeout`` s while its first open is refused with ERESTARTSYS)."""
     buf = bytearray(ZFS_MAX_DATASET_NAME_LEN)
     try:
-        fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK)
+        fd = _open(device, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, timeout)
     except OSError:
         return None
     try:
@@ -79,22 +88,29 @@ def find_device(dataset, timeout):
     """Path of the block device of zvol ``dataset``, waiting up to ``timeout`` s.
 
     The /dev/zvol link is made by udev, late after create/clone and sometimes
-    stale after a rename, so the device's own answer (BLKZNAME) decides; /dev/zd*
-    is scanned when the link is missing.
+    stale after a rename, so the device's own answer (BLKZNAME) decides. The
+    link's device is asked first, and waited for while its first open is refused
+    (CTs starting at once); every /dev/zd* is asked only when there is no link or
+    a stale one: each of those opens would contend for the pool's lock too (20
+    CTs started at once lost one to that).
     """
     deadline = time.monotonic() + timeout
     link = os.path.join(LINK_DIR, dataset)
     while True:
-        candidates = []
-        if os.path.exists(link):
-            candidates.append(os.path.realpath(link))
-        try:
-            candidates += sorted("/dev/" + n for n in os.listdir("/dev") if ZD_RE.match(n))
-        except OSError:
-            pass
-        for dev in candidates:
-            if zvol_name(dev) == dataset:
-                return dev
+        linked = os.path.realpath(link) if os.path.exists(link) else None
+        name = None
+        if linked is not None:
+            name = zvol_name(linked, max(0.0, deadline - time.monotonic()))
+            if name == dataset:
+                return linked
+        if linked is None or name is not None:  # no link, or a stale one: ask every device
+            try:
+                scan = sorted("/dev/" + n for n in os.listdir("/dev") if ZD_RE.match(n))
+            except OSError:
+                scan = []
+            for dev in scan:
+                if dev != linked and zvol_name(dev) == dataset:
+                    return dev
         if time.monotonic() >= deadline:
             raise FsError("the device of zvol %s did not appear within %d s" % (dataset, timeout),
                           "check 'zfs get volmode %s' and that udev runs; raise VZZFS_DEV_TIMEOUT "

@@ -45,3 +45,16 @@ def test_other_errors_and_a_lasting_failure_are_one_line_errors(tmp_path, monkey
     with pytest.raises(FsError, match="check the pool"):
         zvoldev.HeldOpen(str(tmp_path / "zd0"), 0.2).__enter__()
     assert len(calls) > 1
+
+
+def test_a_device_that_answers_late_is_waited_for_only_when_asked(tmp_path, monkeypatch):
+    """zvol_name: the link's device is asked with a wait (find_device passes what is left
+    of its timeout), a scanned one without: each retry contends for the pool's lock."""
+    dev = tmp_path / "zd0"
+    dev.write_bytes(b"")
+    fake, calls = flaky_open(3, zvoldev.ERESTARTSYS)
+    monkeypatch.setattr(zvoldev.os, "open", fake)
+    monkeypatch.setattr(zvoldev.fcntl, "ioctl",
+                        lambda fd, req, buf, mutate: buf.__setitem__(slice(0, 6), b"vz/ct1"))
+    assert zvoldev.zvol_name(str(dev)) is None and len(calls) == 1
+    assert zvoldev.zvol_name(str(dev), 5) == "vz/ct1" and len(calls) == 4
