@@ -67,6 +67,31 @@ def list_scale(r, fig):
     ax.set_title("Peak RSS", fontsize=10)
 
 
+def boot_storm(r, fig):
+    ax = fig.add_subplot(121)
+    n = r["counts"]
+    for key, style, legend in (("vzzfs_serial_s", "o-", "vzzfs, one after another"),
+                               ("simfs_serial_s", "o--", "simfs, one after another"),
+                               ("vzzfs_parallel_s", "s-", "vzzfs, all at once"),
+                               ("simfs_parallel_s", "s--", "simfs, all at once")):
+        ax.plot(n, r[key], style, label=legend)
+    ax.set_xlabel("CTs started (vzctl start)")
+    ax.set_ylabel("seconds until all started (emulated VM)")
+    ax.set_xticks(n)
+    ax.legend(fontsize=7)
+    ax.set_title("Boot storm", fontsize=10)
+    ax = fig.add_subplot(122)
+    for key, style, legend in (("per_ct_overhead_serial_s", "o-", "one after another"),
+                               ("per_ct_overhead_parallel_s", "s-", "all at once")):
+        ax.plot(n, r[key], style, label=legend)
+    ax.set_xlabel("CTs started")
+    ax.set_ylabel("(vzzfs - simfs) / CTs, seconds")
+    ax.set_xticks(n)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    ax.set_title("What the hooks add per CT", fontsize=10)
+
+
 def create_clone_vs_unpack(r, fig):
     ax = fig.add_subplot(111)
     rows = r["rows"]
