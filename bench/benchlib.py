@@ -225,32 +225,36 @@ def vzctl_ok(node, verb, ctid):
 
 
 def vzctl_all(node, verb, ctids):
-    """vzctl VERB for every CT at once (one process each, launched together), waited for;
-    raise naming each CT whose vzctl did not exit 0."""
+    """vzctl VERB for every CT at once (one process each, launched together), waited for:
+    {ctid: (exit code, output)} of those whose vzctl did not exit 0."""
     procs = [(ctid, subprocess.Popen([VZCTL, verb, str(ctid)], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      universal_newlines=True)) for ctid in ctids]
-    failed = []
+    failed = {}
     for ctid, proc in procs:  # vzctl's output is small: no pipe fills while it waits
         out = proc.communicate(timeout=600)[0]
         if proc.returncode:
-            failed.append("%s (%d): %s" % (ctid, proc.returncode, out.strip()[-300:]))
-    if failed:
-        raise RuntimeError("vzctl %s failed for %s" % (verb, "; ".join(failed)))
+            failed[ctid] = (proc.returncode, out)
+    return failed
 
 
-def check_running(node, ctids):
-    """Raise unless `vzctl status` says every CT is running."""
-    down = [str(c) for c in ctids if not node.vzctl.is_running(c)]
-    if down:
-        raise RuntimeError("not running after vzctl start: CT %s" % ", ".join(down))
+def not_running(node, ctids):
+    """The CTs `vzctl status` does not call running."""
+    return [c for c in ctids if not node.vzctl.is_running(c)]
 
 
 def stop_all(node, ctids):
-    """vzctl stop every CT (at once); raise unless each is then stopped, its VE_ROOT
-    and VE_PRIVATE unmounted."""
-    vzctl_all(node, "stop", ctids)
+    """vzctl stop, at once, every CT that runs, then once more one by one each whose stop
+    failed: {ctid: (exit code, output)} of the first failures. Raise if a second stop
+    fails too, or unless every CT is then stopped, its VE_ROOT and VE_PRIVATE unmounted."""
+    failed = vzctl_all(node, "stop", [c for c in ctids if node.vzctl.is_running(c)])
+    for ctid in sorted(failed):
+        if node.vzctl.is_running(ctid):
+            vzctl_ok(node, "stop", ctid)
     left = [str(c) for c in ctids if node.vzctl.is_running(c)
             or mounts.is_mountpoint(node.root(c)) or mounts.is_mountpoint(node.private(c))]
     if left:
-        raise RuntimeError("still running or mounted after vzctl stop: CT %s" % ", ".join(left))
+        raise RuntimeError("still running or mounted after vzctl stop: CT %s (%s)" % (
+            ", ".join(left), "; ".join("CT %s (%d): %s" % (c, rc, out.strip()[-300:])
+                                       for c, (rc, out) in failed.items())))
+    return failed
