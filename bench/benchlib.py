@@ -19,7 +19,8 @@ for _p in (os.path.join(REPO, "tests"), REPO):
         sys.path.insert(0, _p)
 
 from harness.node import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
-from vzzfs_hooks import kstats, volume, zfs, zvoldev  # noqa: E402
+from harness.realvzctl import PROGRAM as VZCTL  # noqa: E402
+from vzzfs_hooks import kstats, mounts, volume, zfs, zvoldev  # noqa: E402
 from vzzfs_hooks.config import parse_size  # noqa: E402
 
 
@@ -212,3 +213,48 @@ def exec_spans(argv, env=None):
 def within(spans, outer):
     """The spans that ran inside ``outer`` (another span), other processes only."""
     return [s for s in spans if s[1] != outer[1] and s[2] >= outer[2] and s[3] <= outer[3]]
+
+
+def vzctl_ok(node, verb, ctid):
+    """vzctl VERB CTID with the real vzctl; its output. Raise with it if the exit code is not 0."""
+    res = node.vzctl.run(verb, ctid)
+    if res.rc:
+        raise RuntimeError("vzctl %s %s failed (%d): %s" % (verb, ctid, res.rc,
+                                                              res.output.strip()[-500:]))
+    return res.output
+
+
+def vzctl_all(node, verb, ctids):
+    """vzctl VERB for every CT at once (one process each, launched together), waited for:
+    {ctid: (exit code, output)} of those whose vzctl did not exit 0."""
+    procs = [(ctid, subprocess.Popen([VZCTL, verb, str(ctid)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     universal_newlines=True)) for ctid in ctids]
+    failed = {}
+    for ctid, proc in procs:  # vzctl's output is small: no pipe fills while it waits
+        out = proc.communicate(timeout=600)[0]
+        if proc.returncode:
+            failed[ctid] = (proc.returncode, out)
+    return failed
+
+
+def not_running(node, ctids):
+    """The CTs `vzctl status` does not call running."""
+    return [c for c in ctids if not node.vzctl.is_running(c)]
+
+
+def stop_all(node, ctids):
+    """vzctl stop, at once, every CT that runs, then once more one by one each whose stop
+    failed: {ctid: (exit code, output)} of the first failures. Raise if a second stop
+    fails too, or unless every CT is then stopped, its VE_ROOT and VE_PRIVATE unmounted."""
+    failed = vzctl_all(node, "stop", [c for c in ctids if node.vzctl.is_running(c)])
+    for ctid in sorted(failed):
+        if node.vzctl.is_running(ctid):
+            vzctl_ok(node, "stop", ctid)
+    left = [str(c) for c in ctids if node.vzctl.is_running(c)
+            or mounts.is_mountpoint(node.root(c)) or mounts.is_mountpoint(node.private(c))]
+    if left:
+        raise RuntimeError("still running or mounted after vzctl stop: CT %s (%s)" % (
+            ", ".join(left), "; ".join("CT %s (%d): %s" % (c, rc, out.strip()[-300:])
+                                       for c, (rc, out) in failed.items())))
+    return failed
