@@ -145,7 +145,7 @@ def attach(ct):
     _prepare_mountpoint(ct)
     device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
     _refuse_if_mounted_elsewhere(ct, device)
-    with zvoldev.HeldOpen(device, ct.settings.dev_timeout):  # CTs starting at once
+    with zvoldev.HeldOpen(device):  # CTs starting at once
         if ct.settings.fsck == "preen" and volume.fsck_preen(device, ct.dataset):
             log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
         _follow_diskspace(ct, device, volsize)  # before the mount: unmounted, any ext4 grows

@@ -149,7 +149,7 @@ def _copy(ct, size):
         zfs.create_volume(ct.dataset, size, settings.volblocksize, settings.sparse, props)
         undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
         dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
-        with zvoldev.HeldOpen(dev, settings.dev_timeout):  # mkfs and mount open it freely
+        with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
             volume.mkfs(dev, size)
             os.makedirs(staging, 0o700, exist_ok=True)
             undo.add("remove %s" % staging, _rmdir, staging)

@@ -217,7 +217,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
 def _unpack_into(ct, settings, tarball, tar_opts, ostemplate, diskspace, diskinodes):
     """mkfs the new zvol and unpack the template's tarball onto it."""
     dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
-    with zvoldev.HeldOpen(dev, settings.dev_timeout):  # mkfs and mount open it freely
+    with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
         volume.mkfs(dev, diskspace, diskinodes and diskinodes[1])
         volume.unguard(ct.ve_private)
         volume.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)

@@ -166,7 +166,7 @@ def import_template(node, name, size=None, inodes=None):
         dev = zvoldev.find_device(ds, settings.dev_timeout)
         staging = tempfile.mkdtemp(prefix=names.TEMPLATE_STAGING_PREFIX)
         try:
-            with zvoldev.HeldOpen(dev, settings.dev_timeout):  # mkfs and mount open it freely
+            with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
                 # a staging zvol larger than the default gets the default's journal: clones
                 # inherit it
                 volume.mkfs(dev, min(size, DEFAULT_TEMPLATE_SIZE) if fit else size, inodes)

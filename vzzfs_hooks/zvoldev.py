@@ -24,18 +24,24 @@ LINK_DIR = "/dev/zvol"  # udev's POOL/NAME links to the /dev/zdN devices
 # namespace lock (a zfs command, another CT's start) with the kernel's internal
 # ERESTARTSYS, which reaches user space as errno 512 (seen starting 10 CTs at once)
 ERESTARTSYS = 512
+# how long such a refused open is retried: the device is there, the pool busy. 20 CTs
+# started at once on one emulated CPU kept the lock busy for more than 5 s
+BUSY_WAIT = 60
 
 
 def _open(device, flags, timeout):
-    """os.open, retrying for ``timeout`` s a zvol's first open refused with ERESTARTSYS."""
+    """os.open, retrying for ``timeout`` s a zvol's first open refused with ERESTARTSYS
+    (at 20-120 ms, different per process, so starts waiting together do not retry in
+    step)."""
     deadline = time.monotonic() + timeout
+    pause = 0.02 * (1 + os.getpid() % 6)
     while True:
         try:
             return os.open(device, flags)
         except OSError as e:
             if e.errno not in (ERESTARTSYS, errno.EINTR) or time.monotonic() >= deadline:
                 raise
-            time.sleep(0.05)
+            time.sleep(pause)
 
 
 class HeldOpen(object):
@@ -46,13 +52,19 @@ class HeldOpen(object):
     The first open itself is retried for ``timeout`` seconds.
     """
 
-    def __init__(self, device, timeout):
+    def __init__(self, device, timeout=BUSY_WAIT):
         self.device, self.timeout, self.fd = device, timeout, None
 
     def __enter__(self):
         try:
             self.fd = _open(self.device, os.O_RDONLY | os.O_CLOEXEC, self.timeout)
         except OSError as e:
+            if e.errno == ERESTARTSYS:
+                raise FsError("the pool refused to open %s for %d s (OpenZFS answers a "
+                              "zvol's first open so while its namespace lock is busy)"
+                              % (self.device, self.timeout),
+                              "retry; if it lasts, see what keeps the pool busy "
+                              "(running zfs commands, zpool status -x)")
             raise FsError("cannot open %s: %s" % (self.device, e.strerror or e),
                           "check the pool (zpool status -x) and retry")
         return self
@@ -99,8 +111,8 @@ def find_device(dataset, timeout):
     while True:
         linked = os.path.realpath(link) if os.path.exists(link) else None
         name = None
-        if linked is not None:
-            name = zvol_name(linked, max(0.0, deadline - time.monotonic()))
+        if linked is not None:  # there: a refused open means a busy pool, worth waiting for
+            name = zvol_name(linked, max(deadline - time.monotonic(), float(BUSY_WAIT)))
             if name == dataset:
                 return linked
         if linked is None or name is not None:  # no link, or a stale one: ask every device
