@@ -67,20 +67,30 @@ def list_scale(r, fig):
     ax.set_title("Peak RSS", fontsize=10)
 
 
-def boot_storm(r, fig):
-    ax = fig.add_subplot(121)
-    n = r["counts"]
-    for key, style, legend in (("vzzfs_serial_s", "o-", "vzzfs, one after another"),
-                               ("simfs_serial_s", "o--", "simfs, one after another"),
-                               ("vzzfs_parallel_s", "s-", "vzzfs, all at once"),
-                               ("simfs_parallel_s", "s--", "simfs, all at once")):
+def _lines(ax, n, r, series, xlabel, ylabel, title):
+    """One line per (key of r, style, legend) against the CT counts ``n``."""
+    for key, style, legend in series:
         ax.plot(n, r[key], style, label=legend)
-    ax.set_xlabel("CTs started (vzctl start)")
-    ax.set_ylabel("seconds until all started (emulated VM)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_xticks(n)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
-    ax.set_title("Boot storm", fontsize=10)
+    ax.set_title(title, fontsize=10)
+
+
+def boot_storm(r, fig):
+    n = r["counts"]
+    _lines(fig.add_subplot(121), n, r,
+           (("vzzfs_serial_s", "o-", "vzzfs, one after another"),
+            ("simfs_serial_s", "o--", "simfs, one after another"),
+            ("vzzfs_parallel_s", "s-", "vzzfs, all at once"),
+            ("simfs_parallel_s", "s--", "simfs, all at once")),
+           "CTs started (vzctl start)", "seconds until all started (emulated VM)", "Boot storm")
+    _lines(fig.add_subplot(122), n, r,
+           (("per_ct_overhead_serial_s", "o-", "one after another"),
+            ("per_ct_overhead_parallel_s", "s-", "all at once")),
+           "CTs started", "(vzzfs - simfs) / CTs, seconds", "What the hooks add per CT")
     failed = {}  # a round where a CT did not start has no point: say so under the plot
     for f in r.get("failures", []):
         failed.setdefault((f["layout"], f["mode"], f["n"]), []).append(f["ctid"])
@@ -89,17 +99,6 @@ def boot_storm(r, fig):
             "%s %s N=%d (%d did not start)" % (layout, "at once" if mode == "parallel"
                                                else "one after another", k, len(cts))
             for (layout, mode, k), cts in sorted(failed.items())), fontsize=7, color="red")
-    ax = fig.add_subplot(122)
-    for key, style, legend in (("per_ct_overhead_serial_s", "o-", "one after another"),
-                               ("per_ct_overhead_parallel_s", "s-", "all at once")):
-        ax.plot(n, r[key], style, label=legend)
-    ax.set_xlabel("CTs started")
-    ax.set_ylabel("(vzzfs - simfs) / CTs, seconds")
-    ax.set_xticks(n)
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7)
-    ax.set_title("What the hooks add per CT", fontsize=10)
-    if failed:
         fig.subplots_adjust(bottom=0.2)
 
 
