@@ -6,6 +6,7 @@ fails: a mount made here is undone before an error leaves this module.
 """
 
 import os
+import re
 
 from . import log, mounts, names, ownership, volume, zfs, zvoldev
 from .errors import ConfigError, DatasetNotFound, FsError, StateError, UsageError, VzzfsError
@@ -60,7 +61,7 @@ def is_vzzfs(ct):
 def zvol_mounted_on(path, dataset=None):
     """Is a zvol (a /dev/zdN; with ``dataset``, that one) mounted on ``path``?"""
     m = mounts.mount_at(path)
-    if m is None or zvoldev.ZD_RE.match(os.path.basename(m.source)) is None:
+    if m is None or re.match(zvoldev.ZD_RE, os.path.basename(m.source)) is None:
         return False
     return dataset is None or zvoldev.zvol_name(m.source) == dataset
 
@@ -68,7 +69,7 @@ def zvol_mounted_on(path, dataset=None):
 def zvols_mounted_under(top):
     """Mount points below ``top`` (/vz/private) with a zvol's ext4 on them."""
     return [m.mountpoint for m in mounts.table()
-            if m.fstype == "ext4" and zvoldev.ZD_RE.match(os.path.basename(m.source))
+            if m.fstype == "ext4" and re.match(zvoldev.ZD_RE, os.path.basename(m.source))
             and m.mountpoint.startswith(top.rstrip("/") + "/")]
 
 

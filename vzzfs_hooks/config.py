@@ -16,7 +16,7 @@ from . import names
 from .errors import ConfigError, VzzfsError
 from .fileio import read_text
 
-KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 VEID_KEYS = ("VE_ROOT", "VE_PRIVATE")
 MAX_LINE = 16384
 
@@ -58,15 +58,15 @@ DEFAULTS = OrderedDict([
 NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND",
              "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO")
 
-MOUNT_OPTS_RE = re.compile(r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$")
+MOUNT_OPTS_RE = r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$"
 # options that would change what gets mounted, or break the CT (it needs its
 # device nodes and setuid programs, so VE_PRIVATE is mounted without nodev/nosuid)
 FORBIDDEN_MOUNT_OPTS = ("loop", "offset", "sizelimit", "remount", "bind", "rbind", "move",
                         "ro", "nodev", "nosuid", "noexec", "X-mount.mkdir")
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
-IP_RE = re.compile(r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$")
-PROGRAM_RE = re.compile(r"^(/[A-Za-z0-9_.+-]+)+$|^[A-Za-z0-9_.+-]+$")
-SAMPLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+HOSTNAME_RE = r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$"
+IP_RE = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$"
+PROGRAM_RE = r"^(/[A-Za-z0-9_.+-]+)+$|^[A-Za-z0-9_.+-]+$"
+SAMPLE_RE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
 def _unquote(value):
@@ -88,7 +88,7 @@ def parse_text(text, source="<text>"):
             continue
         key, value = stripped.split("=", 1)
         key = key.strip()
-        if not KEY_RE.match(key):
+        if not re.match(KEY_RE, key):
             continue  # vzctl skips what is not a variable assignment
         if "\0" in value:
             raise ConfigError("%s:%d: %s holds a NUL byte" % (source, lineno, key), "fix the file")
@@ -136,7 +136,7 @@ def check_abs_path(path, what):
 
 
 def check_mount_opts(opts):
-    if not MOUNT_OPTS_RE.match(opts):
+    if not re.match(MOUNT_OPTS_RE, opts):
         raise ConfigError("VZZFS_MOUNT_OPTS %r is not a comma-separated option list" % opts,
                           "use options such as noatime,errors=remount-ro")
     for opt in opts.split(","):
@@ -167,7 +167,7 @@ def check_mount_opts(opts):
 LONG_MAX = (1 << 63) - 1
 ULLONG_MAX = (1 << 64) - 1
 # what strtoull/strtold take: leading blanks (C's isspace) and a sign only before digits
-_VZ_NUM_RE = re.compile(r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
+_VZ_NUM_RE = (r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
                         r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
 # strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX = (2 - 2**-63) *
 # 2**16383 (a whole number), under LDBL_MIN = 2**-16382
@@ -188,7 +188,7 @@ def _vzctl_number(text, divisor):
     Computed exactly as the fraction num / den of whole numbers (both >= 0), so
     the hooks parse DISKSPACE without loading fractions and decimal.
     """
-    m = _VZ_NUM_RE.match(text)
+    m = re.match(_VZ_NUM_RE, text)
     num, den, rest = 0, 1, text  # strtoull converts nothing: 0, the whole text is the tail
     if m:
         sign, whole, dot, frac, exp = m.group(1, 2, 3, 4, 5)
@@ -349,7 +349,7 @@ class Settings(object):
         self.busy_timeout = parse_int(raw["VZZFS_BUSY_TIMEOUT"], "VZZFS_BUSY_TIMEOUT", 0, 600)
         self.pool_warn = parse_int(raw["VZZFS_POOL_WARN"], "VZZFS_POOL_WARN", 1, 100)
         self.vzctl = raw["VZZFS_VZCTL"]
-        if not PROGRAM_RE.match(self.vzctl):
+        if not re.match(PROGRAM_RE, self.vzctl):
             raise ConfigError("VZZFS_VZCTL=%r is not a program name or absolute path" % self.vzctl,
                               "use vzctl or e.g. /usr/sbin/vzctl")
         if raw["VZZFS_SUSPEND"] not in ("auto", "vzctl", "freezer"):

@@ -8,6 +8,8 @@ conf. vzzfs's own keys, the node's paths (VE_PRIVATE, VE_ROOT, LOCKDIR, DUMPDIR
 reads and writes the files.
 """
 
+import re
+
 from .names import CT_NAME_RE, TEMPLATE_NAME_RE
 
 # vzctl 4.x's per-CT keys (src/lib/config.c) that describe the CT itself
@@ -37,7 +39,7 @@ def acceptable(key, value):
     if key not in _NAMES:
         return True
     rule = TEMPLATE_NAME_RE if key == "OSTEMPLATE" else CT_NAME_RE
-    return bool(rule.match(value)) and ".." not in value
+    return bool(re.match(rule, value)) and ".." not in value
 
 
 def merge(incoming, current, node_params, fixed):

@@ -10,7 +10,7 @@ import re
 
 from .fileio import read_text, write_atomic
 
-_ASSIGN_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+_ASSIGN_RE = r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*="
 
 
 def _quote(value):
@@ -24,7 +24,7 @@ def update_text(text, changes):
     out = []
     done = set()
     for line in text.splitlines():
-        m = _ASSIGN_RE.match(line)
+        m = re.match(_ASSIGN_RE, line)
         key = m.group(1) if m and not line.lstrip().startswith("#") else None
         if key in changes:
             if key not in done and changes[key] is not None:

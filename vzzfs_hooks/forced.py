@@ -15,6 +15,7 @@ any restore (ownership.py, confimport.py).
 
 import argparse
 import os
+import re
 import shlex
 
 from .config import parse_bool
@@ -32,7 +33,7 @@ def parse_ranges(text):
             continue
         low, _, high = part.partition("-")
         high = high or low
-        if not (CTID_RE.match(low) and CTID_RE.match(high)) or int(low) > int(high):
+        if not (re.match(CTID_RE, low) and re.match(CTID_RE, high)) or int(low) > int(high):
             raise ConfigError("VZZFS_RECEIVE_CTIDS=%r is not a list of CTID ranges" % text,
                               RANGE_HINT)
         ranges.append((int(low), int(high)))

@@ -30,8 +30,8 @@ VZCTL_IOPSLIMIT = "IOPSLIMIT"
 INT_MAX = 2147483647  # vzctl keeps both limits in an int
 PAGE_SIZE = 4096
 _MUL = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": PAGE_SIZE, "b": 1}
-_IOLIMIT_RE = re.compile(r"^([0-9]+)([KkMmGgTtPpBb]?)\Z")
-_IOPS_RE = re.compile(r"^[0-9]+\Z")
+_IOLIMIT_RE = r"^([0-9]+)([KkMmGgTtPpBb]?)\Z"
+_IOPS_RE = r"^[0-9]+\Z"
 
 # cgroup v1 blkio files, one rule "MAJ:MIN VALUE" each (VALUE 0 removes the rule)
 V1_FILES = (("bps", "read", "blkio.throttle.read_bps_device"),
@@ -70,7 +70,7 @@ def parse_iolimit(text, what=KEY_IOLIMIT, default_unit=1):
     value = text if text is not None else ""
     if value == "unlimited":
         return 0
-    m = _IOLIMIT_RE.match(value)
+    m = re.match(_IOLIMIT_RE, value)
     if not m:
         raise ConfigError("%s=%r is not an I/O limit" % (what, value),
                           "use bytes per second, e.g. 10485760 or 10M, or unlimited")
@@ -84,7 +84,7 @@ def parse_iolimit(text, what=KEY_IOLIMIT, default_unit=1):
 def parse_iopslimit(text, what=KEY_IOPSLIMIT):
     """Operations/s from vzctl's IOPSLIMIT syntax (a whole number); 0 for unlimited."""
     value = text if text is not None else ""
-    if not _IOPS_RE.match(value) or int(value) > INT_MAX:
+    if not re.match(_IOPS_RE, value) or int(value) > INT_MAX:
         raise ConfigError("%s=%r is not a number of I/O operations per second" % (what, value),
                           "use a whole number from 0 (unlimited) to %d" % INT_MAX)
     return int(value)

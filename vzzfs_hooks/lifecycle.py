@@ -5,6 +5,7 @@ made, so the node is left as it was. Each takes the CT's vzctl lock.
 """
 
 import os
+import re
 
 from . import (config, ctconf, lock, log, mounts, names, ownership, resize, snapshots, template,
                volume, vzctlcmd, zfs, zvoldev)
@@ -73,14 +74,14 @@ def _apply_identity(ct, hostname, ipadd, undo_conf_changes):
 
 
 def check_hostname(name):
-    if name is not None and not config.HOSTNAME_RE.match(name):
+    if name is not None and not re.match(config.HOSTNAME_RE, name):
         raise UsageError("invalid hostname %r" % name, "use letters, digits, - and .")
     return name
 
 
 def check_ips(ips):
     for ip in ips:
-        if not config.IP_RE.match(ip):
+        if not re.match(config.IP_RE, ip):
             raise UsageError("invalid IP address %r" % ip, "use e.g. 10.0.0.5 or 2001:db8::5")
     return list(ips)
 
@@ -88,7 +89,7 @@ def check_ips(ips):
 def _sample_text(node, sample):
     """The ve-SAMPLE.conf-sample text: --config, else vz.conf's CONFIGFILE, else vzzfs's."""
     name = sample or node.global_params().get("CONFIGFILE") or "vzzfs"
-    if not config.SAMPLE_RE.match(name):
+    if not re.match(config.SAMPLE_RE, name):
         raise UsageError("invalid config sample name %r" % name, "use e.g. --config vzzfs")
     path = os.path.join(node.conf_dir, "ve-%s.conf-sample" % name)
     if not os.path.isfile(path):
@@ -371,7 +372,7 @@ def _retire_conf(node, ct):
         if os.path.exists(path):
             os.rename(path, path + ".destroyed")
     name = ct.own.get("NAME")
-    if name and config.SAMPLE_RE.match(name):
+    if name and re.match(config.SAMPLE_RE, name):
         link = os.path.join(node.names_dir, name)
         if os.path.islink(link) and os.path.basename(os.readlink(link)) == "%s.conf" % ct.ctid:
             os.unlink(link)

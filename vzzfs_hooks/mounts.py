@@ -9,11 +9,13 @@ import re
 
 from .fileio import read_text
 
-_ESCAPE_RE = re.compile(r"\\([0-7]{3})")
+_ESCAPE_RE = r"\\([0-7]{3})"
 
 
 def _unescape(field):
-    return _ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 8)), field)
+    if "\\" not in field:
+        return field  # the common case: no pattern compiled
+    return re.sub(_ESCAPE_RE, lambda m: chr(int(m.group(1), 8)), field)
 
 
 class Mount(object):

@@ -176,12 +176,12 @@ def grow_fs_offline(device):
     runner.run(["resize2fs", device])
 
 
-_MIN_RE = re.compile(r"minimum size of the filesystem:\s*([0-9]+)")
+_MIN_RE = r"minimum size of the filesystem:\s*([0-9]+)"
 
 
 def min_fs_size(device, dataset):
     """Bytes the unmounted, checked ext4 on ``device`` can shrink to (resize2fs -P)."""
-    m = _MIN_RE.search(runner.run(["resize2fs", "-P", device]).stdout)
+    m = re.search(_MIN_RE, runner.run(["resize2fs", "-P", device]).stdout)
     if not m:
         raise FsError("resize2fs -P gave no minimum size for %s" % dataset, "report this")
     return int(m.group(1)) * BLOCK
@@ -192,12 +192,12 @@ def shrink_fs(device, size_bytes):
     runner.run(["resize2fs", device, "%dK" % (size_bytes >> 10)])
 
 
-_TRIM_RE = re.compile(r"\(([0-9]+) bytes\) trimmed")
+_TRIM_RE = r"\(([0-9]+) bytes\) trimmed"
 
 
 def trim(directory):
     """fstrim the mounted file system: blocks it freed go back to the pool. Bytes trimmed."""
-    m = _TRIM_RE.search(runner.run(["fstrim", "-v", directory]).stdout)
+    m = re.search(_TRIM_RE, runner.run(["fstrim", "-v", directory]).stdout)
     return int(m.group(1)) if m else 0
 
 

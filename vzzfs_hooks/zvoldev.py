@@ -18,7 +18,7 @@ from .errors import FsError, ZfsError
 BLKZNAME = 0x8100127D
 BLKROGET = 0x125E  # _IO(0x12, 94): is the block device read-only
 ZFS_MAX_DATASET_NAME_LEN = 256
-ZD_RE = re.compile(r"^zd[0-9]+$")
+ZD_RE = r"^zd[0-9]+$"
 LINK_DIR = "/dev/zvol"  # udev's POOL/NAME links to the /dev/zdN devices
 # OpenZFS before 2.2 fails a zvol's first open while another process holds the pool
 # namespace lock (a zfs command, another CT's start) with the kernel's internal
@@ -117,7 +117,7 @@ def find_device(dataset, timeout):
                 return linked
         if linked is None or name is not None:  # no link, or a stale one: ask every device
             try:
-                scan = sorted("/dev/" + n for n in os.listdir("/dev") if ZD_RE.match(n))
+                scan = sorted("/dev/" + n for n in os.listdir("/dev") if re.match(ZD_RE, n))
             except OSError:
                 scan = []
             for dev in scan:
