@@ -30,11 +30,42 @@ def pytest_report_header(config):
 TEST_TIMEOUT = int(os.environ.get("VZZFS_TEST_TIMEOUT", "900"))
 
 
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def processes_report():
+    """Every user-space process: pid, parent, state, where it waits in the kernel,
+    its command line and kernel stack. What a hung test's own Python stack cannot
+    show: which command below it waits, and on what."""
+    lines = []
+    for pid in sorted((int(p) for p in os.listdir("/proc") if p.isdigit())):
+        cmdline = _read("/proc/%d/cmdline" % pid).replace("\0", " ").strip()
+        if not cmdline:
+            continue  # a kernel thread, or gone
+        fields = _read("/proc/%d/stat" % pid).rsplit(")", 1)[-1].split()
+        state, ppid = (fields[0], fields[1]) if len(fields) > 1 else ("?", "?")
+        lines.append("%d ppid %s %s wchan %s: %s" % (pid, ppid, state,
+                                                     _read("/proc/%d/wchan" % pid) or "-",
+                                                     cmdline[:300]))
+        if state in ("D", "S", "T"):
+            stack = _read("/proc/%d/stack" % pid).splitlines()[:8]
+            lines.extend("    " + frame for frame in stack)
+    return "\n".join(lines)
+
+
 @pytest.fixture(autouse=True)
 def _per_test_timeout():
-    """Fail a hung test (with every thread's stack on stderr) instead of hanging CI."""
+    """Fail a hung test (with every thread's stack and every process's state on
+    stderr) instead of hanging CI."""
     def expired(signum, frame):
         faulthandler.dump_traceback(all_threads=True)
+        os.write(2, ("\n== processes when the test timed out\n%s\n"
+                     % processes_report()).encode("utf-8", "replace"))
         raise AssertionError("test did not finish within %d s" % TEST_TIMEOUT)
     old = signal.signal(signal.SIGALRM, expired)
     signal.alarm(TEST_TIMEOUT)
