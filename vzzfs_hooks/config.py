@@ -168,7 +168,7 @@ LONG_MAX = (1 << 63) - 1
 ULLONG_MAX = (1 << 64) - 1
 # what strtoull/strtold take: leading blanks (C's isspace) and a sign only before digits
 _VZ_NUM_RE = (r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
-                        r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
+              r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
 # strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX = (2 - 2**-63) *
 # 2**16383 (a whole number), under LDBL_MIN = 2**-16382
 _LDBL_MAX = ((1 << 64) - 1) << 16320

@@ -406,7 +406,7 @@ class Vzctl(object):
                       "Restoring completed successfully\n")
 
 
-def _stat(pid):
+def proc_stat(pid):
     """/proc/PID/stat's fields after the command name (state, ppid, pgrp ...), or None."""
     try:
         with open("/proc/%s/stat" % pid) as f:
@@ -417,7 +417,7 @@ def _stat(pid):
 
 def _state(pid):
     """A process's state letter (R, S, T, Z ...), or None if there is none."""
-    fields = _stat(pid) if pid is not None else None
+    fields = proc_stat(pid) if pid is not None else None
     return fields[0] if fields else None
 
 
@@ -440,7 +440,7 @@ def wait_unshared(pid, timeout=60):
 def _live_in_groups(pgids):
     """Whether any process that is not a zombie belongs to one of ``pgids``."""
     for name in os.listdir("/proc"):
-        fields = _stat(name) if name.isdigit() else None
+        fields = proc_stat(name) if name.isdigit() else None
         if fields and fields[0] != "Z" and int(fields[2]) in pgids:
             return True
     return False

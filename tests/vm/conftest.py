@@ -10,6 +10,7 @@ import signal
 import pytest
 
 from harness import realvzctl
+from harness.vzctl import proc_stat
 # the scratch node lives in tests/harness (bench/ uses it too); tests import it from here
 from harness.node import POOL, REPO, ROOT, TestNode, sh  # noqa: F401
 from vzzfs_hooks import zfs
@@ -47,8 +48,8 @@ def processes_report():
         cmdline = _read("/proc/%d/cmdline" % pid).replace("\0", " ").strip()
         if not cmdline:
             continue  # a kernel thread, or gone
-        fields = _read("/proc/%d/stat" % pid).rsplit(")", 1)[-1].split()
-        state, ppid = (fields[0], fields[1]) if len(fields) > 1 else ("?", "?")
+        fields = proc_stat(pid) or ["?", "?"]
+        state, ppid = fields[0], fields[1]
         lines.append("%d ppid %s %s wchan %s: %s" % (pid, ppid, state,
                                                      _read("/proc/%d/wchan" % pid) or "-",
                                                      cmdline[:300]))
