@@ -24,7 +24,7 @@ import time
 
 from . import iolimits, log, mounts
 from .errors import VzzfsError
-from .freezer import CGROUP_PREFIX
+from .vzctlcmd import CGROUP_PREFIX
 
 WAIT_TIMEOUT = 120.0  # seconds the waiter looks for the CT's new cgroup
 WAIT_STEP = 0.02

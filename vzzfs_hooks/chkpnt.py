@@ -20,34 +20,6 @@ from . import log, names, vzctlcmd, zfs
 # restore needs it: every premount and postumount imports this module.
 from .errors import StateError, VzzfsError
 
-# vzctl 4.x's global options that come before the verb (none take a value)
-_GLOBAL_OPTS = ("--skiplock", "--quiet", "--verbose", "--skipowner")
-CHKPNT_VERBS = ("chkpnt", "suspend")
-RESTORE_VERBS = ("restore", "resume")
-
-
-def parent_argv(pid=None):
-    """The command line of the process that ran this hook ([] if it cannot be read)."""
-    pid = os.getppid() if pid is None else pid
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            raw = f.read()
-    except OSError:
-        return []
-    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
-
-
-def vzctl_call(argv):
-    """(verb, options after the CTID) when ``argv`` is a vzctl command line, else (None, [])."""
-    for i, arg in enumerate(argv[:3]):
-        if os.path.basename(arg) in ("vzctl", "vzctl.py"):
-            rest = [a for a in argv[i + 1:] if a not in _GLOBAL_OPTS]
-            if rest and not rest[0].startswith("-"):
-                return rest[0], rest[2:]
-            return None, []
-    return None, []
-
-
 def _dumpfile(ct, opts):
     if "--dumpfile" in opts:
         i = opts.index("--dumpfile")
@@ -59,7 +31,7 @@ def _dumpfile(ct, opts):
 def is_full_chkpnt(verb, opts):
     """A `vzctl chkpnt` that dumps and kills (the step-wise ones run no script)."""
     steps = ("--suspend", "--dump", "--resume", "--kill")
-    return verb in CHKPNT_VERBS and not any(o in steps for o in opts)
+    return verb in vzctlcmd.CHKPNT_VERBS and not any(o in steps for o in opts)
 
 
 def after_chkpnt(ct, opts):
@@ -97,7 +69,7 @@ def _prune(ct, new_dumpfile):
 
 
 def is_restore(ct, verb, opts):
-    if verb in RESTORE_VERBS:
+    if verb in vzctlcmd.RESTORE_VERBS:
         return True
     return verb == "start" and os.path.exists(vzctlcmd.default_dumpfile(ct))
 

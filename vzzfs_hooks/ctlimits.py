@@ -7,18 +7,16 @@ cgroups (blkio.py). On an OpenVZ kernel (/proc/vz) vzctl applies its own IOLIMIT
 and IOPSLIMIT, so vzzfs leaves limits to it there.
 """
 
-import os
 
-from . import blkio, iolimits, log, mounts, zfs, zvoldev
+from . import blkio, iolimits, log, mounts, vzctlcmd, zfs, zvoldev
 from .errors import ConfigError, StateError, UsageError, VzzfsError
-from .freezer import PROC_VZ
 
 # vzctl verbs whose mount is followed by vzctl applying the conf's resources
 START_VERBS = ("start", "restart", "restore", "set")
 
 
 def openvz_kernel():
-    return os.path.isdir(PROC_VZ)
+    return vzctlcmd.openvz_kernel()
 
 
 def limits_of(ct):

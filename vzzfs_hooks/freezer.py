@@ -12,11 +12,9 @@ freezer.
 import os
 import time
 
-from . import mounts
+from . import mounts, vzctlcmd
 from .errors import StateError
 
-PROC_VZ = "/proc/vz"
-CGROUP_PREFIX = "vz-"  # vzctl 4.x: veid_to_name() in include/cgroup.h
 FREEZE_TIMEOUT = 10.0
 
 
@@ -24,7 +22,7 @@ def method(setting):
     """'vzctl' or 'freezer' for VZZFS_SUSPEND ``setting`` (auto picks by the kernel)."""
     if setting != "auto":
         return setting
-    return "vzctl" if os.path.isdir(PROC_VZ) else "freezer"
+    return "vzctl" if vzctlcmd.openvz_kernel() else "freezer"
 
 
 def _hierarchy():
@@ -38,7 +36,7 @@ def cgroup_dir(ctid):
     top = _hierarchy()
     if top is None:
         return None
-    path = os.path.join(top, CGROUP_PREFIX + str(ctid))
+    path = os.path.join(top, vzctlcmd.CGROUP_PREFIX + str(ctid))
     return path if os.path.isfile(os.path.join(path, "freezer.state")) else None
 
 

@@ -20,7 +20,7 @@ from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, Vzzfs
 
 # A CT that is not vzzfs's passes with what is imported above and no zfs/zpool
 # command (actions.zvol_state); what only vzzfs's CTs need (chkpnt and the
-# snapshot code behind it, vzclient, ctlimits, Container, subprocess) is imported on use.
+# snapshot code behind it, ctlimits, Container, subprocess) is imported on use.
 
 ACTIONS = ("premount", "mount", "umount", "postumount", "create")
 CHAIN_ONLY = ("umount",)  # actions where vzzfs only runs the admin's chained script
@@ -42,10 +42,10 @@ def run_hook(action, ct, chained=None):
         return run_chained(chained)
     if action == "create":
         return _create(ct, chained)
-    from . import chkpnt, ctlimits, vzclient
-    verb, opts = chkpnt.vzctl_call(chkpnt.parent_argv())
+    from . import chkpnt, ctlimits, vzctlcmd
+    verb, opts = vzctlcmd.vzctl_call(vzctlcmd.parent_argv())
     if action == "premount":
-        if vzclient.is_libvzctl():
+        if vzctlcmd.is_libvzctl():
             raise VzzfsError("OpenVZ 7's vzctl is not supported for zvol CTs yet: it would run "
                              "the CT's own scripts from %s/scripts, inside the container's file "
                              "system, as root on the host" % ct.ve_private,

@@ -235,9 +235,9 @@ def migrate(ct, dest_argv, online=False):
             raise
         try:
             if dumpfile:
-                _run(dest_argv + ["vzctl", "restore", ct.ctid])
+                _run(dest_argv + vzctlcmd.remote_argv("restore", ct.ctid))
             elif running:
-                _run(dest_argv + ["vzctl", "start", ct.ctid])
+                _run(dest_argv + vzctlcmd.remote_argv("start", ct.ctid))
         except BaseException as e:
             # a failure reported is not a failure had: ssh can lose the link after the
             # CT came up there. Never run it on both nodes.
@@ -269,24 +269,10 @@ def _bring_back(ct, dumpfile, running):
 def remote_state(dest_argv, ctid):
     """'running' or 'down' as the destination's vzctl says, or None when it cannot be asked."""
     try:
-        res = runner.run(dest_argv + ["vzctl", "status", str(ctid)], check=False, timeout=120)
+        res = runner.run(dest_argv + vzctlcmd.remote_argv("status", ctid), check=False, timeout=120)
     except VzzfsError:  # no ssh here, or the link hung
         return None
-    return parse_status(res.returncode, res.stdout + "\n" + res.stderr)
-
-
-def parse_status(returncode, output):
-    """'running', 'down' or None (unknown) from `vzctl status CTID`'s exit and output. Pure."""
-    if returncode != 0:
-        return None
-    for line in output.splitlines():
-        words = line.split()  # CTID 101 exist mounted running
-        if len(words) >= 3 and words[0] in ("CTID", "VEID"):
-            if "running" in words[2:]:
-                return "running"
-            if "down" in words[2:]:
-                return "down"
-    return None
+    return vzctlcmd.parse_status(res.returncode, res.stdout + "\n" + res.stderr)
 
 
 def _run(argv, stdin_path=None):

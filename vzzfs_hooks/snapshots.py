@@ -172,7 +172,7 @@ def _take(ct, name=None, suspend=True, dump=False, kind="snapshot"):
         if cgroup is None:
             raise StateError("has no freezer cgroup %s%s (vzctl makes one on upstream kernels "
                              "with cgroup v1 mounted), so it cannot be held still; it keeps "
-                             "running" % (freezer.CGROUP_PREFIX, ct.ctid),
+                             "running" % (vzctlcmd.CGROUP_PREFIX, ct.ctid),
                              "snapshot with --skip-suspend (ext4 frozen only), or set "
                              "VZZFS_SUSPEND=vzctl on an OpenVZ kernel", ctid=ct.ctid)
     dumpfile = dump_path(ct, name) if dump else None

@@ -62,7 +62,7 @@ def test_unknown_step_is_a_bug():
     ([], None, []),
 ])
 def test_vzctl_call_reads_the_verb(argv, verb, opts):
-    assert chkpnt.vzctl_call(argv) == (verb, opts)
+    assert vzctlcmd.vzctl_call(argv) == (verb, opts)
 
 
 def test_only_a_full_chkpnt_snapshots():
@@ -75,9 +75,9 @@ def test_only_a_full_chkpnt_snapshots():
 
 
 def test_parent_argv_reads_our_own_parent():
-    argv = chkpnt.parent_argv(os.getpid())
+    argv = vzctlcmd.parent_argv(os.getpid())
     assert argv and "python" in os.path.basename(argv[0])
-    assert chkpnt.parent_argv(2 ** 22 + 12345) == []
+    assert vzctlcmd.parent_argv(2 ** 22 + 12345) == []
 
 
 def test_conf_round_trips_through_a_user_property(tmp_path):

@@ -1,8 +1,8 @@
-"""replicate.parse_status: what the destination's `vzctl status` says decides
+"""vzctlcmd.parse_status: what the destination's `vzctl status` says decides
 whether a migrate whose remote start reported failure may start the CT here."""
 import pytest
 
-from vzzfs_hooks.replicate import parse_status
+from vzzfs_hooks.vzctlcmd import parse_status
 
 
 @pytest.mark.parametrize("rc,out,state", [
