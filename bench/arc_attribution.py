@@ -11,7 +11,8 @@ import os
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import kstats, zvoldev  # benchlib has put the repo on sys.path
+from vzzfs_hooks.base import kstats
+from vzzfs_hooks.system import zvoldev  # benchlib has put the repo on sys.path
 
 WORK = (("A", 96, 32), ("B", 24, 8))  # CT, MiB read, MiB written
 

@@ -20,8 +20,9 @@ for _p in (os.path.join(REPO, "tests"), REPO):
 
 from harness.node import POOL, ROOT, TestNode  # noqa: E402  (the VM tests' scratch node)
 from harness.realvzctl import PROGRAM as VZCTL  # noqa: E402
-from vzzfs_hooks import kstats, mounts, volume, zfs, zvoldev  # noqa: E402
-from vzzfs_hooks.config import parse_size  # noqa: E402
+from vzzfs_hooks.base import kstats
+from vzzfs_hooks.system import ext4, mounts, zfs, zvoldev  # noqa: E402
+from vzzfs_hooks.conf.config import parse_size  # noqa: E402
 
 
 def sh(*argv, **kw):
@@ -116,7 +117,7 @@ def fresh_zvol(name, size, volblocksize="16K", **props):
     """A zvol holding a fresh ext4 (as vzzfs makes them), mounted at a temp dir."""
     zfs.create_volume(name, size, parse_size(volblocksize), sparse=True, props=props)
     dev = zvoldev.find_device(name, 10)
-    volume.mkfs(dev, size)
+    ext4.mkfs(dev, size)
     mnt = tempfile.mkdtemp(prefix="vzzfs-bench-mnt-")
     sh("mount", "-o", "noatime", dev, mnt)
     return dev, mnt

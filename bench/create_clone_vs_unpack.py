@@ -17,7 +17,7 @@ import tarfile
 
 import benchlib
 from benchlib import POOL, sh
-from vzzfs_hooks import zfs  # benchlib has put the repo on sys.path
+from vzzfs_hooks.system import zfs  # benchlib has put the repo on sys.path
 
 TEMPLATES = (("32m", 32), ("256m", 256), ("1g", 1024))  # name, MiB of files
 DEBIAN = "/opt/vzzfs-test/template/debian-12-x86_64-minimal.tar.gz"

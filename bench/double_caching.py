@@ -15,7 +15,7 @@ import os
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import zvoldev  # benchlib has put the repo on sys.path
+from vzzfs_hooks.system import zvoldev  # benchlib has put the repo on sys.path
 
 FILE_MIB = 256
 SMALL_WRITES = "16M"

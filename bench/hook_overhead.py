@@ -19,7 +19,8 @@ import sys
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import hookwire, volume, zvoldev  # benchlib has put the repo on sys.path
+from vzzfs_hooks.verbs import hookwire
+from vzzfs_hooks.system import ext4, zvoldev  # benchlib has put the repo on sys.path
 
 ROUNDS = 5
 HOOK_DIR = os.path.join(benchlib.REPO, "hooks")
@@ -99,18 +100,18 @@ def run():
             finally:
                 sh("umount", private)
         hookwire.uninstall(conf)
-        volume.set_immutable(private, False)
+        ext4.set_immutable(private, False)
         try:
             bare = rounds(lambda: cycle(node, 102))
             plain = rounds(seed)
             by_hand = rounds(lambda: (mount_by_hand(), sh("umount", private)))
         finally:
-            volume.set_immutable(private, True)
+            ext4.set_immutable(private, True)
             hookwire.install(conf, HOOK_DIR)
         # the hooks run `python3 -S` (hooks/vzzfs-hook); a zfs get like premount's
         parts = {"python_start_s": [sys.executable, "-S", "-c", "pass"],
                  "python_start_site_s": [sys.executable, "-c", "pass"],
-                 "hook_imports_s": [sys.executable, "-S", "-c", "import vzzfs_hooks.hookmain"],
+                 "hook_imports_s": [sys.executable, "-S", "-c", "import vzzfs_hooks.entry.hookmain"],
                  "zfs_get_s": ["zfs", "get", "-Hp", "type,volsize", node.dataset(101)]}
         sh(*parts["hook_imports_s"], cwd=benchlib.REPO)  # bytecode compiled once, as on a node
         for key, argv in parts.items():

@@ -5,7 +5,7 @@ fio writes 4K blocks (O_DIRECT, time-based) and a fixed amount of buffered 1M
 blocks followed by an fsync (so the whole run lasts until writeback has put it on
 the zvol) into a CT's ext4 from a cgroup: with no limit, with the limit on the
 zvol's device (zdN) and with it on the pool's disk (in the group only). The
-zvol's limit goes where vzzfs puts a CT's (vzzfs_hooks.blkio): on cgroup v1 (the
+zvol's limit goes where vzzfs puts a CT's (vzzfs_hooks/system/blkio.py): on cgroup v1 (the
 test VM mounts v1 for vzctl 4.x) in the group and in the root, where v1 counts
 writeback; on cgroup v2 io.max in the group. Buffered throughput is bytes over the whole run, fsync included.
 Also records the zvol's I/O scheduler (ioprio classes need one). Needs fio
@@ -18,8 +18,8 @@ import time
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import blkio, mounts
-from vzzfs_hooks.iolimits import Limits
+from vzzfs_hooks.system import blkio, mounts
+from vzzfs_hooks.rules.iolimits import Limits
 
 CG = "/sys/fs/cgroup"
 IOPS_LIMIT = 50

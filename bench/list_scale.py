@@ -13,7 +13,7 @@ import sys
 
 import benchlib
 from benchlib import sh
-from vzzfs_hooks import names  # benchlib has put the repo on sys.path
+from vzzfs_hooks.base import names  # benchlib has put the repo on sys.path
 
 CTS = 200
 SNAPSHOTS = 10  # per CT

@@ -1,6 +1,6 @@
 """``python3 -m vzzfs_hooks`` runs the vzzfs command."""
 import sys
 
-from .cli import main
+from .entry.cli import main
 
 sys.exit(main())

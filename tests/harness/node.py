@@ -10,9 +10,10 @@ import sys
 
 from harness import realvzctl
 from harness.vzctl import Vzctl
-from vzzfs_hooks import hookwire, mounts, volume, zfs, zvoldev
-from vzzfs_hooks.config import Node
-from vzzfs_hooks.freezer import cgroup_dir, thaw
+from vzzfs_hooks.verbs import hookwire
+from vzzfs_hooks.system import ext4, mounts, zfs, zvoldev
+from vzzfs_hooks.conf.config import Node
+from vzzfs_hooks.system.freezer import cgroup_dir, thaw
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POOL = "vz"
@@ -101,7 +102,7 @@ class TestNode(object):
         ds = dataset or self.dataset(ctid)
         zfs.create_volume(ds, size, 16384, sparse=True, props={"compression": "lz4"})
         dev = zvoldev.find_device(ds, 10)
-        volume.mkfs(dev, size)
+        ext4.mkfs(dev, size)
         tmp = os.path.join(self.base, "mkct")
         os.makedirs(tmp, exist_ok=True)
         sh("mount", dev, tmp)
@@ -118,7 +119,7 @@ class TestNode(object):
         finally:
             sh("umount", tmp)
         os.makedirs(self.private(ctid))
-        volume.set_immutable(self.private(ctid), True)  # as vzzfs leaves an unmounted CT
+        ext4.set_immutable(self.private(ctid), True)  # as vzzfs leaves an unmounted CT
         text = ('VE_LAYOUT="simfs"\nDISK_QUOTA="no"\nDISKSPACE="%d:%d"\n%s'
                 % (size >> 10, size >> 10, extra_conf))
         if self.real:  # vzctl wants resource limits: the stock sample's, as vzctl create
@@ -212,7 +213,7 @@ class TestNode(object):
                     if os.path.ismount(path):
                         sh("umount", "-l", path, check=False)
                 if os.path.isdir(path):
-                    volume.set_immutable(path, False)
+                    ext4.set_immutable(path, False)
             if ds and zfs.exists(ds):
                 unmount_everywhere(ds)  # e.g. a staging mount of a killed convert
                 sh("zfs", "destroy", "-R", ds, check=False)

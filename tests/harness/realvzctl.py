@@ -13,8 +13,9 @@ import subprocess
 import time
 
 from harness.vzctl import Result
-from vzzfs_hooks import config, mounts
-from vzzfs_hooks.freezer import cgroup_dir, state
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.system import mounts
+from vzzfs_hooks.system.freezer import cgroup_dir, state
 
 PROGRAM = "/usr/sbin/vzctl"
 ETC = "/etc/vz"

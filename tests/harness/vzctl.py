@@ -48,7 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)
 
-from vzzfs_hooks import config, ctconf, mounts  # noqa: E402
+from vzzfs_hooks.conf import config, ctconf
+from vzzfs_hooks.system import mounts  # noqa: E402
 
 VZ_ACTIONSCRIPT_ERROR = 79
 VZ_FS_NOPRVT = 43

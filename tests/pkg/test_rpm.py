@@ -3,6 +3,7 @@
 The scriptlets run (chrooted, as on a node) and must wire /etc/vz/conf/vps.*
 without losing an admin's scripts, and erase must leave /etc/vz as it found it.
 """
+import glob
 import os
 
 from conftest import TOP, run
@@ -63,7 +64,10 @@ def test_rpm_lists_what_a_node_needs(rpms):
                  "/usr/lib/systemd/system/vzzfs-replicate.service",
                  "/usr/lib/systemd/system/vzzfs-replicate.timer", "/var/lib/vzzfs") + RECONCILE_UNITS:
         assert path in files, path
-    assert any(f.endswith("/vzzfs_hooks/cli.py") for f in files)
+    # every module of every layer package ships (the spec lists them by directory)
+    for path in glob.glob(os.path.join(TOP, "vzzfs_hooks", "**", "*.py"), recursive=True):
+        rel = os.path.relpath(path, TOP)
+        assert any(f.endswith("/" + rel) for f in files), rel
     configs = run("rpm", "-qcp", rpms["1"]).stdout.split()
     assert "/etc/vz/vzzfs.conf" in configs
     assert run("rpm", "-qp", "--qf", "%{ARCH}", rpms["1"]).stdout == "noarch"

@@ -6,8 +6,11 @@ import contextlib
 
 import pytest
 
-from vzzfs_hooks import autorepl, backup, config, names, replicate, runstate
-from vzzfs_hooks.errors import ConfigError, StateError
+from vzzfs_hooks.jobs import outcomes, replicate
+from vzzfs_hooks.verbs import backup, transfer
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.base import names
+from vzzfs_hooks.base.errors import ConfigError, StateError
 
 
 class FakeNode(object):
@@ -31,19 +34,19 @@ class FakeCt(object):
 def test_the_peer_is_node_wide_only_and_split_as_a_shell_would():
     assert "VZZFS_REPLICATE_TO" in config.NODE_ONLY
     assert "VZZFS_REPLICATE" not in config.NODE_ONLY  # a CT may opt out
-    assert autorepl.target(FakeNode()) is None
-    assert autorepl.target(FakeNode("ssh -p 2222 'root@node 2' vzzfs receive")) == \
+    assert replicate.target(FakeNode()) is None
+    assert replicate.target(FakeNode("ssh -p 2222 'root@node 2' vzzfs receive")) == \
         ["ssh", "-p", "2222", "root@node 2", "vzzfs", "receive"]
 
 
 def test_replication_is_on_by_default_off_by_conf_and_never_for_a_replica(monkeypatch):
     replica = {"101": False, "102": True}
-    monkeypatch.setattr(autorepl.autosnap, "is_replica", lambda ct: replica[ct.ctid])
-    assert autorepl.wanted(FakeCt("101"))
-    assert not autorepl.wanted(FakeCt("101", on="no"))
-    assert not autorepl.wanted(FakeCt("102"))
+    monkeypatch.setattr(replicate.autosnap, "is_replica", lambda ct: replica[ct.ctid])
+    assert replicate.wanted(FakeCt("101"))
+    assert not replicate.wanted(FakeCt("101", on="no"))
+    assert not replicate.wanted(FakeCt("102"))
     with pytest.raises(ConfigError) as e:
-        autorepl.wanted(FakeCt("101", on="maybe"))
+        replicate.wanted(FakeCt("101", on="maybe"))
     assert e.value.line().startswith("CT 101: VZZFS_REPLICATE=")
 
 
@@ -91,16 +94,16 @@ def wire(monkeypatch):
             if r["name"] == args[-1].split("@")[1]:
                 r["replicated"] = True
 
-    monkeypatch.setattr(replicate.lock, "ct_lock", ct_lock)
-    monkeypatch.setattr(replicate, "_remote_status", remote_status)
-    monkeypatch.setattr(replicate, "_pipe", pipe)
-    monkeypatch.setattr(replicate.snapshots, "rows", lambda ct: [dict(r) for r in state["rows"]])
-    monkeypatch.setattr(replicate.zfs, "zfs", zfs_cmd)
-    monkeypatch.setattr(replicate.zfs.Hold, "add", lambda self, snaps: state["events"].append(
+    monkeypatch.setattr(transfer.lock, "ct_lock", ct_lock)
+    monkeypatch.setattr(transfer, "_remote_status", remote_status)
+    monkeypatch.setattr(transfer, "_pipe", pipe)
+    monkeypatch.setattr(transfer.snapshots, "rows", lambda ct: [dict(r) for r in state["rows"]])
+    monkeypatch.setattr(transfer.zfs, "zfs", zfs_cmd)
+    monkeypatch.setattr(transfer.zfs.Hold, "add", lambda self, snaps: state["events"].append(
         ("hold", tuple(snaps), state["locked"])))
-    monkeypatch.setattr(replicate.zfs.Hold, "release",
+    monkeypatch.setattr(transfer.zfs.Hold, "release",
                         lambda self: state["events"].append("release"))
-    monkeypatch.setattr(replicate.backup, "make_header",
+    monkeypatch.setattr(transfer.backup, "make_header",
                         lambda ct, snap, base, replica=False: ("header", replica))
     return state
 
@@ -113,7 +116,7 @@ def srow(name, txg, kind="auto"):
 def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire):
     ds = "vz/vzzfs/ct/101@"
     wire["rows"] = [srow("auto-1", 1), srow("mine", 2, kind="")]
-    done = replicate.send_scheduled(FakeCt(), ["peer"])
+    done = transfer.send_scheduled(FakeCt(), ["peer"])
     assert done["snapshot"] == ds + "auto-1" and done["base"] is None
     # marked before the holds go: no autosnap prunes it in between
     assert wire["events"] == ["lock", ("hold", (ds + "auto-1", None), True), "unlock",
@@ -122,12 +125,12 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
     assert wire["marked"] == ["auto-1"]
 
     wire["events"][:] = []
-    assert replicate.send_scheduled(FakeCt(), ["peer"]) is None  # a rerun sends nothing
+    assert transfer.send_scheduled(FakeCt(), ["peer"]) is None  # a rerun sends nothing
     assert [e for e in wire["events"] if isinstance(e, tuple)] == []
     assert wire["marked"] == ["auto-1"]  # already marked: not set again
 
     wire["rows"] += [srow("auto-2", 3), srow("auto-3", 4)]
-    done = replicate.send_scheduled(FakeCt(), ["peer"])
+    done = transfer.send_scheduled(FakeCt(), ["peer"])
     assert (done["snapshot"], done["base"]) == (ds + "auto-3", ds + "auto-1")
     assert wire["marked"] == ["auto-1", "auto-3"]
 
@@ -136,7 +139,7 @@ def test_a_cut_stream_is_finished_under_the_lock_then_marked(wire):
     wire["rows"] = [srow("auto-1", 1), srow("auto-2", 2)]
     wire["theirs"] = {"auto-1": "g1"}
     wire["token"] = "1-abc"
-    done = replicate.send_scheduled(FakeCt(), ["peer"])
+    done = transfer.send_scheduled(FakeCt(), ["peer"])
     assert done["resumed"]
     assert ("stream", None, None, "1-abc", True) in wire["events"]
     assert wire["marked"] == ["auto-1"]
@@ -146,7 +149,7 @@ def test_a_peer_with_an_unrelated_ct_is_refused(wire):
     wire["rows"] = [srow("auto-1", 1)]
     wire["theirs"] = {"other": "x"}
     with pytest.raises(StateError) as e:
-        replicate.send_scheduled(FakeCt(), ["peer"])
+        transfer.send_scheduled(FakeCt(), ["peer"])
     assert "shares no snapshot" in e.value.problem and "VZZFS_REPLICATE=no" in e.value.fix
     assert not any(e[0] == "stream" for e in wire["events"] if isinstance(e, tuple))
 
@@ -155,11 +158,11 @@ def test_run_all_records_failures_until_a_run_succeeds(monkeypatch, tmp_path):
     monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path))
     listed = [{"ctid": c, "status": "stopped"} for c in ("101", "102", "103")]
     listed.append({"ctid": "104", "status": "orphan"})
-    monkeypatch.setattr(runstate.listing, "rows", lambda node, only=None: [
+    monkeypatch.setattr(outcomes.listing, "rows", lambda node, only=None: [
         r for r in listed if not only or r["ctid"] in only])
     cts = {"101": FakeCt("101"), "102": FakeCt("102"), "103": FakeCt("103", on="no")}
-    monkeypatch.setattr(runstate, "Container", lambda ctid, node: cts[ctid])
-    monkeypatch.setattr(autorepl.autosnap, "is_replica", lambda ct: False)
+    monkeypatch.setattr(outcomes, "Container", lambda ctid, node: cts[ctid])
+    monkeypatch.setattr(replicate.autosnap, "is_replica", lambda ct: False)
     fail = {"102"}
     sent = []
 
@@ -170,24 +173,25 @@ def test_run_all_records_failures_until_a_run_succeeds(monkeypatch, tmp_path):
         sent.append(ct.ctid)
         return None
 
-    monkeypatch.setattr(autorepl.replicate, "send_scheduled", send)
+    monkeypatch.setattr(replicate.transfer, "send_scheduled", send)
     node = FakeNode("ssh node2 vzzfs receive")
-    results = autorepl.run_all(node)
+    results = replicate.run_all(node)
     assert [(c, r, e) for c, r, e in results] == [
         ("101", {"sent": None}, None), ("102", None, "CT 102: boom (fix)"), ("103", None, None)]
     assert sent == ["101"]
-    assert [(c, line) for c, _, line in autorepl.failures()] == [("102", "CT 102: boom (fix)")]
+    assert [(c, line) for c, _, line in replicate.failures()] == [("102", "CT 102: boom (fix)")]
     fail.clear()
-    autorepl.run_all(node, ["102"])
-    assert autorepl.failures() == []
+    replicate.run_all(node, ["102"])
+    assert replicate.failures() == []
 
     with pytest.raises(ConfigError) as e:
-        autorepl.run_all(FakeNode(""))
+        replicate.run_all(FakeNode(""))
     assert "VZZFS_REPLICATE_TO" in e.value.problem
 
 
 def test_check_says_a_stalled_replica_waits_for_the_other_node(monkeypatch):
-    from vzzfs_hooks import check, retention
+    from vzzfs_hooks.jobs import check
+    from vzzfs_hooks.rules import retention
     old = {"name": "auto-1", "kind": "auto", "created": 1000, "txg": 1}
     monkeypatch.setattr(check.snapshots, "rows", lambda ct: [old])
     policy = retention.parse_policy("hourly=1")

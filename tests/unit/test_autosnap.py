@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from vzzfs_hooks import autosnap, retention, runstate
-from vzzfs_hooks.errors import ConfigError, DatasetBusy, LockedError
+from vzzfs_hooks.jobs import autosnap, outcomes
+from vzzfs_hooks.rules import retention
+from vzzfs_hooks.base.errors import ConfigError, DatasetBusy, LockedError
 
 H = 3600
 
@@ -54,7 +55,7 @@ def fake(monkeypatch, tmp_path):
         state["rows"] = [r for r in state["rows"] if r["name"] != name]
 
     monkeypatch.setattr(autosnap.lock, "ct_lock", ct_lock)
-    monkeypatch.setattr(autosnap.ownership, "require", lambda ct: None)
+    monkeypatch.setattr(autosnap.claim, "require", lambda ct: None)
     monkeypatch.setattr(autosnap.snapshots, "rows", lambda ct: list(state["rows"]))
     monkeypatch.setattr(autosnap.snapshots, "take", take)
     monkeypatch.setattr(autosnap.snapshots, "delete", delete)
@@ -118,9 +119,9 @@ def test_failures_are_recorded_and_cleared(fake, monkeypatch):
     cts = {"101": FakeCt("101"), "102": FakeCt("102", keep="bad"), "103": FakeCt("103", keep="")}
     listed = [{"ctid": c, "status": "stopped"} for c in sorted(cts)]
     listed.append({"ctid": "104", "status": "orphan"})
-    monkeypatch.setattr(runstate.listing, "rows", lambda node, only=None: [
+    monkeypatch.setattr(outcomes.listing, "rows", lambda node, only=None: [
         r for r in listed if not only or r["ctid"] in only])
-    monkeypatch.setattr(runstate, "Container", lambda ctid, node: cts[ctid])
+    monkeypatch.setattr(outcomes, "Container", lambda ctid, node: cts[ctid])
     results = autosnap.run_all(object())
     assert [(c, e is not None) for c, _, e in results] == [("101", False), ("102", True),
                                                           ("103", False)]
@@ -138,9 +139,9 @@ def test_failures_are_recorded_and_cleared(fake, monkeypatch):
 
 
 def test_a_locked_ct_is_a_failure_the_next_run_clears(fake, monkeypatch):
-    monkeypatch.setattr(runstate.listing, "rows",
+    monkeypatch.setattr(outcomes.listing, "rows",
                         lambda node, only=None: [{"ctid": "101", "status": "running"}])
-    monkeypatch.setattr(runstate, "Container", lambda ctid, node: FakeCt())
+    monkeypatch.setattr(outcomes, "Container", lambda ctid, node: FakeCt())
 
     @contextlib.contextmanager
     def busy(ct, status):

@@ -4,8 +4,11 @@ import sys
 
 import pytest
 
-from vzzfs_hooks import chkpnt, faults, snapshots, vzctlcmd
-from vzzfs_hooks.errors import VzzfsError
+from vzzfs_hooks.hook import chkpnt
+from vzzfs_hooks.base import faults
+from vzzfs_hooks.verbs import snapshots
+from vzzfs_hooks.system import vzctl
+from vzzfs_hooks.base.errors import VzzfsError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from harness import vzctl as harness  # noqa: E402
@@ -24,7 +27,7 @@ def options_of(argv):
 @pytest.mark.parametrize("step", ["suspend", "dump", "resume", "kill"])
 def test_chkpnt_lines_are_what_vzctl_4_accepts(step):
     dumpfile = "/vz/dump/Dump.101.s1" if step == "dump" else None
-    argv = vzctlcmd.chkpnt_argv("vzctl", "101", step, dumpfile)
+    argv = vzctl.chkpnt_argv("vzctl", "101", step, dumpfile)
     assert argv[:4] == ["vzctl", "--skiplock", "chkpnt", "101"]  # global option before the verb
     assert options_of(argv) <= VZCTL_CHKPNT_OPTS
     assert argv[4:] == (["--dump", "--dumpfile", dumpfile] if dumpfile else ["--" + step])
@@ -32,7 +35,7 @@ def test_chkpnt_lines_are_what_vzctl_4_accepts(step):
 
 
 def test_restore_line_is_what_vzctl_4_accepts():
-    argv = vzctlcmd.restore_argv("vzctl", "101", "/vz/dump/Dump.101.switch")
+    argv = vzctl.restore_argv("vzctl", "101", "/vz/dump/Dump.101.switch")
     assert argv == ["vzctl", "--skiplock", "restore", "101", "--dumpfile",
                     "/vz/dump/Dump.101.switch"]
     assert options_of(argv) <= VZCTL_RESTORE_OPTS
@@ -47,7 +50,7 @@ def test_the_harness_keeps_vzctls_tables():
 
 def test_unknown_step_is_a_bug():
     with pytest.raises(ValueError):
-        vzctlcmd.chkpnt_argv("vzctl", "101", "freeze")
+        vzctl.chkpnt_argv("vzctl", "101", "freeze")
 
 
 @pytest.mark.parametrize("argv,verb,opts", [
@@ -62,7 +65,7 @@ def test_unknown_step_is_a_bug():
     ([], None, []),
 ])
 def test_vzctl_call_reads_the_verb(argv, verb, opts):
-    assert vzctlcmd.vzctl_call(argv) == (verb, opts)
+    assert vzctl.vzctl_call(argv) == (verb, opts)
 
 
 def test_only_a_full_chkpnt_snapshots():
@@ -75,9 +78,9 @@ def test_only_a_full_chkpnt_snapshots():
 
 
 def test_parent_argv_reads_our_own_parent():
-    argv = vzctlcmd.parent_argv(os.getpid())
+    argv = vzctl.parent_argv(os.getpid())
     assert argv and "python" in os.path.basename(argv[0])
-    assert vzctlcmd.parent_argv(2 ** 22 + 12345) == []
+    assert vzctl.parent_argv(2 ** 22 + 12345) == []
 
 
 def test_conf_round_trips_through_a_user_property(tmp_path):
@@ -100,9 +103,9 @@ def test_faults_fire_only_where_named(monkeypatch):
 
 def test_vzctl_set_saves_diskspace_with_quota_off():
     # vzctl 4.11.1 hands a running CT's new DISKSPACE to vzquota unless told --diskquota no
-    assert vzctlcmd.set_argv("/usr/sbin/vzctl", "101", diskspace_kb=1024) == [
+    assert vzctl.set_argv("/usr/sbin/vzctl", "101", diskspace_kb=1024) == [
         "/usr/sbin/vzctl", "--skiplock", "set", "101", "--diskspace", "1024:1024",
         "--diskquota", "no", "--save"]
-    assert vzctlcmd.set_argv("vzctl", "7", hostname="h", ipadd=["10.0.0.1", "10.0.0.2"]) == [
+    assert vzctl.set_argv("vzctl", "7", hostname="h", ipadd=["10.0.0.1", "10.0.0.2"]) == [
         "vzctl", "--skiplock", "set", "7", "--hostname", "h", "--ipadd", "10.0.0.1",
         "--ipadd", "10.0.0.2", "--save"]

@@ -4,8 +4,8 @@ import argparse
 
 import pytest
 
-from vzzfs_hooks import cli
-from vzzfs_hooks.errors import UsageError
+from vzzfs_hooks.entry import cli
+from vzzfs_hooks.base.errors import UsageError
 
 
 def choices(parser):

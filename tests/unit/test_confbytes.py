@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from vzzfs_hooks import snapshots
+from vzzfs_hooks.verbs import snapshots
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCALES = {
@@ -22,11 +22,15 @@ CONF = b'DESCRIPTION="Caf\xe9"\nHOSTNAME="ct101"\nDISKSPACE="1G:1G"\n'
 COMMON = r'''
 import io, os, sys
 sys.path.insert(0, REPO)
-from vzzfs_hooks import backup, config, ctconf, lifecycle, names, ownership, runner, snapshots, zfs
-from vzzfs_hooks.config import Node
-from vzzfs_hooks.ct import Container
-from vzzfs_hooks.fileio import read_text
-from vzzfs_hooks.revert import Reverter
+from vzzfs_hooks.verbs import backup, lifecycle, snapshots
+from vzzfs_hooks.conf import config, ctconf
+from vzzfs_hooks.base import names, runner
+from vzzfs_hooks.system import zfs
+from vzzfs_hooks.conf.config import Node
+from vzzfs_hooks.container.ct import Container
+from vzzfs_hooks.base.fileio import read_text
+from vzzfs_hooks.base.revert import Reverter
+from vzzfs_hooks.container import claim
 node = Node(ETC)
 conf = os.path.join(ETC, "conf", "101.conf")
 zfs.get = lambda name, *props: {"guid": "1", names.PROP_CONF: PROP, "type": "volume"}
@@ -52,7 +56,7 @@ ctconf.create_file(os.path.join(ETC, "conf", "102.conf"), read_text(conf),
 snapshots._restore_conf(Container("101", node), "s1")
 ''',
     "claims": r'''
-assert ownership.claims(node, "vz/x/101") == ["101"]
+assert claim.claims(node, "vz/x/101") == ["101"]
 ''',
     "runner": r'''
 assert runner.run(["printf", "Caf\\351"]).stdout == os.fsdecode(b"Caf\xe9")

@@ -3,8 +3,9 @@ import os
 
 import pytest
 
-from vzzfs_hooks import config, names
-from vzzfs_hooks.errors import ConfigError
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.base import names
+from vzzfs_hooks.base.errors import ConfigError
 
 
 def test_parser_reads_like_vzctl():
@@ -103,13 +104,13 @@ def test_node_from_conffile():
 
 
 def test_shipped_vzzfs_conf_lists_every_default():
-    from vzzfs_hooks.config import DEFAULTS, parse_file
+    from vzzfs_hooks.conf.config import DEFAULTS, parse_file
     shipped = parse_file(os.path.join(os.path.dirname(__file__), "..", "..", "etc/vz/vzzfs.conf"))
     assert dict(shipped) == dict(DEFAULTS)
 
 
 def test_ct_confs_is_the_one_walk_over_ct_confs(tmp_path):
-    from vzzfs_hooks.config import Node
+    from vzzfs_hooks.conf.config import Node
     conf = tmp_path / "conf"
     conf.mkdir()
     for name in ("101.conf", "web.conf", "ve-vswap.conf-sample", "ve-x.conf", "102.conf.destroyed",

@@ -1,6 +1,7 @@
 """Importing a conf from a backup, a sender or a snapshot: only the CT's own settings."""
-from vzzfs_hooks import confimport, ctconf
-from vzzfs_hooks.config import parse_text
+from vzzfs_hooks.rules import confimport
+from vzzfs_hooks.conf import ctconf
+from vzzfs_hooks.conf.config import parse_text
 
 NODE = {"VE_PRIVATE": "/vz/private/$VEID", "VE_ROOT": "/vz/root/$VEID", "LOCKDIR": "/vz/lock",
         "DUMPDIR": "/vz/dump"}

@@ -1,10 +1,10 @@
 """CTID validation and how a container's paths and dataset are derived."""
 import pytest
 
-from vzzfs_hooks.config import Node
-from vzzfs_hooks.ct import Container
-from vzzfs_hooks.names import check_ctid
-from vzzfs_hooks.errors import ConfigError, UsageError
+from vzzfs_hooks.conf.config import Node
+from vzzfs_hooks.container.ct import Container
+from vzzfs_hooks.base.names import check_ctid
+from vzzfs_hooks.base.errors import ConfigError, UsageError
 
 
 @pytest.mark.parametrize("good", ["1", "101", "2147483647", "web-1", "db_2.prod"])
@@ -57,7 +57,7 @@ def test_hostile_values_refused(tmp_path, conf):
 
 
 def test_a_new_ctid_is_a_number_and_not_a_name(tmp_path):
-    from vzzfs_hooks.names import check_new_ctid
+    from vzzfs_hooks.base.names import check_new_ctid
     node = write_node(tmp_path)
     (tmp_path / "names").mkdir()
     (tmp_path / "names" / "web").symlink_to("../conf/101.conf")

@@ -1,9 +1,9 @@
 """Rewriting a CT conf like vzctl: known lines kept, keys changed in place, sizes parsed."""
 import pytest
 
-from vzzfs_hooks import config, ctconf
-from vzzfs_hooks.errors import ConfigError
-from vzzfs_hooks.revert import Reverter
+from vzzfs_hooks.conf import config, ctconf
+from vzzfs_hooks.base.errors import ConfigError
+from vzzfs_hooks.base.revert import Reverter
 
 SAMPLE = '# a sample\nPHYSPAGES="0:256M"\nHOSTNAME="old"\nCUSTOM_KEY="kept"\nHOSTNAME="dup"\n'
 

@@ -3,7 +3,10 @@ import argparse
 import os
 import re
 
-from vzzfs_hooks import __version__, cli, config, errors
+from vzzfs_hooks import __version__
+from vzzfs_hooks.entry import cli
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.base import errors
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -59,7 +62,7 @@ EXIT_WORDS = {"EXIT_OK": "done", "EXIT_ERROR": "other error", "EXIT_USAGE": "com
 
 def exit_codes():
     """{name: (number, comment)} for every EXIT_* constant, as errors.py writes it."""
-    found = re.findall(r"^(EXIT_\w+) = (\d+) *(?:# *(.*))?$", read("vzzfs_hooks/errors.py"), re.M)
+    found = re.findall(r"^(EXIT_\w+) = (\d+) *(?:# *(.*))?$", read("vzzfs_hooks/base/errors.py"), re.M)
     return {name: (int(number), comment) for name, number, comment in found}
 
 

@@ -1,5 +1,5 @@
 """The one-line error format operators see and the exit codes."""
-from vzzfs_hooks.errors import FsError, MountBusy, PoolNotImported, VzzfsError
+from vzzfs_hooks.base.errors import FsError, MountBusy, PoolNotImported, VzzfsError
 
 
 def test_line_has_ct_problem_and_fix():
@@ -21,7 +21,7 @@ def test_exit_codes_are_distinct_per_family():
 
 
 def test_a_failed_command_names_the_cause_not_only_the_summary():
-    from vzzfs_hooks.runner import CommandFailed
+    from vzzfs_hooks.base.runner import CommandFailed
     err = CommandFailed(["vzctl", "chkpnt"], 16, "", "vps-cpt: 37: criu: not found\n"
                         "Failed to checkpoint the Container\n\n"
                         "All dump files and logs were saved to /vz/dump/Dump.101.fail\n")

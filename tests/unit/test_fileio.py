@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from vzzfs_hooks.fileio import create_new
+from vzzfs_hooks.base.fileio import create_new
 
 
 def test_creates_a_private_new_file(tmp_path):

@@ -1,9 +1,10 @@
 """vzzfs receive --forced-command: the sender's command is a request this node bounds."""
 import pytest
 
-from vzzfs_hooks import cli, forced
-from vzzfs_hooks.config import Node
-from vzzfs_hooks.errors import ConfigError, StateError, UsageError
+from vzzfs_hooks.entry import cli
+from vzzfs_hooks.rules import forced
+from vzzfs_hooks.conf.config import Node
+from vzzfs_hooks.base.errors import ConfigError, StateError, UsageError
 
 
 def test_ranges():

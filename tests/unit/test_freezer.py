@@ -2,14 +2,14 @@
 (on a fake cgroup directory; the VM tests freeze real CTs)."""
 import pytest
 
-from vzzfs_hooks import freezer, vzctlcmd
-from vzzfs_hooks.errors import StateError
+from vzzfs_hooks.system import freezer, vzctl
+from vzzfs_hooks.base.errors import StateError
 
 
 def test_method_follows_the_setting_or_the_kernel(monkeypatch, tmp_path):
     assert freezer.method("vzctl") == "vzctl"
     assert freezer.method("freezer") == "freezer"
-    monkeypatch.setattr(vzctlcmd, "PROC_VZ", str(tmp_path / "vz"))
+    monkeypatch.setattr(vzctl, "PROC_VZ", str(tmp_path / "vz"))
     assert freezer.method("auto") == "freezer"  # upstream kernel: vzctl chkpnt ends the CT
     (tmp_path / "vz").mkdir()
     assert freezer.method("auto") == "vzctl"    # OpenVZ kernel: chkpnt --suspend works

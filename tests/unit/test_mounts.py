@@ -1,5 +1,5 @@
 """mountinfo parsing, including escaped mount points."""
-from vzzfs_hooks.mounts import Mount
+from vzzfs_hooks.system.mounts import Mount
 
 LINE = ("36 35 230:16 / /vz/private/my\\040ct rw,noatime shared:1 - ext4 /dev/zd16 "
         "rw,errors=remount-ro")

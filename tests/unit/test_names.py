@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from vzzfs_hooks import names
-from vzzfs_hooks.errors import ConfigError, UsageError
+from vzzfs_hooks.base import names
+from vzzfs_hooks.base.errors import ConfigError, UsageError
 
 PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "vzzfs_hooks")

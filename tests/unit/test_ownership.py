@@ -1,10 +1,12 @@
 """The ownership rule: which zvol a verb may treat as a CT's (and so change or destroy)."""
 import pytest
 
-from vzzfs_hooks import names, ownership
-from vzzfs_hooks.ct import Container
-from vzzfs_hooks.config import Node
-from vzzfs_hooks.errors import ConfigError
+from vzzfs_hooks.base import names
+from vzzfs_hooks.rules import ownership
+from vzzfs_hooks.container.ct import Container
+from vzzfs_hooks.conf.config import Node
+from vzzfs_hooks.base.errors import ConfigError
+from vzzfs_hooks.container import claim
 
 ROOT = "vz/vzzfs"
 
@@ -63,9 +65,9 @@ def test_claims_reads_the_confs(tmp_path):
                                 "103": 'VZZFS_DATASET=tank/x\n',
                                 "ve-vzzfs": 'VZZFS_DATASET=tank/x\n'})
     (tmp_path / "conf" / "ve-vzzfs.conf-sample").write_text('VZZFS_DATASET=tank/x\n')
-    assert sorted(ownership.claims(node, "tank/x")) == ["101", "103"]
-    assert ownership.claims(node, "tank/z") == []
-    assert ownership.claims(Node(str(tmp_path / "missing")), "tank/x") == []
+    assert sorted(claim.claims(node, "tank/x")) == ["101", "103"]
+    assert claim.claims(node, "tank/z") == []
+    assert claim.claims(Node(str(tmp_path / "missing")), "tank/x") == []
 
 
 def test_check_names_the_ct_and_the_fix(tmp_path):
@@ -73,11 +75,11 @@ def test_check_names_the_ct_and_the_fix(tmp_path):
                                 "102": 'VZZFS_DATASET="tank/shared"\n',
                                 "103": 'VZZFS_DATASET="tank/shared"\n'})
     with pytest.raises(ConfigError) as e:
-        ownership.check(Container("101", node), None)
+        claim.check(Container("101", node), None)
     assert e.value.line().startswith("CT 101: refusing to touch vz/vzzfs: ")
     assert len(e.value.line().splitlines()) == 1
     with pytest.raises(ConfigError) as e:
-        ownership.check(Container("102", node), "102")
+        claim.check(Container("102", node), "102")
     assert "claimed by the conf of CT 103" in e.value.line()
 
 

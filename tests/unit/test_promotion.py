@@ -1,6 +1,6 @@
 """lifecycle.next_promotion: destroy --promote hands a CT's snapshots to its clones
 without losing one any clone needs."""
-from vzzfs_hooks.lifecycle import next_promotion
+from vzzfs_hooks.verbs.lifecycle import next_promotion
 
 TXG = {"s1": 10, "s2": 20, "s3": 30, "s4": 40}
 

@@ -5,11 +5,14 @@ import subprocess
 
 import pytest
 
-from vzzfs_hooks import actions, check, lock, mounts, ownership, reconcile, resize, zfs
-from vzzfs_hooks.config import Node
-from vzzfs_hooks.ct import Container
-from vzzfs_hooks.errors import LockedError, OnlineGrowRefused
-from vzzfs_hooks.reconcile import GROW, NOTHING, SHRINK_PENDING, decide
+from vzzfs_hooks.verbs import reconcile, resize
+from vzzfs_hooks.jobs import check
+from vzzfs_hooks.system import lock, mounts, zfs
+from vzzfs_hooks.container import claim
+from vzzfs_hooks.conf.config import Node
+from vzzfs_hooks.container.ct import Container
+from vzzfs_hooks.base.errors import LockedError, OnlineGrowRefused
+from vzzfs_hooks.verbs.reconcile import GROW, NOTHING, SHRINK_PENDING, decide
 
 MIB = 1 << 20
 VBS = 16384
@@ -79,8 +82,8 @@ class FakeNode(object):
         monkeypatch.setattr(zfs, "get", self._get)
         monkeypatch.setattr(mounts, "table", self._table)
         monkeypatch.setattr(resize, "grow", self._grow)
-        monkeypatch.setattr(ownership, "require", lambda ct: None)
-        monkeypatch.setattr(actions, "zvol_state",
+        monkeypatch.setattr(claim, "require", lambda ct: None)
+        monkeypatch.setattr(claim, "zvol_state",
                             lambda ds: "volume" if ds in self.zvols else None)
 
     def ct(self, ctid, diskspace, volsize=None, mounted=False, extra=""):
@@ -99,7 +102,7 @@ class FakeNode(object):
     def _get(self, name, *props):
         self.zfs_calls.append(("get", name))
         if name not in self.zvols:
-            from vzzfs_hooks.errors import DatasetNotFound
+            from vzzfs_hooks.base.errors import DatasetNotFound
             raise DatasetNotFound("dataset %s does not exist" % name)
         return {"type": "volume", "volsize": str(self.zvols[name]), "volblocksize": str(VBS)}
 

@@ -3,8 +3,10 @@ once (the kernel drops a mounted fs's dirty inodes at the first open after a vol
 change); a stopped CT's zvol just grows. ZFS, commands and the device faked."""
 import pytest
 
-from vzzfs_hooks import resize, runner, volume, zfs, zvoldev
-from vzzfs_hooks.errors import PoolFull
+from vzzfs_hooks.verbs import resize
+from vzzfs_hooks.base import runner
+from vzzfs_hooks.system import ext4, zfs, zvoldev
+from vzzfs_hooks.base.errors import PoolFull
 
 
 class FakeCT(object):
@@ -31,10 +33,10 @@ def steps(monkeypatch):
     monkeypatch.setattr(resize, "_check_room", lambda ct, delta: None)
     monkeypatch.setattr(zfs, "set_props", lambda ds, props: done.append(("set", props)))
     monkeypatch.setattr(zvoldev, "find_device", lambda ds, t: done.append(("find",)) or "/dev/zd0")
-    monkeypatch.setattr(volume, "grow_fs", lambda dev: done.append(("resize2fs", dev)))
+    monkeypatch.setattr(ext4, "grow_fs", lambda dev: done.append(("resize2fs", dev)))
     monkeypatch.setattr(resize, "_open_close", lambda dev: done.append(("open", dev)))
-    monkeypatch.setattr(volume, "fs_freeze", lambda d: done.append(("freeze", d)))
-    monkeypatch.setattr(volume, "fs_thaw", lambda d: done.append(("thaw", d)))
+    monkeypatch.setattr(ext4, "fs_freeze", lambda d: done.append(("freeze", d)))
+    monkeypatch.setattr(ext4, "fs_thaw", lambda d: done.append(("thaw", d)))
 
     def run(argv, check=True):
         done.append(tuple(argv))

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from vzzfs_hooks import retention
-from vzzfs_hooks.errors import ConfigError
-from vzzfs_hooks.retention import is_due, parse_policy, prune, utc_epoch, which_to_keep
+from vzzfs_hooks.rules import retention
+from vzzfs_hooks.base.errors import ConfigError
+from vzzfs_hooks.rules.retention import is_due, parse_policy, prune, utc_epoch, which_to_keep
 
 H = 3600
 D = 24 * H

@@ -1,7 +1,7 @@
 """Reverter: undo unless committed, in reverse order, and hand the undo list on."""
 import pytest
 
-from vzzfs_hooks.revert import Reverter
+from vzzfs_hooks.base.revert import Reverter
 
 
 def test_undoes_in_reverse_unless_committed_even_on_an_early_return():

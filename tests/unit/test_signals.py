@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from vzzfs_hooks import faults, runner, signals
-from vzzfs_hooks.errors import EXIT_INTERRUPTED, Interrupted
+from vzzfs_hooks.base import faults, runner, signals
+from vzzfs_hooks.base.errors import EXIT_INTERRUPTED, Interrupted
 
 
 def test_a_signal_waits_for_check():
@@ -107,7 +107,7 @@ def test_a_deferred_block_inside_terminating_still_holds_signals_off():
 
 
 def test_the_cli_exits_130_for_a_terminated_verb(monkeypatch):
-    from vzzfs_hooks import cli
+    from vzzfs_hooks.entry import cli
 
     def verb(args):
         with signals.terminating():

@@ -14,8 +14,9 @@ import tarfile
 
 import pytest
 
-from vzzfs_hooks import config, volume
-from vzzfs_hooks.errors import ConfigError
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.system import ext4
+from vzzfs_hooks.base.errors import ConfigError
 
 LONG_MAX = 2 ** 63 - 1
 VZCTL_TARBALLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -164,6 +165,6 @@ def test_every_stock_sample_parses():
             if key == "DISKSPACE":
                 assert config.parse_vzctl_pair(value, 1024, key) == STOCK[key, value]
                 size = config.parse_diskspace(value)
-                assert size == STOCK[key, value][1] * 1024 and size >= volume.MIN_SIZE
+                assert size == STOCK[key, value][1] * 1024 and size >= ext4.MIN_SIZE
             else:
                 assert config.parse_diskinodes(value) == STOCK[key, value]

@@ -1,11 +1,11 @@
-"""volume.fs_size reads the ext4 superblock itself (no dumpe2fs in the premount hook)."""
+"""ext4.fs_size reads the ext4 superblock itself (no dumpe2fs in the premount hook)."""
 import struct
 import subprocess
 
 import pytest
 
-from vzzfs_hooks import volume
-from vzzfs_hooks.errors import FsError
+from vzzfs_hooks.system import ext4
+from vzzfs_hooks.base.errors import FsError
 
 
 def superblock(blocks, log_block=2, incompat=0):
@@ -19,21 +19,21 @@ def superblock(blocks, log_block=2, incompat=0):
 
 
 def test_size_is_blocks_times_block_size():
-    assert volume.superblock_size(superblock(32768), "d") == 128 << 20
-    assert volume.superblock_size(superblock(1000, log_block=0), "d") == 1024000
+    assert ext4.superblock_size(superblock(32768), "d") == 128 << 20
+    assert ext4.superblock_size(superblock(1000, log_block=0), "d") == 1024000
 
 
 def test_high_blocks_count_only_with_64bit():
     big = (1 << 32) + 5
-    assert volume.superblock_size(superblock(big, incompat=0x80), "d") == big * 4096
-    assert volume.superblock_size(superblock(big), "d") == 5 * 4096
+    assert ext4.superblock_size(superblock(big, incompat=0x80), "d") == big * 4096
+    assert ext4.superblock_size(superblock(big), "d") == 5 * 4096
 
 
 def test_not_ext4_is_refused():
     with pytest.raises(FsError):
-        volume.superblock_size(bytes(1024), "/dev/zd0")
+        ext4.superblock_size(bytes(1024), "/dev/zd0")
     with pytest.raises(FsError):
-        volume.superblock_size(b"", "/dev/zd0")
+        ext4.superblock_size(b"", "/dev/zd0")
 
 
 def test_matches_what_mkfs_made(tmp_path):
@@ -41,7 +41,7 @@ def test_matches_what_mkfs_made(tmp_path):
     with open(img, "wb") as f:
         f.truncate(300 << 20)
     subprocess.check_call(["mkfs.ext4", "-q", "-F", "-b", "4096", img, "200M"])
-    assert volume.fs_size(img) == 200 << 20
+    assert ext4.fs_size(img) == 200 << 20
 
 
 def clean(fields=None):
@@ -58,9 +58,9 @@ NOW = 1800000000
 
 
 def test_a_clean_ext4_needs_no_e2fsck():
-    assert volume.preen_reason(clean(), NOW) is None
-    assert volume.preen_reason(clean({0x34: ("<H", 500)}), NOW) is None  # no limit set
-    assert volume.preen_reason(clean({0x40: ("<I", NOW - 10), 0x44: ("<I", 3600)}),
+    assert ext4.preen_reason(clean(), NOW) is None
+    assert ext4.preen_reason(clean({0x34: ("<H", 500)}), NOW) is None  # no limit set
+    assert ext4.preen_reason(clean({0x40: ("<I", NOW - 10), 0x44: ("<I", 3600)}),
                                NOW) is None
 
 
@@ -76,7 +76,7 @@ def test_a_clean_ext4_needs_no_e2fsck():
     ({0x38: ("<H", 0)}, "no ext4 superblock"),
 ])
 def test_e2fsck_runs_for_each_reason_it_would_check(fields, why):
-    assert volume.preen_reason(clean(fields), NOW) == why
+    assert ext4.preen_reason(clean(fields), NOW) == why
 
 
 def test_preen_reason_of_real_ext4(tmp_path):
@@ -85,8 +85,8 @@ def test_preen_reason_of_real_ext4(tmp_path):
     with open(img, "wb") as f:
         f.truncate(64 << 20)
     subprocess.check_call(["mkfs.ext4", "-q", "-F", img])
-    assert volume.preen_reason(volume.read_superblock(img), NOW) is None
+    assert ext4.preen_reason(ext4.read_superblock(img), NOW) is None
     subprocess.check_call(["debugfs", "-w", "-R", "ssv state 3", img],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert volume.preen_reason(volume.read_superblock(img), NOW) == "errors recorded"
-    assert volume.read_superblock(str(tmp_path / "missing")) == b""
+    assert ext4.preen_reason(ext4.read_superblock(img), NOW) == "errors recorded"
+    assert ext4.read_superblock(str(tmp_path / "missing")) == b""

@@ -2,8 +2,8 @@
 before the CT is stopped (so a refusal leaves it running)."""
 import pytest
 
-from vzzfs_hooks.errors import DatasetBusy, StateError
-from vzzfs_hooks.snapshots import rollback_blocker
+from vzzfs_hooks.base.errors import DatasetBusy, StateError
+from vzzfs_hooks.verbs.snapshots import rollback_blocker
 
 
 def row(name, clones=()):

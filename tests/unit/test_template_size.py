@@ -1,5 +1,6 @@
 """A template zvol is sized to what it holds plus ext4's headroom (template.fitted_size)."""
-from vzzfs_hooks import template, volume
+from vzzfs_hooks.verbs import template
+from vzzfs_hooks.system import ext4
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -15,7 +16,7 @@ def fit(mib, staged=2 * GIB, vbs=VBS):
 
 
 def test_small_templates_get_the_smallest_ct_size():
-    assert fit(20) == volume.MIN_SIZE
+    assert fit(20) == ext4.MIN_SIZE
 
 
 def test_slack_is_at_least_the_minimum_then_rounds_up_to_16_mib():

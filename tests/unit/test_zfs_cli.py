@@ -4,8 +4,8 @@ import stat
 
 import pytest
 
-from vzzfs_hooks import zfs
-from vzzfs_hooks.errors import (ConfigError, DatasetBusy, DatasetExists, DatasetNotFound, PoolFull,
+from vzzfs_hooks.system import zfs
+from vzzfs_hooks.base.errors import (ConfigError, DatasetBusy, DatasetExists, DatasetNotFound, PoolFull,
                                 PoolNotImported, StreamError, UsageError, VzzfsError, ZfsError)
 
 FAKE = """#!/bin/sh
@@ -215,7 +215,7 @@ def test_percent_full_counts_what_writes_can_still_take(used, avail, percent):
 
 
 def test_pool_health_comes_from_the_kstat_file_without_zpool(fake, tmp_path, monkeypatch):
-    from vzzfs_hooks import kstats
+    from vzzfs_hooks.base import kstats
     (tmp_path / "kstat" / "vz").mkdir(parents=True)
     (tmp_path / "kstat" / "vz" / "state").write_text("SUSPENDED\n")
     monkeypatch.setattr(kstats, "KSTAT_DIR", str(tmp_path / "kstat"))

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from vzzfs_hooks import zvoldev
-from vzzfs_hooks.errors import FsError
+from vzzfs_hooks.system import zvoldev
+from vzzfs_hooks.base.errors import FsError
 
 
 def flaky_open(failures, code):

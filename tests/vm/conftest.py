@@ -12,8 +12,10 @@ import pytest
 from harness import realvzctl
 from harness.vzctl import proc_stat
 # the scratch node lives in tests/harness (bench/ uses it too); tests import it from here
-from harness.node import POOL, REPO, ROOT, TestNode, sh  # noqa: F401
-from vzzfs_hooks import zfs
+from harness.node import POOL, REPO, ROOT, TestNode, sh
+
+__all__ = ["POOL", "REPO", "ROOT", "TestNode", "sh"]  # what the test files import from here
+from vzzfs_hooks.system import zfs
 
 if not os.environ.get("VZZFS_IN_VM"):
     raise pytest.UsageError("tests/vm need the test VM with real ZFS: run scripts/test "
@@ -108,3 +110,18 @@ def standin_node(pool, tmp_path):
     n = TestNode(str(tmp_path / "node"), real=False)
     yield n
     n.cleanup()
+
+
+@pytest.fixture
+def node2(pool, tmp_path):
+    disk = os.environ["VZZFS_TEST_DISKS"].split()[1]
+    sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", "vz2", disk)
+    zfs.ensure_filesystem("vz2/vzzfs/ct")
+    # the second node of a pair: the real vzctl reads the one /etc/vz a VM has, so
+    # the node it replicates or migrates to runs the stand-in
+    n = TestNode(str(tmp_path / "node2"), root="vz2/vzzfs", real=False)
+    yield n
+    try:
+        n.cleanup()
+    finally:  # a cleanup cut short must not leave the next test's disk in use
+        sh("zpool", "destroy", "-f", "vz2", check=False)

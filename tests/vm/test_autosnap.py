@@ -12,7 +12,7 @@ import re
 import time
 
 from conftest import sh
-from vzzfs_hooks import retention
+from vzzfs_hooks.rules import retention
 
 KIND = "org.openvz.vzzfs:kind"
 

@@ -7,25 +7,11 @@ import sys
 
 import pytest
 
-from conftest import REPO, TestNode, sh
-from vzzfs_hooks import names, zfs
+from conftest import REPO, sh
+from vzzfs_hooks.base import names
+from vzzfs_hooks.system import zfs
 
 VZZFS = os.path.join(REPO, "bin", "vzzfs")
-
-
-@pytest.fixture
-def node2(pool, tmp_path):
-    disk = os.environ["VZZFS_TEST_DISKS"].split()[1]
-    sh("zpool", "create", "-f", "-O", "canmount=off", "-O", "mountpoint=none", "vz2", disk)
-    zfs.ensure_filesystem("vz2/vzzfs/ct")
-    # the second node of a pair: the real vzctl reads the one /etc/vz a VM has, so
-    # the node it replicates or migrates to runs the stand-in
-    n = TestNode(str(tmp_path / "node2"), root="vz2/vzzfs", real=False)
-    yield n
-    try:
-        n.cleanup()
-    finally:  # a cleanup cut short must not leave the next test's disk in use
-        sh("zpool", "destroy", "-f", "vz2", check=False)
 
 
 def guid(name):

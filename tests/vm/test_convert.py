@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import REPO, sh
-from vzzfs_hooks import zfs
+from vzzfs_hooks.system import zfs
 
 
 def fill(private):

@@ -8,7 +8,7 @@ import time
 
 from conftest import POOL, REPO, sh
 from harness.vzctl import wait_unshared
-from vzzfs_hooks import mounts, volume, zfs
+from vzzfs_hooks.system import ext4, mounts, zfs
 
 
 def read(path):
@@ -30,7 +30,7 @@ def assert_detached(node, ctid):
     assert not os.path.ismount(node.private(ctid))
     assert not os.path.ismount(node.root(ctid))
     assert os.listdir(node.private(ctid)) == []
-    assert volume.is_immutable(node.private(ctid)), "the empty mount point must stay guarded"
+    assert ext4.is_immutable(node.private(ctid)), "the empty mount point must stay guarded"
 
 
 def test_start_stop_restart_keep_data(node):
@@ -146,7 +146,7 @@ def test_non_vzzfs_ct_is_untouched(node):
     after = set(os.listdir(node.private(102)))
     # nothing gone; new only what vzctl's own stop writes into a simfs CT
     assert files <= after and after - files <= {"fastboot", "var"}, after - files
-    assert not volume.is_immutable(node.private(102))
+    assert not ext4.is_immutable(node.private(102))
     assert "102" not in node.vzzfs("list").stdout.split()
 
 
@@ -308,7 +308,7 @@ def test_zvol_still_mounted_in_another_namespace_is_not_fscked(node):
 
 def test_files_in_unmounted_private_are_never_hidden(node):
     node.make_ct(101)
-    volume.set_immutable(node.private(101), False)
+    ext4.set_immutable(node.private(101), False)
     write(os.path.join(node.private(101), "stray"), "x")
     res = node.vzctl.start(101)
     assert res.rc == 79 and "holds files while the zvol is not mounted" in res.output, res

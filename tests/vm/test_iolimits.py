@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from vzzfs_hooks import mounts, zvoldev
+from vzzfs_hooks.system import mounts, zvoldev
 
 BLKIO = "/sys/fs/cgroup/blkio"
 WBPS = "blkio.throttle.write_bps_device"

@@ -4,7 +4,8 @@ import stat
 
 from conftest import ROOT, sh
 from harness import realvzctl
-from vzzfs_hooks import config, volume, zfs, zvoldev
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.system import ext4, zfs, zvoldev
 
 
 def conf(node, ctid):
@@ -46,7 +47,7 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     # (with ext4's journal and metadata) plus room
     tmpl_size = int(zget(ROOT + "/tmpl/tmpl-i", "volsize"))
     assert tmpl_size <= 256 << 20
-    assert volume.fs_size(zvoldev.find_device(ROOT + "/tmpl/tmpl-i", 10)) == tmpl_size
+    assert ext4.fs_size(zvoldev.find_device(ROOT + "/tmpl/tmpl-i", 10)) == tmpl_size
 
     node.track(103)
     res = node.vzzfs("create", "103", "--ostemplate", "tmpl-i", "--sparse", "yes")
@@ -57,11 +58,11 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     assert (c["DISKSPACE"], c["DISKINODES"]) == ("2306867:2306867", "131072:144179")
     dev = zvoldev.find_device(ds, 10)
     assert int(zget(ds, "volsize")) == tmpl_size, "create leaves the growing to premount"
-    assert volume.fs_size(dev) == tmpl_size
+    assert ext4.fs_size(dev) == tmpl_size
     assert node.vzctl.mount(103).rc == 0 and node.vzctl.umount(103).rc == 0
     assert int(zget(ds, "volsize")) == zfs.round_size(2306867 << 10, 16384)
-    assert volume.geometry(dev).inode_count >= 131072
-    assert volume.fs_size(dev) > 2 << 30, "the first mount grew the ext4 to DISKSPACE"
+    assert ext4.geometry(dev).inode_count >= 131072
+    assert ext4.fs_size(dev) > 2 << 30, "the first mount grew the ext4 to DISKSPACE"
 
     node.track(104)
     res = node.vzzfs("create", "104", "--ostemplate", "tmpl-i", "--sparse", "yes",
@@ -72,7 +73,7 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     ds = node.dataset(104)
     assert zget(ds, "origin") is None
     assert conf(node, 104)["DISKINODES"] == "200000:220000"
-    assert volume.geometry(zvoldev.find_device(ds, 10)).inode_count >= 220000
+    assert ext4.geometry(zvoldev.find_device(ds, 10)).inode_count >= 220000
 
 
 def test_create_from_tarball_keeps_owners_modes_links(node):
@@ -90,7 +91,7 @@ def test_create_from_tarball_keeps_owners_modes_links(node):
     assert c["PHYSPAGES"] == sample["PHYSPAGES"], "the sample's settings are kept"
     ds = node.dataset(101)
     assert int(zget(ds, "volsize")) == 256 << 20 and zget(ds, "compression") == "lz4"
-    assert volume.is_immutable(node.private(101)) and not os.listdir(node.private(101))
+    assert ext4.is_immutable(node.private(101)) and not os.listdir(node.private(101))
     assert node.vzctl.mount(101).rc == 0  # not start: its IP needs venet, which upstream lacks
     root = node.root(101)
     tool = os.stat(os.path.join(root, "bin/tool"))

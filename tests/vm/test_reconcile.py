@@ -5,7 +5,8 @@ while the CT runs on. A smaller DISKSPACE shrinks nothing and vzzfs check names 
 import os
 
 from conftest import sh
-from vzzfs_hooks import config, zfs
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.system import zfs
 
 
 def volsize(node, ctid):

@@ -13,8 +13,10 @@ import re
 import time
 
 from conftest import sh
-from test_backup import VZZFS, guid, node2  # noqa: F401  (node2: the second node's fixture)
-from vzzfs_hooks import names, retention, zfs
+from test_backup import VZZFS, guid
+from vzzfs_hooks.base import names
+from vzzfs_hooks.rules import retention
+from vzzfs_hooks.system import zfs
 
 
 def snaps(node, ctid):

@@ -6,7 +6,8 @@ import threading
 import time
 
 from conftest import REPO, TestNode, sh
-from vzzfs_hooks import config, zfs
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.system import zfs
 
 
 def volsize(node, ctid):

@@ -15,7 +15,7 @@ import threading
 import time
 
 from conftest import REPO, sh
-from vzzfs_hooks import volume, zfs
+from vzzfs_hooks.system import ext4, zfs
 
 
 def snaps(node, ctid):
@@ -382,7 +382,7 @@ def test_real_vzctl_chkpnt_through_criu_is_snapshotted_and_a_changed_disk_refuse
         assert node.vzctl.stop(101).rc == 0
     else:  # CRIU could not restore: vzctl's error path ran the umount chain
         assert not node.vzctl.is_running(101) and not node.vzctl.is_mounted(101)
-        assert not os.path.ismount(node.private(101)) and volume.is_immutable(node.private(101))
+        assert not os.path.ismount(node.private(101)) and ext4.is_immutable(node.private(101))
 
 
 def test_vzctl_chkpnt_snapshots_and_restore_checks_the_disk(standin_node):

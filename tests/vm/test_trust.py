@@ -8,8 +8,8 @@ import stat
 import subprocess
 
 from conftest import sh
-from test_backup import VZZFS, node2  # noqa: F401 (node2: the second node's fixture)
-from vzzfs_hooks import zfs
+from test_backup import VZZFS
+from vzzfs_hooks.system import zfs
 
 
 def planted(tmp_path):

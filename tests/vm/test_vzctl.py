@@ -8,12 +8,12 @@ import sys
 import time
 
 from conftest import REPO
-from vzzfs_hooks import volume, zfs
+from vzzfs_hooks.system import ext4, zfs
 
 
 def guarded_and_empty(node, ctid):
     return (not os.path.ismount(node.private(ctid)) and os.listdir(node.private(ctid)) == []
-            and volume.is_immutable(node.private(ctid)))
+            and ext4.is_immutable(node.private(ctid)))
 
 
 def test_vzctl_create_lands_on_a_zvol_then_starts(node):

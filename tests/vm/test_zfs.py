@@ -1,8 +1,8 @@
 """The ZFS layer on a real pool, through libzfs_core and through the CLI alone."""
 import pytest
 
-from vzzfs_hooks import zfs, zvoldev
-from vzzfs_hooks.errors import DatasetExists, DatasetNotFound, PoolNotImported
+from vzzfs_hooks.system import zfs, zvoldev
+from vzzfs_hooks.base.errors import DatasetExists, DatasetNotFound, PoolNotImported
 
 
 @pytest.fixture(params=["lzc", "cli"])

@@ -1,0 +1,205 @@
+"""The backup verbs of the vzzfs command: backup, restore, send, receive, migrate, replicate.
+
+backup, restore, send, receive and replicate run inside signals.terminating(): SIGTERM and
+SIGHUP clean up as Ctrl-C does (exit 130).
+"""
+
+import functools
+import json
+import os
+import sys
+
+from ..base import signals
+from ..base.errors import UsageError, VzzfsError
+from ..base.names import check_ctid
+from ..conf.config import Node
+from ..container.ct import Container, owned, resolve_name
+
+
+def _node(args):
+    return Node(args.etc_dir)
+
+
+def _ct(args):
+    return owned(_node(args), args.ctid)
+
+
+def _mib(n):
+    return "%.1f MiB" % (n / 1048576.0)
+
+
+def _terminating(func):
+    @functools.wraps(func)
+    def run(args):
+        with signals.terminating():
+            return func(args)
+    return run
+
+
+@_terminating
+def cmd_backup(args):
+    from ..verbs import backup
+    ct = _ct(args)
+    if args.to == "-":
+        if sys.stdout.isatty():
+            raise UsageError("will not write a backup stream to a terminal",
+                             "redirect it (> file, | ssh ...) or use --to FILE")
+        done = backup.backup(ct, sys.stdout.buffer, args.incremental, args.retain)
+        out = sys.stderr
+    else:
+        done = backup.backup_to_file(ct, args.to, args.incremental, args.retain)
+        out = sys.stdout
+    out.write("CT %s: %s backup of %s, %s written%s\n"
+              % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
+                 _mib(done["bytes"]),
+                 " (from %s)" % done["base"].split("@")[1] if done["base"] else ""))
+
+
+def _restored(done):
+    print("CT %s: %s restored on %s (snapshot %s)%s"
+          % (done["ctid"], "increment" if done["incremental"] else "backup", done["dataset"],
+             done["snapshot"] or "resumed",
+             "" if done["incremental"] else "; start it with: vzctl start %s" % done["ctid"]))
+
+
+@_terminating
+def cmd_restore(args):
+    from ..verbs import backup
+    if args.file == "-":
+        done = backup.restore(_node(args), sys.stdin.buffer, args.ctid, args.force)
+    else:
+        try:
+            f = open(args.file, "rb")
+        except OSError as e:
+            raise UsageError("cannot read %s: %s" % (args.file, e.strerror), "check the path")
+        with f:
+            done = backup.restore(_node(args), f, args.ctid, args.force)
+    _restored(done)
+
+
+@_terminating
+def cmd_send(args):
+    from ..verbs import transfer
+    ct = _ct(args)
+    done = transfer.send(ct, transfer.command_argv(args.to, "--to"))
+    how = "resumed" if done["resumed"] else "incremental" if done["base"] else "full"
+    print("CT %s: %s send done, %s" % (ct.ctid, how, _mib(done["bytes"])))
+
+
+@_terminating
+def cmd_replicate(args):
+    from ..jobs import replicate
+    node = _node(args)
+    only = [resolve_name(node, c) for c in args.ctids] or None
+    failed = []
+    for ctid, result, error in replicate.run_all(node, only):
+        if error:
+            failed.append(ctid)  # its line is already on stderr and in syslog
+        elif result is None:
+            if only:
+                print("CT %s: does not replicate (VZZFS_REPLICATE=no, or a replica)" % ctid)
+        elif result["sent"] is None:
+            print("CT %s: the peer is up to date" % ctid)
+        else:
+            done = result["sent"]
+            how = "resumed" if done["resumed"] else "incremental" if done["base"] else "full"
+            print("CT %s: %s send%s done, %s" % (
+                ctid, how, " of %s" % done["snapshot"].split("@", 1)[1] if done["snapshot"]
+                else "", _mib(done["bytes"])))
+    if failed:
+        raise VzzfsError("replicate failed for CT %s" % ", ".join(failed),
+                         "see the lines above or syslog; vzzfs check reports them until "
+                         "a run succeeds")
+
+
+@_terminating
+def cmd_receive(args):
+    from ..verbs import transfer
+    if args.forced_command:
+        return _receive_forced(args)
+    if args.status:
+        print(json.dumps(transfer.status(_node(args), args.status)))
+        return
+    _restored(transfer.receive(_node(args), sys.stdin.buffer, args.ctid, args.force))
+
+
+def _receive_forced(args):
+    """Behind an ssh forced command: the sender's command line is only a request."""
+    if args.status or args.ctid or args.force:
+        raise UsageError("--forced-command takes the sender's options from "
+                         "SSH_ORIGINAL_COMMAND, not its own",
+                         "in authorized_keys: command=\"vzzfs receive --forced-command\"")
+    from ..rules import forced
+    from ..verbs import transfer
+    node = _node(args)
+    limits = forced.Limits.from_node(node)
+    status, ctid, force = forced.parse_original_command(os.environ.get("SSH_ORIGINAL_COMMAND"))
+    if status or ctid:  # refused before a byte of the stream is read
+        limits.check_ctid(check_ctid(status or ctid))
+    if status:
+        print(json.dumps(transfer.status(node, status)))
+        return
+    _restored(transfer.receive(node, sys.stdin.buffer, ctid, force, limits))
+
+
+def cmd_receive_dump(args):
+    from ..verbs import transfer
+    ct = Container(args.ctid, _node(args))
+    print("CT %s: dump stored as %s" % (ct.ctid, transfer.receive_dump(ct, sys.stdin.buffer)))
+
+
+def cmd_migrate(args):
+    from ..verbs import transfer
+    ct = _ct(args)
+    done = transfer.migrate(ct, transfer.command_argv(args.dest, "DEST"), args.online)
+    print("CT %s: migrated%s; sent %s, then %s with the CT down; the copy here is destroyed"
+          % (ct.ctid, " live (checkpoint and restore)" if done["online"] else "",
+             _mib(done["first"]["bytes"]), _mib(done["last"]["bytes"])))
+
+
+def add_parsers(sub):
+    s = sub.add_parser("backup", help="a consistent snapshot sent as a backup stream")
+    s.add_argument("ctid")
+    s.add_argument("--to", required=True, metavar="FILE", help="file to write, or - for stdout")
+    s.add_argument("--incremental", action="store_true",
+                   help="only what changed since the last backup")
+    s.add_argument("--retain", type=int, metavar="N", help="keep the N newest backup snapshots")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", help="restore a backup into a new (or --force: the) CT")
+    s.add_argument("file", metavar="FILE", help="backup file, or - for stdin")
+    s.add_argument("--ctid", help="restore as this CTID (default: the backed-up CT's)")
+    s.add_argument("--force", action="store_true", help="replace an existing stopped CT")
+    s.set_defaults(func=cmd_restore)
+
+    s = sub.add_parser("send", help="replicate a CT to another node (incremental, resumable)")
+    s.add_argument("ctid")
+    s.add_argument("--to", required=True, metavar="COMMAND",
+                   help="runs vzzfs receive there, e.g. 'ssh root@node2 vzzfs receive'")
+    s.set_defaults(func=cmd_send)
+
+    s = sub.add_parser("replicate", help="send each CT's newest scheduled snapshot to "
+                                         "VZZFS_REPLICATE_TO (the systemd timer runs it)")
+    s.add_argument("ctids", nargs="*", metavar="CTID", help="default: every vzzfs CT")
+    s.set_defaults(func=cmd_replicate)
+
+    s = sub.add_parser("receive", help="the receiving end of vzzfs send (reads stdin)")
+    s.add_argument("--ctid", help="receive as this CTID")
+    s.add_argument("--force", action="store_true", help="replace an existing stopped CT")
+    s.add_argument("--status", metavar="CTID", help="print what this node has of CTID (JSON)")
+    s.add_argument("--forced-command", action="store_true",
+                   help="run as an ssh forced command: take the sender's options from "
+                        "SSH_ORIGINAL_COMMAND, within VZZFS_RECEIVE_* limits")
+    s.set_defaults(func=cmd_receive)
+
+    s = sub.add_parser("receive-dump", help="store a CT's dump from stdin (for migrate --online)")
+    s.add_argument("ctid")
+    s.set_defaults(func=cmd_receive_dump)
+
+    s = sub.add_parser("migrate", help="move a CT to another node with send/receive")
+    s.add_argument("ctid")
+    s.add_argument("dest", metavar="DEST", help="command prefix that runs commands there, "
+                                                "e.g. 'ssh root@node2'")
+    s.add_argument("--online", action="store_true",
+                   help="checkpoint and restore instead of stop and start")
+    s.set_defaults(func=cmd_migrate)

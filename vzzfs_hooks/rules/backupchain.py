@@ -1,0 +1,107 @@
+"""Pure decisions over a CT's snapshot list that lose data if they are wrong.
+
+Which snapshot an incremental backup builds on, which backup and send snapshots
+pruning destroys, and whether an incremental stream may go onto a CT that
+changed since its base: each is a function of the snapshot rows
+(snapshots.rows: oldest first, with kind, clones, holds and the backup's
+completeness) and a few numbers, with no I/O, so every edge is unit-tested
+without ZFS (tests/unit/test_backupchain.py). backup.py and transfer.py only carry
+the answers out.
+
+A backup snapshot is complete once its stream is whole where it went: its file
+fsynced and renamed from FILE.partial, or the stream written to stdout to its
+end. Only complete ones are a base or count toward --retain; one never
+completed (its backup was killed) is pruned by the next --retain.
+"""
+
+from ..base.errors import UsageError
+from ..base.names import KIND_AUTO, KIND_BACKUP, KIND_SEND
+
+
+def _backups(rows):
+    return [r for r in rows if r["kind"] == KIND_BACKUP]
+
+
+def _may_destroy(row):
+    # a clone's origin cannot go; a held one is being streamed (or held by the admin)
+    return not row["clones"] and not row.get("holds")
+
+
+def backup_base(rows):
+    """The name of the snapshot ``backup --incremental`` builds on: the newest
+    complete backup snapshot, or None when there is none."""
+    done = [r for r in _backups(rows) if r.get("complete")]
+    return done[-1]["name"] if done else None
+
+
+def check_retain(retain):
+    """None (keep all) or a count of at least 1: the newest backup is a base."""
+    if retain is not None and retain < 1:
+        raise UsageError("--retain must be at least 1", "keep at least the latest backup")
+
+
+def backups_to_prune(rows, retain):
+    """Names ``--retain N`` destroys: complete backup snapshots older than the newest
+    N, and backup snapshots never completed. Other kinds (snapshot, chkpnt, send,
+    clone, ones made by hand) are never touched, nor clones' origins or held ones."""
+    check_retain(retain)
+    if retain is None:
+        return []
+    backups = _backups(rows)
+    done = [r for r in backups if r.get("complete")]
+    keep = set(r["name"] for r in done[len(done) - retain:]) if done else set()
+    return [r["name"] for r in backups if r["name"] not in keep and _may_destroy(r)]
+
+
+def sends_to_prune(rows, keep):
+    """Names of send snapshots a finished `vzzfs send` destroys: all but ``keep``
+    (the one just sent and its base), never clones' origins or held ones."""
+    return [r["name"] for r in rows
+            if r["kind"] == KIND_SEND and r["name"] not in keep and _may_destroy(r)]
+
+
+def replication_step(rows, theirs):
+    """What `vzzfs replicate` sends: (snapshot, base) names, base None for a full
+    stream; or None when there is nothing to send. ``theirs`` is the peer's
+    {snapshot name: guid} (vzzfs receive --status). The snapshot is the newest
+    scheduled (kind auto) one; the base the newest snapshot of any kind the peer
+    has with the same guid. Nothing to send when there is no scheduled snapshot
+    yet, or the peer already has one as new (the run is a repeat)."""
+    auto = [r for r in rows if r["kind"] == KIND_AUTO]
+    if not auto:
+        return None
+    newest = max(auto, key=lambda r: r["txg"])
+    shared = [r for r in rows if r["name"] in theirs and r.get("guid") == theirs[r["name"]]]
+    base = max(shared, key=lambda r: r["txg"]) if shared else None
+    if base is not None and base["txg"] >= newest["txg"]:
+        return None
+    return newest["name"], base["name"] if base else None
+
+
+def _mib(n):
+    return "%.1f MiB" % (n / 1048576.0) if n >= 1 << 20 else "%d bytes" % n
+
+
+def incremental_refusal(names, base, written, force):
+    """None if an incremental stream from ``base`` may be received onto a zvol whose
+    snapshots are ``names`` (oldest first) and that has ``written`` bytes written
+    since ``base``; else (problem, fix). Receiving rolls the zvol back to ``base``
+    first, so writes and snapshots newer than it are lost: only with ``force``."""
+    if base not in names:
+        return ("lacks snapshot %s that this incremental builds on" % base,
+                "restore the backups in order, starting from a full one")
+    if force:
+        return None
+    newer = names[names.index(base) + 1:]
+    lost = []
+    if written:
+        lost.append("%s written since %s" % (_mib(written), base))
+    if newer:
+        lost.append("snapshot%s %s, newer than %s" % ("s" if len(newer) > 1 else "",
+                                                       ", ".join(newer), base))
+    if not lost:
+        return None
+    return ("has %s; receiving this incremental would discard %s"
+            % (" and ".join(lost), "them" if len(lost) > 1 or len(newer) > 1 else "it"),
+            "pass --force to discard %s, or restore the chain as another CT with --ctid NEW"
+            % ("them" if len(lost) > 1 or len(newer) > 1 else "it"))

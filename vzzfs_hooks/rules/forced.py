@@ -1,0 +1,93 @@
+"""`vzzfs receive --forced-command`: the receiving side behind an ssh forced command.
+
+In ~root/.ssh/authorized_keys of the receiving node (one line):
+
+    command="/usr/bin/vzzfs receive --forced-command",restrict ssh-ed25519 AAAA... node1
+
+The sender's own command line (SSH_ORIGINAL_COMMAND) may only be `vzzfs receive`
+with --status CTID, --ctid CTID or --force; anything else is refused. This node
+decides the rest in vzzfs.conf: VZZFS_RECEIVE_OVERWRITE (no: new CTs only, so a
+sender can neither replace a CT nor apply increments to one) and
+VZZFS_RECEIVE_CTIDS (the CTIDs a sender may create or update, e.g. 1000-1999).
+Which dataset a CT lands in, and its conf's node keys, are this node's as for
+any restore (ownership.py, confimport.py).
+"""
+
+import argparse
+import os
+import re
+import shlex
+
+from ..base.errors import ConfigError, StateError, UsageError
+from ..base.names import CTID_RE
+from ..conf.config import parse_bool
+
+RANGE_HINT = "use CTID ranges such as 1000-1999,2500"
+
+
+def parse_ranges(text):
+    """[(low, high)] from '1000-1999,2500'; [] (any CTID) for an empty value."""
+    ranges = []
+    for part in (text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        high = high or low
+        if not (re.match(CTID_RE, low) and re.match(CTID_RE, high)) or int(low) > int(high):
+            raise ConfigError("VZZFS_RECEIVE_CTIDS=%r is not a list of CTID ranges" % text,
+                              RANGE_HINT)
+        ranges.append((int(low), int(high)))
+    return ranges
+
+
+class Limits(object):
+    """What this node lets a sender do (from vzzfs.conf)."""
+
+    def __init__(self, overwrite=False, ranges=()):
+        self.overwrite = overwrite
+        self.ranges = list(ranges)
+
+    @classmethod
+    def from_node(cls, node):
+        params = node.vzzfs_params()
+        return cls(parse_bool(params["VZZFS_RECEIVE_OVERWRITE"], "VZZFS_RECEIVE_OVERWRITE"),
+                   parse_ranges(params["VZZFS_RECEIVE_CTIDS"]))
+
+    def check_ctid(self, ctid):
+        if self.ranges and not (ctid.isdigit() and any(lo <= int(ctid) <= hi
+                                                       for lo, hi in self.ranges)):
+            raise UsageError("this node does not receive CT %s from a sender" % ctid,
+                             "VZZFS_RECEIVE_CTIDS there lists the CTIDs it takes", ctid=ctid)
+
+    def check(self, ctid, exists):
+        """Raise unless a sender may write CT ``ctid`` (``exists``: it is there already)."""
+        self.check_ctid(ctid)
+        if exists and not self.overwrite:
+            raise StateError("already exists, and this node receives new CTs only",
+                             "VZZFS_RECEIVE_OVERWRITE=yes there lets a sender update or "
+                             "replace CTs", ctid=ctid)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError("the sender's command is refused: %s" % message,
+                         "a forced command runs only: vzzfs receive [--status CTID] "
+                         "[--ctid CTID] [--force]")
+
+
+def parse_original_command(text):
+    """The sender's `vzzfs receive ...` as (status CTID, ctid, force); refuse the rest."""
+    try:
+        argv = shlex.split(text or "")
+    except ValueError:
+        argv = []
+    if len(argv) < 2 or os.path.basename(argv[0]) != "vzzfs" or argv[1] != "receive":
+        raise UsageError("the sender's command %r is refused" % (text or ""),
+                         "a forced command runs only: vzzfs receive [--status CTID] "
+                         "[--ctid CTID] [--force]")
+    p = _Parser(prog="vzzfs receive", add_help=False)
+    p.add_argument("--status")
+    p.add_argument("--ctid")
+    p.add_argument("--force", action="store_true")
+    args = p.parse_args(argv[2:])
+    return args.status, args.ctid, args.force

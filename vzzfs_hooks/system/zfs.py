@@ -1,0 +1,522 @@
+"""ZFS: libzfs_core (pyzfs) where it has the call, the zfs/zpool CLI where it has not.
+
+Both paths raise the same typed errors (errors.ZfsError and subclasses), so
+callers never look at errno values or stderr text. Without pyzfs everything
+goes through the CLI. Names are checked before they reach either. The only
+module that runs zfs or zpool: send and receive streams are here too.
+"""
+
+import errno
+import os
+
+from ..base import kstats, runner, signals
+from ..base.names import check_dataset_name, check_snapshot_name
+from . import zvoldev
+from ..base.errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
+                     StreamError, VzzfsError, ZfsError)
+from ..base.progress import Progress
+
+_NOT_LOADED = object()
+lzc = _NOT_LOADED  # the libzfs_core module once loaded; None where it is not importable
+
+
+def _pyzfs():
+    """libzfs_core (Debian/EL package python3-pyzfs), or None: then the CLI does it.
+
+    Loaded on first use, not at import: its cffi bindings parse C declarations
+    when imported, which costs more than a hook's whole job of reading a
+    property or two through the CLI.
+    """
+    global lzc
+    if lzc is _NOT_LOADED:
+        try:
+            if os.environ.get("VZZFS_NO_LZC"):
+                raise ImportError("disabled by VZZFS_NO_LZC")
+            import libzfs_core
+            lzc = libzfs_core
+        except ImportError:
+            lzc = None
+    return lzc
+
+def preload():
+    """Load pyzfs now, where a caller can afford its start-up (before a snapshot's window)."""
+    _pyzfs()
+
+
+# (stderr fragment, error class) for the CLI; first match wins
+_CLI_ERRORS = (
+    ("no such pool", PoolNotImported),
+    ("modules are not loaded", PoolNotImported),
+    ("dataset does not exist", DatasetNotFound),
+    ("dataset already exists", DatasetExists),
+    ("out of space", PoolFull),
+    ("no space left", PoolFull),
+    ("quota exceeded", PoolFull),
+    ("is busy", DatasetBusy),
+    ("has dependent clones", DatasetBusy),
+    ("has children", DatasetBusy),
+)
+
+_ERRNO_ERRORS = {
+    errno.ENOENT: DatasetNotFound,
+    errno.EEXIST: DatasetExists,
+    errno.ENOSPC: PoolFull,
+    errno.EDQUOT: PoolFull,
+    errno.EBUSY: DatasetBusy,
+    errno.ENXIO: PoolNotImported,
+}
+
+
+def _fix_for(cls, name):
+    pool = name.split("/", 1)[0]
+    return {
+        PoolNotImported: "import it with: zpool import %s" % pool,
+        DatasetNotFound: "check the name with: zfs list -t all -r %s" % pool,
+        DatasetExists: "pick another name or remove it first",
+        PoolFull: "free space in pool %s or add disks (zpool list %s)" % (pool, pool),
+        DatasetBusy: "find what uses it (mounts, clones, open devices) and retry",
+    }.get(cls)
+
+
+def error_class(stderr):
+    """The typed error a zfs/zpool message means, or None when it names none."""
+    text = stderr.lower()
+    for fragment, cls in _CLI_ERRORS:
+        if fragment in text:
+            return cls
+    return None
+
+
+def typed_error(cls, problem, name):
+    """``cls`` with ``problem`` and the fix that goes with it for dataset ``name``."""
+    return cls(problem, _fix_for(cls, name))
+
+
+def _cli_error(exc, name):
+    cls = error_class(exc.stderr)
+    if cls is not None:
+        return typed_error(cls, exc.problem, name)
+    return ZfsError(exc.problem, "see the zfs message above")
+
+
+def _lzc_error(exc, what, name):
+    # pyzfs 2.1's ZFSGenericError swaps name and message: trust errno only
+    code = getattr(exc, "errno", None)
+    cls = _ERRNO_ERRORS.get(code, ZfsError)
+    detail = os.strerror(code) if code else str(exc)
+    return cls("%s %s failed: %s" % (what, name, detail), _fix_for(cls, name))
+
+
+def zfs(*args, **kw):
+    """Run the zfs CLI, raising typed errors. ``name`` picks the fix text."""
+    name = kw.pop("name", "")
+    try:
+        return runner.run(["zfs"] + list(args), **kw)
+    except runner.CommandFailed as e:
+        raise _cli_error(e, name)
+
+
+def zpool(*args, **kw):
+    name = kw.pop("name", "")
+    try:
+        return runner.run(["zpool"] + list(args), **kw)
+    except runner.CommandFailed as e:
+        raise _cli_error(e, name)
+
+
+# ---- pools ----
+
+def pool_health(pool):
+    """'ONLINE', 'DEGRADED', ... or raise PoolNotImported.
+
+    Read from the pool's kstat file where OpenZFS keeps one (0.8 and later): the
+    hooks ask at every CT start, and a file read starts no process. zpool
+    answers where there is none (an older OpenZFS, or a pool not imported).
+    """
+    check_dataset_name(pool, "pool name")
+    health = kstats.pool_health(pool)
+    if health:
+        return health
+    res = runner.run(["zpool", "list", "-H", "-o", "health", pool], check=False)
+    if res.returncode != 0:
+        raise PoolNotImported("pool %s is not imported" % pool,
+                              "import it with: zpool import %s" % pool)
+    return res.stdout.strip()
+
+
+def require_pool(pool):
+    """Raise unless the pool is imported and usable."""
+    health = pool_health(pool)
+    if health in ("FAULTED", "UNAVAIL", "SUSPENDED"):
+        raise PoolNotImported("pool %s is %s" % (pool, health),
+                              "check it with: zpool status -x %s" % pool)
+
+
+POOL_SPACE_PROPS = ("used", "available")  # what percent_full() reads of a pool's root
+
+
+def percent_full(props):
+    """How full a pool is, in percent, from its root dataset's ``used`` and
+    ``available`` (``zfs get -Hp``): the space writes can still take, slop and
+    reservations counted, which is what runs out for a CT's sparse zvol. Pure."""
+    used, avail = int(props.get("used") or 0), int(props.get("available") or 0)
+    return 100 * used // (used + avail) if used + avail else 100
+
+
+def pool_capacity(pool):
+    """How full the pool is, in percent (percent_full)."""
+    return percent_full(get(pool, *POOL_SPACE_PROPS))
+
+
+# ---- datasets ----
+
+def check_name(name):
+    """A dataset or snapshot name (pool/a or pool/a@snap), checked."""
+    ds, at, snap = name.partition("@")
+    check_dataset_name(ds)
+    if at:
+        check_snapshot_name(snap)
+    return name
+
+
+def exists(name):
+    """True if the dataset, volume or snapshot ``name`` is there; PoolNotImported
+    if its pool is not.
+
+    Asked through the CLI although lzc_exists has it: the hooks ask this once
+    per run, and one `zfs list` is cheaper than loading pyzfs for it.
+    """
+    check_name(name)
+    if runner.run(["zfs", "list", "-H", "-o", "name", "-t", "all", name],
+                  check=False).returncode == 0:
+        return True
+    # zfs says "does not exist" for a pool that is not imported too: "no" would
+    # then let destroy report success or a verb say "not on a zvol"
+    pool_health(name.split("/", 1)[0].split("@", 1)[0])
+    return False
+
+
+def get(name, *props):
+    """Dict prop -> value from ``zfs get -Hp``; numbers stay strings, '-' is None."""
+    check_name(name)
+    res = zfs("get", "-Hp", "-o", "property,value", ",".join(props), name, name=name)
+    values = {}
+    for line in res.stdout.splitlines():
+        prop, _, value = line.partition("\t")
+        values[prop] = None if value == "-" else value
+    return values
+
+
+def get_many(names, *props):
+    """{name: {prop: value}} for each of ``names`` that exists, from one ``zfs get``
+    (a start or a create asks about a zvol, its template or parent and its pool's
+    root at once); a name that does not exist is left out, any other failure
+    raises its typed error. Values as ``get`` gives them."""
+    for n in names:
+        check_name(n)
+    res = runner.run(["zfs", "get", "-Hp", "-o", "name,property,value", ",".join(props)]
+                     + list(names), check=False)
+    values = {}
+    for line in res.stdout.splitlines():
+        name, prop, value = (line.split("\t") + ["", ""])[:3]
+        values.setdefault(name, {})[prop] = None if value == "-" else value
+    if res.returncode != 0:
+        other = [l for l in res.stderr.splitlines()
+                 if l.strip() and error_class(l) is not DatasetNotFound]
+        if other or not res.stderr.strip():
+            raise _cli_error(runner.CommandFailed(res.argv, res.returncode, res.stdout,
+                                                  "\n".join(other) or res.stderr), names[0])
+    return values
+
+
+def get_with_source(name, *props):
+    """Dict prop -> (value, source), e.g. ('/vz', 'default')."""
+    check_dataset_name(name)
+    res = zfs("get", "-Hp", "-o", "property,value,source", ",".join(props), name, name=name)
+    values = {}
+    for line in res.stdout.splitlines():
+        prop, value, source = (line.split("\t") + ["", ""])[:3]
+        values[prop] = (value, source)
+    return values
+
+
+def set_props(name, props):
+    check_dataset_name(name)
+    args = ["%s=%s" % (k, v) for k, v in props.items()]
+    zfs("set", *(args + [name]), name=name)
+
+
+def list_datasets(root, props, types="volume"):
+    """Rows (dicts) of ``zfs list -Hp -r`` under ``root``; [] if root is missing."""
+    check_dataset_name(root)
+    res = runner.run(["zfs", "list", "-Hp", "-r", "-t", types, "-o", ",".join(props), root],
+                     check=False)
+    if res.returncode != 0:
+        if "does not exist" in res.stderr:
+            return []
+        raise _cli_error(runner.CommandFailed(res.argv, res.returncode, res.stdout, res.stderr),
+                         root)
+    return [dict(zip(props, line.split("\t"))) for line in res.stdout.splitlines() if line]
+
+
+def ancestors(name):
+    """The datasets above ``name``, its pool first: vz/a/b -> [vz, vz/a]."""
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def ensure_filesystem(name, existing=()):
+    """Create a container-less filesystem (canmount=off) and its parents if missing.
+    ``existing``: names already known to exist (not asked again)."""
+    check_dataset_name(name)
+    for ds in ancestors(name)[1:] + [name]:
+        if ds not in existing and not exists(ds):
+            try:
+                zfs("create", "-o", "canmount=off", ds, name=ds)
+            except DatasetExists:
+                pass  # created meanwhile by someone else
+
+
+def round_size(size, volblocksize):
+    """``size`` rounded up to a multiple of volblocksize, as a zvol's volsize must be."""
+    return -(-int(size) // volblocksize) * volblocksize
+
+
+def create_volume(name, size, volblocksize, sparse=False, props=None):
+    """A zvol of ``size`` bytes (rounded up to volblocksize) with ``props``.
+
+    The CLI does this in one atomic step and sets refreservation for a
+    non-sparse volume, which lzc_create does not.
+    """
+    check_dataset_name(name)
+    size = round_size(size, volblocksize)
+    args = ["create", "-V", str(size), "-o", "volblocksize=%d" % volblocksize]
+    if sparse:
+        args.append("-s")
+    for k, v in sorted((props or {}).items()):
+        args += ["-o", "%s=%s" % (k, v)]
+    zfs(*(args + [name]), name=name)
+    return size
+
+
+def destroy(name, recursive=False):
+    check_name(name)
+    lib = _pyzfs()
+    if lib is not None and not recursive:
+        try:
+            lib.lzc_destroy(name.encode())
+            return
+        except lib.exceptions.ZFSError as e:
+            raise _lzc_error(e, "destroy", name)
+    zfs(*(["destroy"] + (["-r"] if recursive else []) + [name]), name=name)
+
+
+def snapshot(names, props=None):
+    """Take the snapshots ``names`` (full 'ds@snap' names) in one atomic step,
+    each zvol's block device flushed first."""
+    for n in names:
+        ds, _, snap = n.partition("@")
+        check_dataset_name(ds)
+        check_snapshot_name(snap)
+    for n in names:
+        zvoldev.flush(n.partition("@")[0])
+    lib = _pyzfs()
+    if lib is not None:
+        try:
+            lib.lzc_snapshot([n.encode() for n in names],
+                             {k.encode(): v.encode() for k, v in (props or {}).items()})
+            return
+        except lib.exceptions.SnapshotFailure as e:
+            first = e.errors[0] if getattr(e, "errors", None) else e
+            raise _lzc_error(first, "snapshot", names[0])
+        except lib.exceptions.ZFSError as e:
+            raise _lzc_error(e, "snapshot", names[0])
+    args = ["snapshot"]
+    for k, v in sorted((props or {}).items()):
+        args += ["-o", "%s=%s" % (k, v)]
+    zfs(*(args + list(names)), name=names[0])
+
+
+def clone(snapshot, target, props=None):
+    """Clone ``snapshot`` (pool/a@s) to ``target`` with ``props``.
+
+    With props the CLI does it (``zfs clone -o``): the clone appears with its
+    properties in one step, and no pyzfs load (seconds on a slow node) for a
+    single call. ``volsize``, which zfs clone does not take, is set right after.
+    """
+    ds, _, snap = snapshot.partition("@")
+    check_dataset_name(ds)
+    check_snapshot_name(snap)
+    check_dataset_name(target)
+    props = dict(props or {})
+    volsize = props.pop("volsize", None)
+    lib = _pyzfs() if not props else None
+    if lib is not None:
+        try:
+            lib.lzc_clone(target.encode(), snapshot.encode())
+        except lib.exceptions.ZFSError as e:
+            raise _lzc_error(e, "clone to", target)
+    else:
+        args = ["clone"]
+        for k, v in sorted(props.items()):
+            args += ["-o", "%s=%s" % (k, v)]
+        zfs(*(args + [snapshot, target]), name=target)
+    if volsize is not None:
+        try:
+            set_props(target, {"volsize": volsize})
+        except ZfsError:
+            destroy(target)
+            raise
+
+
+def rollback(snapshot, destroy_newer=False):
+    """Roll a dataset back to ``snapshot``; destroy_newer allows losing later snapshots."""
+    ds, _, snap = snapshot.partition("@")
+    check_dataset_name(ds)
+    check_snapshot_name(snap)
+    zfs(*(["rollback"] + (["-r"] if destroy_newer else []) + [snapshot]), name=snapshot)
+
+
+def holds(snapshots):
+    """{snapshot: [tag, ...]} for those of ``snapshots`` that have user holds."""
+    for name in snapshots:
+        check_name(name)
+    if not snapshots:
+        return {}
+    found = {}
+    for line in zfs("holds", "-H", *snapshots, name=snapshots[0]).stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            found.setdefault(parts[0], []).append(parts[1])
+    return found
+
+
+def rename(name, new):
+    check_dataset_name(name)
+    check_dataset_name(new)
+    zfs("rename", name, new, name=name)
+
+
+def promote(name):
+    check_dataset_name(name)
+    zfs("promote", name, name=name)
+
+
+class Hold(object):
+    """`zfs hold TAG` on snapshots while they are streamed: `zfs destroy` (a
+    concurrent vzzfs verb, or an admin) cannot take them away meanwhile.
+
+    With pyzfs the holds are tied to an open /dev/zfs: released when it is
+    closed, or when the process dies however it dies (even SIGKILL). Without
+    pyzfs they are plain holds that ``release`` (idempotent, run it in a
+    ``finally``) takes off.
+    """
+
+    def __init__(self, tag):
+        self.tag = tag
+        self.names = []
+        self._fd = None
+
+    def add(self, names):
+        names = [check_name(n) for n in names if n]
+        if not names:
+            return
+        lib = _pyzfs()
+        if lib is not None:
+            if self._fd is None:
+                self._fd = os.open("/dev/zfs", os.O_EXCL)
+            try:
+                lib.lzc_hold({n.encode(): self.tag.encode() for n in names}, self._fd)
+            except lib.exceptions.HoldFailure as e:
+                first = e.errors[0] if getattr(e, "errors", None) else e
+                raise _lzc_error(first, "hold", names[0])
+            except lib.exceptions.ZFSError as e:
+                raise _lzc_error(e, "hold", names[0])
+        else:
+            zfs("hold", self.tag, *names, name=names[0])
+        self.names += names
+
+    def release(self):
+        names, self.names = self.names, []
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # releases every hold taken through it
+            return
+        with signals.Deferred():  # a signal now waits: no hold is left behind
+            for n in names:
+                runner.run(["zfs", "release", self.tag, n], check=False)  # gone: not held
+
+
+# ---- streams ----
+
+def send_size(snap, base=None):
+    """Bytes `zfs send` of ``snap`` (from ``base``) will write (its dry run), or 0."""
+    check_name(snap)
+    res = runner.run(["zfs", "send", "-nP"] + (["-i", check_name(base)] if base else []) + [snap],
+                     check=False)
+    for line in (res.stdout + res.stderr).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "size" and parts[1].isdigit():
+            return int(parts[1])
+    return 0
+
+
+def send(snap, out, base=None, what="sending", resume_token=None):
+    """Write `zfs send -p` of ``snap`` (incremental from ``base``), or the rest of an
+    interrupted one (``resume_token``), to the binary file ``out``; the bytes sent.
+    Progress shows on a terminal. A failed write raises VzzfsError, a failed send
+    ZfsError; on any exit, Ctrl-C included, zfs send does not outlive this call."""
+    if resume_token:
+        argv, total = ["zfs", "send", "-t", resume_token], 0
+    else:
+        check_name(snap)
+        argv = ["zfs", "send", "-p"] + (["-i", check_name(base)] if base else []) + [snap]
+        total = send_size(snap, base)
+    import subprocess  # runner has loaded it (send_size ran a command); for its PIPE
+    proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    progress = Progress(what, total) if total else None
+    try:
+        sent = runner.pump(proc.stdout, out, progress)
+    except (OSError, ValueError) as e:  # the reader went away, the disk is full ...
+        runner.stop(proc)
+        raise VzzfsError("writing the stream failed: %s" % e,
+                         "check where it goes (free space, the receiving side)")
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP
+        runner.stop(proc)
+        raise
+    err = runner.finish(proc)
+    if proc.returncode != 0:
+        cls = error_class(err) or ZfsError
+        raise typed_error(cls, "zfs send %s failed: %s" % (snap, " ".join(err.split())), snap)
+    if progress:
+        progress.done()
+    return sent
+
+
+def receive(src, target, force=False, resumable=False):
+    """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``.
+
+    A full or missing pool raises PoolFull/PoolNotImported (the node's trouble,
+    with the fix for ``target``'s pool); any other refusal is StreamError (the
+    stream's trouble: truncated, damaged, not a zfs stream)."""
+    check_dataset_name(target)
+    argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
+        [target]
+    import subprocess  # for its PIPE; the hooks, which stream nothing, start without it
+    proc = runner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    try:
+        runner.pump(src, proc.stdin)
+    except OSError:
+        pass  # zfs receive stopped reading: its exit code says why
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: stop it before the cleanup runs
+        runner.stop(proc)
+        raise
+    err = runner.finish(proc)
+    if proc.returncode != 0:
+        why = " ".join(err.split()) or "exit %d" % proc.returncode
+        cls = error_class(err)
+        if cls in (PoolFull, PoolNotImported):
+            raise typed_error(cls, "zfs receive into %s failed: %s" % (target, why), target)
+        raise StreamError("the stream was rejected by zfs receive: %s" % why,
+                          "the backup is truncated or damaged; use another copy")

@@ -1,0 +1,359 @@
+"""Backups as ZFS send streams, and restoring them: the CT's conf travels in the stream.
+
+A backup is one header line, then the output of `zfs send`:
+
+    VZZFS-BACKUP 1 <base64 of a JSON header>\\n<zfs send stream>
+
+The header names the CT, the snapshot, the base snapshot of an incremental (with
+its guid), the zvol's properties and the CT's conf, so a restore needs nothing
+else. ZFS checksums every record of its stream: a truncated or damaged one makes
+`zfs receive` fail, and a restore then leaves nothing behind.
+
+The CT's lock is held only while the snapshot is taken and the header read
+(the conf must match the snapshot); the stream runs without it, so vzctl can
+stop, restart or set the CT meanwhile, and a zfs hold keeps the snapshot and
+its base from being destroyed until the stream ends. The snapshot is marked
+complete (names.PROP_BACKUP) only once the stream is whole where it went;
+which snapshot is a base and which are pruned, and what an incremental restore
+may overwrite, are rules/backupchain.py's decisions.
+"""
+
+import base64
+import contextlib
+import json
+import os
+import time
+
+from ..base import faults, log, names
+from ..base.errors import DatasetBusy, LockedError, StateError, StreamError, UsageError, VzzfsError
+from ..base.fileio import create_new, fsync_dir, read_text, write_atomic
+from ..base.names import check_ctid, check_new_ctid
+from ..base.revert import Reverter
+from ..conf import config, ctconf
+from ..rules import backupchain, confimport
+from ..system import lock, zfs
+from ..container import claim
+from ..container.ct import Container
+from . import lifecycle, snapshots
+
+MAGIC = b"VZZFS-BACKUP 1 "
+MAX_HEADER = 1 << 20
+
+
+def hold_tag():
+    """The zfs hold this process puts on the snapshots it streams."""
+    return "vzzfs-stream-%d" % os.getpid()
+
+
+# ---- the stream's header ----
+
+def _header_conf(ct):
+    """The CT's conf for the header's JSON: its bytes as UTF-8, any others escaped
+    (surrogateescape), so that every node reads back the same bytes whatever its locale."""
+    with open(ct.conffile, "rb") as f:
+        return f.read().decode("utf-8", "surrogateescape")
+
+
+def make_header(ct, snap, base=None, replica=False):
+    """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams)."""
+    conf = _header_conf(ct)
+    header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
+              "guid": zfs.get(snap, "guid")["guid"], "created": int(time.time()),
+              "conf": conf, "base": None, "base_guid": None}
+    if replica:
+        header["replica"] = True
+    if base:
+        header["base"] = base.split("@", 1)[1]
+        header["base_guid"] = zfs.get(base, "guid")["guid"]
+    return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
+
+
+def resume_header(ct, token, resume_into, replica=False):
+    """The header for a stream that finishes an interrupted one (zfs send -t)."""
+    conf = _header_conf(ct)
+    header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
+              "resume_into": resume_into, "created": int(time.time()), "conf": conf,
+              "snapshot": None, "base": None, "base_guid": None}
+    if replica:
+        header["replica"] = True
+    return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
+
+
+def read_header(stream):
+    """The header of a backup on ``stream`` (binary), leaving it at the zfs stream."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = stream.read(1)
+        if not byte:
+            break
+        line += byte
+        if len(line) > MAX_HEADER:
+            break
+    if not line.startswith(MAGIC) or not line.endswith(b"\n"):
+        raise StreamError("this is not a vzzfs backup (no VZZFS-BACKUP header)",
+                          "give a file written by vzzfs backup or vzzfs send")
+    try:
+        header = json.loads(base64.b64decode(line[len(MAGIC):].strip()).decode())
+        if header.get("snapshot") is not None:
+            names.check_snapshot_name(header["snapshot"])
+        if header.get("base") is not None:
+            names.check_snapshot_name(header["base"])
+        if not isinstance(header["conf"], str) or header.get("resume_into") not in (
+                None, "full", "increment"):
+            raise ValueError("bad header")
+        # to this node's text for a conf (a surrogate no byte gives: UnicodeError, damaged)
+        header["conf"] = os.fsdecode(header["conf"].encode("utf-8", "surrogateescape"))
+        check_ctid(header["ctid"])
+    except (ValueError, KeyError, TypeError, VzzfsError):
+        raise StreamError("the backup's header is damaged", "use another copy of the backup")
+    return header
+
+
+# ---- backup ----
+
+def backup(ct, out, incremental=False, retain=None, complete=None):
+    """Snapshot ``ct`` consistently and write a backup of it to ``out`` (binary).
+
+    ``complete`` (backup_to_file) makes the written stream durable where it
+    went; only then is the snapshot marked complete, so it can be a base.
+    """
+    backupchain.check_retain(retain)
+    hold = zfs.Hold(hold_tag())
+    try:
+        with Reverter() as undo:
+            with lock.ct_lock(ct, "vzzfs backup"):
+                base = None
+                if incremental:
+                    name = backupchain.backup_base(snapshots.rows(ct))
+                    if name is None:
+                        raise UsageError("has no complete earlier backup to be incremental "
+                                         "from", "run a full backup first (without "
+                                         "--incremental)", ctid=ct.ctid)
+                    base = snapshots.full_name(ct, name)
+                done = snapshots.take(ct, snapshots.unique_name(ct, names.BACKUP_PREFIX), kind=names.KIND_BACKUP)
+                snap = done["snapshot"]
+                undo.add("destroy %s" % snap, zfs.destroy, snap)
+                undo.add("release the hold on %s" % snap, hold.release)  # before the destroy
+                hold.add([snap, base])
+                header = make_header(ct, snap, base)  # the conf as it was at the snapshot
+            # the lock is free: vzctl may stop, restart or set the CT while this runs
+            out.write(header)
+            faults.point("backup.streaming")
+            sent = zfs.send(snap, out, base, "CT %s: backup" % ct.ctid)
+            out.flush()
+            if complete:
+                complete()
+            zfs.zfs("set", "%s=complete" % names.PROP_BACKUP, snap, name=snap)
+            undo.commit()
+    finally:
+        hold.release()
+    if retain:
+        prune(ct, "vzzfs backup", lambda rows: backupchain.backups_to_prune(rows, retain))
+    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"]}
+
+
+def prune(ct, status, choose):
+    """Destroy the snapshots ``choose(rows)`` names, under the CT's lock (``status``:
+    the lock's; None when the caller holds it). A CT locked meanwhile keeps them
+    for the next run."""
+    try:
+        with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
+            for name in choose(snapshots.rows(ct)):
+                zfs.destroy(snapshots.full_name(ct, name))
+    except LockedError as e:
+        log.warn("CT %s: old snapshots not pruned: %s; the next run prunes them"
+                 % (ct.ctid, e.problem))
+
+
+def backup_to_file(ct, path, incremental=False, retain=None):
+    """A backup into ``path``, written as path.partial and renamed when complete."""
+    partial = path + ".partial"
+    try:
+        out = create_new(partial)
+    except FileExistsError:
+        raise UsageError("%s already exists" % partial,
+                         "remove it (left by an interrupted backup?) and retry", ctid=ct.ctid)
+    except OSError as e:
+        raise UsageError("cannot write %s: %s" % (partial, e.strerror),
+                         "check the directory and its free space", ctid=ct.ctid)
+
+    def complete():  # on disk and under its name before the snapshot counts as a base
+        os.fsync(out.fileno())
+        os.rename(partial, path)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+    try:
+        with out:
+            result = backup(ct, out, incremental, retain, complete)
+    finally:
+        if os.path.exists(partial):  # ours: created above, exclusively
+            os.unlink(partial)
+    return result
+
+
+# ---- restore ----
+
+def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
+    """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own).
+
+    ``limits`` (forced.Limits): what a sender may do, for vzzfs receive behind an
+    ssh forced command.
+    """
+    header = read_header(stream)
+    # a number, never a name: `--ctid web` must not become a CT that `destroy web`
+    # would resolve to another one; the stream's own CTID is checked alike
+    ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"]), node)
+    if limits is not None:
+        limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
+        force = force and limits.overwrite
+    with lock.ct_lock(ct, "vzzfs restore"):
+        if header.get("resume"):
+            if header["resume_into"] == "increment":
+                return _restore_increment(ct, header, stream, resuming=True)
+            return _restore_full(ct, header, stream, force, True, resuming=True)
+        if header["base"]:
+            return _restore_increment(ct, header, stream, force, resumable)
+        return _restore_full(ct, header, stream, force, resumable)
+
+
+def _restore_full(ct, header, stream, force, resumable, resuming=False):
+    replacing = ct.has_conf or zfs.exists(ct.dataset)
+    if replacing and not force:
+        raise StateError("already exists", "restore it as another CT (--ctid NEW), or pass "
+                         "--force to replace it", ctid=ct.ctid)
+    if replacing:
+        claim.require(ct)
+        ct.require_stopped("restore")
+    else:
+        lifecycle.check_new_ct(ct)
+    zfs.require_pool(ct.pool)
+    zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
+    incoming = staging(ct, names.RESTORING)
+    zfs.ensure_filesystem(incoming.rsplit("/", 1)[0])
+    if zfs.exists(incoming) and not resuming:
+        _destroy_if_there(incoming)  # left by an interrupted restore or send
+    with Reverter() as undo:
+        if not resumable:
+            undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
+        zfs.receive(stream, incoming, resumable=resumable)
+        undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
+        _forget_received_state(incoming)
+        old = None
+        if zfs.exists(ct.dataset):
+            old = staging(ct, names.REPLACED)
+            zfs.rename(ct.dataset, old)
+            undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
+        zfs.rename(incoming, ct.dataset)
+        undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
+        zfs.set_props(ct.dataset, _received_props(ct, header))
+        _write_conf(ct, header, undo)
+        lifecycle.make_dirs(ct, undo)
+        undo.commit()
+    if old:
+        _destroy_if_there(old)
+    return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
+            "incremental": False}
+
+
+# what `zfs send -p` carries of the sending node's state: a dump path, a convert in
+# progress, a rollback; none of it is true here, and a path is not to be trusted
+SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
+
+
+def _received_props(ct, header):
+    """What this node marks on a zvol it received: its CT, and whether it is a replica
+    (a stream of vzzfs replicate says so; only ever a restriction on autosnap)."""
+    props = {names.PROP_CTID: ct.ctid}
+    if header.get("replica") is True:
+        props[names.PROP_REPLICA] = "yes"
+    return props
+
+
+def _forget_received_state(dataset, snapshot=None):
+    """Clear the sender's state that rode in on the stream (the snapshot's conf stays:
+    snapshot-switch imports it through the allow-list)."""
+    names = ["%s@%s" % (dataset, snapshot)] if snapshot else [
+        r["name"] for r in zfs.list_datasets(dataset, ["name"], types="snapshot")]
+    for prop in SENDER_DATASET_PROPS:
+        zfs.zfs("inherit", prop, dataset, name=dataset)
+    for prop in SENDER_SNAPSHOT_PROPS:
+        if names:
+            zfs.zfs("inherit", prop, *names, name=dataset)
+
+
+def staging(ct, what):
+    """Where a stream for ``ct`` is received (``what``: restoring) or its old zvol waits
+    (replaced): VZZFS_ROOT/incoming/, where no CTID names a dataset."""
+    name = names.incoming_dataset(ct.settings.root, ct.ctid, what)
+    if name.split("/", 1)[0] != ct.pool:
+        raise UsageError("zvol %s is not in pool %s of VZZFS_ROOT, so a restore cannot "
+                         "swap it" % (ct.dataset, ct.settings.pool),
+                         "restore as a new CT (--ctid NEW)", ctid=ct.ctid)
+    return name
+
+
+def _destroy_if_there(name):
+    # udev probes a freshly received zvol's device for a moment: busy, so retry
+    for attempt in range(20):
+        if not zfs.exists(name):
+            return
+        try:
+            zfs.destroy(name, recursive=True)
+            return
+        except DatasetBusy:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+
+
+def _restore_increment(ct, header, stream, force=False, resumable=False, resuming=False):
+    if not zfs.exists(ct.dataset):
+        raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
+                         "restore the full backup first", ctid=ct.ctid)
+    claim.require(ct)
+    base = "%s@%s" % (ct.dataset, header["base"])
+    if not resuming and (not zfs.exists(base)
+                         or zfs.get(base, "guid")["guid"] != header["base_guid"]):
+        raise StateError("lacks snapshot %s that this incremental backup builds on" % base,
+                         "restore the backups in order, starting from a full one", ctid=ct.ctid)
+    ct.require_stopped("restore")
+    if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
+        written = int(zfs.get(ct.dataset, "written@" + header["base"]).get(
+            "written@" + header["base"]) or 0)
+        refusal = backupchain.incremental_refusal([r["name"] for r in snapshots.rows(ct)],
+                                            header["base"], written, force)
+        if refusal:
+            raise StateError(refusal[0], refusal[1], ctid=ct.ctid)
+    with Reverter() as undo:
+        # -F: roll back to the base first, as backupchain.incremental_refusal allowed (nothing
+        # newer there, or --force); ZFS keeps it all if the stream turns out broken
+        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming)
+        _forget_received_state(ct.dataset, header["snapshot"])
+        zfs.set_props(ct.dataset, _received_props(ct, header))
+        _write_conf(ct, header, undo)
+        undo.commit()
+    return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],
+            "incremental": True}
+
+
+def _write_conf(ct, header, undo):
+    """The CT's conf: this node's, with the CT settings the stream's conf allows."""
+    incoming = config.parse_text(header["conf"])
+    if ct.ctid != header["ctid"]:  # another CT's name, MACs and UUID stay behind
+        gone = lifecycle.conf_changes_for_new_ctid(incoming, ct.ctid)
+        incoming = {k: v for k, v in incoming.items() if gone.get(k, v) is not None}
+    current = ct.own if ct.has_conf else {}
+    changes, dropped = confimport.merge(incoming, current, ct.node.global_params(),
+                                        {"VE_LAYOUT": "simfs", "DISK_QUOTA": "no",
+                                         "VZZFS_DATASET": ct.dataset})
+    if dropped:
+        log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "the stream")))
+    if os.path.exists(ct.conffile):
+        before = read_text(ct.conffile)
+        undo.add("put back %s" % ct.conffile, write_atomic, ct.conffile, before)
+        write_atomic(ct.conffile, ctconf.update_text(before, changes))
+    else:
+        ctconf.create_file(ct.conffile, "", changes)
+        undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+    return dropped

@@ -1,0 +1,140 @@
+"""Wiring the hooks into vzctl: /etc/vz/conf/vps.{premount,mount,umount,postumount,create}.
+
+Each becomes a two-line shell shim that execs vzzfs's hook. An admin's own
+script found there is never overwritten: it is kept as vps.<action>.vzzfs-chained
+and the hook runs it. Uninstalling puts it back. Both are idempotent, and each
+file is replaced atomically (write a temp file, then rename).
+"""
+
+import os
+import shlex
+
+from ..base.errors import ConfigError, StateError
+from ..base.fileio import read_text, write_atomic
+from ..base.names import HOOK_CHAIN_SUFFIX as CHAIN_SUFFIX
+from ..conf.config import check_abs_path
+from ..base.names import HOOK_ACTIONS as ACTIONS, HOOK_CHAIN_ONLY as CHAIN_ONLY
+
+MARKER = "# vzzfs-managed-hook"
+DEFAULT_HOOK_DIR = "/usr/libexec/vzzfs"  # where the RPM puts them
+
+
+def default_hook_dir():
+    """The checkout's hooks/ when this package runs from a source tree, else DEFAULT_HOOK_DIR.
+
+    In a checkout (bin/vzzfs) the package sits beside hooks/, as the hooks
+    themselves assume; installed, it is in site-packages and the hooks in libexec.
+    """
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    hooks = os.path.join(top, "hooks")
+    return hooks if os.path.isfile(os.path.join(hooks, "vzzfs-hook")) else DEFAULT_HOOK_DIR
+
+
+# The mount hook only checks what vzzfs's premount did: when vps.premount is
+# vzzfs's (its marker line, read with sh builtins: no process) and there is no
+# admin's script, the shim exits at once instead of starting Python.
+CHECK_ONLY = ("mount",)
+
+
+def shim_text(action, hook_dir, conf_dir):
+    script = os.path.join(conf_dir, "vps." + action)
+    chained = shlex.quote(script + CHAIN_SUFFIX)  # a path may hold ', $ or spaces
+    skip = ""
+    if action in CHAIN_ONLY:
+        # vzzfs has nothing to do at umount: without an admin's script there is no
+        # reason to start Python on every vzctl stop
+        skip = "[ -e %s ] || exit 0\n" % chained
+    elif action in CHECK_ONLY:
+        skip = ("if [ ! -e %s ]; then\n"
+                "    { read -r l; read -r l; } 2>/dev/null < %s\n"
+                "    [ \"$l\" = %s ] && exit 0\n"
+                "fi\n" % (chained, shlex.quote(os.path.join(conf_dir, "vps.premount")),
+                           shlex.quote("%s: premount" % MARKER)))
+    return ("#!/bin/sh\n"
+            "%s: %s\n"
+            "# Installed by 'vzzfs install-hooks'; 'vzzfs uninstall-hooks' removes it. Do not edit:\n"
+            "# an own script belongs in %s%s, which this runs.\n"
+            "%sexec %s --chain %s\n"
+            % (MARKER, action, script, CHAIN_SUFFIX, skip,
+               shlex.quote(os.path.join(hook_dir, action)), chained))
+
+
+def is_vzzfs_shim(path):
+    try:
+        if os.path.islink(path):
+            return False
+        with open(path, "r", errors="replace") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return MARKER in head
+
+
+def _check_dirs(conf_dir, hook_dir=None):
+    check_abs_path(conf_dir, "--confdir")
+    if not os.path.isdir(conf_dir):
+        raise ConfigError("%s is not a directory" % conf_dir, "is vzctl installed?")
+    if hook_dir is not None:
+        check_abs_path(hook_dir, "--hookdir")
+        for action in ACTIONS:
+            if not os.access(os.path.join(hook_dir, action), os.X_OK):
+                raise ConfigError("hook %s is missing or not executable"
+                                  % os.path.join(hook_dir, action),
+                                  "name the directory holding the hooks with --hookdir, "
+                                  "or reinstall vzzfs")
+
+
+def install(conf_dir, hook_dir=None):
+    """Wire every action (hooks from ``hook_dir``, default: default_hook_dir()).
+
+    Returns a list of what changed (empty if nothing).
+    """
+    hook_dir = hook_dir or default_hook_dir()
+    _check_dirs(conf_dir, hook_dir)
+    for action in ACTIONS:  # refuse before changing anything
+        path = os.path.join(conf_dir, "vps." + action)
+        if os.path.lexists(path) and not is_vzzfs_shim(path) and os.path.lexists(path + CHAIN_SUFFIX):
+            raise StateError("both %s (not vzzfs's) and %s%s exist" % (path, path, CHAIN_SUFFIX),
+                             "merge them into %s%s by hand, remove %s, and run install-hooks again"
+                             % (path, CHAIN_SUFFIX, path))
+    changed = []
+    for action in ACTIONS:
+        path = os.path.join(conf_dir, "vps." + action)
+        text = shim_text(action, hook_dir, conf_dir)
+        if is_vzzfs_shim(path):
+            if read_text(path) == text:
+                continue
+            changed.append("updated %s" % path)
+        elif os.path.lexists(path):
+            os.rename(path, path + CHAIN_SUFFIX)
+            changed.append("kept your %s as %s%s (chained)" % (path, path, CHAIN_SUFFIX))
+        else:
+            changed.append("installed %s" % path)
+        write_atomic(path, text, 0o755)
+    return changed
+
+
+def uninstall(conf_dir):
+    """Remove our shims, putting chained scripts back; returns what changed."""
+    _check_dirs(conf_dir)
+    changed = []
+    for action in ACTIONS:
+        path = os.path.join(conf_dir, "vps." + action)
+        if not is_vzzfs_shim(path):
+            continue
+        if os.path.lexists(path + CHAIN_SUFFIX):
+            os.rename(path + CHAIN_SUFFIX, path)
+            changed.append("restored your %s" % path)
+        else:
+            os.unlink(path)
+            changed.append("removed %s" % path)
+    return changed
+
+
+def status(conf_dir):
+    """action -> 'vzzfs', 'other' or 'missing'."""
+    result = {}
+    for action in ACTIONS:
+        path = os.path.join(conf_dir, "vps." + action)
+        result[action] = "vzzfs" if is_vzzfs_shim(path) else "other" if os.path.lexists(path) else "missing"
+    return result

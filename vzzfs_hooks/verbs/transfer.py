@@ -1,0 +1,307 @@
+"""vzzfs send, receive and migrate: a CT's snapshots streamed to a command that runs
+vzzfs receive on the other node (and the scheduled job's send_scheduled).
+
+`vzzfs send CTID --to 'ssh root@node2 vzzfs receive'` first runs that command
+with `--status CTID` to learn what the other side has (its snapshots' guids, a
+resume token), then pipes a backup stream into it: full the first time,
+incremental from the newest snapshot both sides share after that, and
+`zfs send -t TOKEN` to finish a stream that was cut off. The receiving side
+keeps partial streams (`zfs receive -s`) so nothing is sent twice. As for a
+backup, the CT's lock covers the snapshot, not the stream (a zfs hold keeps the
+snapshot and its base until it ends), and rules/backupchain.py picks the send snapshots to
+prune.
+
+`vzzfs migrate CTID DEST` (DEST: a command prefix such as 'ssh root@node2')
+replicates while the CT runs, stops it (or checkpoints it with a dump, with
+--online), sends the last increment (and the dump), starts or restores the CT
+on DEST, and only then retires the copy here.
+"""
+
+import contextlib
+import json
+import os
+import shlex
+import subprocess
+
+from ..base import log, names, runner
+from ..base.errors import Interrupted, StateError, UsageError, VzzfsError
+from ..base.fileio import create_new
+from ..rules import backupchain
+from ..system import lock, vzctl, zfs
+from ..container.ct import Container
+from . import backup, lifecycle, snapshots
+
+
+
+def command_argv(text, what):
+    """A command line given as one string, split as a shell would but never run by one."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as e:
+        raise UsageError("%s %r cannot be parsed: %s" % (what, text, e), "check its quoting")
+    if not argv:
+        raise UsageError("%s is empty" % what, "e.g. 'ssh root@node2 vzzfs receive'")
+    return argv
+
+
+# ---- the receiving side ----
+
+def status(node, ctid):
+    """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token."""
+    ct = Container(ctid, node)
+    result = {"ctid": ct.ctid, "exists": zfs.exists(ct.dataset), "conf": ct.has_conf,
+              "snapshots": {}, "resume_token": None, "resume_into": None}
+    if result["exists"]:
+        for row in zfs.list_datasets(ct.dataset, ["name", "guid"], types="snapshot"):
+            ds, _, name = row["name"].partition("@")
+            if ds == ct.dataset:
+                result["snapshots"][name] = row["guid"]
+    for target, kind in ((names.incoming_dataset(ct.settings.root, ct.ctid, names.RESTORING),
+                          "full"), (ct.dataset, "increment")):
+        if zfs.exists(target):
+            token = zfs.get(target, "receive_resume_token").get("receive_resume_token")
+            if token:
+                result["resume_token"], result["resume_into"] = token, kind
+    return result
+
+
+def receive(node, stream, ctid=None, force=False, limits=None):
+    """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably;
+    ``limits`` (forced.Limits) bound what the sender may do."""
+    return backup.restore(node, stream, ctid, force=force, resumable=True, limits=limits)
+
+
+# ---- the sending side ----
+
+def _remote_status(argv, ctid):
+    res = runner.run(argv + ["--status", ctid], check=False)
+    if res.returncode != 0:
+        raise VzzfsError("asking the other side failed: %s" % (res.stderr.strip().splitlines()
+                                                               or ["exit %d" % res.returncode])[-1],
+                         "check the --to command: %s --status %s" % (" ".join(argv), ctid))
+    try:
+        return json.loads(res.stdout)
+    except ValueError:
+        raise VzzfsError("the other side did not answer with vzzfs receive's status",
+                         "the --to command must end in 'vzzfs receive'")
+
+
+def _common_base(ct, remote):
+    """The newest local snapshot the other side also has (same guid), or None."""
+    theirs = remote.get("snapshots") or {}
+    for row in reversed(snapshots.rows(ct)):
+        if row["name"] in theirs:
+            snap = snapshots.full_name(ct, row["name"])
+            if zfs.get(snap, "guid")["guid"] == theirs[row["name"]]:
+                return snap
+    return None
+
+
+def send(ct, to_argv):
+    """One replication run of ``ct`` to the `vzzfs receive` that ``to_argv`` runs.
+
+    The CT's lock is held while the snapshot is taken, not while it streams (a
+    zfs hold keeps it and its base meanwhile); finishing a cut stream holds it
+    throughout."""
+    return _send(ct, to_argv, "vzzfs send")
+
+
+def _send(ct, to_argv, status=None):
+    """``status``: the lock to take around the snapshot and the pruning; None when
+    the caller (migrate) holds the CT's lock already."""
+    hold = zfs.Hold(backup.hold_tag())
+    try:
+        with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
+            remote = _remote_status(to_argv, ct.ctid)
+            if remote.get("resume_token"):
+                return _pipe(ct, to_argv, None, None, remote["resume_token"],
+                             remote["resume_into"])
+            base = _common_base(ct, remote)
+            if base is None and remote.get("exists"):
+                raise StateError("the other side has a zvol for this CT that shares no "
+                                 "snapshot with this one", "remove it there (vzzfs destroy "
+                                 "%s) or send to another CTID" % ct.ctid, ctid=ct.ctid)
+            if base is None and remote.get("conf"):
+                raise StateError("the other side already has a CT %s" % ct.ctid,
+                                 "remove it there, or pick another node", ctid=ct.ctid)
+            snap = snapshots.take(ct, snapshots.unique_name(ct, names.SEND_PREFIX), kind=names.KIND_SEND)["snapshot"]
+            hold.add([snap, base])
+            header = backup.make_header(ct, snap, base)  # the conf as at the snapshot
+        # on failure the snapshot stays: the other side may hold part of it, to resume
+        result = _pipe(ct, to_argv, snap, base, header=header)
+    finally:
+        hold.release()
+    # older send snapshots are no longer a base for anything
+    keep = [n.split("@", 1)[1] for n in (snap, base) if n]
+    backup.prune(ct, status, lambda rows: backupchain.sends_to_prune(rows, keep))
+    return result
+
+
+def send_scheduled(ct, to_argv):
+    """One run of vzzfs replicate for ``ct``: its newest scheduled (kind auto) snapshot
+    to the `vzzfs receive` that ``to_argv`` runs, incremental from the newest snapshot
+    the peer has, marked there as a replica. Takes no snapshot (autosnap does) and
+    destroys none (each side's autosnap prunes by its own policy). Afterwards the
+    newest snapshot the peer has is marked replicated here, so autosnap's pruning
+    keeps that base. Returns _pipe's dict, or None when the peer is up to date.
+
+    As vzzfs send: the lock covers the choice and the holds, not the stream; a cut
+    stream is finished (zfs send -t) under the lock."""
+    hold = zfs.Hold(backup.hold_tag())
+    try:
+        with lock.ct_lock(ct, "vzzfs replicate"):
+            remote = _remote_status(to_argv, ct.ctid)
+            if remote.get("resume_token"):
+                result = _pipe(ct, to_argv, None, None, remote["resume_token"],
+                               remote["resume_into"], replica=True)
+                _mark_replicated(ct, to_argv)
+                return result
+            rows = snapshots.rows(ct)
+            step = backupchain.replication_step(rows, remote.get("snapshots") or {})
+            if step is None:
+                _mark_replicated(ct, to_argv, remote)  # a run cut after its stream
+                return None
+            snap, base = (snapshots.full_name(ct, n) if n else None for n in step)
+            if base is None and (remote.get("exists") or remote.get("conf")):
+                raise StateError("the other side has a CT %s that shares no snapshot with "
+                                 "this one" % ct.ctid, "remove it there (vzzfs destroy %s), "
+                                 "or set VZZFS_REPLICATE=no in this CT's conf" % ct.ctid,
+                                 ctid=ct.ctid)
+            hold.add([snap, base])
+            header = backup.make_header(ct, snap, base, replica=True)
+        result = _pipe(ct, to_argv, snap, base, header=header, replica=True)
+        # still held: autosnap cannot prune the snapshot just sent before it is marked
+        with lock.ct_lock(ct, "vzzfs replicate"):
+            _mark_replicated(ct, to_argv)
+    finally:
+        hold.release()
+    return result
+
+
+def _mark_replicated(ct, to_argv, remote=None):
+    """Mark the newest snapshot the peer has (same name and guid) as replicated here."""
+    theirs = (remote or _remote_status(to_argv, ct.ctid)).get("snapshots") or {}
+    shared = [r for r in snapshots.rows(ct)
+              if r["name"] in theirs and r["guid"] == theirs[r["name"]]]
+    if shared and not shared[-1]["replicated"]:  # rows: oldest first
+        snap = snapshots.full_name(ct, shared[-1]["name"])
+        zfs.zfs("set", "%s=yes" % names.PROP_REPLICATED, snap, name=snap)
+
+
+def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, replica=False):
+    verb = "vzzfs replicate" if replica else "vzzfs send"
+    proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT)
+    try:
+        if token:
+            header = backup.resume_header(ct, token, resume_into, replica)
+        proc.stdin.write(header)
+        sent = zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid, resume_token=token)
+    except BaseException as e:
+        if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
+            runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
+            raise
+        out = runner.finish(proc)
+        raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
+                                                      else "the receiver went away"),
+                         "run %s again: it resumes where it stopped" % verb)
+    out = runner.finish(proc)
+    if proc.returncode != 0:
+        raise VzzfsError("the receiving side failed: %s" % (out.splitlines()[-1] if out
+                                                           else "exit %d" % proc.returncode),
+                         "fix that there, then run %s again" % verb)
+    return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": sent}
+
+
+# ---- migrate ----
+
+def migrate(ct, dest_argv, online=False):
+    """Move ``ct`` to the node ``dest_argv`` runs commands on; retire it here last."""
+    receive_argv = dest_argv + ["vzzfs", "receive"]
+    with lock.ct_lock(ct, "vzzfs migrate"):
+        running = vzctl.is_running(ct)
+        if online and not running:
+            raise StateError("is not running", "migrate it without --online", ctid=ct.ctid)
+        first = _send(ct, receive_argv)  # the bulk, while it runs
+        log.info("CT %s: first pass sent %d MiB" % (ct.ctid, first["bytes"] >> 20))
+        dumpfile = None
+        if running and online:
+            dumpfile = names.migrate_dump(vzctl.dumpdir(ct), ct.ctid)
+            vzctl.checkpoint(ct, dumpfile)  # suspend, dump, kill, umount chain
+        elif running:
+            vzctl.stop(ct)
+        try:
+            last = _send(ct, receive_argv)
+            if dumpfile:
+                _run(dest_argv + ["vzzfs", "receive-dump", ct.ctid], stdin_path=dumpfile)
+        except BaseException:
+            _bring_back(ct, dumpfile, running)  # nothing runs there: the CT stays here
+            raise
+        try:
+            if dumpfile:
+                _run(dest_argv + vzctl.remote_argv("restore", ct.ctid))
+            elif running:
+                _run(dest_argv + vzctl.remote_argv("start", ct.ctid))
+        except BaseException as e:
+            # a failure reported is not a failure had: ssh can lose the link after the
+            # CT came up there. Never run it on both nodes.
+            there = remote_state(dest_argv, ct.ctid)
+            if there == "down":
+                _bring_back(ct, dumpfile, running)
+                raise
+            raise StateError("%s; %s, so it stays stopped here (never on both nodes)"
+                             % (e.line() if isinstance(e, VzzfsError) else "interrupted",
+                                "it runs on the destination" if there == "running" else
+                                "whether it runs on the destination is unknown"),
+                             "check there with: %s vzctl status %s; if it runs there, vzzfs "
+                             "destroy %s here; if not, vzctl start %s here"
+                             % (" ".join(dest_argv), ct.ctid, ct.ctid, ct.ctid), ctid=ct.ctid)
+        if dumpfile and os.path.exists(dumpfile):
+            os.unlink(dumpfile)
+        lifecycle.destroy_locked(ct, promote=True)  # still locked: nothing starts it meanwhile
+    return {"first": first, "last": last, "online": bool(dumpfile)}
+
+
+def _bring_back(ct, dumpfile, running):
+    """The CT stays here: restore it from its dump, or start it, as it was."""
+    if dumpfile and os.path.exists(dumpfile):
+        vzctl.restore(ct, dumpfile)
+    elif running:
+        vzctl.start(ct)
+
+
+def remote_state(dest_argv, ctid):
+    """'running' or 'down' as the destination's vzctl says, or None when it cannot be asked."""
+    try:
+        res = runner.run(dest_argv + vzctl.remote_argv("status", ctid), check=False, timeout=120)
+    except VzzfsError:  # no ssh here, or the link hung
+        return None
+    return vzctl.parse_status(res.returncode, res.stdout + "\n" + res.stderr)
+
+
+def _run(argv, stdin_path=None):
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    try:
+        res = runner.run(argv, check=False, stdin=stdin)
+    finally:
+        if stdin_path:
+            stdin.close()
+    if res.returncode != 0:
+        said = (res.stdout + "\n" + res.stderr).strip().splitlines()
+        raise VzzfsError("%s failed on the destination: %s" % (" ".join(argv), (said or ["?"])[-1]),
+                         "fix that there; the CT keeps running here")
+    return res
+
+
+def receive_dump(ct, stream):
+    """Store a dump file sent by migrate --online where vzctl restore looks for it."""
+    path = vzctl.default_dumpfile(ct)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path + ".partial"
+    if os.path.lexists(partial):
+        os.unlink(partial)  # left by a cut transfer (unlink never follows a symlink)
+    with create_new(partial) as out:
+        runner.pump(stream, out)
+    os.rename(partial, path)
+    return path
+
