@@ -35,7 +35,7 @@ _vzzfs() {
     esac
     local opts
     case "$verb" in
-        '') COMPREPLY=($(compgen -W "list check create clone convert destroy resize reconcile set-limits trim attach detach template
+        '') COMPREPLY=($(compgen -W "list check create clone convert destroy resize reconcile set-limits trim attach detach relayout template
                 snapshot snapshot-list snapshot-delete snapshot-switch snapshot-mount
                 snapshot-umount autosnap backup restore send replicate receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
                 -- "$cur")); return ;;

@@ -52,10 +52,12 @@ def test_replication_is_on_by_default_off_by_conf_and_never_for_a_replica(monkey
 
 def test_only_a_stream_of_vzzfs_replicate_marks_a_replica():
     ct = FakeCt()
-    assert backup._received_props(ct, {"replica": True}) == {
-        names.PROP_CTID: "101", names.PROP_REPLICA: "yes"}
+    legacy = {names.PROP_LAYOUT: names.LAYOUT_LEGACY}  # what an older header means
+    assert backup._received_props(ct, {"replica": True}) == dict(
+        legacy, **{names.PROP_CTID: "101", names.PROP_REPLICA: "yes"})
     for header in ({}, {"replica": False}, {"replica": "yes"}):
-        assert backup._received_props(ct, header) == {names.PROP_CTID: "101"}
+        assert backup._received_props(ct, header) == dict(legacy, **{names.PROP_CTID: "101"})
+    assert backup._received_props(ct, {"layout": "vz7"})[names.PROP_LAYOUT] == "vz7"
     # the sender's marks never ride in on a stream as this node's
     assert names.PROP_REPLICA in backup.SENDER_DATASET_PROPS
     assert names.PROP_REPLICATED in backup.SENDER_SNAPSHOT_PROPS

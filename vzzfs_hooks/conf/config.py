@@ -36,6 +36,7 @@ DEFAULTS = OrderedDict([
     ("VZZFS_POOL_WARN", "85"),           # warn when the pool is this full (percent)
     ("VZZFS_VZCTL", "vzctl"),            # what suspends, dumps and resumes CTs for snapshots
     ("VZZFS_SUSPEND", "auto"),           # how a snapshot holds a running CT: vzctl, freezer, auto
+    ("VZZFS_PLATFORM", "auto"),          # the node's vzctl: vzctl4, openvz7, auto (by its binary)
     ("VZZFS_RESTORE_CHECK", "yes"),      # refuse vzctl restore if the disk changed since chkpnt
     ("VZZFS_AUTO_CREATE", "no"),         # yes: vzctl create's vps.create moves new CTs to zvols
     ("VZZFS_RECEIVE_OVERWRITE", "no"),   # receive --forced-command: no = new CTs only
@@ -55,7 +56,7 @@ DEFAULTS = OrderedDict([
 
 # node-wide only: a CT's conf (written by tools, carried in backups) must not move the
 # CT's zvol out of VZZFS_ROOT's rule nor pick the program vzzfs runs as root
-NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND",
+NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND", "VZZFS_PLATFORM",
              "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO")
 
 MOUNT_OPTS_RE = r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$"
@@ -356,6 +357,10 @@ class Settings(object):
             raise ConfigError("VZZFS_SUSPEND=%r is not auto, vzctl or freezer" % raw["VZZFS_SUSPEND"],
                               "fix it in vzzfs.conf")
         self.suspend = raw["VZZFS_SUSPEND"]
+        if raw["VZZFS_PLATFORM"] not in ("auto", "vzctl4", "openvz7"):
+            raise ConfigError("VZZFS_PLATFORM=%r is not auto, vzctl4 or openvz7"
+                              % raw["VZZFS_PLATFORM"], "fix it in vzzfs.conf")
+        self.platform = raw["VZZFS_PLATFORM"]
         self.restore_check = parse_bool(raw["VZZFS_RESTORE_CHECK"], "VZZFS_RESTORE_CHECK")
         self.auto_create = parse_bool(raw["VZZFS_AUTO_CREATE"], "VZZFS_AUTO_CREATE")
 

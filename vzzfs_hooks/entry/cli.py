@@ -34,14 +34,21 @@ def cmd_attach(args):
     ct = lookup(_node(args), args.ctid)
     mounted = attach.attach_locked(ct)
     print("CT %s: %s %s on %s" % (ct.ctid, ct.dataset,
-                                  "mounted" if mounted else "was already mounted", ct.ve_private))
+                                  "mounted" if mounted else "was already mounted", ct.mountpoint))
 
 
 def cmd_detach(args):
     ct = lookup(_node(args), args.ctid)
     done = attach.detach_locked(ct)
-    print("CT %s: %s" % (ct.ctid, "unmounted %s" % ct.ve_private if done
-                         else "%s was not mounted" % ct.ve_private))
+    print("CT %s: %s" % (ct.ctid, "unmounted %s" % ct.mountpoint if done
+                         else "%s was not mounted" % ct.mountpoint))
+
+
+def cmd_relayout(args):
+    from ..verbs import relayout
+    ct = lookup(_node(args), args.ctid)
+    for line in relayout.relayout(ct):
+        print("CT %s: %s" % (ct.ctid, line))
 
 
 def _human(n):
@@ -323,6 +330,11 @@ def _build(wanted):
     s = sub.add_parser("detach", help="unmount a CT's zvol from VE_PRIVATE")
     s.add_argument("ctid")
     s.set_defaults(func=cmd_detach)
+
+    s = sub.add_parser("relayout", help="lay a stopped CT out for this node's vzctl "
+                       "(vzctl 4.x or OpenVZ 7), by renames on its zvol")
+    s.add_argument("ctid")
+    s.set_defaults(func=cmd_relayout)
 
     s = sub.add_parser("create", help="create a CT on a new zvol from an OS template")
     s.add_argument("ctid")

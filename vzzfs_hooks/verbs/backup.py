@@ -26,7 +26,7 @@ import time
 
 from ..base import faults, log, names
 from ..base.errors import DatasetBusy, LockedError, StateError, StreamError, UsageError, VzzfsError
-from ..base.fileio import create_new, fsync_dir, read_text, write_atomic
+from ..base.fileio import create_new, fsync_dir, read_text
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
@@ -34,7 +34,7 @@ from ..rules import backupchain, confimport
 from ..system import lock, zfs
 from ..container import claim
 from ..container.ct import Container
-from . import lifecycle, snapshots
+from . import lifecycle, relayout, snapshots
 
 MAGIC = b"VZZFS-BACKUP 1 "
 MAX_HEADER = 1 << 20
@@ -57,9 +57,11 @@ def _header_conf(ct):
 def make_header(ct, snap, base=None, replica=False):
     """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams)."""
     conf = _header_conf(ct)
+    props = zfs.get(snap, "guid", names.PROP_LAYOUT)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
-              "guid": zfs.get(snap, "guid")["guid"], "created": int(time.time()),
-              "conf": conf, "base": None, "base_guid": None}
+              "guid": props["guid"], "created": int(time.time()),
+              "conf": conf, "base": None, "base_guid": None,
+              "layout": props.get(names.PROP_LAYOUT) or names.LAYOUT_LEGACY}
     if replica:
         header["replica"] = True
     if base:
@@ -104,6 +106,7 @@ def read_header(stream):
         # to this node's text for a conf (a surrogate no byte gives: UnicodeError, damaged)
         header["conf"] = os.fsdecode(header["conf"].encode("utf-8", "surrogateescape"))
         check_ctid(header["ctid"])
+        stream_layout(header)
     except (ValueError, KeyError, TypeError, VzzfsError):
         raise StreamError("the backup's header is damaged", "use another copy of the backup")
     return header
@@ -202,7 +205,8 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
     header = read_header(stream)
     # a number, never a name: `--ctid web` must not become a CT that `destroy web`
     # would resolve to another one; the stream's own CTID is checked alike
-    ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"]), node)
+    ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"],
+                                  uuid_ok=lifecycle.vz7_node(node)), node)
     if limits is not None:
         limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
         force = force and limits.overwrite
@@ -246,8 +250,12 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
         zfs.set_props(ct.dataset, _received_props(ct, header))
-        _write_conf(ct, header, undo)
+        if header.get("replica") is not True:
+            # laid out for this node's vzctl on arrival, by renames on the zvol (a
+            # replica keeps the sender's layout: its next increment builds on it)
+            relayout.relayout_files(ct, ct.settings, ct.vz7)
         lifecycle.make_dirs(ct, undo)
+        _write_conf(ct, header, undo)
         undo.commit()
     if old:
         _destroy_if_there(old)
@@ -261,10 +269,20 @@ SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_R
 SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
 
 
+def stream_layout(header):
+    """How the stream's ext4 lays out the CT's files (files written before the header
+    said so: vzctl 4.x's); anything else is refused as a damaged header."""
+    value = header.get("layout") or names.LAYOUT_LEGACY
+    if value not in (names.LAYOUT_LEGACY, names.LAYOUT_VZ7):
+        raise StreamError("the backup's header names an unknown layout %r" % value,
+                          "use a backup written by vzzfs")
+    return value
+
+
 def _received_props(ct, header):
     """What this node marks on a zvol it received: its CT, and whether it is a replica
     (a stream of vzzfs replicate says so; only ever a restriction on autosnap)."""
-    props = {names.PROP_CTID: ct.ctid}
+    props = {names.PROP_CTID: ct.ctid, names.PROP_LAYOUT: stream_layout(header)}
     if header.get("replica") is True:
         props[names.PROP_REPLICA] = "yes"
     return props
@@ -351,9 +369,8 @@ def _write_conf(ct, header, undo):
         log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "the stream")))
     if os.path.exists(ct.conffile):
         before = read_text(ct.conffile)
-        undo.add("put back %s" % ct.conffile, write_atomic, ct.conffile, before)
-        write_atomic(ct.conffile, ctconf.update_text(before, changes))
+        undo.add("put back %s" % ct.conffile, ctconf.write_file, ct.conffile, before)
+        ctconf.write_file(ct.conffile, ctconf.update_text(before, changes))
     else:
-        ctconf.create_file(ct.conffile, "", changes)
-        undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+        lifecycle.write_new_conf(ct, "", changes, undo)
     return dropped

@@ -22,7 +22,7 @@ from ..system import ext4, freezer, lock, mounts, vzctl, zfs, zvoldev
 from . import attach
 from ..base.names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_KIND, PROP_REPLICATED,
                     PROP_ROLLED_BACK, PROP_SNAP_STATE, SNAPSHOT_PREFIX)
-from ..base.fileio import read_text, write_atomic
+from ..base.fileio import read_text
 from ..base.revert import Reverter
 
 LIST_PROPS = ("name", "creation", "createtxg", "guid", "used", "referenced", "clones",
@@ -171,11 +171,11 @@ def _take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT):
                          "'vzctl chkpnt' to stop it with a dump", ctid=ct.ctid)
     cgroup = None
     if hold == "freezer":
-        cgroup = freezer.cgroup_dir(ct.ctid)
+        cgroup = freezer.cgroup_dir(ct.ctid, ct.platform)
         if cgroup is None:
-            raise StateError("has no freezer cgroup %s%s (vzctl makes one on upstream kernels "
+            raise StateError("has no freezer cgroup %s (vzctl makes one on upstream kernels "
                              "with cgroup v1 mounted), so it cannot be held still; it keeps "
-                             "running" % (vzctl.CGROUP_PREFIX, ct.ctid),
+                             "running" % vzctl.cgroup_name(ct.ctid, ct.platform),
                              "snapshot with --skip-suspend (ext4 frozen only), or set "
                              "VZZFS_SUSPEND=vzctl on an OpenVZ kernel", ctid=ct.ctid)
     dumpfile = dump_path(ct, name) if dump else None
@@ -390,7 +390,7 @@ def _restore_conf(ct, name):
     if not changes:
         return
     shutil.copyfile(ct.conffile, ct.conffile + ".vzzfs-switch")
-    write_atomic(ct.conffile, ctconf.update_text(before, changes), 0o644)
+    ctconf.write_file(ct.conffile, ctconf.update_text(before, changes), 0o644)
     log.info("CT %s: conf restored from snapshot %s (the previous one is %s.vzzfs-switch)"
              % (ct.ctid, name, ct.conffile))
 
