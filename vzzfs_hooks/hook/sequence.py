@@ -100,7 +100,7 @@ def _detach_quietly(ct):
     try:
         if ct.private_mount() is not None:
             from ..system import ext4
-            ext4.umount(ct.ve_private, ct.settings.busy_timeout)
+            ext4.umount(ct.mountpoint, ct.settings.busy_timeout)
     except VzzfsError as e:
         log.warn("CT %s: could not unmount %s after the failed mount: %s"
-                 % (ct.ctid, ct.ve_private, e.line()))
+                 % (ct.ctid, ct.mountpoint, e.line()))

@@ -247,10 +247,15 @@ def remote_argv(verb, ctid):
 
 
 def dumpdir(ct):
-    """DUMPDIR from vz.conf or the CT's conf, as vzctl reads it."""
+    """Where vzctl keeps the CT's dumps: DUMPDIR from vz.conf or the CT's conf (vzctl
+    4.x), VE_PRIVATE/dump for OpenVZ 7's layout 4 (lib/util.c vzctl2_get_dump_file)."""
+    if getattr(ct, "vz7", False):
+        return os.path.join(ct.ve_private, names.VZ7_DUMP_DIR)
     return check_abs_path(ct.params.get("DUMPDIR", DEFAULT_DUMPDIR), "DUMPDIR")
 
 
 def default_dumpfile(ct):
-    """Where a plain 'vzctl chkpnt CTID' writes its dump."""
+    """Where a plain 'vzctl chkpnt CTID' (or vzctl 7's suspend) writes its dump."""
+    if getattr(ct, "vz7", False):
+        return os.path.join(dumpdir(ct), "Dump")
     return names.default_dump(dumpdir(ct), ct.ctid)

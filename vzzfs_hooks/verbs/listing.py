@@ -33,7 +33,7 @@ DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio
 
 def _status(ct, at):
     """(status, zvol mounted?) from ``at``, the mount table by mount point."""
-    mounted = at.get(os.path.realpath(ct.ve_private)) is not None
+    mounted = at.get(os.path.realpath(ct.mountpoint)) is not None
     if not ct.has_conf:
         return "orphan", mounted
     if os.path.realpath(ct.ve_root) in at:
@@ -43,7 +43,7 @@ def _status(ct, at):
 
 def _inodes(ct):
     """'used/total' inodes of a mounted CT's ext4."""
-    st = os.statvfs(ct.ve_private)
+    st = os.statvfs(ct.mountpoint)
     return "%d/%d" % (st.f_files - st.f_ffree, st.f_files)
 
 

@@ -172,7 +172,7 @@ def one_pass(node, only=None):
             sizes = _sizes(ct, zvols)
             if sizes is None:
                 continue  # no zvol: not a vzzfs CT, nothing of ours to touch
-            decision = plan(ct, sizes, os.path.realpath(ct.ve_private) in on)
+            decision = plan(ct, sizes, os.path.realpath(ct.mountpoint) in on)
             if decision.action == GROW:
                 decision = _grow(node, ctid)
                 if decision is None or decision.action == NOTHING:

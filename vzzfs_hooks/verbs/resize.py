@@ -98,7 +98,7 @@ def _set_volsize_frozen(ct, size, device):
     opening the device here takes the change before anyone else can.
     """
     with signals.Deferred():
-        ext4.freeze(ct.ve_private)
+        ext4.freeze(ct.mountpoint)
         try:
             zfs.set_props(ct.dataset, {"volsize": str(size)})
             opener = threading.Thread(target=_open_close, args=(device,))
@@ -106,10 +106,10 @@ def _set_volsize_frozen(ct, size, device):
             opener.start()
             opener.join(OPEN_FROZEN_TIMEOUT)  # should it block on the frozen fs: thaw anyway
         finally:
-            still = ext4.thaw(ct.ve_private)
+            still = ext4.thaw(ct.mountpoint)
             if still is not None:
-                raise StateError("the ext4 at %s is still frozen: %s" % (ct.ve_private, still),
-                                 "fsfreeze --unfreeze %s" % ct.ve_private, ctid=ct.ctid)
+                raise StateError("the ext4 at %s is still frozen: %s" % (ct.mountpoint, still),
+                                 "fsfreeze --unfreeze %s" % ct.mountpoint, ctid=ct.ctid)
 
 
 def _open_close(device):
@@ -197,4 +197,4 @@ def trim(ct):
     """fstrim a mounted CT: blocks its ext4 freed go back to the pool. Bytes trimmed, or None."""
     if ct.private_mount() is None:
         return None
-    return ext4.trim(ct.ve_private)
+    return ext4.trim(ct.mountpoint)

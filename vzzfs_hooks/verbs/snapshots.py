@@ -66,11 +66,11 @@ def decode_conf(value):
 
 def _thaw(ct):
     """None, or the error saying the ext4 is still frozen."""
-    still = ext4.thaw(ct.ve_private)
+    still = ext4.thaw(ct.mountpoint)
     if still is None:
         return None
-    return StateError("the ext4 at %s is still frozen: %s" % (ct.ve_private, still),
-                      "fsfreeze --unfreeze %s" % ct.ve_private, ctid=ct.ctid)
+    return StateError("the ext4 at %s is still frozen: %s" % (ct.mountpoint, still),
+                      "fsfreeze --unfreeze %s" % ct.mountpoint, ctid=ct.ctid)
 
 
 def _resume(ct, cgroup=None):
@@ -92,7 +92,7 @@ def _resume(ct, cgroup=None):
 
 def _check_dump_outside(ct, dumpfile):
     real = os.path.realpath(dumpfile)
-    for top in (ct.ve_private, ct.ve_root):
+    for top in (ct.mountpoint, ct.ve_root):
         if real == top or real.startswith(top.rstrip("/") + "/"):
             raise UsageError("the dump %s would be written into the CT's own file system"
                              % dumpfile, "set DUMPDIR outside %s" % top, ctid=ct.ctid)
@@ -204,7 +204,7 @@ def _take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT):
             faults.point("snapshot.before-freeze")
             sig.check()
             frozen = True  # before fsfreeze: thawing an ext4 that is not frozen is harmless
-            ext4.freeze(ct.ve_private)
+            ext4.freeze(ct.mountpoint)
             faults.point("snapshot.frozen")
             sig.check()
             zfs.snapshot([snap], props)
