@@ -410,6 +410,12 @@ class Node(object):
         """vz.conf's values (missing file: none)."""
         return parse_file(self.vz_conf, missing_ok=True)
 
+    def private_top(self):
+        """The directory holding the CTs' private areas (/vz/private), from vz.conf's
+        VE_PRIVATE."""
+        private = self.global_params().get("VE_PRIVATE", names.DEFAULT_PRIVATE)
+        return private.split("$", 1)[0].rstrip("/") or "/"
+
     def vzzfs_params(self):
         return merge(DEFAULTS, {k: v for k, v in parse_file(self.vzzfs_conf, missing_ok=True).items()
                                 if k in DEFAULTS})

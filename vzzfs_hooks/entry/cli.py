@@ -14,7 +14,6 @@ import sys
 from ..base import log, names
 from ..base.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
 from ..conf.config import Node, parse_diskinodes, parse_diskspace, parse_size
-from ..container import claim
 from ..container.ct import Container, lookup, owned, resolve_name
 from ..verbs import attach, hookwire, listing
 from .. import __version__
@@ -193,11 +192,8 @@ def cmd_trim(args):
     node = _node(args)
     if args.all == bool(args.ctids):
         raise UsageError("name CTs or use --all, not both or neither", "see vzzfs trim --help")
-    ctids = [r["ctid"] for r in listing.rows(node) if r["mounted"]] if args.all else \
-        [resolve_name(node, c) for c in args.ctids]
-    for ctid in ctids:
-        ct = Container(ctid, node)
-        trimmed = resize.trim(ct)
+    ctids = None if args.all else [resolve_name(node, c) for c in args.ctids]
+    for ctid, trimmed in resize.trim_all(node, ctids):
         print("CT %s: %s" % (ctid, "not mounted, nothing to trim" if trimmed is None
                              else "%s given back to the pool" % _human(trimmed)))
 
@@ -216,15 +212,9 @@ def cmd_install_hooks(args):
     _warn_about_pool(_node(args))
 
 
-def _private_top(node):
-    """The directory holding the CTs' private areas (/vz/private)."""
-    private = node.global_params().get("VE_PRIVATE", names.DEFAULT_PRIVATE)
-    return private.split("$", 1)[0].rstrip("/") or "/"
-
-
 def _warn_about_pool(node):
     """Point out a pool mounted over /vz; silent when the pool cannot be asked."""
-    top = _private_top(node)
+    top = node.private_top()
     try:
         warning = attach.pool_shadow_warning(node.settings().pool, top)
     except VzzfsError:
@@ -236,7 +226,7 @@ def _warn_about_pool(node):
 def cmd_check(args):
     from ..jobs import check
     node = _node(args)
-    found = check.run(node, _private_top(node))
+    found = check.run(node, node.private_top())
     for level, message in found:
         print("%-4s %s" % (level.upper() if level != "ok" else "ok", message))
     bad = [f for f in found if f[0] != "ok"]
@@ -245,13 +235,9 @@ def cmd_check(args):
 
 
 def cmd_uninstall_hooks(args):
-    # Unwired, vzctl stop would leave these zvols mounted: refuse (rpm -e stops too).
-    top = _private_top(_node(args))
-    attached = claim.zvols_mounted_under(top)
-    if attached and not args.force:
-        raise StateError("containers are still on their zvols: %s" % " ".join(attached),
-                         "stop them (vzctl stop CTID, or vzzfs detach CTID), or pass --force")
-    for line in hookwire.uninstall(args.confdir) or ["no vzzfs hooks installed"]:
+    node = _node(args)
+    lines = hookwire.uninstall(args.confdir, node.private_top(), args.force)
+    for line in lines or ["no vzzfs hooks installed"]:
         print(line)
 
 

@@ -193,6 +193,16 @@ def _resize(ct, size):
     return what
 
 
+def trim_all(node, ctids=None):
+    """(CTID, bytes trimmed or None when not mounted) for CTs ``ctids``, or with None
+    every vzzfs CT whose zvol is mounted now."""
+    from ..container.ct import Container
+    from . import listing
+    if ctids is None:
+        ctids = [r["ctid"] for r in listing.rows(node) if r["mounted"]]
+    return [(ctid, trim(Container(ctid, node))) for ctid in ctids]
+
+
 def trim(ct):
     """fstrim a mounted CT: blocks its ext4 freed go back to the pool. Bytes trimmed, or None."""
     if ct.private_mount() is None:
