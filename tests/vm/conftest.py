@@ -103,15 +103,6 @@ def node(pool, tmp_path):
 
 
 @pytest.fixture
-def vz7_node(pool, tmp_path):
-    """A node run the way OpenVZ 7's libvzctl runs action scripts (the stand-in's vz7
-    mode): libvzctl needs the vz7 kernel, which the test VM cannot boot."""
-    n = TestNode(str(tmp_path / "node"), real=False, flavour="vz7")
-    yield n
-    n.cleanup()
-
-
-@pytest.fixture
 def standin_node(pool, tmp_path):
     """A node driven by the stand-in vzctl: only where the real one cannot go, and
     the test using it says why."""

@@ -145,7 +145,9 @@ def shrink(ct, size):
 def save_diskspace(ct, size):
     """Record the new size as DISKSPACE (vzctl's KiB units) in the CT's conf."""
     kb = size >> 10
-    if vzctl.program(ct) is None:
+    # OpenVZ 7's vzctl refuses --diskspace for a layout-4 CT ("no such disk") and
+    # knows no --diskquota: there vzzfs writes the key itself, as with no vzctl at all
+    if ct.vz7 or vzctl.program(ct) is None:
         ctconf.update_file(ct.conffile, {"DISKSPACE": "%d:%d" % (kb, kb)})
         return
     try:
