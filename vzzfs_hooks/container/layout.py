@@ -88,7 +88,7 @@ def prepare(ct):
 
 
 def check_mounted(ct, devno):
-    """After the zvol (device number ``devno``) is mounted on VE_PRIVATE/disk: fs must
+    """After the zvol (its st_rdev, ``devno``) is mounted on VE_PRIVATE/disk: fs must
     resolve to the real directory disk/fs on the zvol's own file system, and what vzctl 7
     runs or reads (scripts/, .ve.layout) must still be the host's. FsError otherwise;
     the caller unmounts."""

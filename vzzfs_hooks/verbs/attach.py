@@ -120,7 +120,7 @@ def attach(ct):
         ext4.mount(device, ct.mountpoint, ct.settings.mount_opts, ct.dataset)
         if ct.vz7:
             try:
-                layout.check_mounted(ct, mounts.devno_of(device))
+                layout.check_mounted(ct, os.stat(device).st_rdev)
             except VzzfsError:
                 ext4.umount(ct.mountpoint, ct.settings.busy_timeout)
                 ext4.guard(ct.mountpoint)
