@@ -48,6 +48,15 @@ class Node7(object):
     def vzzfs(self, *args):
         return sh(VZZFS, "--etc-dir", self.etc, *args, check=False, cwd=REPO)
 
+    def platform(self, name):
+        """What the vzzfs command takes this node's vzctl for (VZZFS_PLATFORM): a node
+        of vzctl 4.x before the move to OpenVZ 7, say."""
+        path = os.path.join(self.etc, "vzzfs.conf")
+        with open(path) as f:
+            lines = [l for l in f.read().splitlines() if not l.startswith("VZZFS_PLATFORM=")]
+        with open(path, "w") as f:
+            f.write("\n".join(lines + ['VZZFS_PLATFORM="%s"' % name]) + "\n")
+
     def private(self, ctid):
         return self.v.private(ctid)
 
@@ -225,16 +234,11 @@ def test_a_vzctl_4_ct_is_refused_then_relaid_out_both_ways(node7):
     even lock its guarded VE_PRIVATE; `vzzfs relayout` moves its files into fs/ and
     its conf into ve.conf, and vzctl 7 mounts it; relayout on a vzctl 4.x node moves
     them back, byte for byte."""
-    conf = os.path.join(node7.etc, "vzzfs.conf")
-    with open(conf) as f:
-        vz7_conf = f.read()
-    with open(conf, "w") as f:
-        f.write(vz7_conf.replace('VZZFS_PLATFORM="openvz7"', 'VZZFS_PLATFORM="vzctl4"'))
+    node7.platform("vzctl4")
     node7.create("101")
     assert ext4.is_guarded(node7.private("101"))  # vzctl 4.x's mount point
     assert not os.path.islink(node7.v.conffile("101"))
-    with open(conf, "w") as f:
-        f.write(vz7_conf)
+    node7.platform("openvz7")
     res = node7.v.mount("101")
     assert res.rc != 0 and not node7.v.is_mounted("101"), res
     res = node7.vzzfs("attach", "101")
@@ -250,8 +254,7 @@ def test_a_vzctl_4_ct_is_refused_then_relaid_out_both_ways(node7):
         assert f.read() == "tiny\n"
     assert node7.v.umount("101").rc == 0
 
-    with open(conf, "w") as f:
-        f.write(vz7_conf.replace('VZZFS_PLATFORM="openvz7"', 'VZZFS_PLATFORM="vzctl4"'))
+    node7.platform("vzctl4")
     res = node7.vzzfs("relayout", "101")
     assert res.returncode == 0 and "out of the ext4's fs/" in res.stdout, res.stdout
     assert ext4.is_guarded(node7.private("101"))
@@ -261,25 +264,19 @@ def test_a_vzctl_4_ct_is_refused_then_relaid_out_both_ways(node7):
     with open(os.path.join(node7.private("101"), "root/note")) as f:
         assert f.read() == "the CT's own /root\n"
     assert node7.vzzfs("detach", "101").returncode == 0
-    with open(conf, "w") as f:
-        f.write(vz7_conf)
+    node7.platform("openvz7")
 
 
 def test_a_backup_from_a_vzctl_4_layout_restores_laid_out_for_vzctl_7(node7, tmp_path):
     """A backup says which layout its stream holds; restored on an OpenVZ 7 node it is
     laid out on arrival (renames) and mounts under vzctl 7. destroy then removes the
     zvol and VE_PRIVATE's skeleton, and vzctl 7 forgets the CT."""
-    conf = os.path.join(node7.etc, "vzzfs.conf")
-    with open(conf) as f:
-        vz7_conf = f.read()
-    with open(conf, "w") as f:
-        f.write(vz7_conf.replace('VZZFS_PLATFORM="openvz7"', 'VZZFS_PLATFORM="vzctl4"'))
+    node7.platform("vzctl4")
     node7.create("101")
     backup = str(tmp_path / "101.vzb")
     res = node7.vzzfs("backup", "101", "--to", backup)
     assert res.returncode == 0, res.stdout
-    with open(conf, "w") as f:
-        f.write(vz7_conf)
+    node7.platform("openvz7")
     node7.ctids.append("102")
     res = node7.vzzfs("restore", backup, "--ctid", "102")
     assert res.returncode == 0, res.stdout
