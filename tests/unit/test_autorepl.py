@@ -201,3 +201,22 @@ def test_check_says_a_stalled_replica_waits_for_the_other_node(monkeypatch):
     assert "vzzfs replicate" in line
     monkeypatch.setattr(check.autosnap, "is_replica", lambda ct: False)
     assert "is the timer on?" in check._autosnap_stalled(FakeCt(), policy)
+
+
+def test_send_scheduled_refuses_a_zvol_its_ct_does_not_own_before_asking_the_peer(
+        monkeypatch, tmp_path):
+    """Issue 29, 1: CT 103 whose conf names CT 104's zvol sent 104's data as 103's."""
+    asked = []
+    monkeypatch.setattr(transfer, "_remote_status", lambda argv, ctid: asked.append(ctid))
+    ct = FakeCt("103")
+    ct.lockdir = str(tmp_path)
+    ct.dataset = "vz/vzzfs/ct/104"
+
+    def require_claim():
+        raise ConfigError("refusing to touch vz/vzzfs/ct/104: it is not this CT's", "fix")
+    ct.require_claim = require_claim
+    with pytest.raises(ConfigError):
+        transfer.send_scheduled(ct, ["peer"])
+    with pytest.raises(ConfigError):
+        transfer.send(ct, ["peer"])
+    assert asked == [] and not (tmp_path / "103.lck").exists()

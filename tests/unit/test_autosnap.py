@@ -55,7 +55,6 @@ def fake(monkeypatch, tmp_path):
         state["rows"] = [r for r in state["rows"] if r["name"] != name]
 
     monkeypatch.setattr(autosnap.lock, "ct_lock", ct_lock)
-    monkeypatch.setattr(autosnap.claim, "require", lambda ct: None)
     monkeypatch.setattr(autosnap.snapshots, "rows", lambda ct: list(state["rows"]))
     monkeypatch.setattr(autosnap.snapshots, "take", take)
     monkeypatch.setattr(autosnap.snapshots, "delete", delete)

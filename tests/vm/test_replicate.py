@@ -9,6 +9,7 @@ The decisions (what to send from where, what pruning keeps) are unit-tested in
 tests/unit/test_chain.py, test_retention.py and test_autorepl.py.
 """
 import json
+import os
 import re
 import time
 
@@ -108,3 +109,49 @@ def test_replicate_sends_scheduled_snapshots_incrementally_to_a_replica(node, no
     assert node.vzzfs("replicate").returncode == 0
     assert "vzzfs replicate" not in node.vzzfs("check").stdout
     assert node.vzctl.umount(101).rc == 0
+
+
+def test_replicate_sends_only_a_zvol_its_ct_owns(node, node2, tmp_path, monkeypatch):
+    """Issue 29, 1: a conf naming another CT's zvol (VZZFS_DATASET) made replicate send
+    CT 104's data under CT 103's id and mark 104's snapshot replicated."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    keep = 'VZZFS_SNAPSHOT_KEEP="hourly=1"\n'
+    ds104 = node.make_ct(104, extra_conf=keep)
+    for ctid in (103, 105):  # 105 has its own zvol at ROOT/ct/105 too
+        node.make_ct(ctid, extra_conf=keep + 'VZZFS_DATASET="%s"\n' % ds104)
+    for ctid in (103, 104, 105):
+        node2.track(ctid)
+    append(node.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s --etc-dir %s receive"\n'
+           % (VZZFS, node2.etc))
+    scheduled(node, 104, "auto-a")
+    res = node.vzzfs("replicate")
+    assert res.returncode == 1 and "replicate failed for CT 103, 104, 105" in res.stdout, \
+        res.stdout
+    assert "claimed by the conf of CT" in res.stdout, res.stdout
+    for ctid in (103, 104, 105):
+        assert not zfs.exists(node2.dataset(ctid))
+    assert [r["replicated"] for r in snaps(node, 104)] == [False]
+
+    # two confs naming one zvol outside ROOT/ct: vzzfs list shows it once
+    zfs.ensure_filesystem("vz/elsewhere")
+    try:
+        other = node.make_ct(106, dataset="vz/elsewhere/106")
+        append(node.conffile(106), 'VZZFS_DATASET="%s"\n' % other)
+        append(node.conffile(107), 'VZZFS_DATASET="%s"\n' % other)
+        res = node.vzzfs("list", "-o", "ctid,dataset")
+        assert res.returncode == 0, res.stdout
+        assert [line.split()[1] for line in res.stdout.splitlines()[1:]].count(other) == 1, \
+            res.stdout
+    finally:
+        sh("zfs", "destroy", "-r", "vz/elsewhere", check=False)
+
+    for ctid in (103, 105):  # each CT back on its own zvol: 104 goes over
+        with open(node.conffile(ctid)) as f:
+            text = f.read()
+        with open(node.conffile(ctid), "w") as f:
+            f.write(text.replace('VZZFS_DATASET="%s"\n' % ds104, ""))
+    os.unlink(node.conffile(106))
+    os.unlink(node.conffile(107))
+    res = node.vzzfs("replicate", "104")
+    assert res.returncode == 0 and "CT 104: full send of auto-a done" in res.stdout, res.stdout
+    assert zfs.exists(node2.dataset(104)) and not zfs.exists(node2.dataset(103))
