@@ -142,11 +142,6 @@ def snapshot_dump(dumpdir, ctid, snap):
     return os.path.join(dumpdir, "Dump.%s.%s" % (ctid, snap))
 
 
-def is_snapshot_dump(path, ctid):
-    """Did vzzfs name this dump file (so it goes with its snapshot)?"""
-    return os.path.basename(path).startswith("Dump.%s." % ctid)
-
-
 def migrate_dump(dumpdir, ctid):
     """The dump `vzzfs migrate --online` carries to the peer."""
     return os.path.join(dumpdir, "Dump.%s.migrate" % ctid)

@@ -30,7 +30,7 @@ from ..base.fileio import create_new, fsync_dir, read_text, write_atomic
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
-from ..rules import backupchain, confimport
+from ..rules import backupchain, confimport, received
 from ..system import lock, zfs
 from ..container import claim
 from ..container.ct import Container
@@ -235,9 +235,13 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
     with Reverter() as undo:
         if not resumable:
             undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        zfs.receive(stream, incoming, resumable=resumable)
+        zfs.receive(stream, incoming, resumable=resumable,
+                    **_receive_options(ct, header, new=True))
         undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        _forget_received_state(incoming)
+        if zfs.get(incoming, "type").get("type") != "volume":
+            raise StreamError("the stream holds no zvol", "give a backup written by vzzfs "
+                              "backup or vzzfs send", ctid=ct.ctid)
+        _forget_received_state(incoming, header)
         old = None
         if zfs.exists(ct.dataset):
             old = staging(ct, names.REPLACED)
@@ -261,6 +265,16 @@ SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_R
 SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
 
 
+def _receive_options(ct, header, new):
+    """zfs.receive's exclude and override: no property of the stream's lands
+    (rules/received.py); a new zvol gets this node's settings."""
+    exclude, override = received.receive_options(
+        ct.ctid, new, {"compression": ct.settings.compression,
+                       "primarycache": ct.settings.primarycache, "dedup": ct.settings.dedup},
+        header.get("replica") is True)
+    return {"exclude": exclude, "override": override}
+
+
 def _received_props(ct, header):
     """What this node marks on a zvol it received: its CT, and whether it is a replica
     (a stream of vzzfs replicate says so; only ever a restriction on autosnap)."""
@@ -270,16 +284,21 @@ def _received_props(ct, header):
     return props
 
 
-def _forget_received_state(dataset, snapshot=None):
-    """Clear the sender's state that rode in on the stream (the snapshot's conf stays:
-    snapshot-switch imports it through the allow-list)."""
-    names = ["%s@%s" % (dataset, snapshot)] if snapshot else [
+def _forget_received_state(dataset, header, snapshot=None):
+    """Clear the sender's state that rode in on the stream, where zfs receive could
+    not be told to leave it out (rules/received.py): its snapshots' vzzfs keys (their
+    conf stays: snapshot-switch imports it through the allow-list) and user
+    properties of other names; and this node's own state about the zvol that the
+    stream makes untrue (a replica mark, unless it is vzzfs replicate's)."""
+    snaps = ["%s@%s" % (dataset, snapshot)] if snapshot else [
         r["name"] for r in zfs.list_datasets(dataset, ["name"], types="snapshot")]
-    for prop in SENDER_DATASET_PROPS:
+    keep = (names.PROP_REPLICA,) if header.get("replica") is True else ()
+    for prop in [p for p in SENDER_DATASET_PROPS if p not in keep] + \
+            received.received_user_props(zfs.sources(dataset)):
         zfs.zfs("inherit", prop, dataset, name=dataset)
     for prop in SENDER_SNAPSHOT_PROPS:
-        if names:
-            zfs.zfs("inherit", prop, *names, name=dataset)
+        if snaps:
+            zfs.zfs("inherit", prop, *snaps, name=dataset)
 
 
 def staging(ct, what):
@@ -328,8 +347,9 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
     with Reverter() as undo:
         # -F: roll back to the base first, as backupchain.incremental_refusal allowed (nothing
         # newer there, or --force); ZFS keeps it all if the stream turns out broken
-        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming)
-        _forget_received_state(ct.dataset, header["snapshot"])
+        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
+                    **_receive_options(ct, header, new=False))
+        _forget_received_state(ct.dataset, header, header["snapshot"])
         zfs.set_props(ct.dataset, _received_props(ct, header))
         _write_conf(ct, header, undo)
         undo.commit()

@@ -288,13 +288,14 @@ def _delete(ct, name):
         raise StateError("snapshot %s is mounted at %s" % (name, _mounted_snapshot(ct, name)),
                          "vzzfs snapshot-umount %s %s" % (ct.ctid, name), ctid=ct.ctid)
     zfs.destroy(full_name(ct, name))
-    if row["dumpfile"] and _dump_named_by_vzzfs(ct, row["dumpfile"]):
+    if _dump_named_by_vzzfs(ct, row["dumpfile"], name):
         _remove_quietly(row["dumpfile"])
 
 
-def _dump_named_by_vzzfs(ct, dumpfile):
-    """Only dump files vzzfs named itself are removed with their snapshot."""
-    return names.is_snapshot_dump(dumpfile, ct.ctid)
+def _dump_named_by_vzzfs(ct, dumpfile, name):
+    """Only the dump file vzzfs names for snapshot ``name`` on this node is removed
+    with it: the property can come from a received stream (rules/received.py)."""
+    return bool(dumpfile) and dumpfile == dump_path(ct, name)
 
 
 # ---- switch ----
@@ -328,7 +329,7 @@ def _switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False)
                 e.problem += "; nothing was rolled back and the CT was started again"
         raise
     for r in reversed(newer):  # only now: their snapshots are gone with the rollback
-        if r["dumpfile"] and _dump_named_by_vzzfs(ct, r["dumpfile"]):
+        if _dump_named_by_vzzfs(ct, r["dumpfile"], r["name"]):
             _remove_quietly(r["dumpfile"])
     if not skip_config:
         _restore_conf(ct, name)
