@@ -99,6 +99,8 @@ def wire(monkeypatch):
     monkeypatch.setattr(transfer, "_pipe", pipe)
     monkeypatch.setattr(transfer.snapshots, "rows", lambda ct: [dict(r) for r in state["rows"]])
     monkeypatch.setattr(transfer.zfs, "zfs", zfs_cmd)
+    monkeypatch.setattr(transfer.zfs, "resume_token_target",
+                        lambda token: state.get("token_for", "vz/vzzfs/ct/101@auto-2"))
     monkeypatch.setattr(transfer.zfs.Hold, "add", lambda self, snaps: state["events"].append(
         ("hold", tuple(snaps), state["locked"])))
     monkeypatch.setattr(transfer.zfs.Hold, "release",
@@ -220,3 +222,64 @@ def test_send_scheduled_refuses_a_zvol_its_ct_does_not_own_before_asking_the_pee
     with pytest.raises(ConfigError):
         transfer.send(ct, ["peer"])
     assert asked == [] and not (tmp_path / "103.lck").exists()
+
+
+def test_a_resume_token_for_another_dataset_is_never_sent(wire):
+    """Issue 29, 3: zfs send -t sends whatever dataset the peer's token names."""
+    wire["rows"] = [srow("auto-1", 1), srow("auto-2", 2)]
+    wire["theirs"] = {"auto-1": "g1"}
+    wire["token"] = "1-abc-10-789c"
+    for target in ("vz/vzzfs/ct/104@auto-9", None):
+        wire["token_for"] = target
+        for send in (transfer.send_scheduled, transfer.send):
+            with pytest.raises(StateError) as e:
+                send(FakeCt(), ["peer"])
+            assert "resume token" in e.value.problem and "zfs receive -A" in e.value.fix
+    assert not [e for e in wire["events"] if isinstance(e, tuple) and e[0] == "stream"]
+
+
+@pytest.mark.parametrize("answer", [
+    [], "x", {"snapshots": []}, {"snapshots": {"a": 5}}, {"snapshots": {"a/b": "1"}},
+    {"exists": "yes"}, {"resume_token": 7, "resume_into": "full"},
+    {"resume_token": "1-ab-c-d; rm -rf /", "resume_into": "full"},
+    {"resume_token": "1-ab-cd-ef", "resume_into": "elsewhere"},
+    {"resume_token": None, "resume_into": "full"}])
+def test_a_peer_answer_of_the_wrong_shape_is_a_stream_error(answer):
+    """Issue 29, 3 and 7: a wrong JSON type raised TypeError and ended the whole run."""
+    from vzzfs_hooks.base.errors import StreamError
+    from vzzfs_hooks.rules import peer
+    with pytest.raises(StreamError):
+        peer.status(answer)
+
+
+def test_a_peers_words_are_shown_as_one_printable_line():
+    from vzzfs_hooks.rules import peer
+    assert peer.printable("bad\x1b[2J\x07 thing\r\nrest") == "bad [2J thing rest"
+    assert peer.printable(b"\xff\x00x") == "\ufffd x"
+    assert len(peer.printable("y" * 5000)) == peer.MAX_SHOWN + 3
+    assert peer.status({"exists": True, "conf": True, "snapshots": {"auto-1": "123"},
+                        "resume_token": "1-ab-cd-ef", "resume_into": "increment",
+                        "ctid": "101"})["snapshots"] == {"auto-1": "123"}
+
+
+def test_one_ct_failing_unexpectedly_never_stops_the_run(monkeypatch, tmp_path):
+    """Issue 29, 7: a TypeError for one CT left later CTs untried and no replicate.json."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path))
+    listed = [{"ctid": c, "status": "stopped"} for c in ("101", "102", "103")]
+    monkeypatch.setattr(outcomes.listing, "rows", lambda node, only=None: listed)
+    monkeypatch.setattr(outcomes, "Container", lambda ctid, node: FakeCt(ctid))
+    monkeypatch.setattr(replicate.autosnap, "is_replica", lambda ct: False)
+    sent = []
+
+    def send(ct, argv):
+        if ct.ctid == "101":
+            raise TypeError("string indices must be integers")
+        if ct.ctid == "102":
+            raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+        sent.append(ct.ctid)
+    monkeypatch.setattr(replicate.transfer, "send_scheduled", send)
+    results = replicate.run_all(FakeNode("ssh node2 vzzfs receive"))
+    assert sent == ["103"]
+    assert [(c, line.split(":")[0:2]) for c, _, line in results if line] == [
+        ("101", ["CT 101", " unexpected TypeError"]), ("102", ["CT 102", " unexpected ValueError"])]
+    assert [c for c, _, _ in replicate.failures()] == ["101", "102"]

@@ -11,7 +11,7 @@ import os
 import time
 
 from ..base import log
-from ..base.errors import VzzfsError
+from ..base.errors import Interrupted, VzzfsError
 from ..base.fileio import write_atomic
 from ..container.ct import Container
 from ..verbs import listing
@@ -64,21 +64,39 @@ def failures(filename):
     return found
 
 
+def failure_line(ctid, error):
+    """The one line a CT's failure is logged and recorded as: a VzzfsError's own, or
+    for anything else (a bug, or input nothing checked) its type and text."""
+    if isinstance(error, VzzfsError):
+        return error.line() if error.ctid is not None else "CT %s: %s" % (ctid, error.line())
+    return " ".join(("CT %s: unexpected %s: %s (report this as a vzzfs bug)"
+                     % (ctid, type(error).__name__, error)).split())
+
+
 def run_each(node, only, filename, work):
     """``work(ct)`` for every vzzfs CT on ``node`` (or the CTIDs in ``only``); a CT's
-    error is logged and kept, never stops the others. Records the outcomes in
-    ``filename`` and returns them: [(ctid, work's result, error line or None)]."""
+    failure, whatever it is, is logged and kept and never stops the others. Records
+    the outcomes in ``filename`` and returns them: [(ctid, work's result, error line
+    or None)]. An interruption (Ctrl-C, SIGTERM) ends the run, the outcomes so far
+    recorded."""
     results = []
-    for row in listing.rows(node, only):
-        if row["status"] in ("orphan", "zvol missing"):
-            continue
-        ctid = row["ctid"]
-        try:
-            result = work(Container(ctid, node))
-        except VzzfsError as e:
-            log.error(e.line())
-            results.append((ctid, None, e.line()))
-            continue
-        results.append((ctid, result, None))
+    try:
+        for row in listing.rows(node, only):
+            if row["status"] in ("orphan", "zvol missing"):
+                continue
+            ctid = row["ctid"]
+            try:
+                result = work(Container(ctid, node))
+            except (Interrupted, KeyboardInterrupt):
+                raise
+            except Exception as e:  # one CT's trouble, whatever it is: the others go on
+                line = failure_line(ctid, e)
+                log.error(line)
+                results.append((ctid, None, line))
+                continue
+            results.append((ctid, result, None))
+    except (Interrupted, KeyboardInterrupt):
+        record(filename, results, True)  # the CTs not reached keep their last outcome
+        raise
     record(filename, results, only)
     return results

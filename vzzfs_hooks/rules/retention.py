@@ -66,7 +66,7 @@ def parse_policy(text, what="VZZFS_SNAPSHOT_KEEP"):
             raise ConfigError("%s=%r: %r is not PERIOD=COUNT" % (what, text, word), fix)
         if period in counts:
             raise ConfigError("%s=%r names %s twice" % (what, text, period), fix)
-        n = int(count)
+        n = int(count) if len(count.lstrip("0")) <= 9 else MAX_COUNT + 1  # bounded first
         if n > MAX_COUNT:
             raise ConfigError("%s=%r: %s=%d is more than %d" % (what, text, period, n,
                                                                 MAX_COUNT), fix)

@@ -26,7 +26,7 @@ import subprocess
 from ..base import log, names, runner
 from ..base.errors import Interrupted, StateError, UsageError, VzzfsError
 from ..base.fileio import create_new
-from ..rules import backupchain
+from ..rules import backupchain, peer
 from ..system import lock, vzctl, zfs
 from ..container.ct import Container
 from . import backup, lifecycle, snapshots
@@ -73,17 +73,32 @@ def receive(node, stream, ctid=None, force=False, limits=None):
 
 # ---- the sending side ----
 
+STATUS_TIMEOUT = 120  # seconds the other side has to answer --status
+
+
 def _remote_status(argv, ctid):
-    res = runner.run(argv + ["--status", ctid], check=False)
+    """The other side's vzzfs receive --status, checked (rules/peer.py); a peer that
+    does not answer within STATUS_TIMEOUT is a failure, not a wait."""
+    res = runner.run(argv + ["--status", ctid], check=False, timeout=STATUS_TIMEOUT)
     if res.returncode != 0:
-        raise VzzfsError("asking the other side failed: %s" % (res.stderr.strip().splitlines()
-                                                               or ["exit %d" % res.returncode])[-1],
+        said = [l for l in res.stderr.splitlines() if l.strip()]
+        raise VzzfsError("asking the other side failed: %s"
+                         % peer.printable(said[-1] if said else "exit %d" % res.returncode),
                          "check the --to command: %s --status %s" % (" ".join(argv), ctid))
     try:
-        return json.loads(res.stdout)
+        answer = json.loads(res.stdout)
     except ValueError:
         raise VzzfsError("the other side did not answer with vzzfs receive's status",
                          "the --to command must end in 'vzzfs receive'")
+    return peer.status(answer)
+
+
+def _resumable(ct, token):
+    """Raise unless the other side's resume token resumes a stream of this CT's zvol
+    (zfs send -t sends whatever it names)."""
+    refusal = peer.token_refusal(zfs.resume_token_target(token), ct.dataset)
+    if refusal:
+        raise StateError(refusal[0], refusal[1], ctid=ct.ctid)
 
 
 def _common_base(ct, remote):
@@ -114,6 +129,7 @@ def _send(ct, to_argv, status=None):
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
             remote = _remote_status(to_argv, ct.ctid)
             if remote.get("resume_token"):
+                _resumable(ct, remote["resume_token"])
                 return _pipe(ct, to_argv, None, None, remote["resume_token"],
                              remote["resume_into"])
             base = _common_base(ct, remote)
@@ -152,6 +168,7 @@ def send_scheduled(ct, to_argv):
         with lock.ct_lock(ct, "vzzfs replicate"):
             remote = _remote_status(to_argv, ct.ctid)
             if remote.get("resume_token"):
+                _resumable(ct, remote["resume_token"])
                 result = _pipe(ct, to_argv, None, None, remote["resume_token"],
                                remote["resume_into"], replica=True)
                 _mark_replicated(ct, to_argv)
@@ -202,13 +219,14 @@ def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, re
             runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
             raise
         out = runner.finish(proc)
-        raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
-                                                      else "the receiver went away"),
+        raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, peer.printable(
+            out.splitlines()[-1]) if out else "the receiver went away"),
                          "run %s again: it resumes where it stopped" % verb)
     out = runner.finish(proc)
     if proc.returncode != 0:
-        raise VzzfsError("the receiving side failed: %s" % (out.splitlines()[-1] if out
-                                                           else "exit %d" % proc.returncode),
+        raise VzzfsError("the receiving side failed: %s" % (peer.printable(out.splitlines()[-1])
+                                                           if out else
+                                                           "exit %d" % proc.returncode),
                          "fix that there, then run %s again" % verb)
     return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": sent}
 
