@@ -283,3 +283,26 @@ def test_one_ct_failing_unexpectedly_never_stops_the_run(monkeypatch, tmp_path):
     assert [(c, line.split(":")[0:2]) for c, _, line in results if line] == [
         ("101", ["CT 101", " unexpected TypeError"]), ("102", ["CT 102", " unexpected ValueError"])]
     assert [c for c, _, _ in replicate.failures()] == ["101", "102"]
+
+
+def test_two_runs_at_once_keep_both_outcomes(monkeypatch, tmp_path):
+    """Issue 29, 9: record() read, changed and wrote the JSON without a lock."""
+    import threading
+    import time as time_
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path))
+    real = outcomes._read
+
+    def slow(filename):
+        state = real(filename)
+        time_.sleep(0.3)  # the other run reads meanwhile, without the lock
+        return state
+    monkeypatch.setattr(outcomes, "_read", slow)
+    runs = [threading.Thread(target=outcomes.record, args=(
+        "replicate.json", [(ctid, None, "CT %s: failed" % ctid)], [ctid]))
+        for ctid in ("101", "102")]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    monkeypatch.setattr(outcomes, "_read", real)
+    assert [c for c, _, _ in outcomes.failures("replicate.json")] == ["101", "102"]

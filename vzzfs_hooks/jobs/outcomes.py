@@ -6,6 +6,7 @@ run failed is reported by `vzzfs check` until a run succeeds. An unreadable file
 reads as no failures: it only ever adds warnings.
 """
 
+import fcntl
 import json
 import os
 import time
@@ -37,19 +38,24 @@ def record(filename, results, only):
     None)]: a result None without an error means the job does not apply to the CT (it
     is dropped). Without ``only`` (a run over all CTs), CTs not in ``results`` are gone
     and dropped too."""
-    state = _read(filename)
-    cts = state.get("cts") if isinstance(state.get("cts"), dict) else {}
-    if not only:
-        cts = {}
-    now = int(time.time())
-    for ctid, result, error in results:
-        if result is None and error is None:
-            cts.pop(ctid, None)
-        else:
-            cts[ctid] = {"time": now, "error": error}
     target = path(filename)
     os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-    write_atomic(target, json.dumps({"cts": cts}, indent=1, sort_keys=True) + "\n", 0o644)
+    # two runs at once (the timer's and an operator's) read, change and write the same
+    # file: one at a time, or one of them loses the other's outcome
+    with open(target + ".lock", "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        state = _read(filename)
+        cts = state.get("cts") if isinstance(state.get("cts"), dict) else {}
+        if not only:
+            cts = {}
+        now = int(time.time())
+        for ctid, result, error in results:
+            if result is None and error is None:
+                cts.pop(ctid, None)
+            else:
+                cts[ctid] = {"time": now, "error": error}
+        write_atomic(target, json.dumps({"cts": cts}, indent=1, sort_keys=True) + "\n",
+                     0o644)
 
 
 def failures(filename):
