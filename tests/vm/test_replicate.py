@@ -11,6 +11,7 @@ tests/unit/test_chain.py, test_retention.py and test_autorepl.py.
 import json
 import os
 import re
+import subprocess
 import time
 
 from conftest import sh
@@ -155,3 +156,41 @@ def test_replicate_sends_only_a_zvol_its_ct_owns(node, node2, tmp_path, monkeypa
     res = node.vzzfs("replicate", "104")
     assert res.returncode == 0 and "CT 104: full send of auto-a done" in res.stdout, res.stdout
     assert zfs.exists(node2.dataset(104)) and not zfs.exists(node2.dataset(103))
+
+
+def test_a_replication_peer_in_replica_mode_takes_only_replicates_increments(
+        node, node2, tmp_path, monkeypatch):
+    """Issue 29, 3: replication needed VZZFS_RECEIVE_OVERWRITE=yes, which also honoured a
+    sender's --force. With =replica the peer takes new CTs and vzzfs replicate's
+    increments onto its replicas, and refuses a --force and any other CT."""
+    from test_trust import forced_command
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    ssh = forced_command(tmp_path, node2.etc)
+    node.make_ct(101, extra_conf='VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    node.make_ct(102)
+    node2.make_ct(102, files={"root/keep": "theirs"})
+    node2.track(101)
+    append(node2.etc + "/vzzfs.conf", 'VZZFS_RECEIVE_OVERWRITE="replica"\n')
+    append(node.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s vzzfs receive"\n' % ssh)
+    scheduled(node, 101, "auto-a")
+    res = node.vzzfs("replicate", "101")
+    assert res.returncode == 0 and "full send of auto-a" in res.stdout, res.stdout
+    scheduled(node, 101, "auto-b")
+    res = node.vzzfs("replicate", "101")
+    assert res.returncode == 0 and "incremental send of auto-b" in res.stdout, res.stdout
+    before = [r["name"] for r in snaps(node2, 101)]
+    # vzzfs send's increment (no replicate stream), and a full backup piped with --force
+    # onto the replica or onto CT 102, which is no replica: the receiver refuses each
+    res = node.vzzfs("send", "101", "--to", "%s vzzfs receive" % ssh)
+    assert res.returncode != 0 and "no replica" in res.stdout, res.stdout
+    full = str(tmp_path / "full")
+    assert node.vzzfs("backup", "101", "--to", full).returncode == 0
+    for words in (["--force"], ["--ctid", "102", "--force"], ["--ctid", "102"]):
+        with open(full, "rb") as f:
+            res = subprocess.run([ssh, "vzzfs", "receive"] + words, stdin=f,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 universal_newlines=True)
+        assert res.returncode != 0, (words, res.stdout)
+    assert [r["name"] for r in snaps(node2, 101)] == before
+    assert zfs.get(node2.dataset(101), names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"
+    assert not [r for r in zfs.list_datasets(node2.dataset(102), ["name"], "snapshot")]

@@ -204,8 +204,12 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
     # would resolve to another one; the stream's own CTID is checked alike
     ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"]), node)
     if limits is not None:
-        limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
-        force = force and limits.overwrite
+        exists = zfs.exists(ct.dataset)
+        increment = bool(header["base"]) or header.get("resume_into") == "increment"
+        onto_replica = (exists and increment and header.get("replica") is True and zfs.get(
+            ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes")
+        limits.check(ct.ctid, ct.has_conf or exists, onto_replica)
+        force = limits.force(force)
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":
