@@ -53,7 +53,7 @@ _vzzfs() {
         backup) opts="--to --incremental --retain" ;;
         restore) opts="--ctid --force" ;;
         send) opts="--to" ;;
-        receive) opts="--ctid --force --status --forced-command" ;;
+        receive) opts="--ctid --force --status --abort --forced-command" ;;
         migrate) opts="--online" ;;
         install-hooks) opts="--confdir --hookdir" ;;
         uninstall-hooks) opts="--confdir --force" ;;

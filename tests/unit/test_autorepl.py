@@ -82,6 +82,8 @@ def wire(monkeypatch):
 
     def pipe(ct, argv, snap, base, token=None, resume_into=None, header=None, replica=False):
         state["events"].append(("stream", snap, base, token, state["locked"]))
+        if token:  # the rest of the cut stream: the peer has its snapshot now
+            snap, state["token"] = state.get("token_for", "vz/vzzfs/ct/101@auto-2"), None
         for n in (snap, base):
             if n:
                 name = n.split("@")[1]
@@ -89,16 +91,22 @@ def wire(monkeypatch):
         return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": 1}
 
     def zfs_cmd(*args, **kw):
-        state["marked"].append(args[-1].split("@")[1])
+        verb, name = args[0], args[-1].split("@")[1]
+        prop = args[1].split("=")[0]
+        key = {names.PROP_REPLICATED: "replicated", names.PROP_INFLIGHT: "inflight"}[prop]
+        if verb == "set" and key == "replicated":
+            state["marked"].append(name)
         for r in state["rows"]:
-            if r["name"] == args[-1].split("@")[1]:
-                r["replicated"] = True
+            if r["name"] == name:
+                r[key] = verb == "set"
 
     monkeypatch.setattr(transfer.lock, "ct_lock", ct_lock)
     monkeypatch.setattr(transfer, "_remote_status", remote_status)
     monkeypatch.setattr(transfer, "_pipe", pipe)
     monkeypatch.setattr(transfer.snapshots, "rows", lambda ct: [dict(r) for r in state["rows"]])
     monkeypatch.setattr(transfer.zfs, "zfs", zfs_cmd)
+    monkeypatch.setattr(transfer.zfs, "exists", lambda name: name.split("@")[-1] in [
+        r["name"] for r in state["rows"]])
     monkeypatch.setattr(transfer.zfs, "resume_token_target",
                         lambda token: state.get("token_for", "vz/vzzfs/ct/101@auto-2"))
     monkeypatch.setattr(transfer.zfs.Hold, "add", lambda self, snaps: state["events"].append(
@@ -125,6 +133,7 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
                               ("stream", ds + "auto-1", None, None, False), "lock", "unlock",
                               "release"]
     assert wire["marked"] == ["auto-1"]
+    assert not [r for r in wire["rows"] if r.get("inflight")]  # the peer has it
 
     wire["events"][:] = []
     assert transfer.send_scheduled(FakeCt(), ["peer"]) is None  # a rerun sends nothing
@@ -137,14 +146,65 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
     assert wire["marked"] == ["auto-1", "auto-3"]
 
 
-def test_a_cut_stream_is_finished_under_the_lock_then_marked(wire):
+def test_a_cut_stream_is_finished_outside_the_lock_then_marked(wire):
+    """Issue 29, 5: a resumed stream ran entirely under the CT's lock, so vzctl start,
+    stop and set of that CT failed for as long as the peer took."""
     wire["rows"] = [srow("auto-1", 1), srow("auto-2", 2)]
     wire["theirs"] = {"auto-1": "g1"}
     wire["token"] = "1-abc"
     done = transfer.send_scheduled(FakeCt(), ["peer"])
     assert done["resumed"]
-    assert ("stream", None, None, "1-abc", True) in wire["events"]
-    assert wire["marked"] == ["auto-1"]
+    assert ("stream", None, None, "1-abc", False) in wire["events"]
+    assert ("hold", ("vz/vzzfs/ct/101@auto-2",), True) in wire["events"]
+    assert wire["marked"] == ["auto-2"]
+
+
+def test_the_snapshot_in_flight_is_kept_by_pruning_until_the_peer_has_it(wire):
+    """Issue 29, 6: retention kept only the newest marked snapshot and the hold went
+    with a cut stream, so pruning destroyed the resume target."""
+    from vzzfs_hooks.rules import retention
+
+    def cut(*args, **kw):
+        wire["events"].append(("stream", args[2], args[3], None, wire["locked"]))
+        raise transfer.VzzfsError("sending CT 101 failed: the receiver went away")
+    wire["rows"] = [srow("auto-1", 1)]
+    assert transfer.send_scheduled(FakeCt(), ["peer"])
+    wire["rows"] += [srow("auto-2", 2), srow("auto-3", 3)]
+    transfer._pipe, real = cut, transfer._pipe
+    try:
+        with pytest.raises(transfer.VzzfsError):
+            transfer.send_scheduled(FakeCt(), ["peer"])
+    finally:
+        transfer._pipe = real
+    assert [r["name"] for r in wire["rows"] if r.get("inflight")] == ["auto-3"]
+    rows = [dict(r, created=1000 + r["txg"]) for r in wire["rows"]]
+    rows.append(dict(srow("auto-4", 4), created=1004))
+    # hourly=1 in one hour keeps the hour's first and the newest: auto-3 stays anyway
+    assert retention.prune(rows, retention.parse_policy("hourly=1"), 2000) == ["auto-2"]
+
+
+def test_a_stale_token_is_aborted_and_the_newest_common_snapshot_is_the_base(wire,
+                                                                             monkeypatch):
+    """Issue 29, 6: every later run retried zfs send -t for a snapshot that was gone, and
+    nothing ran zfs receive -A."""
+    wire["rows"] = [srow("auto-1", 1), srow("auto-5", 5)]
+    wire["theirs"] = {"auto-1": "g1"}
+    wire["token"] = "1-abc"
+    wire["token_for"] = "vz/vzzfs/ct/101@auto-3"  # pruned here by hand meanwhile
+    aborted = []
+
+    def abort(argv, ctid):
+        aborted.append(ctid)
+        wire["token"] = None
+        return {"exists": True, "conf": True, "snapshots": dict(wire["theirs"]),
+                "resume_token": None, "resume_into": None}
+    monkeypatch.setattr(transfer, "_remote_abort", abort)
+    done = transfer.send_scheduled(FakeCt(), ["peer"])
+    assert aborted == ["101"]
+    assert (done["snapshot"], done["base"]) == ("vz/vzzfs/ct/101@auto-5",
+                                                "vz/vzzfs/ct/101@auto-1")
+    assert not [e for e in wire["events"] if isinstance(e, tuple) and e[0] == "stream"
+                and e[3]]
 
 
 def test_a_peer_with_an_unrelated_ct_is_refused(wire):
@@ -208,8 +268,9 @@ def test_check_says_a_stalled_replica_waits_for_the_other_node(monkeypatch):
 def test_send_scheduled_refuses_a_zvol_its_ct_does_not_own_before_asking_the_peer(
         monkeypatch, tmp_path):
     """Issue 29, 1: CT 103 whose conf names CT 104's zvol sent 104's data as 103's."""
-    asked = []
-    monkeypatch.setattr(transfer, "_remote_status", lambda argv, ctid: asked.append(ctid))
+    monkeypatch.setattr(transfer, "_remote_status", lambda argv, ctid: {
+        "exists": False, "conf": False, "snapshots": {}, "resume_token": None,
+        "resume_into": None})
     ct = FakeCt("103")
     ct.lockdir = str(tmp_path)
     ct.dataset = "vz/vzzfs/ct/104"
@@ -217,11 +278,13 @@ def test_send_scheduled_refuses_a_zvol_its_ct_does_not_own_before_asking_the_pee
     def require_claim():
         raise ConfigError("refusing to touch vz/vzzfs/ct/104: it is not this CT's", "fix")
     ct.require_claim = require_claim
+    streamed = []
+    monkeypatch.setattr(transfer, "_pipe", lambda *a, **kw: streamed.append(a))
     with pytest.raises(ConfigError):
         transfer.send_scheduled(ct, ["peer"])
     with pytest.raises(ConfigError):
         transfer.send(ct, ["peer"])
-    assert asked == [] and not (tmp_path / "103.lck").exists()
+    assert streamed == [] and not (tmp_path / "103.lck").exists()
 
 
 def test_a_resume_token_for_another_dataset_is_never_sent(wire):

@@ -28,9 +28,10 @@ def test_limits():
 
 
 @pytest.mark.parametrize("text,want", [
-    ("vzzfs receive", (None, None, False)),
-    ("/usr/bin/vzzfs receive --status 101", ("101", None, False)),
-    ("vzzfs receive --ctid 1001 --force", (None, "1001", True)),
+    ("vzzfs receive", (None, None, False, None)),
+    ("/usr/bin/vzzfs receive --status 101", ("101", None, False, None)),
+    ("vzzfs receive --ctid 1001 --force", (None, "1001", True, None)),
+    ("vzzfs receive --abort 1001", (None, None, False, "1001")),
 ])
 def test_allowed_commands(text, want):
     assert forced.parse_original_command(text) == want

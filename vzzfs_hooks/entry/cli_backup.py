@@ -120,12 +120,20 @@ def cmd_receive(args):
     if args.status:
         print(json.dumps(transfer.status(_node(args), args.status)))
         return
+    if args.abort:
+        _aborted(args.abort, transfer.abort(_node(args), args.abort))
+        return
     _restored(transfer.receive(_node(args), sys.stdin.buffer, args.ctid, args.force))
+
+
+def _aborted(ctid, done):
+    print("CT %s: %s" % (ctid, "cut stream discarded: %s" % ", ".join(done) if done
+                         else "no cut stream to discard"))
 
 
 def _receive_forced(args):
     """Behind an ssh forced command: the sender's command line is only a request."""
-    if args.status or args.ctid or args.force:
+    if args.status or args.ctid or args.force or args.abort:
         raise UsageError("--forced-command takes the sender's options from "
                          "SSH_ORIGINAL_COMMAND, not its own",
                          "in authorized_keys: command=\"vzzfs receive --forced-command\"")
@@ -133,11 +141,15 @@ def _receive_forced(args):
     from ..verbs import transfer
     node = _node(args)
     limits = forced.Limits.from_node(node)
-    status, ctid, force = forced.parse_original_command(os.environ.get("SSH_ORIGINAL_COMMAND"))
-    if status or ctid:  # refused before a byte of the stream is read
-        limits.check_ctid(check_ctid(status or ctid))
+    status, ctid, force, abort = forced.parse_original_command(
+        os.environ.get("SSH_ORIGINAL_COMMAND"))
+    if status or ctid or abort:  # refused before a byte of the stream is read
+        limits.check_ctid(check_ctid(status or ctid or abort))
     if status:
         print(json.dumps(transfer.status(node, status)))
+        return
+    if abort:  # a cut stream's partial state only: never a CT's data
+        _aborted(abort, transfer.abort(node, abort))
         return
     _restored(transfer.receive(node, sys.stdin.buffer, ctid, force, limits))
 
@@ -187,6 +199,8 @@ def add_parsers(sub):
     s.add_argument("--ctid", help="receive as this CTID")
     s.add_argument("--force", action="store_true", help="replace an existing stopped CT")
     s.add_argument("--status", metavar="CTID", help="print what this node has of CTID (JSON)")
+    s.add_argument("--abort", metavar="CTID",
+                   help="discard a cut stream kept for CTID (zfs receive -A)")
     s.add_argument("--forced-command", action="store_true",
                    help="run as an ssh forced command: take the sender's options from "
                         "SSH_ORIGINAL_COMMAND, within VZZFS_RECEIVE_* limits")

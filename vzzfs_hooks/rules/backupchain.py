@@ -15,7 +15,7 @@ completed (its backup was killed) is pruned by the next --retain.
 """
 
 from ..base.errors import UsageError
-from ..base.names import KIND_AUTO, KIND_BACKUP, KIND_SEND
+from ..base.names import KIND_AUTO, KIND_BACKUP, KIND_SEND, PROP_INFLIGHT, PROP_REPLICATED
 
 
 def _backups(rows):
@@ -76,6 +76,29 @@ def replication_step(rows, theirs):
     if base is not None and base["txg"] >= newest["txg"]:
         return None
     return newest["name"], base["name"] if base else None
+
+
+def inflight_changes(rows, name):
+    """{(property, snapshot name): value, None to clear} that mark snapshot ``name`` in
+    flight to the replication peer, and no other: one cut stream at a time has a
+    resume target (a mark left by a stream since aborted goes)."""
+    changes = {(PROP_INFLIGHT, r["name"]): None for r in rows
+               if r.get("inflight") and r["name"] != name}
+    if not any(r["name"] == name and r.get("inflight") for r in rows):
+        changes[(PROP_INFLIGHT, name)] = "yes"
+    return changes
+
+
+def replicated_changes(rows, theirs):
+    """{(property, snapshot name): value, None to clear} once the peer answered with
+    ``theirs`` ({name: guid}): the newest snapshot it has is marked replicated (the
+    next increment's base, which pruning keeps), and those it has are no longer in
+    flight."""
+    shared = [r for r in rows if r["name"] in theirs and r.get("guid") == theirs[r["name"]]]
+    changes = {(PROP_INFLIGHT, r["name"]): None for r in shared if r.get("inflight")}
+    if shared and not shared[-1].get("replicated"):  # rows: oldest first
+        changes[(PROP_REPLICATED, shared[-1]["name"])] = "yes"
+    return changes
 
 
 def _mib(n):

@@ -5,7 +5,8 @@ In ~root/.ssh/authorized_keys of the receiving node (one line):
     command="/usr/bin/vzzfs receive --forced-command",restrict ssh-ed25519 AAAA... node1
 
 The sender's own command line (SSH_ORIGINAL_COMMAND) may only be `vzzfs receive`
-with --status CTID, --ctid CTID or --force; anything else is refused. This node
+with --status CTID, --ctid CTID, --force or --abort CTID (a cut stream discarded,
+never a CT's data); anything else is refused. This node
 decides the rest in vzzfs.conf: VZZFS_RECEIVE_OVERWRITE (no: new CTs only, so a
 sender can neither replace a CT nor apply increments to one; replica: also vzzfs
 replicate's increments onto the replicas it made, never a --force; yes: any) and
@@ -100,11 +101,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError("the sender's command is refused: %s" % message,
                          "a forced command runs only: vzzfs receive [--status CTID] "
-                         "[--ctid CTID] [--force]")
+                         "[--ctid CTID] [--force] [--abort CTID]")
 
 
 def parse_original_command(text):
-    """The sender's `vzzfs receive ...` as (status CTID, ctid, force); refuse the rest."""
+    """The sender's `vzzfs receive ...` as (status CTID, ctid, force, abort CTID); refuse
+    the rest."""
     try:
         argv = shlex.split(text or "")
     except ValueError:
@@ -112,10 +114,11 @@ def parse_original_command(text):
     if len(argv) < 2 or os.path.basename(argv[0]) != "vzzfs" or argv[1] != "receive":
         raise UsageError("the sender's command %r is refused" % (text or ""),
                          "a forced command runs only: vzzfs receive [--status CTID] "
-                         "[--ctid CTID] [--force]")
+                         "[--ctid CTID] [--force] [--abort CTID]")
     p = _Parser(prog="vzzfs receive", add_help=False)
     p.add_argument("--status")
     p.add_argument("--ctid")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--abort")
     args = p.parse_args(argv[2:])
-    return args.status, args.ctid, args.force
+    return args.status, args.ctid, args.force, args.abort

@@ -22,7 +22,7 @@ path this node gives it (snapshots.dump_path).
 """
 
 from ..base.names import (PROP_BACKUP, PROP_CONF, PROP_CONVERT, PROP_CTID, PROP_DUMP,
-                          PROP_GEOMETRY, PROP_KIND, PROP_ORIGIN_CT, PROP_REPLICA,
+                          PROP_GEOMETRY, PROP_INFLIGHT, PROP_KIND, PROP_ORIGIN_CT, PROP_REPLICA,
                           PROP_REPLICATED, PROP_ROLLED_BACK, PROP_SNAP_STATE, PROP_TEMPLATE)
 
 # every settable native property of a zvol in OpenZFS 2.1 that a stream can carry,
@@ -36,7 +36,7 @@ NODE_PROPS = ("compression", "primarycache", "dedup")
 # vzzfs's own keys: a stream never sets them (each is this node's word about its zvol)
 VZZFS_PROPS = (PROP_CTID, PROP_ORIGIN_CT, PROP_CONVERT, PROP_TEMPLATE, PROP_GEOMETRY,
                PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_CONF, PROP_BACKUP,
-               PROP_ROLLED_BACK, PROP_REPLICATED, PROP_REPLICA)
+               PROP_ROLLED_BACK, PROP_REPLICATED, PROP_REPLICA, PROP_INFLIGHT)
 
 
 def receive_options(ctid, new, node_values, replica):

@@ -147,15 +147,15 @@ def replication_base(rows):
 def prune(rows, policy, now):
     """Names of scheduled snapshots to destroy among snapshots.rows()-style dicts
     (name, created, kind, clones, holds, replicated). Only kind 'auto'; never a
-    clone's origin, a held snapshot (they still count as kept representatives), nor
-    the newest one the replication peer has (replication_base: the next increment
-    builds on it)."""
+    clone's origin, a held snapshot (they still count as kept representatives), one in
+    flight to the replication peer (a cut stream's resume target), nor the newest
+    one the peer has (replication_base: the next increment builds on it)."""
     auto = [r for r in rows if r["kind"] == KIND_AUTO]
     _, destroy = which_to_keep([(r["name"], r["created"]) for r in auto], policy, now)
     base = replication_base(rows)
     return [r["name"] for r in auto
             if r["name"] in destroy and not r["clones"] and not r.get("holds")
-            and r["name"] != base]
+            and not r.get("inflight") and r["name"] != base]
 
 
 def newest(rows):

@@ -511,6 +511,13 @@ def send(snap, out, base=None, what="sending", resume_token=None):
     return sent
 
 
+def receive_abort(target):
+    """Discard the partial state of a cut resumable receive into ``target`` (zfs
+    receive -A): a partial full stream's dataset goes, a received zvol stays as it was."""
+    check_dataset_name(target)
+    zfs("receive", "-A", target, name=target)
+
+
 def receive(src, target, force=False, resumable=False, exclude=(), override=None):
     """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``.
 

@@ -20,13 +20,15 @@ from ..conf import config, ctconf
 from ..rules import confimport
 from ..system import ext4, freezer, lock, mounts, vzctl, zfs, zvoldev
 from . import attach
-from ..base.names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_KIND, PROP_REPLICATED,
+from ..base.names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_INFLIGHT, PROP_KIND,
+                          PROP_REPLICATED,
                     PROP_ROLLED_BACK, PROP_SNAP_STATE, SNAPSHOT_PREFIX)
 from ..base.fileio import read_text, write_atomic
 from ..base.revert import Reverter
 
 LIST_PROPS = ("name", "creation", "createtxg", "guid", "used", "referenced", "clones",
-              "userrefs", PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_BACKUP, PROP_REPLICATED)
+              "userrefs", PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_BACKUP, PROP_REPLICATED,
+              PROP_INFLIGHT)
 _CONF_MAX = 8000
 SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
@@ -257,6 +259,7 @@ def rows(ct):
             "complete": _prop(row, PROP_BACKUP) == "complete",
             "holds": int(_prop(row, "userrefs") or 0),  # zfs holds: being streamed
             "replicated": _prop(row, PROP_REPLICATED) == "yes",  # the peer has it
+            "inflight": _prop(row, PROP_INFLIGHT) == "yes",  # being sent to the peer
         })
     found.sort(key=lambda r: r["txg"])
     for r in found:

@@ -65,6 +65,22 @@ def status(node, ctid):
     return result
 
 
+def abort(node, ctid):
+    """vzzfs receive --abort: discard what this node kept of a cut stream for CT ``ctid``
+    (zfs receive -A; a partial full stream goes, the CT's own data never does). Names
+    what was discarded."""
+    ct = Container(ctid, node)
+    done = []
+    with lock.ct_lock(ct, "vzzfs receive --abort"):
+        for target in (names.incoming_dataset(ct.settings.root, ct.ctid, names.RESTORING),
+                       ct.dataset):
+            if zfs.exists(target) and zfs.get(target, "receive_resume_token").get(
+                    "receive_resume_token"):
+                zfs.receive_abort(target)
+                done.append(target)
+    return done
+
+
 def receive(node, stream, ctid=None, force=False, limits=None):
     """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably;
     ``limits`` (forced.Limits) bound what the sender may do."""
@@ -123,15 +139,18 @@ def send(ct, to_argv):
 
 def _send(ct, to_argv, status=None):
     """``status``: the lock to take around the snapshot and the pruning; None when
-    the caller (migrate) holds the CT's lock already."""
+    the caller (migrate) holds the CT's lock already. The other side is asked, and a
+    cut stream finished, without the lock (a zfs hold keeps its snapshot)."""
     hold = zfs.Hold(backup.hold_tag())
     try:
+        remote = _remote_status(to_argv, ct.ctid)
+        if remote["resume_token"]:
+            _resumable(ct, remote["resume_token"])
+            with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
+                hold.add([zfs.resume_token_target(remote["resume_token"])])
+            return _pipe(ct, to_argv, None, None, remote["resume_token"],
+                         remote["resume_into"])
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
-            remote = _remote_status(to_argv, ct.ctid)
-            if remote.get("resume_token"):
-                _resumable(ct, remote["resume_token"])
-                return _pipe(ct, to_argv, None, None, remote["resume_token"],
-                             remote["resume_into"])
             base = _common_base(ct, remote)
             if base is None and remote.get("exists"):
                 raise StateError("the other side has a zvol for this CT that shares no "
@@ -153,6 +172,9 @@ def _send(ct, to_argv, status=None):
     return result
 
 
+REPLICATE = "vzzfs replicate"  # the lock's status while replicate chooses or marks
+
+
 def send_scheduled(ct, to_argv):
     """One run of vzzfs replicate for ``ct``: its newest scheduled (kind auto) snapshot
     to the `vzzfs receive` that ``to_argv`` runs, incremental from the newest snapshot
@@ -161,48 +183,95 @@ def send_scheduled(ct, to_argv):
     newest snapshot the peer has is marked replicated here, so autosnap's pruning
     keeps that base. Returns _pipe's dict, or None when the peer is up to date.
 
-    As vzzfs send: the lock covers the choice and the holds, not the stream; a cut
-    stream is finished (zfs send -t) under the lock."""
+    The CT's lock is held only to choose, hold and mark snapshots here: never while
+    the other side is asked or a stream runs, so vzctl can start, stop or set the CT
+    meanwhile (a zfs hold keeps the snapshots). The snapshot being sent is marked in
+    flight (names.PROP_INFLIGHT) until the peer has it, so autosnap's pruning keeps a
+    cut stream's resume target. A cut stream whose snapshot is gone here anyway is
+    aborted there, and the run sends from the newest snapshot both have, saying so."""
     hold = zfs.Hold(backup.hold_tag())
     try:
-        with lock.ct_lock(ct, "vzzfs replicate"):
-            remote = _remote_status(to_argv, ct.ctid)
-            if remote.get("resume_token"):
-                _resumable(ct, remote["resume_token"])
+        remote = _remote_status(to_argv, ct.ctid)
+        result = None
+        if remote["resume_token"]:
+            _resumable(ct, remote["resume_token"])
+            target = zfs.resume_token_target(remote["resume_token"])
+            with lock.ct_lock(ct, REPLICATE):
+                there = zfs.exists(target)
+                if there:
+                    hold.add([target])
+            if there:
                 result = _pipe(ct, to_argv, None, None, remote["resume_token"],
                                remote["resume_into"], replica=True)
-                _mark_replicated(ct, to_argv)
-                return result
-            rows = snapshots.rows(ct)
-            step = backupchain.replication_step(rows, remote.get("snapshots") or {})
-            if step is None:
-                _mark_replicated(ct, to_argv, remote)  # a run cut after its stream
-                return None
-            snap, base = (snapshots.full_name(ct, n) if n else None for n in step)
-            if base is None and (remote.get("exists") or remote.get("conf")):
-                raise StateError("the other side has a CT %s that shares no snapshot with "
-                                 "this one" % ct.ctid, "remove it there (vzzfs destroy %s), "
-                                 "or set VZZFS_REPLICATE=no in this CT's conf" % ct.ctid,
-                                 ctid=ct.ctid)
-            hold.add([snap, base])
-            header = backup.make_header(ct, snap, base, replica=True)
-        result = _pipe(ct, to_argv, snap, base, header=header, replica=True)
+            else:
+                log.warn("CT %s: the other side holds a cut stream of %s, which is gone "
+                         "here; aborting it there and sending from the newest snapshot both "
+                         "have" % (ct.ctid, target))
+                remote = _remote_abort(to_argv, ct.ctid)
+        if result is None:
+            with lock.ct_lock(ct, REPLICATE):
+                rows = snapshots.rows(ct)
+                step = backupchain.replication_step(rows, remote["snapshots"])
+                if step is None:
+                    _mark_replicated(ct, remote)  # a run cut after its stream
+                    return None
+                snap, base = (snapshots.full_name(ct, n) if n else None for n in step)
+                if base is None and (remote.get("exists") or remote.get("conf")):
+                    raise StateError("the other side has a CT %s that shares no snapshot "
+                                     "with this one" % ct.ctid, "remove it there (vzzfs "
+                                     "destroy %s), or set VZZFS_REPLICATE=no in this CT's "
+                                     "conf" % ct.ctid, ctid=ct.ctid)
+                hold.add([snap, base])
+                _mark_inflight(ct, rows, step[0])
+                header = backup.make_header(ct, snap, base, replica=True)
+            result = _pipe(ct, to_argv, snap, base, header=header, replica=True)
+        remote = _remote_status(to_argv, ct.ctid)
         # still held: autosnap cannot prune the snapshot just sent before it is marked
-        with lock.ct_lock(ct, "vzzfs replicate"):
-            _mark_replicated(ct, to_argv)
+        with lock.ct_lock(ct, REPLICATE):
+            _mark_replicated(ct, remote)
     finally:
         hold.release()
     return result
 
 
-def _mark_replicated(ct, to_argv, remote=None):
-    """Mark the newest snapshot the peer has (same name and guid) as replicated here."""
-    theirs = (remote or _remote_status(to_argv, ct.ctid)).get("snapshots") or {}
-    shared = [r for r in snapshots.rows(ct)
-              if r["name"] in theirs and r["guid"] == theirs[r["name"]]]
-    if shared and not shared[-1]["replicated"]:  # rows: oldest first
-        snap = snapshots.full_name(ct, shared[-1]["name"])
-        zfs.zfs("set", "%s=yes" % names.PROP_REPLICATED, snap, name=snap)
+def _remote_abort(to_argv, ctid):
+    """Have the other side abort its cut stream of CT ``ctid`` (zfs receive -A); its
+    status afterwards."""
+    res = runner.run(to_argv + ["--abort", ctid], check=False, timeout=STATUS_TIMEOUT)
+    if res.returncode != 0:
+        said = [l for l in (res.stdout + "\n" + res.stderr).splitlines() if l.strip()]
+        raise VzzfsError("the other side could not abort its cut stream: %s"
+                         % peer.printable(said[-1] if said else "exit %d" % res.returncode),
+                         "abort it there: zfs receive -A on its partial receive of CT %s"
+                         % ctid)
+    remote = _remote_status(to_argv, ctid)
+    if remote["resume_token"]:
+        raise VzzfsError("the other side still holds a cut stream after aborting it",
+                         "abort it there: zfs receive -A on its partial receive of CT %s"
+                         % ctid)
+    return remote
+
+
+def _set(ct, names_values):
+    """zfs set/inherit of user properties on this CT's snapshots: {(prop, name): value or
+    None (inherit)}."""
+    for (prop, name), value in sorted(names_values.items()):
+        snap = snapshots.full_name(ct, name)
+        if value is None:
+            zfs.zfs("inherit", prop, snap, name=snap)
+        else:
+            zfs.zfs("set", "%s=%s" % (prop, value), snap, name=snap)
+
+
+def _mark_inflight(ct, rows, name):
+    """Mark snapshot ``name`` as in flight to the peer, and only it."""
+    _set(ct, backupchain.inflight_changes(rows, name))
+
+
+def _mark_replicated(ct, remote):
+    """Mark the newest snapshot the peer has (same name and guid) as replicated here;
+    snapshots the peer has are no longer in flight."""
+    _set(ct, backupchain.replicated_changes(snapshots.rows(ct), remote.get("snapshots") or {}))
 
 
 def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, replica=False):
