@@ -10,7 +10,7 @@ import time
 
 from ..base.errors import ConfigError, VzzfsError
 from ..rules import iolimits, retention
-from ..system import zfs
+from ..system import units, zfs
 from ..container import claim
 from ..container.ct import Container
 from ..verbs import attach, convert, ctlimits, hookwire, listing, reconcile, snapshots
@@ -39,6 +39,12 @@ def run(node, private_top):
     unwired = sorted(a for a, s in wiring.items() if s != "vzzfs")
     found.append(("fail", "hooks not wired: %s (run vzzfs install-hooks)" % ", ".join(
         "vps." + a for a in unwired)) if unwired else ("ok", "hooks wired in %s" % node.conf_dir))
+    reconcile_unit = units.state(units.RECONCILE_PATH)
+    if reconcile_unit and units.not_watching(*reconcile_unit):
+        found.append(("warn", "%s is enabled but %s: a new DISKSPACE is not followed until "
+                              "it watches again (systemctl reset-failed %s; systemctl start %s)"
+                      % (units.RECONCILE_PATH, reconcile_unit[1] or "not active",
+                         units.RECONCILE_PATH, units.RECONCILE_PATH)))
     for row in listing.rows(node):
         try:
             found.extend(_ct_findings(node, row))
