@@ -280,6 +280,7 @@ def test_send_scheduled_refuses_a_zvol_its_ct_does_not_own_before_asking_the_pee
     ct.require_claim = require_claim
     streamed = []
     monkeypatch.setattr(transfer, "_pipe", lambda *a, **kw: streamed.append(a))
+    monkeypatch.setattr(transfer.snapshots, "preflush", lambda ct: None)
     with pytest.raises(ConfigError):
         transfer.send_scheduled(ct, ["peer"])
     with pytest.raises(ConfigError):

@@ -118,3 +118,19 @@ def test_the_claim_rule_runs_under_the_lock_once_taken(tmp_path):
         with lock.ct_lock(ct, "vzzfs replicate"):
             ran.append(1)
     assert ran == [] and not (tmp_path / "103.lck").exists()
+
+
+def test_the_lock_says_how_long_it_was_held(tmp_path):
+    """Issue 29, 10: the verbs report how long vzctl found the CT locked."""
+    import time
+
+    class CT(object):
+        lockdir = str(tmp_path)
+        ctid = "101"
+    assert not lock.holds(CT())
+    with lock.ct_lock(CT(), "outer"):
+        assert lock.holds(CT())
+        with lock.ct_lock(CT(), "inner"):
+            time.sleep(0.2)
+    assert not lock.holds(CT())
+    assert 0.2 <= lock.held_for["101"] < 5

@@ -49,10 +49,11 @@ def cmd_backup(args):
     else:
         done = backup.backup_to_file(ct, args.to, args.incremental, args.retain)
         out = sys.stdout
-    out.write("CT %s: %s backup of %s, %s written%s\n"
+    out.write("CT %s: %s backup of %s, %s written%s; the CT's lock held for %.2f s\n"
               % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
                  _mib(done["bytes"]),
-                 " (from %s)" % done["base"].split("@")[1] if done["base"] else ""))
+                 " (from %s)" % done["base"].split("@")[1] if done["base"] else "",
+                 done.get("locked") or 0))
 
 
 def _restored(done):

@@ -24,7 +24,8 @@ def cmd_snapshot(args):
            "frozen": "ext4 frozen for %.3f s" % done["window"],
            "suspended": "CT suspended for %.3f s" % done["window"]}[done["state"]]
     extra = ", memory dump %s" % done["dumpfile"] if done.get("dumpfile") else ""
-    print("CT %s: snapshot %s taken (%s%s)" % (ct.ctid, done["snapshot"], how, extra))
+    print("CT %s: snapshot %s taken (%s%s; its lock held for %.2f s)"
+          % (ct.ctid, done["snapshot"], how, extra, done["locked"] or 0))
 
 
 def cmd_snapshot_list(args):

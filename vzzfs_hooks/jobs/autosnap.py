@@ -52,6 +52,7 @@ def run_ct(ct, policy):
     {"taken": name or None, "pruned": [names], "skipped": [(name, why)]}."""
     ct.require_conf()
     done = {"taken": None, "pruned": [], "skipped": []}
+    snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
     with lock.ct_lock(ct, "vzzfs autosnap"):  # the claim rule runs under it
         now = time.time()
         rows = snapshots.rows(ct)
@@ -70,6 +71,7 @@ def run_ct(ct, policy):
                 done["skipped"].append((name, e.problem))
                 continue
             done["pruned"].append(name)
+    done["locked"] = lock.held_for.get(ct.ctid)
     return done
 
 
@@ -83,9 +85,9 @@ def run_all(node, only=None):
             for name, why in result["skipped"]:
                 log.warn("CT %s: scheduled snapshot %s stays: %s" % (ct.ctid, name, why))
             if result["taken"] or result["pruned"]:
-                log.info("CT %s: autosnap took %s, pruned %s"
+                log.info("CT %s: autosnap took %s, pruned %s; its lock held for %.2f s"
                          % (ct.ctid, result["taken"] or "none",
-                            ", ".join(result["pruned"]) or "none"))
+                            ", ".join(result["pruned"]) or "none", result["locked"] or 0))
         return result
     return outcomes.run_each(node, only, STATE_FILE, work)
 

@@ -91,6 +91,12 @@ def acquire_waiting(lockdir, ctid, status, wait):
 
 
 _held = {}  # lockfile -> how many ct_lock blocks of this process hold it
+held_for = {}  # CTID -> seconds this process last held its lock (outermost block)
+
+
+def holds(ct):
+    """Whether this process holds CT ``ct``'s lock now."""
+    return bool(_held.get(os.path.join(ct.lockdir, "%s.lck" % ct.ctid)))
 
 
 @contextlib.contextmanager
@@ -112,6 +118,7 @@ def ct_lock(ct, status, wait=0):
         return
     lockfile = acquire_waiting(ct.lockdir, ct.ctid, status, wait)
     _held[lockfile] = 1
+    taken = time.monotonic()
     try:
         check = getattr(ct, "require_claim", None)
         if check is not None:
@@ -120,3 +127,4 @@ def ct_lock(ct, status, wait=0):
     finally:
         del _held[lockfile]
         release(lockfile)
+        held_for[ct.ctid] = time.monotonic() - taken

@@ -121,6 +121,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
     hold = zfs.Hold(hold_tag())
     try:
         with Reverter() as undo:
+            snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
             with lock.ct_lock(ct, "vzzfs backup"):
                 base = None
                 if incremental:
@@ -149,7 +150,8 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
         hold.release()
     if retain:
         prune(ct, "vzzfs backup", lambda rows: backupchain.backups_to_prune(rows, retain))
-    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"]}
+    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"],
+            "locked": lock.held_for.get(ct.ctid)}
 
 
 def prune(ct, status, choose):

@@ -108,8 +108,29 @@ def dump_path(ct, name):
 
 def take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT):
     """Snapshot a CT's zvol consistently; returns a dict describing what was done."""
+    outermost = not lock.holds(ct)
+    if outermost:
+        preflush(ct)
     with lock.ct_lock(ct, "vzzfs snapshot"):
-        return _take(ct, name, suspend, dump, kind)
+        done = _take(ct, name, suspend, dump, kind)
+    done["locked"] = lock.held_for.get(ct.ctid) if outermost else None
+    return done
+
+
+def preflush(ct):
+    """Before the CT's lock is taken for a snapshot: write out what the CT wrote (its
+    ext4's dirty data, then the zvol's), so that the freeze and the flush under the
+    lock have little left to do. A running CT keeps writing meanwhile; those writes
+    are the freeze's. Nothing here is needed for consistency: only for how long
+    vzctl finds the CT locked (300 MB freshly written kept vzctl stop refused for
+    about 40 s in the test VM, the freeze writing it all under the lock)."""
+    if ct.private_mount() is not None:
+        try:
+            ext4.syncfs(ct.ve_private)
+        except OSError as e:
+            log.warn("CT %s: writing out %s before the snapshot failed (%s); the freeze "
+                     "does it" % (ct.ctid, ct.ve_private, e.strerror))
+    zvoldev.flush(ct.dataset)
 
 
 def delete(ct, name):

@@ -150,6 +150,8 @@ def _send(ct, to_argv, status=None):
                 hold.add([zfs.resume_token_target(remote["resume_token"])])
             return _pipe(ct, to_argv, None, None, remote["resume_token"],
                          remote["resume_into"])
+        if status:
+            snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
             base = _common_base(ct, remote)
             if base is None and remote.get("exists"):
