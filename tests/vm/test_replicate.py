@@ -118,13 +118,13 @@ def test_replicate_sends_only_a_zvol_its_ct_owns(node, node2, tmp_path, monkeypa
     monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
     keep = 'VZZFS_SNAPSHOT_KEEP="hourly=1"\n'
     ds104 = node.make_ct(104, extra_conf=keep)
+    scheduled(node, 104, "auto-a")
     for ctid in (103, 105):  # 105 has its own zvol at ROOT/ct/105 too
         node.make_ct(ctid, extra_conf=keep + 'VZZFS_DATASET="%s"\n' % ds104)
     for ctid in (103, 104, 105):
         node2.track(ctid)
     append(node.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s --etc-dir %s receive"\n'
            % (VZZFS, node2.etc))
-    scheduled(node, 104, "auto-a")
     res = node.vzzfs("replicate")
     assert res.returncode == 1 and "replicate failed for CT 103, 104, 105" in res.stdout, \
         res.stdout
@@ -194,3 +194,40 @@ def test_a_replication_peer_in_replica_mode_takes_only_replicates_increments(
     assert [r["name"] for r in snaps(node2, 101)] == before
     assert zfs.get(node2.dataset(101), names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"
     assert not [r for r in zfs.list_datasets(node2.dataset(102), ["name"], "snapshot")]
+
+
+def test_takeover_and_the_way_back_without_a_full_resend(node, node2, tmp_path, monkeypatch):
+    """What operators expect of replication (issue 29): the replica's node takes the CT
+    over (refused while the source still runs it), and the old source becomes its
+    replica again, incrementally from the newest snapshot both have."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    node.make_ct(101, extra_conf='VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    node2.track(101)
+    append(node.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s --etc-dir %s receive"\n'
+           % (VZZFS, node2.etc))
+    scheduled(node, 101, "auto-a")
+    assert node.vzzfs("replicate").returncode == 0
+    scheduled(node, 101, "auto-b")
+    assert node.vzzfs("replicate").returncode == 0
+
+    assert node.vzctl.start(101).rc == 0
+    res = node2.vzzfs("takeover", "101", "--peer", "env")  # env: runs node 1's vzctl
+    assert res.returncode == 7 and "still runs on the node" in res.stdout, res.stdout
+    assert zfs.get(node2.dataset(101), names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"
+    assert node.vzctl.stop(101).rc == 0  # written since auto-b by its start
+    res = node2.vzzfs("takeover", "101", "--peer", "env")
+    assert res.returncode == 0 and "taken over at snapshot auto-b" in res.stdout, res.stdout
+    assert zfs.get(node2.dataset(101), names.PROP_REPLICA)[names.PROP_REPLICA] is None
+    scheduled(node2, 101, "auto-c")  # the new source goes on
+
+    # the way back: node 1 becomes the replica, from auto-b, the newest common snapshot
+    res = node.vzzfs("demote", "101")
+    assert res.returncode == 7 and "--destroy-newer" in res.stdout, res.stdout
+    res = node.vzzfs("demote", "101", "--destroy-newer")
+    assert res.returncode == 0 and "replica from snapshot auto-b" in res.stdout, res.stdout
+    append(node2.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s --etc-dir %s receive"\n'
+           % (VZZFS, node.etc))
+    res = node2.vzzfs("replicate", "101")
+    assert res.returncode == 0 and "incremental send of auto-c" in res.stdout, res.stdout
+    assert guid(node.dataset(101) + "@auto-c") == guid(node2.dataset(101) + "@auto-c")
+    assert zfs.get(node.dataset(101), names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"

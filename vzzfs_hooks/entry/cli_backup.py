@@ -161,6 +161,30 @@ def cmd_receive_dump(args):
     print("CT %s: dump stored as %s" % (ct.ctid, transfer.receive_dump(ct, sys.stdin.buffer)))
 
 
+def cmd_takeover(args):
+    from ..rules import retention
+    from ..verbs import takeover, transfer
+    ct = _ct(args)
+    done = takeover.takeover(ct, transfer.command_argv(args.peer, "--peer") if args.peer
+                             else None)
+    print("CT %s: taken over at snapshot %s (%s old)%s; it is no replica any more: start it "
+          "with vzctl start %s" % (ct.ctid, done["snapshot"], retention.age_text(done["age"]),
+                                  "" if done["peer"] != "down" else
+                                  ", the node it came from says it is down", ct.ctid))
+
+
+def cmd_demote(args):
+    from ..jobs import replicate
+    from ..verbs import takeover
+    node = _node(args)
+    ct = owned(node, args.ctid)
+    done = takeover.demote(ct, replicate.target(node), args.destroy_newer)
+    print("CT %s: now a replica from snapshot %s%s; the node that took it over sends the "
+          "rest with vzzfs replicate" % (ct.ctid, done["base"], " (destroyed %s)"
+                                         % ", ".join(done["destroyed"]) if done["destroyed"]
+                                         else ""))
+
+
 def cmd_migrate(args):
     from ..verbs import transfer
     ct = _ct(args)
@@ -195,6 +219,21 @@ def add_parsers(sub):
                                          "VZZFS_REPLICATE_TO (the systemd timer runs it)")
     s.add_argument("ctids", nargs="*", metavar="CTID", help="default: every vzzfs CT")
     s.set_defaults(func=cmd_replicate)
+
+    s = sub.add_parser("takeover", help="make a replica of vzzfs replicate the CT (on the "
+                                        "replica's node, after losing the source)")
+    s.add_argument("ctid")
+    s.add_argument("--peer", metavar="COMMAND",
+                   help="runs commands on the source node, e.g. 'ssh root@node1': refused "
+                        "while the CT runs there")
+    s.set_defaults(func=cmd_takeover)
+
+    s = sub.add_parser("demote", help="make this node's CT the replica of the node that "
+                                      "took it over (VZZFS_REPLICATE_TO)")
+    s.add_argument("ctid")
+    s.add_argument("--destroy-newer", action="store_true",
+                   help="roll back past snapshots and writes the other node does not have")
+    s.set_defaults(func=cmd_demote)
 
     s = sub.add_parser("receive", help="the receiving end of vzzfs send (reads stdin)")
     s.add_argument("--ctid", help="receive as this CTID")

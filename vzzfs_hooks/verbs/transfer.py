@@ -109,6 +109,9 @@ def _remote_status(argv, ctid):
     return peer.status(answer)
 
 
+peer_status = _remote_status  # for takeover's demote: the same checked question
+
+
 def _resumable(ct, token):
     """Raise unless the other side's resume token resumes a stream of this CT's zvol
     (zfs send -t sends whatever it names)."""
