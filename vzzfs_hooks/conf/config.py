@@ -51,12 +51,16 @@ DEFAULTS = OrderedDict([
     # vzzfs replicate: yes (the default) sends this CT's scheduled snapshots to the
     # peer of VZZFS_REPLICATE_TO, no leaves it out; a CT's conf may set it
     ("VZZFS_REPLICATE", "yes"),
+    # node_exporter's textfile that vzzfs autosnap and replicate write after each run
+    # (vzzfs metrics); empty: none. Node-wide only (a CT's conf never picks a path)
+    ("VZZFS_METRICS_FILE", "/var/lib/vzzfs/vzzfs.prom"),
 ])
 
 # node-wide only: a CT's conf (written by tools, carried in backups) must not move the
 # CT's zvol out of VZZFS_ROOT's rule nor pick the program vzzfs runs as root
 NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND",
-             "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO")
+             "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO",
+             "VZZFS_METRICS_FILE")
 
 MOUNT_OPTS_RE = r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$"
 # options that would change what gets mounted, or break the CT (it needs its

@@ -89,11 +89,15 @@ def cmd_send(args):
 
 @_terminating
 def cmd_replicate(args):
-    from ..jobs import replicate
+    from ..jobs import monitor, replicate
     node = _node(args)
     only = [resolve_name(node, c) for c in args.ctids] or None
     failed = []
-    for ctid, result, error in replicate.run_all(node, only):
+    try:
+        results = replicate.run_all(node, only)
+    finally:
+        monitor.refresh(node)  # node_exporter's textfile, also after a failed run
+    for ctid, result, error in results:
         if error:
             failed.append(ctid)  # its line is already on stderr and in syslog
         elif result is None:

@@ -73,11 +73,15 @@ def cmd_snapshot_umount(args):
 
 
 def cmd_autosnap(args):
-    from ..jobs import autosnap
+    from ..jobs import autosnap, monitor
     node = Node(args.etc_dir)
     only = [resolve_name(node, c) for c in args.ctids] or None
     failed = []
-    for ctid, result, error in autosnap.run_all(node, only):
+    try:
+        results = autosnap.run_all(node, only)
+    finally:
+        monitor.refresh(node)  # node_exporter's textfile, also after a failed run
+    for ctid, result, error in results:
         if error:
             failed.append(ctid)  # its line is already on stderr and in syslog
         elif result is None:

@@ -58,6 +58,15 @@ def record(filename, results, only):
                      0o644)
 
 
+def last(filename):
+    """{ctid: (epoch, error line or None)}: each CT's last outcome."""
+    cts = _read(filename).get("cts")
+    if not isinstance(cts, dict):
+        return {}
+    return {ctid: (entry.get("time"), str(entry["error"]) if entry.get("error") else None)
+            for ctid, entry in cts.items() if isinstance(entry, dict)}
+
+
 def failures(filename):
     """[(ctid, epoch, error line)] of CTs whose last run failed."""
     cts = _read(filename).get("cts")
