@@ -231,3 +231,35 @@ def test_takeover_and_the_way_back_without_a_full_resend(node, node2, tmp_path, 
     assert res.returncode == 0 and "incremental send of auto-c" in res.stdout, res.stdout
     assert guid(node.dataset(101) + "@auto-c") == guid(node2.dataset(101) + "@auto-c")
     assert zfs.get(node.dataset(101), names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"
+
+
+def test_an_onboot_start_works_while_replicate_waits_for_a_silent_peer(node, tmp_path,
+                                                                       monkeypatch):
+    """Issue 29, 5: replicate held the CT's vzctl lock while it asked the peer, with no
+    timeout: a peer that never answers kept vzctl start of that CT failing ('Container
+    already locked', which the init script's ONBOOT start does not retry). Here the
+    ONBOOT sequence (vzctl start of each ONBOOT=yes CT) runs while replicate waits."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    node.make_ct(101, extra_conf='ONBOOT="yes"\nVZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    scheduled(node, 101, "auto-a")
+    asked = str(tmp_path / "asked")
+    peer = str(tmp_path / "silent-peer")
+    with open(peer, "w") as f:
+        f.write("#!/bin/sh\ntouch '%s'\nexec sleep 600\n" % asked)
+    os.chmod(peer, 0o755)
+    append(node.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s"\n' % peer)
+    job = subprocess.Popen([VZZFS, "--etc-dir", node.etc, "replicate"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True)
+    try:
+        deadline = time.time() + 120
+        while not os.path.exists(asked) and time.time() < deadline:
+            time.sleep(0.1)
+        assert os.path.exists(asked) and job.poll() is None
+        res = node.vzctl.start(101)  # what vzctl's init script runs for an ONBOOT CT
+        assert res.rc == 0, res
+        assert node.vzctl.is_running(101)
+        assert job.poll() is None  # still waiting for the peer, holding no lock
+    finally:
+        job.kill()
+        job.wait()
+    assert node.vzctl.stop(101).rc == 0
