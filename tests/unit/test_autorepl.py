@@ -370,3 +370,23 @@ def test_two_runs_at_once_keep_both_outcomes(monkeypatch, tmp_path):
         t.join()
     monkeypatch.setattr(outcomes, "_read", real)
     assert [c for c, _, _ in outcomes.failures("replicate.json")] == ["101", "102"]
+
+
+def test_a_receiver_that_stops_reading_is_ended_not_waited_for(monkeypatch):
+    """Issue 29, 5: bound every network wait; a stream into a peer that takes nothing
+    blocked the run for ever."""
+    import time as time_
+    monkeypatch.setattr(transfer, "STREAM_STALL", 1)
+
+    def send(snap, out, base=None, what="", resume_token=None):
+        for _ in range(64):  # 64 MiB: far more than a pipe holds
+            out.write(b"x" * (1 << 20))
+        out.flush()
+        return 64 << 20
+    monkeypatch.setattr(transfer.zfs, "send", send)
+    started = time_.monotonic()
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._pipe(FakeCt(), ["sleep", "60"], "vz/vzzfs/ct/101@a", None, header=b"h\n",
+                       replica=True)
+    assert "took nothing for 1 s" in e.value.problem
+    assert time_.monotonic() - started < 20

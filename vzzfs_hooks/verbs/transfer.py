@@ -22,6 +22,8 @@ import json
 import os
 import shlex
 import subprocess
+import threading
+import time
 
 from ..base import log, names, runner
 from ..base.errors import Interrupted, StateError, UsageError, VzzfsError
@@ -279,24 +281,63 @@ def _mark_replicated(ct, remote):
     _set(ct, backupchain.replicated_changes(snapshots.rows(ct), remote.get("snapshots") or {}))
 
 
+STREAM_STALL = 600  # seconds the other side may take no byte (or not exit) before it is cut
+
+
+class _Watched(object):
+    """The pipe into the other side, with the time of its last write: a watchdog thread
+    ends a receiver that stops reading (or never exits) after STREAM_STALL seconds,
+    instead of a run waiting on it forever."""
+
+    def __init__(self, proc, limit):
+        self.proc, self.limit = proc, limit
+        self.last = time.monotonic()
+        self.stalled = False
+        self.thread = threading.Thread(target=self._watch, name="stream-watchdog")
+        self.thread.daemon = True
+        self.thread.start()
+
+    def write(self, data):
+        n = self.proc.stdin.write(data)
+        self.last = time.monotonic()
+        return n
+
+    def flush(self):
+        self.proc.stdin.flush()
+        self.last = time.monotonic()
+
+    def _watch(self):
+        while self.proc.poll() is None:
+            if time.monotonic() - self.last > self.limit:
+                self.stalled = True
+                self.proc.kill()  # a blocked write then fails: EPIPE
+                return
+            time.sleep(min(5.0, self.limit / 4.0))
+
+
 def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, replica=False):
     verb = "vzzfs replicate" if replica else "vzzfs send"
     proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
+    watched = _Watched(proc, STREAM_STALL)
     try:
         if token:
             header = backup.resume_header(ct, token, resume_into, replica)
-        proc.stdin.write(header)
-        sent = zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid, resume_token=token)
+        watched.write(header)
+        sent = zfs.send(snap, watched, base, "CT %s: send" % ct.ctid, resume_token=token)
     except BaseException as e:
         if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
             runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
             raise
         out = runner.finish(proc)
+        if watched.stalled:
+            out = "the receiver took nothing for %d s and was ended" % STREAM_STALL
         raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, peer.printable(
             out.splitlines()[-1]) if out else "the receiver went away"),
                          "run %s again: it resumes where it stopped" % verb)
     out = runner.finish(proc)
+    if watched.stalled:
+        out = "it did not finish within %d s of the stream's end and was ended" % STREAM_STALL
     if proc.returncode != 0:
         raise VzzfsError("the receiving side failed: %s" % (peer.printable(out.splitlines()[-1])
                                                            if out else
