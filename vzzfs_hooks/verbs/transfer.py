@@ -421,7 +421,8 @@ def _run(argv, stdin_path=None):
             stdin.close()
     if res.returncode != 0:
         said = (res.stdout + "\n" + res.stderr).strip().splitlines()
-        raise VzzfsError("%s failed on the destination: %s" % (" ".join(argv), (said or ["?"])[-1]),
+        raise VzzfsError("%s failed on the destination: %s" % (" ".join(argv), peer.printable(
+            (said or ["?"])[-1])),
                          "fix that there; the CT keeps running here")
     return res
 
