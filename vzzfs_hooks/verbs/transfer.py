@@ -148,13 +148,9 @@ def _send(ct, to_argv, status=None):
     cut stream finished, without the lock (a zfs hold keeps its snapshot)."""
     hold = zfs.Hold(backup.hold_tag())
     try:
-        remote = _remote_status(to_argv, ct.ctid)
-        if remote["resume_token"]:
-            _resumable(ct, remote["resume_token"])
-            with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
-                hold.add([zfs.resume_token_target(remote["resume_token"])])
-            return _pipe(ct, to_argv, None, None, remote["resume_token"],
-                         remote["resume_into"])
+        remote, resumed = _finish_cut_stream(ct, to_argv, hold, status)
+        if resumed:
+            return resumed
         if status:
             snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
@@ -198,23 +194,7 @@ def send_scheduled(ct, to_argv):
     aborted there, and the run sends from the newest snapshot both have, saying so."""
     hold = zfs.Hold(backup.hold_tag())
     try:
-        remote = _remote_status(to_argv, ct.ctid)
-        result = None
-        if remote["resume_token"]:
-            _resumable(ct, remote["resume_token"])
-            target = zfs.resume_token_target(remote["resume_token"])
-            with lock.ct_lock(ct, REPLICATE):
-                there = zfs.exists(target)
-                if there:
-                    hold.add([target])
-            if there:
-                result = _pipe(ct, to_argv, None, None, remote["resume_token"],
-                               remote["resume_into"], replica=True)
-            else:
-                log.warn("CT %s: the other side holds a cut stream of %s, which is gone "
-                         "here; aborting it there and sending from the newest snapshot both "
-                         "have" % (ct.ctid, target))
-                remote = _remote_abort(to_argv, ct.ctid)
+        remote, result = _finish_cut_stream(ct, to_argv, hold, REPLICATE, replica=True)
         if result is None:
             with lock.ct_lock(ct, REPLICATE):
                 rows = snapshots.rows(ct)
@@ -239,6 +219,30 @@ def send_scheduled(ct, to_argv):
     finally:
         hold.release()
     return result
+
+
+def _finish_cut_stream(ct, to_argv, hold, status, replica=False):
+    """Ask the other side; if it keeps a cut stream of this CT's, finish it: (its status,
+    _pipe's dict). The snapshot it resumes is held under the lock (``status``; None:
+    the caller holds it), the stream runs without. If that snapshot is gone here, the
+    other side discards the cut stream and (its new status, None) lets the caller send
+    from the newest snapshot both have; so does (status, None) without a cut stream."""
+    remote = _remote_status(to_argv, ct.ctid)
+    token = remote["resume_token"]
+    if not token:
+        return remote, None
+    _resumable(ct, token)
+    target = zfs.resume_token_target(token)
+    with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
+        there = zfs.exists(target)
+        if there:
+            hold.add([target])
+    if there:
+        return remote, _pipe(ct, to_argv, None, None, token, remote["resume_into"],
+                             replica=replica)
+    log.warn("CT %s: the other side holds a cut stream of %s, which is gone here; aborting "
+             "it there and sending from the newest snapshot both have" % (ct.ctid, target))
+    return _remote_abort(to_argv, ct.ctid), None
 
 
 def _remote_abort(to_argv, ctid):
