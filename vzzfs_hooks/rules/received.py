@@ -33,18 +33,23 @@ VOLUME_PROPS = ("checksum", "compression", "copies", "dedup", "logbias", "primar
                 "secondarycache", "snapdev", "snapshot_limit", "sync", "volmode")
 # what this node sets on a zvol it makes (lifecycle.create): a new one gets these
 NODE_PROPS = ("compression", "primarycache", "dedup")
+# not inherited: onto an existing zvol, -x lets the stream's value through anyway (seen
+# on OpenZFS 2.1.11: an increment with -x refreservation received refreservation=32M),
+# so an increment sets the zvol's own value again in the same receive (-o)
+NOT_INHERITED = ("refreservation", "reservation")
 # vzzfs's own keys: a stream never sets them (each is this node's word about its zvol)
 VZZFS_PROPS = (PROP_CTID, PROP_ORIGIN_CT, PROP_CONVERT, PROP_TEMPLATE, PROP_GEOMETRY,
                PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_CONF, PROP_BACKUP,
                PROP_ROLLED_BACK, PROP_REPLICATED, PROP_REPLICA, PROP_INFLIGHT)
 
 
-def receive_options(ctid, new, node_values, replica):
+def receive_options(ctid, new, node_values, replica, current=None):
     """(exclude, override) for `zfs receive` of a stream for CT ``ctid``.
 
     ``new``: the stream makes a new zvol (a full one), not an increment onto the CT's;
     ``node_values``: {property: value} of NODE_PROPS from this node's settings;
-    ``replica``: the stream is vzzfs replicate's (the zvol is marked a replica).
+    ``replica``: the stream is vzzfs replicate's (the zvol is marked a replica);
+    ``current``: for an increment, the zvol's values of NOT_INHERITED now (None: none).
     A new zvol gets this node's NODE_PROPS; an increment leaves the zvol's as they
     are. Each property is in one list at most (zfs refuses one named twice).
     """
@@ -54,6 +59,10 @@ def receive_options(ctid, new, node_values, replica):
     if new:
         for prop in NODE_PROPS:
             override[prop] = node_values[prop]
+    else:
+        for prop in NOT_INHERITED:
+            value = (current or {}).get(prop)
+            override[prop] = value if value not in (None, "") else "none"
     exclude = [p for p in VOLUME_PROPS + VZZFS_PROPS if p not in override]
     return exclude, override
 

@@ -277,7 +277,8 @@ def _receive_options(ct, header, new):
     exclude, override = received.receive_options(
         ct.ctid, new, {"compression": ct.settings.compression,
                        "primarycache": ct.settings.primarycache, "dedup": ct.settings.dedup},
-        header.get("replica") is True)
+        header.get("replica") is True,
+        None if new else zfs.get(ct.dataset, *received.NOT_INHERITED))
     return {"exclude": exclude, "override": override}
 
 
