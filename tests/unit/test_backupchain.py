@@ -157,3 +157,11 @@ def test_the_old_source_goes_back_to_the_newest_common_snapshot_never_a_full_res
     # same name, another guid: not the same snapshot
     plan, refusal = backupchain.demote_plan(rows, {"auto-1": "x"}, 0, True)
     assert plan is None and "no snapshot" in refusal[0] and "vzzfs destroy" in refusal[1]
+
+
+def test_only_demotes_rollback_to_the_very_base_counts_as_unwritten():
+    assert backupchain.rolled_back_to_base(True, True, "77", "77")
+    assert not backupchain.rolled_back_to_base(False, True, "77", "77")  # not replicate's
+    assert not backupchain.rolled_back_to_base(True, False, "77", "77")  # no replica
+    assert not backupchain.rolled_back_to_base(True, True, "76", "77")   # another snapshot
+    assert not backupchain.rolled_back_to_base(True, True, None, "77")

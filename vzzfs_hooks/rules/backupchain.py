@@ -101,6 +101,13 @@ def replicated_changes(rows, theirs):
     return changes
 
 
+def rolled_back_to_base(replica_stream, replica, rolled_back, base_guid):
+    """Whether the bytes 'written' since an increment's base are only those a rollback
+    leaves (a few KiB of metadata): vzzfs demote rolled this replica back to that very
+    base (its PROP_ROLLED_BACK is the base's guid) and the stream is replicate's."""
+    return bool(replica_stream and replica and rolled_back and rolled_back == base_guid)
+
+
 def takeover_refusal(replica, newest, peer_state):
     """None if a replica may be taken over, else (problem, fix). ``replica``: the zvol is
     marked one; ``newest``: its newest snapshot row (the last replicated), or None;

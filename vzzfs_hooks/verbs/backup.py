@@ -345,8 +345,14 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
     ct.require_stopped("restore")
     if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
-        written = int(zfs.get(ct.dataset, "written@" + header["base"]).get(
-            "written@" + header["base"]) or 0)
+        key = "written@" + header["base"]
+        props = zfs.get(ct.dataset, key, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
+        written = int(props.get(key) or 0)
+        if backupchain.rolled_back_to_base(header.get("replica") is True,
+                                           props.get(names.PROP_REPLICA) == "yes",
+                                           props.get(names.PROP_ROLLED_BACK),
+                                           header["base_guid"]):
+            written = 0  # vzzfs demote rolled it back to the base: the rollback's own bytes
         refusal = backupchain.incremental_refusal([r["name"] for r in snapshots.rows(ct)],
                                             header["base"], written, force)
         if refusal:

@@ -77,7 +77,12 @@ def demote(ct, to_argv, destroy_newer=False):
             raise StateError(refusal[0], refusal[1], ctid=ct.ctid)
         base, newer = plan
         # the base's dump, if any, goes with nothing: only newer snapshots are destroyed
+        snap = snapshots.full_name(ct, base)
+        marks = {names.PROP_REPLICA: "yes"}
         if newer or written:
-            zfs.rollback(snapshots.full_name(ct, base), destroy_newer=bool(newer))
-        zfs.set_props(ct.dataset, {names.PROP_REPLICA: "yes"})
+            zfs.rollback(snap, destroy_newer=bool(newer))
+            # a rollback leaves a few KiB 'written' behind, which the next increment
+            # would count as a change since its base: the guid says it is none
+            marks[names.PROP_ROLLED_BACK] = zfs.get(snap, "guid")["guid"]
+        zfs.set_props(ct.dataset, marks)
     return {"base": base, "destroyed": newer}
