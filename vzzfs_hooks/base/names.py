@@ -141,6 +141,9 @@ PROP_ROLLED_BACK = _NS + "rolled-back-to"
 # on a snapshot: the peer of VZZFS_REPLICATE_TO has it (vzzfs replicate); autosnap's
 # pruning keeps the newest one so marked, the base of the next increment
 PROP_REPLICATED = _NS + "replicated"
+# on a snapshot: vzzfs replicate is sending it, or a cut stream of it waits to be
+# finished (the resume target); autosnap's pruning keeps it until the peer has it
+PROP_INFLIGHT = _NS + "replicating"
 # on a zvol received from vzzfs replicate: a replica, which autosnap prunes but never
 # snapshots (a snapshot of its own would make the next increment refused)
 PROP_REPLICA = _NS + "replica"
@@ -160,11 +163,6 @@ def default_dump(dumpdir, ctid):
 def snapshot_dump(dumpdir, ctid, snap):
     """The dump `vzzfs snapshot --dump` writes beside vzctl's for snapshot ``snap``."""
     return os.path.join(dumpdir, "Dump.%s.%s" % (ctid, snap))
-
-
-def is_snapshot_dump(path, ctid):
-    """Did vzzfs name this dump file (so it goes with its snapshot)?"""
-    return os.path.basename(path).startswith("Dump.%s." % ctid)
 
 
 def migrate_dump(dumpdir, ctid):

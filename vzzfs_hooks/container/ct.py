@@ -105,6 +105,11 @@ class Container(object):
             raise StateError("is running or mounted; %s needs it stopped" % verb,
                              "vzctl stop %s first" % self.ctid, ctid=self.ctid)
 
+    def require_claim(self):
+        """Raise ConfigError unless the zvol this CT names is its own (claim.require);
+        lock.ct_lock runs it each time it takes the CT's lock."""
+        claim.require(self)
+
     def require_conf(self):
         if not self.has_conf:
             raise ConfigError("has no config file %s" % self.conffile,

@@ -223,9 +223,27 @@ def _warn_about_pool(node):
         log.warn(warning)
 
 
+def cmd_metrics(args):
+    from ..jobs import monitor
+    node = _node(args)
+    if args.textfile:
+        monitor.write_textfile(node, os.path.abspath(args.textfile))
+    else:
+        sys.stdout.write(monitor.text(node))
+
+
 def cmd_check(args):
     from ..jobs import check
     node = _node(args)
+    if args.nagios:
+        from ..jobs import monitor as gather
+        from ..rules import monitor
+        code, line = gather.nagios(
+            node, node.private_top(),
+            monitor.parse_thresholds(args.snapshot_age, "--snapshot-age"),
+            monitor.parse_thresholds(args.replication_lag, "--replication-lag"))
+        print(line)
+        return code
     found = check.run(node, node.private_top())
     for level, message in found:
         print("%-4s %s" % (level.upper() if level != "ok" else "ok", message))
@@ -307,7 +325,22 @@ def _build(wanted):
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("check", help="the node's health: pool, hooks, orphans, settings")
+    s.add_argument("--nagios", action="store_true",
+                   help="one line and exit code of a Nagios/Icinga plugin (0 OK, 1 WARNING, "
+                        "2 CRITICAL, 3 UNKNOWN), with perfdata")
+    s.add_argument("--snapshot-age", metavar="WARN:CRIT", default="2h:6h",
+                   help="with --nagios: age of a CT's newest scheduled snapshot (default "
+                        "2h:6h; CTs with a VZZFS_SNAPSHOT_KEEP policy)")
+    s.add_argument("--replication-lag", metavar="WARN:CRIT", default="3h:12h",
+                   help="with --nagios: age of the newest snapshot the peer has (default "
+                        "3h:12h; CTs that replicate)")
     s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("metrics", help="per-CT figures for node_exporter's textfile "
+                                       "collector (Prometheus text)")
+    s.add_argument("--textfile", metavar="PATH",
+                   help="write them to PATH atomically instead of printing them")
+    s.set_defaults(func=cmd_metrics)
 
     s = sub.add_parser("attach", help="mount a stopped CT's zvol on VE_PRIVATE")
     s.add_argument("ctid")
@@ -426,8 +459,8 @@ def main(argv=None):
         args = build_parser(argv).parse_args(argv)
         if getattr(args, "confdir", "unset") is None:
             args.confdir = Node(args.etc_dir).conf_dir
-        args.func(args)
-        return EXIT_OK
+        code = args.func(args)  # None, or a verb's own exit code (check --nagios)
+        return EXIT_OK if code is None else code
     except VzzfsError as e:
         log.error(e.line())
         return e.exit_code

@@ -49,7 +49,7 @@ def run_hook(action, ct, chained=None):
     if action == "premount":
         ctlimits.before_mount(ct, verb)
         if chkpnt.is_restore(ct, verb, opts):
-            chkpnt.before_restore(ct)
+            chkpnt.before_restore(ct, opts)
         mounted_now = attach.attach(ct)
         rc = run_chained(chained)
         if rc and mounted_now:

@@ -30,7 +30,7 @@ from ..base.fileio import create_new, fsync_dir, read_text
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
-from ..rules import backupchain, confimport
+from ..rules import backupchain, confimport, received
 from ..system import lock, zfs
 from ..container import claim
 from ..container.ct import Container
@@ -124,6 +124,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
     hold = zfs.Hold(hold_tag())
     try:
         with Reverter() as undo:
+            snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
             with lock.ct_lock(ct, "vzzfs backup"):
                 base = None
                 if incremental:
@@ -152,7 +153,8 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
         hold.release()
     if retain:
         prune(ct, "vzzfs backup", lambda rows: backupchain.backups_to_prune(rows, retain))
-    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"]}
+    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"],
+            "locked": lock.held_for.get(ct.ctid)}
 
 
 def prune(ct, status, choose):
@@ -208,8 +210,12 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
     ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"],
                                   uuid_ok=lifecycle.vz7_node(node)), node)
     if limits is not None:
-        limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
-        force = force and limits.overwrite
+        exists = zfs.exists(ct.dataset)
+        increment = bool(header["base"]) or header.get("resume_into") == "increment"
+        onto_replica = (exists and increment and header.get("replica") is True and zfs.get(
+            ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes")
+        limits.check(ct.ctid, ct.has_conf or exists, onto_replica)
+        force = limits.force(force)
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":
@@ -239,9 +245,13 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
     with Reverter() as undo:
         if not resumable:
             undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        zfs.receive(stream, incoming, resumable=resumable)
+        zfs.receive(stream, incoming, resumable=resumable,
+                    **_receive_options(ct, header, new=True))
         undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        _forget_received_state(incoming)
+        if zfs.get(incoming, "type").get("type") != "volume":
+            raise StreamError("the stream holds no zvol", "give a backup written by vzzfs "
+                              "backup or vzzfs send", ctid=ct.ctid)
+        _forget_received_state(incoming, header)
         old = None
         if zfs.exists(ct.dataset):
             old = staging(ct, names.REPLACED)
@@ -266,7 +276,18 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
 # what `zfs send -p` carries of the sending node's state: a dump path, a convert in
 # progress, a rollback; none of it is true here, and a path is not to be trusted
 SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
-SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED, names.PROP_INFLIGHT)
+
+
+def _receive_options(ct, header, new):
+    """zfs.receive's exclude and override: no property of the stream's lands
+    (rules/received.py); a new zvol gets this node's settings."""
+    exclude, override = received.receive_options(
+        ct.ctid, new, {"compression": ct.settings.compression,
+                       "primarycache": ct.settings.primarycache, "dedup": ct.settings.dedup},
+        header.get("replica") is True,
+        None if new else zfs.get(ct.dataset, *received.NOT_INHERITED))
+    return {"exclude": exclude, "override": override}
 
 
 def stream_layout(header):
@@ -288,16 +309,21 @@ def _received_props(ct, header):
     return props
 
 
-def _forget_received_state(dataset, snapshot=None):
-    """Clear the sender's state that rode in on the stream (the snapshot's conf stays:
-    snapshot-switch imports it through the allow-list)."""
-    names = ["%s@%s" % (dataset, snapshot)] if snapshot else [
+def _forget_received_state(dataset, header, snapshot=None):
+    """Clear the sender's state that rode in on the stream, where zfs receive could
+    not be told to leave it out (rules/received.py): its snapshots' vzzfs keys (their
+    conf stays: snapshot-switch imports it through the allow-list) and user
+    properties of other names; and this node's own state about the zvol that the
+    stream makes untrue (a replica mark, unless it is vzzfs replicate's)."""
+    snaps = ["%s@%s" % (dataset, snapshot)] if snapshot else [
         r["name"] for r in zfs.list_datasets(dataset, ["name"], types="snapshot")]
-    for prop in SENDER_DATASET_PROPS:
+    keep = (names.PROP_REPLICA,) if header.get("replica") is True else ()
+    for prop in [p for p in SENDER_DATASET_PROPS if p not in keep] + \
+            received.received_user_props(zfs.sources(dataset)):
         zfs.zfs("inherit", prop, dataset, name=dataset)
     for prop in SENDER_SNAPSHOT_PROPS:
-        if names:
-            zfs.zfs("inherit", prop, *names, name=dataset)
+        if snaps:
+            zfs.zfs("inherit", prop, *snaps, name=dataset)
 
 
 def staging(ct, what):
@@ -337,8 +363,14 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
     ct.require_stopped("restore")
     if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
-        written = int(zfs.get(ct.dataset, "written@" + header["base"]).get(
-            "written@" + header["base"]) or 0)
+        key = "written@" + header["base"]
+        props = zfs.get(ct.dataset, key, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
+        written = int(props.get(key) or 0)
+        if backupchain.rolled_back_to_base(header.get("replica") is True,
+                                           props.get(names.PROP_REPLICA) == "yes",
+                                           props.get(names.PROP_ROLLED_BACK),
+                                           header["base_guid"]):
+            written = 0  # vzzfs demote rolled it back to the base: the rollback's own bytes
         refusal = backupchain.incremental_refusal([r["name"] for r in snapshots.rows(ct)],
                                             header["base"], written, force)
         if refusal:
@@ -346,8 +378,9 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
     with Reverter() as undo:
         # -F: roll back to the base first, as backupchain.incremental_refusal allowed (nothing
         # newer there, or --force); ZFS keeps it all if the stream turns out broken
-        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming)
-        _forget_received_state(ct.dataset, header["snapshot"])
+        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
+                    **_receive_options(ct, header, new=False))
+        _forget_received_state(ct.dataset, header, header["snapshot"])
         zfs.set_props(ct.dataset, _received_props(ct, header))
         _write_conf(ct, header, undo)
         undo.commit()

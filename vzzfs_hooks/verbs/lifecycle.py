@@ -295,6 +295,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
         with Reverter() as undo:
             if snapshot is None:
                 snap = names.snapshot(src.dataset, names.clone_snapshot_name(dst.ctid))
+                snapshots.preflush(src)  # before src's lock: vzctl finds it locked briefly
                 with lock.ct_lock(src, "vzzfs clone to %s" % dst.ctid):
                     if zfs.exists(snap) and not template.clones_of(snap):
                         zfs.destroy(snap)  # left by an interrupted clone

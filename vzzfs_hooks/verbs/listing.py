@@ -95,9 +95,10 @@ def rows(node, only=None):
             found.append((ctid, row))
     seen = set(row["name"] for _, row in found)
     missing = []
-    for ct in cts.values():
+    for ct in sorted(cts.values(), key=lambda c: _ctid_key(c.ctid) if c else ()):
         if ct is None or not ct.explicit or ct.dataset in seen:
-            continue
+            continue  # a dataset is shown once, whichever confs name it (check says so)
+        seen.add(ct.dataset)
         got = []
         snaps.split(zfs.list_datasets(ct.dataset, ZFS_PROPS, types=LIST_TYPES), got)
         got = [r for r in got if r["name"] == ct.dataset]
@@ -112,8 +113,12 @@ def rows(node, only=None):
         at[m.mountpoint] = m  # the top-most mount wins
     out = [_row(node, cts.get(ctid, False), ctid, row, snaps, io.get(row["name"], {}), at)
            for ctid, row in found] + missing
-    return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
-                                      if r["ctid"].isdigit() else 0, r["ctid"]))
+    return sorted(out, key=lambda r: _ctid_key(r["ctid"]))
+
+
+def _ctid_key(ctid):
+    """CTIDs by number, names after them."""
+    return (not ctid.isdigit(), int(ctid) if ctid.isdigit() else 0, ctid)
 
 
 def _limits(ct):

@@ -20,13 +20,15 @@ from ..conf import config, ctconf
 from ..rules import confimport
 from ..system import ext4, freezer, lock, mounts, vzctl, zfs, zvoldev
 from . import attach
-from ..base.names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_KIND, PROP_REPLICATED,
+from ..base.names import (PROP_BACKUP, PROP_CONF, PROP_DUMP, PROP_INFLIGHT, PROP_KIND,
+                          PROP_REPLICATED,
                     PROP_ROLLED_BACK, PROP_SNAP_STATE, SNAPSHOT_PREFIX)
 from ..base.fileio import read_text
 from ..base.revert import Reverter
 
 LIST_PROPS = ("name", "creation", "createtxg", "guid", "used", "referenced", "clones",
-              "userrefs", PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_BACKUP, PROP_REPLICATED)
+              "userrefs", PROP_KIND, PROP_SNAP_STATE, PROP_DUMP, PROP_BACKUP, PROP_REPLICATED,
+              PROP_INFLIGHT)
 _CONF_MAX = 8000
 SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
@@ -106,8 +108,29 @@ def dump_path(ct, name):
 
 def take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT):
     """Snapshot a CT's zvol consistently; returns a dict describing what was done."""
+    outermost = not lock.holds(ct)
+    if outermost:
+        preflush(ct)
     with lock.ct_lock(ct, "vzzfs snapshot"):
-        return _take(ct, name, suspend, dump, kind)
+        done = _take(ct, name, suspend, dump, kind)
+    done["locked"] = lock.held_for.get(ct.ctid) if outermost else None
+    return done
+
+
+def preflush(ct):
+    """Before the CT's lock is taken for a snapshot: write out what the CT wrote (its
+    ext4's dirty data, then the zvol's), so that the freeze and the flush under the
+    lock have little left to do. A running CT keeps writing meanwhile; those writes
+    are the freeze's. Nothing here is needed for consistency: only for how long
+    vzctl finds the CT locked (300 MB freshly written kept vzctl stop refused for
+    about 40 s in the test VM, the freeze writing it all under the lock)."""
+    if ct.private_mount() is not None:
+        try:
+            ext4.syncfs(ct.ve_private)
+        except OSError as e:
+            log.warn("CT %s: writing out %s before the snapshot failed (%s); the freeze "
+                     "does it" % (ct.ctid, ct.ve_private, e.strerror))
+    zvoldev.flush(ct.dataset)
 
 
 def delete(ct, name):
@@ -257,6 +280,7 @@ def rows(ct):
             "complete": _prop(row, PROP_BACKUP) == "complete",
             "holds": int(_prop(row, "userrefs") or 0),  # zfs holds: being streamed
             "replicated": _prop(row, PROP_REPLICATED) == "yes",  # the peer has it
+            "inflight": _prop(row, PROP_INFLIGHT) == "yes",  # being sent to the peer
         })
     found.sort(key=lambda r: r["txg"])
     for r in found:
@@ -288,13 +312,14 @@ def _delete(ct, name):
         raise StateError("snapshot %s is mounted at %s" % (name, _mounted_snapshot(ct, name)),
                          "vzzfs snapshot-umount %s %s" % (ct.ctid, name), ctid=ct.ctid)
     zfs.destroy(full_name(ct, name))
-    if row["dumpfile"] and _dump_named_by_vzzfs(ct, row["dumpfile"]):
+    if _dump_named_by_vzzfs(ct, row["dumpfile"], name):
         _remove_quietly(row["dumpfile"])
 
 
-def _dump_named_by_vzzfs(ct, dumpfile):
-    """Only dump files vzzfs named itself are removed with their snapshot."""
-    return names.is_snapshot_dump(dumpfile, ct.ctid)
+def _dump_named_by_vzzfs(ct, dumpfile, name):
+    """Only the dump file vzzfs names for snapshot ``name`` on this node is removed
+    with it: the property can come from a received stream (rules/received.py)."""
+    return bool(dumpfile) and dumpfile == dump_path(ct, name)
 
 
 # ---- switch ----
@@ -328,7 +353,7 @@ def _switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False)
                 e.problem += "; nothing was rolled back and the CT was started again"
         raise
     for r in reversed(newer):  # only now: their snapshots are gone with the rollback
-        if r["dumpfile"] and _dump_named_by_vzzfs(ct, r["dumpfile"]):
+        if _dump_named_by_vzzfs(ct, r["dumpfile"], r["name"]):
             _remove_quietly(r["dumpfile"])
     if not skip_config:
         _restore_conf(ct, name)
