@@ -25,6 +25,7 @@ class FakeCt(object):
     def __init__(self, ctid="101", on="yes"):
         self.ctid = ctid
         self.dataset = "vz/vzzfs/ct/%s" % ctid
+        self.pool = "vz"
 
         class S(object):
             raw = {"VZZFS_REPLICATE": on}
@@ -80,7 +81,7 @@ def wire(monkeypatch):
                 "snapshots": dict(state["theirs"]), "resume_token": state["token"],
                 "resume_into": "increment" if state["token"] else None}
 
-    def pipe(ct, argv, snap, base, token=None, resume_into=None, header=None, replica=False):
+    def pipe(ct, argv, snap, base, token=None, header=None, replica=False, **kw):
         state["events"].append(("stream", snap, base, token, state["locked"]))
         for n in (snap, base):
             if n:
@@ -89,6 +90,7 @@ def wire(monkeypatch):
         return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": 1}
 
     def zfs_cmd(*args, **kw):
+        assert args[1] == names.PROP_REPLICATED + "=yes", args
         state["marked"].append(args[-1].split("@")[1])
         for r in state["rows"]:
             if r["name"] == args[-1].split("@")[1]:
@@ -104,7 +106,13 @@ def wire(monkeypatch):
     monkeypatch.setattr(transfer.zfs.Hold, "release",
                         lambda self: state["events"].append("release"))
     monkeypatch.setattr(transfer.backup, "make_header",
-                        lambda ct, snap, base, replica=False: ("header", replica))
+                        lambda ct, snap, base, replica=False, **kw: ("header", replica))
+    monkeypatch.setattr(transfer.backup, "resume_header",
+                        lambda ct, token, into, replica=False, *a: ("resume", replica))
+    monkeypatch.setattr(transfer, "_stream_kind", lambda ct, remote: ("compressed", ["x"]))
+    monkeypatch.setattr(transfer.zfs, "resume_info", lambda token: {
+        "snapshot": "vz/vzzfs/ct/101@auto-1", "kind": "compressed", "size": 5})
+    monkeypatch.setattr(transfer.zfs, "stream_needs", lambda pool: ["x"])
     return state
 
 

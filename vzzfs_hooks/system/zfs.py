@@ -449,29 +449,93 @@ class Hold(object):
 
 # ---- streams ----
 
-def send_size(snap, base=None):
-    """Bytes `zfs send` of ``snap`` (from ``base``) will write (its dry run), or 0."""
+def zfs_version(path="/sys/module/zfs/version"):
+    """(major, minor) of the loaded zfs module ('2.1.11-1' -> (2, 1)), or None."""
+    try:
+        with open(path) as f:
+            parts = f.read().strip().split(".")
+        return int(parts[0]), int(parts[1].split("-")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pool_features(pool):
+    """{feature: 'disabled'|'enabled'|'active'} of pool ``pool`` (one `zpool get all`:
+    asking for a feature an older zfs does not know would fail the call)."""
+    check_dataset_name(pool, "pool name")
+    found = {}
+    for line in zpool("get", "-H", "-o", "property,value", "all", pool,
+                      name=pool).stdout.splitlines():
+        prop, _, value = line.partition("\t")
+        if prop.startswith("feature@"):
+            found[prop[len("feature@"):]] = value.strip()
+    return found
+
+
+def stream_offer(pool):
+    """What this node takes into ``pool`` (streams.offer), for the --status answer."""
+    from ..rules import streams  # here, not at import: the hooks stream nothing
+    return streams.offer(zfs_version(), pool_features(pool))
+
+
+def stream_needs(pool):
+    """What a compressed stream from ``pool`` needs of the receiving node (streams.needs)."""
+    from ..rules import streams
+    return streams.needs(pool_features(pool))
+
+
+def send_argv(snap, base=None, kind=None):
+    """zfs send's command line for a stream of ``kind`` (streams.PLAIN when None)."""
+    from ..rules import streams
     check_name(snap)
-    res = runner.run(["zfs", "send", "-nP"] + (["-i", check_name(base)] if base else []) + [snap],
-                     check=False)
-    for line in (res.stdout + res.stderr).splitlines():
+    return (["zfs", "send"] + streams.send_flags(kind or streams.PLAIN)
+            + (["-i", check_name(base)] if base else []) + [snap])
+
+
+def _dry_run_size(text):
+    for line in text.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[0] == "size" and parts[1].isdigit():
             return int(parts[1])
     return 0
 
 
-def send(snap, out, base=None, what="sending", resume_token=None):
-    """Write `zfs send -p` of ``snap`` (incremental from ``base``), or the rest of an
-    interrupted one (``resume_token``), to the binary file ``out``; the bytes sent.
+def send_size(snap, base=None, kind=None):
+    """Bytes `zfs send` of ``snap`` (from ``base``, a stream of ``kind``) will write
+    (its dry run with the same flags), or 0."""
+    argv = send_argv(snap, base, kind)
+    res = runner.run(argv[:2] + ["-nP"] + argv[2:], check=False)
+    return _dry_run_size(res.stdout + res.stderr)
+
+
+def resume_info(token):
+    """What `zfs send -t TOKEN` would send, from its dry run: {"snapshot": the snapshot
+    (or None), "kind": streams.COMPRESSED if the cut stream was one, else PLAIN,
+    "size": bytes still to send (0 when unknown)}."""
+    from ..rules import streams
+    res = runner.run(["zfs", "send", "-nvP", "-t", token], check=False)
+    info = {"snapshot": None, "kind": streams.PLAIN, "size": _dry_run_size(res.stdout)}
+    for line in res.stdout.splitlines():
+        key, _, value = line.strip().partition(" = ")
+        if key == "toname" and value:
+            info["snapshot"] = value.strip()
+        elif key.strip() == "compressok":
+            info["kind"] = streams.COMPRESSED
+    return info
+
+
+def send(snap, out, base=None, what="sending", resume_token=None, kind=None, size=None):
+    """Write `zfs send` of ``snap`` (incremental from ``base``; flags for ``kind``), or
+    the rest of an interrupted one (``resume_token``), to the binary file ``out``; the
+    bytes sent. ``size``: the bytes expected, when the caller knows them already.
     Progress shows on a terminal. A failed write raises VzzfsError, a failed send
     ZfsError; on any exit, Ctrl-C included, zfs send does not outlive this call."""
     if resume_token:
-        argv, total = ["zfs", "send", "-t", resume_token], 0
+        argv = ["zfs", "send", "-t", resume_token]
+        total = size if size is not None else resume_info(resume_token)["size"]
     else:
-        check_name(snap)
-        argv = ["zfs", "send", "-p"] + (["-i", check_name(base)] if base else []) + [snap]
-        total = send_size(snap, base)
+        argv = send_argv(snap, base, kind)
+        total = size if size is not None else send_size(snap, base, kind)
     import subprocess  # runner has loaded it (send_size ran a command); for its PIPE
     proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     progress = Progress(what, total) if total else None
@@ -487,7 +551,8 @@ def send(snap, out, base=None, what="sending", resume_token=None):
     err = runner.finish(proc)
     if proc.returncode != 0:
         cls = error_class(err) or ZfsError
-        raise typed_error(cls, "zfs send %s failed: %s" % (snap, " ".join(err.split())), snap)
+        raise typed_error(cls, "zfs send %s failed: %s" % (snap or "(resumed)",
+                                                          " ".join(err.split())), snap or "")
     if progress:
         progress.done()
     return sent

@@ -6,8 +6,11 @@ A backup is one header line, then the output of `zfs send`:
 
 The header names the CT, the snapshot, the base snapshot of an incremental (with
 its guid), the zvol's properties and the CT's conf, so a restore needs nothing
-else. ZFS checksums every record of its stream: a truncated or damaged one makes
-`zfs receive` fail, and a restore then leaves nothing behind.
+else, and which kind of stream follows (rules/streams.py: "compressed", the
+blocks as they are on disk, with what the receiving pool needs for it, or
+"plain"; a header that says none is from before issue 28: plain). ZFS checksums
+every record of its stream: a truncated or damaged one makes `zfs receive` fail,
+and a restore then leaves nothing behind.
 
 The CT's lock is held only while the snapshot is taken and the header read
 (the conf must match the snapshot); the stream runs without it, so vzctl can
@@ -30,7 +33,7 @@ from ..base.fileio import create_new, fsync_dir, read_text, write_atomic
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
-from ..rules import backupchain, confimport
+from ..rules import backupchain, confimport, streams
 from ..system import lock, zfs
 from ..container import claim
 from ..container.ct import Container
@@ -54,8 +57,16 @@ def _header_conf(ct):
         return f.read().decode("utf-8", "surrogateescape")
 
 
-def make_header(ct, snap, base=None, replica=False):
-    """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams)."""
+def _stream_fields(header, kind, needs):
+    header["stream"] = kind
+    if kind == streams.COMPRESSED:
+        header["stream_needs"] = list(needs)
+
+
+def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()):
+    """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams);
+    ``kind``: the stream that follows (streams.*), ``needs``: what a compressed one
+    needs of the receiving node (zfs.stream_needs)."""
     conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
               "guid": zfs.get(snap, "guid")["guid"], "created": int(time.time()),
@@ -65,17 +76,20 @@ def make_header(ct, snap, base=None, replica=False):
     if base:
         header["base"] = base.split("@", 1)[1]
         header["base_guid"] = zfs.get(base, "guid")["guid"]
+    _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
 
-def resume_header(ct, token, resume_into, replica=False):
-    """The header for a stream that finishes an interrupted one (zfs send -t)."""
+def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, needs=()):
+    """The header for a stream that finishes an interrupted one (zfs send -t): of the
+    kind the cut one was (zfs.resume_info)."""
     conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
               "resume_into": resume_into, "created": int(time.time()), "conf": conf,
               "snapshot": None, "base": None, "base_guid": None}
     if replica:
         header["replica"] = True
+    _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
 
@@ -104,20 +118,26 @@ def read_header(stream):
         # to this node's text for a conf (a surrogate no byte gives: UnicodeError, damaged)
         header["conf"] = os.fsdecode(header["conf"].encode("utf-8", "surrogateescape"))
         check_ctid(header["ctid"])
-    except (ValueError, KeyError, TypeError, VzzfsError):
+        if not isinstance(header.get("stream", ""), str):
+            raise ValueError("bad stream kind")
+    except (ValueError, KeyError, TypeError, AttributeError, VzzfsError):
         raise StreamError("the backup's header is damaged", "use another copy of the backup")
     return header
 
 
 # ---- backup ----
 
-def backup(ct, out, incremental=False, retain=None, complete=None):
+def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
     """Snapshot ``ct`` consistently and write a backup of it to ``out`` (binary).
 
     ``complete`` (backup_to_file) makes the written stream durable where it
     went; only then is the snapshot marked complete, so it can be a base.
+    ``plain``: a plain stream (streams.PLAIN), for a node whose zfs cannot take
+    the compressed one written otherwise.
     """
     backupchain.check_retain(retain)
+    kind = streams.PLAIN if plain else streams.COMPRESSED
+    needs = () if plain else zfs.stream_needs(ct.pool)
     hold = zfs.Hold(hold_tag())
     try:
         with Reverter() as undo:
@@ -135,11 +155,12 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
                 undo.add("release the hold on %s" % snap, hold.release)  # before the destroy
                 hold.add([snap, base])
-                header = make_header(ct, snap, base)  # the conf as it was at the snapshot
+                # the conf as it was at the snapshot
+                header = make_header(ct, snap, base, kind=kind, needs=needs)
             # the lock is free: vzctl may stop, restart or set the CT while this runs
             out.write(header)
             faults.point("backup.streaming")
-            sent = zfs.send(snap, out, base, "CT %s: backup" % ct.ctid)
+            sent = zfs.send(snap, out, base, "CT %s: backup" % ct.ctid, kind=kind)
             out.flush()
             if complete:
                 complete()
@@ -149,7 +170,8 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
         hold.release()
     if retain:
         prune(ct, "vzzfs backup", lambda rows: backupchain.backups_to_prune(rows, retain))
-    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"]}
+    return {"snapshot": snap, "base": base, "bytes": sent, "kind": kind,
+            "window": done["window"]}
 
 
 def prune(ct, status, choose):
@@ -165,7 +187,7 @@ def prune(ct, status, choose):
                  % (ct.ctid, e.problem))
 
 
-def backup_to_file(ct, path, incremental=False, retain=None):
+def backup_to_file(ct, path, incremental=False, retain=None, plain=False):
     """A backup into ``path``, written as path.partial and renamed when complete."""
     partial = path + ".partial"
     try:
@@ -184,7 +206,7 @@ def backup_to_file(ct, path, incremental=False, retain=None):
 
     try:
         with out:
-            result = backup(ct, out, incremental, retain, complete)
+            result = backup(ct, out, incremental, retain, complete, plain)
     finally:
         if os.path.exists(partial):  # ours: created above, exclusively
             os.unlink(partial)
@@ -206,6 +228,7 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
     if limits is not None:
         limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
         force = force and limits.overwrite
+    _check_stream_kind(ct, header)
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":
@@ -214,6 +237,18 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
         if header["base"]:
             return _restore_increment(ct, header, stream, force, resumable)
         return _restore_full(ct, header, stream, force, resumable)
+
+
+def _check_stream_kind(ct, header):
+    """Refuse, before zfs reads a byte, a stream this node cannot take (streams.refusal):
+    zfs would call it damaged."""
+    kind = streams.header_kind(header)
+    if kind == streams.PLAIN:
+        return
+    offered = zfs.stream_offer(ct.pool) if kind is not None else []
+    refused = streams.refusal(header, offered, ct.pool)
+    if refused:
+        raise StreamError(refused[0], refused[1])
 
 
 def _restore_full(ct, header, stream, force, resumable, resuming=False):

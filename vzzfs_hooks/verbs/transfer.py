@@ -26,7 +26,7 @@ import subprocess
 from ..base import log, names, runner
 from ..base.errors import Interrupted, StateError, UsageError, VzzfsError
 from ..base.fileio import create_new
-from ..rules import backupchain
+from ..rules import backupchain, streams
 from ..system import lock, vzctl, zfs
 from ..container.ct import Container
 from . import backup, lifecycle, snapshots
@@ -50,7 +50,8 @@ def status(node, ctid):
     """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token."""
     ct = Container(ctid, node)
     result = {"ctid": ct.ctid, "exists": zfs.exists(ct.dataset), "conf": ct.has_conf,
-              "snapshots": {}, "resume_token": None, "resume_into": None}
+              "snapshots": {}, "resume_token": None, "resume_into": None,
+              streams.STATUS_KEY: zfs.stream_offer(ct.pool)}
     if result["exists"]:
         for row in zfs.list_datasets(ct.dataset, ["name", "guid"], types="snapshot"):
             ds, _, name = row["name"].partition("@")
@@ -86,6 +87,21 @@ def _remote_status(argv, ctid):
                          "the --to command must end in 'vzzfs receive'")
 
 
+_said = set()  # the reasons for a plain stream already told in this run
+
+
+def _stream_kind(ct, remote):
+    """(kind, needs) of the stream for the peer whose --status answer is ``remote``
+    (streams.choose); why a plain one is told once per run, not once per CT."""
+    needs = zfs.stream_needs(ct.pool)
+    kind, why = streams.choose(remote, needs)
+    if why and why not in _said:
+        _said.add(why)
+        log.warn("sending plain streams (every block decompressed, several times the "
+                 "bytes): %s" % why)
+    return kind, needs
+
+
 def _common_base(ct, remote):
     """The newest local snapshot the other side also has (same guid), or None."""
     theirs = remote.get("snapshots") or {}
@@ -114,8 +130,7 @@ def _send(ct, to_argv, status=None):
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
             remote = _remote_status(to_argv, ct.ctid)
             if remote.get("resume_token"):
-                return _pipe(ct, to_argv, None, None, remote["resume_token"],
-                             remote["resume_into"])
+                return _resume(ct, to_argv, remote)
             base = _common_base(ct, remote)
             if base is None and remote.get("exists"):
                 raise StateError("the other side has a zvol for this CT that shares no "
@@ -124,11 +139,13 @@ def _send(ct, to_argv, status=None):
             if base is None and remote.get("conf"):
                 raise StateError("the other side already has a CT %s" % ct.ctid,
                                  "remove it there, or pick another node", ctid=ct.ctid)
+            kind, needs = _stream_kind(ct, remote)
             snap = snapshots.take(ct, snapshots.unique_name(ct, names.SEND_PREFIX), kind=names.KIND_SEND)["snapshot"]
             hold.add([snap, base])
-            header = backup.make_header(ct, snap, base)  # the conf as at the snapshot
+            # the conf as at the snapshot
+            header = backup.make_header(ct, snap, base, kind=kind, needs=needs)
         # on failure the snapshot stays: the other side may hold part of it, to resume
-        result = _pipe(ct, to_argv, snap, base, header=header)
+        result = _pipe(ct, to_argv, snap, base, header=header, kind=kind)
     finally:
         hold.release()
     # older send snapshots are no longer a base for anything
@@ -152,8 +169,7 @@ def send_scheduled(ct, to_argv):
         with lock.ct_lock(ct, "vzzfs replicate"):
             remote = _remote_status(to_argv, ct.ctid)
             if remote.get("resume_token"):
-                result = _pipe(ct, to_argv, None, None, remote["resume_token"],
-                               remote["resume_into"], replica=True)
+                result = _resume(ct, to_argv, remote, replica=True)
                 _mark_replicated(ct, to_argv)
                 return result
             rows = snapshots.rows(ct)
@@ -167,9 +183,10 @@ def send_scheduled(ct, to_argv):
                                  "this one" % ct.ctid, "remove it there (vzzfs destroy %s), "
                                  "or set VZZFS_REPLICATE=no in this CT's conf" % ct.ctid,
                                  ctid=ct.ctid)
+            kind, needs = _stream_kind(ct, remote)
             hold.add([snap, base])
-            header = backup.make_header(ct, snap, base, replica=True)
-        result = _pipe(ct, to_argv, snap, base, header=header, replica=True)
+            header = backup.make_header(ct, snap, base, replica=True, kind=kind, needs=needs)
+        result = _pipe(ct, to_argv, snap, base, header=header, replica=True, kind=kind)
         # still held: autosnap cannot prune the snapshot just sent before it is marked
         with lock.ct_lock(ct, "vzzfs replicate"):
             _mark_replicated(ct, to_argv)
@@ -188,15 +205,27 @@ def _mark_replicated(ct, to_argv, remote=None):
         zfs.zfs("set", "%s=yes" % names.PROP_REPLICATED, snap, name=snap)
 
 
-def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, replica=False):
+def _resume(ct, to_argv, remote, replica=False):
+    """Finish the stream the peer holds part of (its resume token), of the kind it was."""
+    token = remote["resume_token"]
+    info = zfs.resume_info(token)
+    needs = zfs.stream_needs(ct.pool) if info["kind"] == streams.COMPRESSED else ()
+    header = backup.resume_header(ct, token, remote["resume_into"], replica, info["kind"],
+                                  needs)
+    return _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
+                 size=info["size"])
+
+
+def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=None,
+          size=None):
+    """Run the peer's receiving command and stream ``header`` and zfs send into it."""
     verb = "vzzfs replicate" if replica else "vzzfs send"
     proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
     try:
-        if token:
-            header = backup.resume_header(ct, token, resume_into, replica)
         proc.stdin.write(header)
-        sent = zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid, resume_token=token)
+        sent = zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid, resume_token=token,
+                        kind=kind, size=size)
     except BaseException as e:
         if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
             runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
