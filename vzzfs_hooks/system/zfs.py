@@ -14,7 +14,7 @@ from ..base.names import check_dataset_name, check_snapshot_name
 from . import zvoldev
 from ..base.errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      StreamError, VzzfsError, ZfsError)
-from ..base.progress import Progress
+from ..base.progress import Progress, shown as progress_shown
 
 _NOT_LOADED = object()
 lzc = _NOT_LOADED  # the libzfs_core module once loaded; None where it is not importable
@@ -524,42 +524,76 @@ def resume_info(token):
     return info
 
 
+# zfs send's own words for a write into its output that failed: the output's trouble
+# (the file's file system full, the reader gone), never the pool's it reads from
+_OUTPUT_ERRORS = ("no space left", "quota exceeded", "broken pipe", "file too large")
+
+
 def send(snap, out, base=None, what="sending", resume_token=None, kind=None, size=None):
     """Write `zfs send` of ``snap`` (incremental from ``base``; flags for ``kind``), or
     the rest of an interrupted one (``resume_token``), to the binary file ``out``; the
     bytes sent. ``size``: the bytes expected, when the caller knows them already.
-    Progress shows on a terminal. A failed write raises VzzfsError, a failed send
-    ZfsError; on any exit, Ctrl-C included, zfs send does not outlive this call."""
+
+    No byte passes through Python: a regular file is zfs send's own output (its
+    offset tells how much was written), and a pipe is fed from zfs send's by
+    splice (runner.copy_fd). Progress shows on a terminal. A failed write raises
+    VzzfsError, a failed send ZfsError; on any exit, Ctrl-C included, zfs send
+    does not outlive this call."""
+    if size is None and not progress_shown():
+        size = 0  # no terminal to show progress on: no dry run for its total
     if resume_token:
         argv = ["zfs", "send", "-t", resume_token]
         total = size if size is not None else resume_info(resume_token)["size"]
     else:
         argv = send_argv(snap, base, kind)
         total = size if size is not None else send_size(snap, base, kind)
-    import subprocess  # runner has loaded it (send_size ran a command); for its PIPE
-    proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    import subprocess  # runner has loaded it (a command ran before); for its PIPE
+    out.flush()
+    fd = out.fileno()
     progress = Progress(what, total) if total else None
+    direct = runner.is_file(fd)
+    if direct:
+        start = os.lseek(fd, 0, os.SEEK_CUR)
+        proc = runner.popen(argv, stdout=fd, stderr=subprocess.PIPE)
+    else:
+        proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        sent = runner.pump(proc.stdout, out, progress)
+        if direct:
+            runner.wait(proc, progress and (
+                lambda: progress.update(os.lseek(fd, 0, os.SEEK_CUR) - start)))
+            sent = os.lseek(fd, 0, os.SEEK_CUR) - start
+        else:
+            for pipe in (proc.stdout.fileno(), fd):  # 1 MiB a context switch, not 64 KiB
+                if runner.is_pipe(pipe):
+                    runner.grow_pipe(pipe)
+            sent = runner.copy_fd(proc.stdout.fileno(), fd, progress)
     except (OSError, ValueError) as e:  # the reader went away, the disk is full ...
         runner.stop(proc)
-        raise VzzfsError("writing the stream failed: %s" % e,
-                         "check where it goes (free space, the receiving side)")
+        raise _write_failed(e.strerror if isinstance(e, OSError) and e.strerror else e)
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP
         runner.stop(proc)
         raise
     err = runner.finish(proc)
     if proc.returncode != 0:
+        said = " ".join(err.split()) or "exit %d" % proc.returncode
+        if direct and any(f in said.lower() for f in _OUTPUT_ERRORS):
+            raise _write_failed(said)
         cls = error_class(err) or ZfsError
-        raise typed_error(cls, "zfs send %s failed: %s" % (snap or "(resumed)",
-                                                          " ".join(err.split())), snap or "")
+        raise typed_error(cls, "zfs send %s failed: %s" % (snap or "(resumed)", said), snap or "")
     if progress:
         progress.done()
     return sent
 
 
+def _write_failed(why):
+    return VzzfsError("writing the stream failed: %s" % why,
+                      "check where it goes (free space, the receiving side)")
+
+
 def receive(src, target, force=False, resumable=False):
-    """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``.
+    """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``:
+    src's file descriptor becomes zfs receive's input, at its offset (nothing read
+    ahead into a Python buffer: backup.read_header reads the header so).
 
     A full or missing pool raises PoolFull/PoolNotImported (the node's trouble,
     with the fix for ``target``'s pool); any other refusal is StreamError (the
@@ -568,16 +602,13 @@ def receive(src, target, force=False, resumable=False):
     argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
         [target]
     import subprocess  # for its PIPE; the hooks, which stream nothing, start without it
-    proc = runner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    proc = runner.popen(argv, stdin=src.fileno(), stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE)
     try:
-        runner.pump(src, proc.stdin)
-    except OSError:
-        pass  # zfs receive stopped reading: its exit code says why
+        err = runner.finish(proc)
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: stop it before the cleanup runs
         runner.stop(proc)
         raise
-    err = runner.finish(proc)
     if proc.returncode != 0:
         why = " ".join(err.split()) or "exit %d" % proc.returncode
         cls = error_class(err)

@@ -12,6 +12,10 @@ blocks as they are on disk, with what the receiving pool needs for it, or
 every record of its stream: a truncated or damaged one makes `zfs receive` fail,
 and a restore then leaves nothing behind.
 
+No byte of the stream passes through Python: the header is read from the file
+descriptor byte by byte where it cannot be read ahead and sought back (a pipe),
+and the descriptor, at the stream's first byte, is zfs receive's input.
+
 The CT's lock is held only while the snapshot is taken and the header read
 (the conf must match the snapshot); the stream runs without it, so vzctl can
 stop, restart or set the CT meanwhile, and a zfs hold keeps the snapshot and
@@ -27,7 +31,7 @@ import json
 import os
 import time
 
-from ..base import faults, log, names
+from ..base import faults, log, names, runner
 from ..base.errors import DatasetBusy, LockedError, StateError, StreamError, UsageError, VzzfsError
 from ..base.fileio import create_new, fsync_dir, read_text, write_atomic
 from ..base.names import check_ctid, check_new_ctid
@@ -93,16 +97,44 @@ def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, nee
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
 
-def read_header(stream):
-    """The header of a backup on ``stream`` (binary), leaving it at the zfs stream."""
-    line = b""
-    while not line.endswith(b"\n"):
-        byte = stream.read(1)
+def _header_line(stream):
+    """The header's bytes up to and with its newline (or what came before the end, a
+    wrong start or MAX_HEADER), leaving ``stream``'s file descriptor at the byte
+    after: a regular file is read ahead and sought back, anything else (a pipe)
+    read a byte at a time, since zfs receive reads the rest from the descriptor
+    itself. A stream without one (tests) is read through Python."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is None:
+        read = stream.read
+    elif runner.is_file(fd):
+        start = os.lseek(fd, 0, os.SEEK_CUR)
+        data = b""
+        while b"\n" not in data and len(data) <= MAX_HEADER:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+        line = data[:data.index(b"\n") + 1] if b"\n" in data else data[:MAX_HEADER + 1]
+        os.lseek(fd, start + len(line), os.SEEK_SET)
+        return line
+    else:
+        def read(n):
+            return os.read(fd, n)
+    line = read(len(MAGIC))
+    while line.startswith(MAGIC) and not line.endswith(b"\n") and len(line) <= MAX_HEADER:
+        byte = read(1)
         if not byte:
             break
         line += byte
-        if len(line) > MAX_HEADER:
-            break
+    return line
+
+
+def read_header(stream):
+    """The header of a backup on ``stream`` (binary), leaving it at the zfs stream."""
+    line = _header_line(stream)
     if not line.startswith(MAGIC) or not line.endswith(b"\n"):
         raise StreamError("this is not a vzzfs backup (no VZZFS-BACKUP header)",
                           "give a file written by vzzfs backup or vzzfs send")

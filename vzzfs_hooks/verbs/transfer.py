@@ -218,7 +218,8 @@ def _resume(ct, to_argv, remote, replica=False):
 
 def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=None,
           size=None):
-    """Run the peer's receiving command and stream ``header`` and zfs send into it."""
+    """Run the peer's receiving command and stream ``header`` and zfs send into it:
+    zfs send's output goes into the command's input by splice, never through Python."""
     verb = "vzzfs replicate" if replica else "vzzfs send"
     proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
