@@ -66,7 +66,7 @@ def test_only_a_stream_of_vzzfs_replicate_marks_a_replica():
 def wire(monkeypatch):
     """A CT's snapshots and the peer's, with the lock and the stream recorded."""
     state = {"rows": [], "theirs": {}, "token": None, "events": [], "locked": False,
-             "marked": []}
+             "marked": [], "bytes": []}
 
     @contextlib.contextmanager
     def ct_lock(ct, status):
@@ -90,6 +90,9 @@ def wire(monkeypatch):
         return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": 1}
 
     def zfs_cmd(*args, **kw):
+        if args[1].startswith(names.PROP_STREAM_BYTES + "="):
+            state["bytes"].append((args[-1].split("@")[1], args[1].split("=")[1]))
+            return
         assert args[1] == names.PROP_REPLICATED + "=yes", args
         state["marked"].append(args[-1].split("@")[1])
         for r in state["rows"]:
@@ -131,6 +134,7 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
                               ("stream", ds + "auto-1", None, None, False), "lock", "unlock",
                               "release"]
     assert wire["marked"] == ["auto-1"]
+    assert wire["bytes"] == [("auto-1", "1")], "what the stream took, for vzzfs list"
 
     wire["events"][:] = []
     assert transfer.send_scheduled(FakeCt(), ["peer"]) is None  # a rerun sends nothing
@@ -151,6 +155,7 @@ def test_a_cut_stream_is_finished_under_the_lock_then_marked(wire):
     assert done["resumed"]
     assert ("stream", None, None, "1-abc", True) in wire["events"]
     assert wire["marked"] == ["auto-1"]
+    assert wire["bytes"] == [("auto-1", "1")], "the snapshot the token names"
 
 
 def test_a_peer_with_an_unrelated_ct_is_refused(wire):
@@ -209,3 +214,20 @@ def test_check_says_a_stalled_replica_waits_for_the_other_node(monkeypatch):
     assert "vzzfs replicate" in line
     monkeypatch.setattr(check.autosnap, "is_replica", lambda ct: False)
     assert "is the timer on?" in check._autosnap_stalled(FakeCt(), policy)
+
+
+def test_list_shows_the_size_of_the_newest_stream_written():
+    """MOVED: the bytes on the newest snapshot a backup, send or replicate streamed."""
+    from vzzfs_hooks.verbs import listing
+
+    def snap(name, created, moved="-"):
+        return {"name": "vz/vzzfs/ct/101@" + name, "creation": str(created),
+                names.PROP_KIND: "-", names.PROP_REPLICATED: "-",
+                names.PROP_STREAM_BYTES: moved}
+    volumes, snaps = [], listing._Snapshots()
+    snaps.split([{"name": "vz/vzzfs/ct/101"}, snap("b1", 10, "500"), snap("s2", 20),
+                 snap("auto-3", 30, "42"), snap("mine", 40)], volumes)
+    assert [v["name"] for v in volumes] == ["vz/vzzfs/ct/101"]
+    assert snaps.moved == {"vz/vzzfs/ct/101": (30, 42)} and snaps.count["vz/vzzfs/ct/101"] == 4
+    assert names.PROP_STREAM_BYTES in listing.ZFS_PROPS, "read in the same zfs list"
+    assert names.PROP_STREAM_BYTES in backup.SENDER_SNAPSHOT_PROPS, "never the sender's"

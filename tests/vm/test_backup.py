@@ -152,7 +152,8 @@ def test_a_backup_is_smaller_than_the_data_by_its_compression_ratio(node, node2,
     record headers, 312 bytes a block, are some 4 % of a 16K block compressed to
     half), and at most 1.05x a bare `zfs send -c` of the same snapshot. The data
     arrives compressed and whole; a --plain backup and one written before (a plain
-    stream, no kind in its header) restore too."""
+    stream, no kind in its header) restore too; `vzzfs list` shows what the last
+    stream moved."""
     node.make_ct(101, size=256 << 20)
     digest = _fill_with_files(node, 101, 24)
     path, plain, old = (str(tmp_path / n) for n in ("full", "plain", "old"))
@@ -169,6 +170,8 @@ def test_a_backup_is_smaller_than_the_data_by_its_compression_ratio(node, node2,
     assert size <= 1.05 * bare, (size, bare)
     header, _ = _header_and_stream(path)
     assert header["stream"] == "compressed" and "lz4_compress" in header["stream_needs"]
+    res = node.vzzfs("list", "101", "-j", "-o", "ctid,moved")
+    assert json.loads(res.stdout) == [{"ctid": "101", "moved": size}], res.stdout
 
     res = node.vzzfs("backup", "101", "--to", plain, "--plain")
     assert res.returncode == 0 and "a plain stream" in res.stdout, res.stdout

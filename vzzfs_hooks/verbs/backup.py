@@ -196,13 +196,14 @@ def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
             out.flush()
             if complete:
                 complete()
-            zfs.zfs("set", "%s=complete" % names.PROP_BACKUP, snap, name=snap)
+            zfs.zfs("set", "%s=complete" % names.PROP_BACKUP,
+                    "%s=%d" % (names.PROP_STREAM_BYTES, len(header) + sent), snap, name=snap)
             undo.commit()
     finally:
         hold.release()
     if retain:
         prune(ct, "vzzfs backup", lambda rows: backupchain.backups_to_prune(rows, retain))
-    return {"snapshot": snap, "base": base, "bytes": sent, "kind": kind,
+    return {"snapshot": snap, "base": base, "bytes": len(header) + sent, "kind": kind,
             "window": done["window"]}
 
 
@@ -325,7 +326,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
 # what `zfs send -p` carries of the sending node's state: a dump path, a convert in
 # progress, a rollback; none of it is true here, and a path is not to be trusted
 SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
-SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED, names.PROP_STREAM_BYTES)
 
 
 def _received_props(ct, header):

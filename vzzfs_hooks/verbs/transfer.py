@@ -146,6 +146,7 @@ def _send(ct, to_argv, status=None):
             header = backup.make_header(ct, snap, base, kind=kind, needs=needs)
         # on failure the snapshot stays: the other side may hold part of it, to resume
         result = _pipe(ct, to_argv, snap, base, header=header, kind=kind)
+        _note_bytes(snap, result["bytes"])
     finally:
         hold.release()
     # older send snapshots are no longer a base for anything
@@ -189,6 +190,7 @@ def send_scheduled(ct, to_argv):
         result = _pipe(ct, to_argv, snap, base, header=header, replica=True, kind=kind)
         # still held: autosnap cannot prune the snapshot just sent before it is marked
         with lock.ct_lock(ct, "vzzfs replicate"):
+            _note_bytes(snap, result["bytes"])
             _mark_replicated(ct, to_argv)
     finally:
         hold.release()
@@ -205,6 +207,12 @@ def _mark_replicated(ct, to_argv, remote=None):
         zfs.zfs("set", "%s=yes" % names.PROP_REPLICATED, snap, name=snap)
 
 
+def _note_bytes(snap, sent):
+    """Record on ``snap`` the bytes its stream took (what `vzzfs list` shows as MOVED)."""
+    if snap:
+        zfs.zfs("set", "%s=%d" % (names.PROP_STREAM_BYTES, sent), snap, name=snap)
+
+
 def _resume(ct, to_argv, remote, replica=False):
     """Finish the stream the peer holds part of (its resume token), of the kind it was."""
     token = remote["resume_token"]
@@ -212,8 +220,12 @@ def _resume(ct, to_argv, remote, replica=False):
     needs = zfs.stream_needs(ct.pool) if info["kind"] == streams.COMPRESSED else ()
     header = backup.resume_header(ct, token, remote["resume_into"], replica, info["kind"],
                                   needs)
-    return _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
-                 size=info["size"])
+    result = _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
+                   size=info["size"])
+    snap = info["snapshot"]
+    if snap and snap.partition("@")[0] == ct.dataset:
+        _note_bytes(snap, result["bytes"])
+    return result
 
 
 def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=None,
@@ -225,8 +237,8 @@ def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=
                         stderr=subprocess.STDOUT)
     try:
         proc.stdin.write(header)
-        sent = zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid, resume_token=token,
-                        kind=kind, size=size)
+        sent = len(header) + zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid,
+                                      resume_token=token, kind=kind, size=size)
     except BaseException as e:
         if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
             runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
