@@ -50,7 +50,7 @@ _vzzfs() {
         snapshot) opts="--name --skip-suspend --dump" ;;
         snapshot-list) opts="-j --json" ;;
         snapshot-switch) opts="--destroy-newer --skip-config --skip-resume" ;;
-        backup) opts="--to --incremental --retain" ;;
+        backup) opts="--to --incremental --retain --plain" ;;
         restore) opts="--ctid --force" ;;
         send) opts="--to" ;;
         check) opts="--nagios --snapshot-age --replication-lag" ;;

@@ -25,6 +25,7 @@ class FakeCt(object):
     def __init__(self, ctid="101", on="yes"):
         self.ctid = ctid
         self.dataset = "vz/vzzfs/ct/%s" % ctid
+        self.pool = "vz"
 
         class S(object):
             raw = {"VZZFS_REPLICATE": on}
@@ -67,7 +68,7 @@ def test_only_a_stream_of_vzzfs_replicate_marks_a_replica():
 def wire(monkeypatch):
     """A CT's snapshots and the peer's, with the lock and the stream recorded."""
     state = {"rows": [], "theirs": {}, "token": None, "events": [], "locked": False,
-             "marked": []}
+             "marked": [], "bytes": []}
 
     @contextlib.contextmanager
     def ct_lock(ct, status):
@@ -82,7 +83,7 @@ def wire(monkeypatch):
                 "snapshots": dict(state["theirs"]), "resume_token": state["token"],
                 "resume_into": "increment" if state["token"] else None}
 
-    def pipe(ct, argv, snap, base, token=None, resume_into=None, header=None, replica=False):
+    def pipe(ct, argv, snap, base, token=None, header=None, replica=False, **kw):
         state["events"].append(("stream", snap, base, token, state["locked"]))
         if token:  # the rest of the cut stream: the peer has its snapshot now
             snap, state["token"] = state.get("token_for", "vz/vzzfs/ct/101@auto-2"), None
@@ -93,6 +94,9 @@ def wire(monkeypatch):
         return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": 1}
 
     def zfs_cmd(*args, **kw):
+        if args[1].startswith(names.PROP_STREAM_BYTES + "="):
+            state["bytes"].append((args[-1].split("@")[1], args[1].split("=")[1]))
+            return
         verb, name = args[0], args[-1].split("@")[1]
         prop = args[1].split("=")[0]
         key = {names.PROP_REPLICATED: "replicated", names.PROP_INFLIGHT: "inflight"}[prop]
@@ -109,14 +113,19 @@ def wire(monkeypatch):
     monkeypatch.setattr(transfer.zfs, "zfs", zfs_cmd)
     monkeypatch.setattr(transfer.zfs, "exists", lambda name: name.split("@")[-1] in [
         r["name"] for r in state["rows"]])
-    monkeypatch.setattr(transfer.zfs, "resume_token_target",
-                        lambda token: state.get("token_for", "vz/vzzfs/ct/101@auto-2"))
     monkeypatch.setattr(transfer.zfs.Hold, "add", lambda self, snaps: state["events"].append(
         ("hold", tuple(snaps), state["locked"])))
     monkeypatch.setattr(transfer.zfs.Hold, "release",
                         lambda self: state["events"].append("release"))
     monkeypatch.setattr(transfer.backup, "make_header",
-                        lambda ct, snap, base, replica=False: ("header", replica))
+                        lambda ct, snap, base, replica=False, **kw: ("header", replica))
+    monkeypatch.setattr(transfer.backup, "resume_header",
+                        lambda ct, token, into, replica=False, *a: ("resume", replica))
+    monkeypatch.setattr(transfer, "_stream_kind", lambda ct, remote: ("compressed", ["x"]))
+    monkeypatch.setattr(transfer.zfs, "resume_info", lambda token: {
+        "snapshot": state.get("token_for", "vz/vzzfs/ct/101@auto-2"), "kind": "compressed",
+        "size": 5})
+    monkeypatch.setattr(transfer.zfs, "stream_needs", lambda pool: ["x"])
     return state
 
 
@@ -136,6 +145,7 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
                               "release"]
     assert wire["marked"] == ["auto-1"]
     assert not [r for r in wire["rows"] if r.get("inflight")]  # the peer has it
+    assert wire["bytes"] == [("auto-1", "1")], "what the stream took, for vzzfs list"
 
     wire["events"][:] = []
     assert transfer.send_scheduled(FakeCt(), ["peer"]) is None  # a rerun sends nothing
@@ -159,6 +169,7 @@ def test_a_cut_stream_is_finished_outside_the_lock_then_marked(wire):
     assert ("stream", None, None, "1-abc", False) in wire["events"]
     assert ("hold", ("vz/vzzfs/ct/101@auto-2",), True) in wire["events"]
     assert wire["marked"] == ["auto-2"]
+    assert wire["bytes"] == [("auto-2", "1")], "the snapshot the token names"
 
 
 def test_the_snapshot_in_flight_is_kept_by_pruning_until_the_peer_has_it(wire):
@@ -380,7 +391,7 @@ def test_a_receiver_that_stops_reading_is_ended_not_waited_for(monkeypatch):
     import time as time_
     monkeypatch.setattr(transfer, "STREAM_STALL", 1)
 
-    def send(snap, out, base=None, what="", resume_token=None):
+    def send(snap, out, base=None, what="", resume_token=None, **kw):
         for _ in range(64):  # 64 MiB: far more than a pipe holds
             out.write(b"x" * (1 << 20))
         out.flush()
@@ -392,3 +403,20 @@ def test_a_receiver_that_stops_reading_is_ended_not_waited_for(monkeypatch):
                        replica=True)
     assert "took nothing for 1 s" in e.value.problem
     assert time_.monotonic() - started < 20
+
+
+def test_list_shows_the_size_of_the_newest_stream_written():
+    """MOVED: the bytes on the newest snapshot a backup, send or replicate streamed."""
+    from vzzfs_hooks.verbs import listing
+
+    def snap(name, created, moved="-"):
+        return {"name": "vz/vzzfs/ct/101@" + name, "creation": str(created),
+                names.PROP_KIND: "-", names.PROP_REPLICATED: "-",
+                names.PROP_STREAM_BYTES: moved}
+    volumes, snaps = [], listing._Snapshots()
+    snaps.split([{"name": "vz/vzzfs/ct/101"}, snap("b1", 10, "500"), snap("s2", 20),
+                 snap("auto-3", 30, "42"), snap("mine", 40)], volumes)
+    assert [v["name"] for v in volumes] == ["vz/vzzfs/ct/101"]
+    assert snaps.moved == {"vz/vzzfs/ct/101": (30, 42)} and snaps.count["vz/vzzfs/ct/101"] == 4
+    assert names.PROP_STREAM_BYTES in listing.ZFS_PROPS, "read in the same zfs list"
+    assert names.PROP_STREAM_BYTES in backup.SENDER_SNAPSHOT_PROPS, "never the sender's"

@@ -2,7 +2,6 @@
 command line that carries it out, against a fake zfs. On real ZFS:
 tests/vm/test_trust.py (a backup of a zvol with checksum=off, sync=disabled,
 copies=2 and a refreservation restores with none of them)."""
-import io
 import os
 import stat
 
@@ -54,8 +53,11 @@ def test_zfs_receive_names_them_in_the_same_command(tmp_path, monkeypatch):
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
     exclude, override = received.receive_options("101", True, NODE, False)
-    zfs.receive(io.BytesIO(b"stream"), "vz/vzzfs/incoming/101-restoring", resumable=True,
-                exclude=exclude, override=override)
+    stream = tmp_path / "stream"
+    stream.write_bytes(b"stream")
+    with open(str(stream), "rb") as src:  # zfs receive reads the file's descriptor
+        zfs.receive(src, "vz/vzzfs/incoming/101-restoring", resumable=True,
+                    exclude=exclude, override=override)
     argv = log.read_text().split()
     assert argv[:3] == ["receive", "-u", "-s"] and argv[-1] == "vz/vzzfs/incoming/101-restoring"
     assert ["-x", "checksum"] == argv[argv.index("checksum") - 1:argv.index("checksum") + 1]

@@ -147,6 +147,9 @@ PROP_INFLIGHT = _NS + "replicating"
 # on a zvol received from vzzfs replicate: a replica, which autosnap prunes but never
 # snapshots (a snapshot of its own would make the next increment refused)
 PROP_REPLICA = _NS + "replica"
+# on a snapshot: the bytes of the last stream of it (or ending at it) that vzzfs backup,
+# send or replicate wrote, once it was whole; `vzzfs list` shows the newest (MOVED)
+PROP_STREAM_BYTES = _NS + "stream-bytes"
 
 # ---- paths beside a CT's ----
 CONVERT_OLD_SUFFIX = ".vzzfs-old"     # VE_PRIVATE's old contents after convert

@@ -4,6 +4,12 @@ import sys
 import time
 
 
+def shown(stream=None):
+    """Would a Progress on ``stream`` (stderr) show? Then its total is worth asking for."""
+    stream = stream or sys.stderr
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 class Progress(object):
     """``Progress("unpacking x", total_bytes)``; call update(done) often, done() at the end."""
 
@@ -11,7 +17,7 @@ class Progress(object):
         self.what = what
         self.total = max(int(total), 1)
         self.stream = stream or sys.stderr
-        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = shown(self.stream)
         self._last = 0.0
 
     def update(self, done):

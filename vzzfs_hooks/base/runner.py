@@ -6,14 +6,16 @@ cause the command printed) when it exits non-zero, and turns a missing program
 or a timeout into a VzzfsError that says so. It logs nothing; callers decide
 what to tell the operator. ``popen`` starts a command whose bytes stream through
 pipes (zfs send/receive, tar, the remote side of send/migrate), with the same
-"command not found" message; ``pump`` copies a stream with progress and
-``finish``/``stop`` end such a command. Tests inject faults by putting a fake
-command first on PATH.
+"command not found" message; ``pump`` copies a stream through Python with
+progress, ``copy_fd`` one descriptor into another without (splice), and
+``finish``/``stop``/``wait`` end such a command. Tests inject faults by putting a
+fake command first on PATH.
 
 subprocess (with threading, selectors and locale behind it) is imported on the
 first command: a hook for a CT that is not vzzfs's runs none and starts faster.
 """
 
+import errno
 import os
 
 from . import signals
@@ -158,3 +160,95 @@ def pump(src, dst, progress=None):
             progress.update(done)
     dst.flush()
     return done
+
+
+# ---- streams between file descriptors, without copying them through Python ----
+
+_UNSET = object()
+_splice = _UNSET  # libc's splice(2) through ctypes, or None where there is none
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, which Python has only from 3.10
+SPLICE_F_MOVE, SPLICE_F_MORE = 1, 4
+
+
+def _splicer():
+    """splice(2) from the C library, or None (another platform, no ctypes)."""
+    global _splice
+    if _splice is _UNSET:
+        _splice = None
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            fn = libc.splice
+            fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                           ctypes.c_size_t, ctypes.c_uint]
+            fn.restype = ctypes.c_ssize_t
+            _splice = (fn, ctypes.get_errno)
+        except (ImportError, OSError, AttributeError):
+            pass
+    return _splice
+
+
+def is_pipe(fd):
+    import stat
+    return stat.S_ISFIFO(os.fstat(fd).st_mode)
+
+
+def is_file(fd):
+    """A regular file (where an offset tells how much was written)?"""
+    import stat
+    return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def grow_pipe(fd, size=CHUNK):
+    """Ask for a pipe buffer of ``size`` bytes (Linux's default is 64 KiB: a context
+    switch for every 64 KiB that crosses); the system's limit stands if lower."""
+    import fcntl
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+    except OSError:
+        pass
+
+
+def copy_fd(src, dst, progress=None):
+    """Copy file descriptor ``src`` to ``dst`` until src's end; the bytes copied.
+
+    With one of them a pipe, splice(2) moves the bytes inside the kernel (no copy
+    through Python); else, or where the kernel refuses splice for these two,
+    os.read/os.write in CHUNK pieces. A failed write raises OSError (EPIPE: the
+    reader went away; ENOSPC ...), as file.write does.
+    """
+    done = 0
+    splice = _splicer() if (is_pipe(src) or is_pipe(dst)) else None
+    while True:
+        if splice is not None:
+            n = splice[0](src, None, dst, None, CHUNK, SPLICE_F_MOVE | SPLICE_F_MORE)
+            if n < 0:
+                err = splice[1]()
+                if err == errno.EINTR:
+                    continue  # a signal: its handler runs now, between two calls
+                if err == errno.EINVAL and done == 0:
+                    splice = None  # not for these two (a file opened O_APPEND ...)
+                    continue
+                raise OSError(err, os.strerror(err))
+        else:
+            chunk = os.read(src, CHUNK)
+            n = len(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(dst, view):]
+        if n == 0:
+            return done
+        done += n
+        if progress:
+            progress.update(done)
+
+
+def wait(proc, tick=None, every=0.5):
+    """Wait for ``proc`` to exit, calling ``tick()`` every ``every`` seconds meanwhile
+    (progress of a command that writes where vzzfs does not see the bytes)."""
+    import subprocess
+    while True:
+        try:
+            return proc.wait(timeout=every if tick else None)
+        except subprocess.TimeoutExpired:
+            tick()

@@ -75,7 +75,7 @@ def cmd_list(args):
 
 
 def _cell(field, value):
-    if field in ("volsize", "used", "referenced", "read", "written"):
+    if field in ("volsize", "used", "referenced", "moved", "read", "written"):
         return "-" if value is None else _human(value)
     if field in ("autosnap", "replicated"):
         return listing.autosnap_age(value)

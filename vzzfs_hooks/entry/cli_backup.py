@@ -44,16 +44,16 @@ def cmd_backup(args):
         if sys.stdout.isatty():
             raise UsageError("will not write a backup stream to a terminal",
                              "redirect it (> file, | ssh ...) or use --to FILE")
-        done = backup.backup(ct, sys.stdout.buffer, args.incremental, args.retain)
+        done = backup.backup(ct, sys.stdout.buffer, args.incremental, args.retain,
+                             plain=args.plain)
         out = sys.stderr
     else:
-        done = backup.backup_to_file(ct, args.to, args.incremental, args.retain)
+        done = backup.backup_to_file(ct, args.to, args.incremental, args.retain, args.plain)
         out = sys.stdout
-    out.write("CT %s: %s backup of %s, %s written%s; the CT's lock held for %.2f s\n"
-              % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
-                 _mib(done["bytes"]),
-                 " (from %s)" % done["base"].split("@")[1] if done["base"] else "",
-                 done.get("locked") or 0))
+    out.write("CT %s: %s backup of %s%s, %s written (a %s stream); the CT's lock held for "
+              "%.2f s\n" % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
+                            " (from %s)" % done["base"].split("@")[1] if done["base"] else "",
+                            _mib(done["bytes"]), done["kind"], done.get("locked") or 0))
 
 
 def _restored(done):
@@ -205,6 +205,9 @@ def add_parsers(sub):
     s.add_argument("--incremental", action="store_true",
                    help="only what changed since the last backup")
     s.add_argument("--retain", type=int, metavar="N", help="keep the N newest backup snapshots")
+    s.add_argument("--plain", action="store_true",
+                   help="a plain stream (every block decompressed), for a node whose zfs "
+                        "cannot take compressed ones")
     s.set_defaults(func=cmd_backup)
 
     s = sub.add_parser("restore", help="restore a backup into a new (or --force: the) CT")

@@ -14,7 +14,7 @@ from ..base.names import check_dataset_name, check_snapshot_name
 from . import zvoldev
 from ..base.errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      StreamError, VzzfsError, ZfsError)
-from ..base.progress import Progress
+from ..base.progress import Progress, shown as progress_shown
 
 _NOT_LOADED = object()
 lzc = _NOT_LOADED  # the libzfs_core module once loaded; None where it is not importable
@@ -456,56 +456,137 @@ class Hold(object):
 
 # ---- streams ----
 
-def send_size(snap, base=None):
-    """Bytes `zfs send` of ``snap`` (from ``base``) will write (its dry run), or 0."""
+def zfs_version(path="/sys/module/zfs/version"):
+    """(major, minor) of the loaded zfs module ('2.1.11-1' -> (2, 1)), or None."""
+    try:
+        with open(path) as f:
+            parts = f.read().strip().split(".")
+        return int(parts[0]), int(parts[1].split("-")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pool_features(pool):
+    """{feature: 'disabled'|'enabled'|'active'} of pool ``pool`` (one `zpool get all`:
+    asking for a feature an older zfs does not know would fail the call)."""
+    check_dataset_name(pool, "pool name")
+    found = {}
+    for line in zpool("get", "-H", "-o", "property,value", "all", pool,
+                      name=pool).stdout.splitlines():
+        prop, _, value = line.partition("\t")
+        if prop.startswith("feature@"):
+            found[prop[len("feature@"):]] = value.strip()
+    return found
+
+
+def stream_offer(pool):
+    """What this node takes into ``pool`` (streams.offer), for the --status answer."""
+    from ..rules import streams  # here, not at import: the hooks stream nothing
+    return streams.offer(zfs_version(), pool_features(pool))
+
+
+def stream_needs(pool):
+    """What a compressed stream from ``pool`` needs of the receiving node (streams.needs)."""
+    from ..rules import streams
+    return streams.needs(pool_features(pool))
+
+
+def send_argv(snap, base=None, kind=None):
+    """zfs send's command line for a stream of ``kind`` (streams.PLAIN when None)."""
+    from ..rules import streams
     check_name(snap)
-    res = runner.run(["zfs", "send", "-nP"] + (["-i", check_name(base)] if base else []) + [snap],
-                     check=False)
-    for line in (res.stdout + res.stderr).splitlines():
+    return (["zfs", "send"] + streams.send_flags(kind or streams.PLAIN)
+            + (["-i", check_name(base)] if base else []) + [snap])
+
+
+def _dry_run_size(text):
+    for line in text.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[0] == "size" and parts[1].isdigit():
             return int(parts[1])
     return 0
 
 
-def resume_token_target(token):
-    """The snapshot a resume token's stream is of (`zfs send -nvt`'s toname), or None
-    when zfs cannot read the token."""
-    res = runner.run(["zfs", "send", "-nvt", token], check=False, timeout=60)
-    for line in (res.stdout + "\n" + res.stderr).splitlines():
-        key, sep, value = line.strip().partition(" = ")
-        if sep and key == "toname":
-            return value.strip()
-    return None
+def send_size(snap, base=None, kind=None):
+    """Bytes `zfs send` of ``snap`` (from ``base``, a stream of ``kind``) will write
+    (its dry run with the same flags), or 0."""
+    argv = send_argv(snap, base, kind)
+    res = runner.run(argv[:2] + ["-nP"] + argv[2:], check=False)
+    return _dry_run_size(res.stdout + res.stderr)
 
 
-def send(snap, out, base=None, what="sending", resume_token=None):
-    """Write `zfs send -p` of ``snap`` (incremental from ``base``), or the rest of an
-    interrupted one (``resume_token``), to the binary file ``out``; the bytes sent.
-    Progress shows on a terminal. A failed write raises VzzfsError, a failed send
-    ZfsError; on any exit, Ctrl-C included, zfs send does not outlive this call."""
+def resume_info(token):
+    """What `zfs send -t TOKEN` would send, from its dry run: {"snapshot": the snapshot
+    (or None), "kind": streams.COMPRESSED if the cut stream was one, else PLAIN,
+    "size": bytes still to send (0 when unknown)}."""
+    from ..rules import streams
+    res = runner.run(["zfs", "send", "-nvP", "-t", token], check=False)
+    info = {"snapshot": None, "kind": streams.PLAIN, "size": _dry_run_size(res.stdout)}
+    for line in res.stdout.splitlines():
+        key, _, value = line.strip().partition(" = ")
+        if key == "toname" and value:
+            info["snapshot"] = value.strip()
+        elif key.strip() == "compressok":
+            info["kind"] = streams.COMPRESSED
+    return info
+
+
+# zfs send's own words for a write into its output that failed: the output's trouble
+# (the file's file system full, the reader gone), never the pool's it reads from
+_OUTPUT_ERRORS = ("no space left", "quota exceeded", "broken pipe", "file too large")
+
+
+def send(snap, out, base=None, what="sending", resume_token=None, kind=None, size=None):
+    """Write `zfs send` of ``snap`` (incremental from ``base``; flags for ``kind``), or
+    the rest of an interrupted one (``resume_token``), to the binary file ``out``; the
+    bytes sent. ``size``: the bytes expected, when the caller knows them already.
+
+    No byte passes through Python: a regular file is zfs send's own output (its
+    offset tells how much was written), and a pipe is fed from zfs send's by
+    splice (runner.copy_fd). Progress shows on a terminal. A failed write raises
+    VzzfsError, a failed send ZfsError; on any exit, Ctrl-C included, zfs send
+    does not outlive this call."""
+    if size is None and not progress_shown():
+        size = 0  # no terminal to show progress on: no dry run for its total
     if resume_token:
-        argv, total = ["zfs", "send", "-t", resume_token], 0
+        argv = ["zfs", "send", "-t", resume_token]
+        total = size if size is not None else resume_info(resume_token)["size"]
     else:
-        check_name(snap)
-        argv = ["zfs", "send", "-p"] + (["-i", check_name(base)] if base else []) + [snap]
-        total = send_size(snap, base)
-    import subprocess  # runner has loaded it (send_size ran a command); for its PIPE
-    proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        argv = send_argv(snap, base, kind)
+        total = size if size is not None else send_size(snap, base, kind)
+    import subprocess  # runner has loaded it (a command ran before); for its PIPE
+    out.flush()
+    fd = out.fileno()
     progress = Progress(what, total) if total else None
+    direct = runner.is_file(fd)
+    if direct:
+        start = os.lseek(fd, 0, os.SEEK_CUR)
+        proc = runner.popen(argv, stdout=fd, stderr=subprocess.PIPE)
+    else:
+        proc = runner.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        sent = runner.pump(proc.stdout, out, progress)
+        if direct:
+            runner.wait(proc, progress and (
+                lambda: progress.update(os.lseek(fd, 0, os.SEEK_CUR) - start)))
+            sent = os.lseek(fd, 0, os.SEEK_CUR) - start
+        else:
+            for pipe in (proc.stdout.fileno(), fd):  # 1 MiB a context switch, not 64 KiB
+                if runner.is_pipe(pipe):
+                    runner.grow_pipe(pipe)
+            sent = runner.copy_fd(proc.stdout.fileno(), fd, progress)
     except (OSError, ValueError) as e:  # the reader went away, the disk is full ...
         runner.stop(proc)
-        raise VzzfsError("writing the stream failed: %s" % e,
-                         "check where it goes (free space, the receiving side)")
+        raise _write_failed(e.strerror if isinstance(e, OSError) and e.strerror else e)
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP
         runner.stop(proc)
         raise
     err = runner.finish(proc)
     if proc.returncode != 0:
+        said = " ".join(err.split()) or "exit %d" % proc.returncode
+        if direct and any(f in said.lower() for f in _OUTPUT_ERRORS):
+            raise _write_failed(said)
         cls = error_class(err) or ZfsError
-        raise typed_error(cls, "zfs send %s failed: %s" % (snap, " ".join(err.split())), snap)
+        raise typed_error(cls, "zfs send %s failed: %s" % (snap or "(resumed)", said), snap or "")
     if progress:
         progress.done()
     return sent
@@ -518,8 +599,15 @@ def receive_abort(target):
     zfs("receive", "-A", target, name=target)
 
 
+def _write_failed(why):
+    return VzzfsError("writing the stream failed: %s" % why,
+                      "check where it goes (free space, the receiving side)")
+
+
 def receive(src, target, force=False, resumable=False, exclude=(), override=None):
-    """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``.
+    """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``:
+    src's file descriptor becomes zfs receive's input, at its offset (nothing read
+    ahead into a Python buffer: backup.read_header reads the header so).
 
     ``exclude``: properties the stream must not set (-x); ``override``: {property:
     value} set in the same receive (-o); nothing received is mounted (-u).
@@ -535,16 +623,13 @@ def receive(src, target, force=False, resumable=False, exclude=(), override=None
         argv += ["-o", "%s=%s" % (prop, value)]
     argv.append(target)
     import subprocess  # for its PIPE; the hooks, which stream nothing, start without it
-    proc = runner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    proc = runner.popen(argv, stdin=src.fileno(), stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE)
     try:
-        runner.pump(src, proc.stdin)
-    except OSError:
-        pass  # zfs receive stopped reading: its exit code says why
+        err = runner.finish(proc)
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: stop it before the cleanup runs
         runner.stop(proc)
         raise
-    err = runner.finish(proc)
     if proc.returncode != 0:
         why = " ".join(err.split()) or "exit %d" % proc.returncode
         cls = error_class(err)

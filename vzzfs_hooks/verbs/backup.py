@@ -6,8 +6,15 @@ A backup is one header line, then the output of `zfs send`:
 
 The header names the CT, the snapshot, the base snapshot of an incremental (with
 its guid), the zvol's properties and the CT's conf, so a restore needs nothing
-else. ZFS checksums every record of its stream: a truncated or damaged one makes
-`zfs receive` fail, and a restore then leaves nothing behind.
+else, and which kind of stream follows (rules/streams.py: "compressed", the
+blocks as they are on disk, with what the receiving pool needs for it, or
+"plain"; a header that says none is from before issue 28: plain). ZFS checksums
+every record of its stream: a truncated or damaged one makes `zfs receive` fail,
+and a restore then leaves nothing behind.
+
+No byte of the stream passes through Python: the header is read from the file
+descriptor byte by byte where it cannot be read ahead and sought back (a pipe),
+and the descriptor, at the stream's first byte, is zfs receive's input.
 
 The CT's lock is held only while the snapshot is taken and the header read
 (the conf must match the snapshot); the stream runs without it, so vzctl can
@@ -24,13 +31,13 @@ import json
 import os
 import time
 
-from ..base import faults, log, names
+from ..base import faults, log, names, runner
 from ..base.errors import DatasetBusy, LockedError, StateError, StreamError, UsageError, VzzfsError
 from ..base.fileio import create_new, fsync_dir, read_text
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
-from ..rules import backupchain, confimport, received
+from ..rules import backupchain, confimport, received, streams
 from ..system import lock, zfs
 from ..container import claim
 from ..container.ct import Container
@@ -54,8 +61,16 @@ def _header_conf(ct):
         return f.read().decode("utf-8", "surrogateescape")
 
 
-def make_header(ct, snap, base=None, replica=False):
-    """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams)."""
+def _stream_fields(header, kind, needs):
+    header["stream"] = kind
+    if kind == streams.COMPRESSED:
+        header["stream_needs"] = list(needs)
+
+
+def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()):
+    """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams);
+    ``kind``: the stream that follows (streams.*), ``needs``: what a compressed one
+    needs of the receiving node (zfs.stream_needs)."""
     conf = _header_conf(ct)
     props = zfs.get(snap, "guid", names.PROP_LAYOUT)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
@@ -67,30 +82,61 @@ def make_header(ct, snap, base=None, replica=False):
     if base:
         header["base"] = base.split("@", 1)[1]
         header["base_guid"] = zfs.get(base, "guid")["guid"]
+    _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
 
-def resume_header(ct, token, resume_into, replica=False):
-    """The header for a stream that finishes an interrupted one (zfs send -t)."""
+def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, needs=()):
+    """The header for a stream that finishes an interrupted one (zfs send -t): of the
+    kind the cut one was (zfs.resume_info)."""
     conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
               "resume_into": resume_into, "created": int(time.time()), "conf": conf,
               "snapshot": None, "base": None, "base_guid": None}
     if replica:
         header["replica"] = True
+    _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
+
+
+def _header_line(stream):
+    """The header's bytes up to and with its newline (or what came before the end, a
+    wrong start or MAX_HEADER), leaving ``stream``'s file descriptor at the byte
+    after: a regular file is read ahead and sought back, anything else (a pipe)
+    read a byte at a time, since zfs receive reads the rest from the descriptor
+    itself. A stream without one (tests) is read through Python."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is None:
+        read = stream.read
+    elif runner.is_file(fd):
+        start = os.lseek(fd, 0, os.SEEK_CUR)
+        data = b""
+        while b"\n" not in data and len(data) <= MAX_HEADER:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+        line = data[:data.index(b"\n") + 1] if b"\n" in data else data[:MAX_HEADER + 1]
+        os.lseek(fd, start + len(line), os.SEEK_SET)
+        return line
+    else:
+        def read(n):
+            return os.read(fd, n)
+    line = read(len(MAGIC))
+    while line.startswith(MAGIC) and not line.endswith(b"\n") and len(line) <= MAX_HEADER:
+        byte = read(1)
+        if not byte:
+            break
+        line += byte
+    return line
 
 
 def read_header(stream):
     """The header of a backup on ``stream`` (binary), leaving it at the zfs stream."""
-    line = b""
-    while not line.endswith(b"\n"):
-        byte = stream.read(1)
-        if not byte:
-            break
-        line += byte
-        if len(line) > MAX_HEADER:
-            break
+    line = _header_line(stream)
     if not line.startswith(MAGIC) or not line.endswith(b"\n"):
         raise StreamError("this is not a vzzfs backup (no VZZFS-BACKUP header)",
                           "give a file written by vzzfs backup or vzzfs send")
@@ -107,20 +153,26 @@ def read_header(stream):
         header["conf"] = os.fsdecode(header["conf"].encode("utf-8", "surrogateescape"))
         check_ctid(header["ctid"])
         stream_layout(header)
-    except (ValueError, KeyError, TypeError, VzzfsError):
+        if not isinstance(header.get("stream", ""), str):
+            raise ValueError("bad stream kind")
+    except (ValueError, KeyError, TypeError, AttributeError, VzzfsError):
         raise StreamError("the backup's header is damaged", "use another copy of the backup")
     return header
 
 
 # ---- backup ----
 
-def backup(ct, out, incremental=False, retain=None, complete=None):
+def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
     """Snapshot ``ct`` consistently and write a backup of it to ``out`` (binary).
 
     ``complete`` (backup_to_file) makes the written stream durable where it
     went; only then is the snapshot marked complete, so it can be a base.
+    ``plain``: a plain stream (streams.PLAIN), for a node whose zfs cannot take
+    the compressed one written otherwise.
     """
     backupchain.check_retain(retain)
+    kind = streams.PLAIN if plain else streams.COMPRESSED
+    needs = () if plain else zfs.stream_needs(ct.pool)
     hold = zfs.Hold(hold_tag())
     try:
         with Reverter() as undo:
@@ -139,22 +191,24 @@ def backup(ct, out, incremental=False, retain=None, complete=None):
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
                 undo.add("release the hold on %s" % snap, hold.release)  # before the destroy
                 hold.add([snap, base])
-                header = make_header(ct, snap, base)  # the conf as it was at the snapshot
+                # the conf as it was at the snapshot
+                header = make_header(ct, snap, base, kind=kind, needs=needs)
             # the lock is free: vzctl may stop, restart or set the CT while this runs
             out.write(header)
             faults.point("backup.streaming")
-            sent = zfs.send(snap, out, base, "CT %s: backup" % ct.ctid)
+            sent = zfs.send(snap, out, base, "CT %s: backup" % ct.ctid, kind=kind)
             out.flush()
             if complete:
                 complete()
-            zfs.zfs("set", "%s=complete" % names.PROP_BACKUP, snap, name=snap)
+            zfs.zfs("set", "%s=complete" % names.PROP_BACKUP,
+                    "%s=%d" % (names.PROP_STREAM_BYTES, len(header) + sent), snap, name=snap)
             undo.commit()
     finally:
         hold.release()
     if retain:
         prune(ct, "vzzfs backup", lambda rows: backupchain.backups_to_prune(rows, retain))
-    return {"snapshot": snap, "base": base, "bytes": sent, "window": done["window"],
-            "locked": lock.held_for.get(ct.ctid)}
+    return {"snapshot": snap, "base": base, "bytes": len(header) + sent, "kind": kind,
+            "window": done["window"], "locked": lock.held_for.get(ct.ctid)}
 
 
 def prune(ct, status, choose):
@@ -170,7 +224,7 @@ def prune(ct, status, choose):
                  % (ct.ctid, e.problem))
 
 
-def backup_to_file(ct, path, incremental=False, retain=None):
+def backup_to_file(ct, path, incremental=False, retain=None, plain=False):
     """A backup into ``path``, written as path.partial and renamed when complete."""
     partial = path + ".partial"
     try:
@@ -189,7 +243,7 @@ def backup_to_file(ct, path, incremental=False, retain=None):
 
     try:
         with out:
-            result = backup(ct, out, incremental, retain, complete)
+            result = backup(ct, out, incremental, retain, complete, plain)
     finally:
         if os.path.exists(partial):  # ours: created above, exclusively
             os.unlink(partial)
@@ -216,6 +270,7 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
             ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes")
         limits.check(ct.ctid, ct.has_conf or exists, onto_replica)
         force = limits.force(force)
+    _check_stream_kind(ct, header)
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":
@@ -224,6 +279,18 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
         if header["base"]:
             return _restore_increment(ct, header, stream, force, resumable)
         return _restore_full(ct, header, stream, force, resumable)
+
+
+def _check_stream_kind(ct, header):
+    """Refuse, before zfs reads a byte, a stream this node cannot take (streams.refusal):
+    zfs would call it damaged."""
+    kind = streams.header_kind(header)
+    if kind == streams.PLAIN:
+        return
+    offered = zfs.stream_offer(ct.pool) if kind is not None else []
+    refused = streams.refusal(header, offered, ct.pool)
+    if refused:
+        raise StreamError(refused[0], refused[1])
 
 
 def _restore_full(ct, header, stream, force, resumable, resuming=False):
@@ -276,7 +343,8 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
 # what `zfs send -p` carries of the sending node's state: a dump path, a convert in
 # progress, a rollback; none of it is true here, and a path is not to be trusted
 SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
-SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED, names.PROP_INFLIGHT)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED, names.PROP_INFLIGHT,
+                         names.PROP_STREAM_BYTES)
 
 
 def _receive_options(ct, header, new):

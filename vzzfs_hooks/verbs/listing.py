@@ -8,6 +8,10 @@ AUTOSNAP is when the newest scheduled snapshot (kind auto, vzzfs autosnap) was
 taken, REPLICATED when the newest snapshot the replication peer has (marked by
 vzzfs replicate) was, both shown as their age: how old the data there is.
 
+MOVED is the size of the newest stream vzzfs backup, send or replicate wrote of
+the CT (names.PROP_STREAM_BYTES on the snapshot it ends at): what its last
+backup or replication put on the disk or the link.
+
 READ and WRITTEN are the zvol's logical bytes since the pool was imported,
 from OpenZFS's per-dataset kstats ("-" where the kernel keeps none).
 IOLIMIT and IOPSLIMIT are the limits the CT's conf sets (VZZFS_IOLIMIT, bytes/s,
@@ -24,11 +28,11 @@ from ..system import mounts, zfs
 from ..container.ct import Container
 
 FIELDS = ("ctid", "status", "dataset", "volsize", "used", "referenced", "compressratio",
-          "origin", "snapshots", "autosnap", "replicated", "inodes", "read", "written", "iolimit",
-          "iopslimit", "mounted")
+          "origin", "snapshots", "autosnap", "replicated", "moved", "inodes", "read", "written",
+          "iolimit", "iopslimit", "mounted")
 DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio", "origin",
-                  "snapshots", "autosnap", "replicated", "inodes", "read", "written", "iolimit",
-                  "iopslimit", "mounted")
+                  "snapshots", "autosnap", "replicated", "moved", "inodes", "read", "written",
+                  "iolimit", "iopslimit", "mounted")
 
 
 def _status(ct, at):
@@ -49,15 +53,16 @@ def _inodes(ct):
 
 # a CT's zvol and its snapshots come in one `zfs list -t volume,snapshot`
 ZFS_PROPS = ["name", "volsize", "used", "referenced", "compressratio", "origin", "creation",
-             names.PROP_KIND, names.PROP_REPLICATED]
+             names.PROP_KIND, names.PROP_REPLICATED, names.PROP_STREAM_BYTES]
 LIST_TYPES = "volume,snapshot"
 
 
 class _Snapshots(object):
-    """Per zvol: how many snapshots, and when the newest scheduled and replicated were taken."""
+    """Per zvol: how many snapshots, when the newest scheduled and replicated were taken,
+    and the size of the newest stream written of it (by the creation of its snapshot)."""
 
     def __init__(self):
-        self.count, self.auto, self.sent = {}, {}, {}
+        self.count, self.auto, self.sent, self.moved = {}, {}, {}, {}
 
     def split(self, listed, volumes):
         """Sort ``zfs list -t volume,snapshot`` rows into ``volumes`` and these counts."""
@@ -71,6 +76,9 @@ class _Snapshots(object):
                 self.auto[ds] = max(self.auto.get(ds, 0), int(row["creation"]))
             if row.get(names.PROP_REPLICATED) == "yes":
                 self.sent[ds] = max(self.sent.get(ds, 0), int(row["creation"]))
+            moved = row.get(names.PROP_STREAM_BYTES) or ""
+            if moved.isdigit() and int(row["creation"]) >= self.moved.get(ds, (-1, 0))[0]:
+                self.moved[ds] = (int(row["creation"]), int(moved))
 
 
 def rows(node, only=None):
@@ -155,7 +163,8 @@ def _row(node, ct, ctid, row, snaps, counters, at):
             "compressratio": row["compressratio"].rstrip("x") + "x",
             "origin": names.short_origin(row["origin"] if row["origin"] != "-" else None),
             "snapshots": snaps.count.get(ds, 0), "autosnap": snaps.auto.get(ds),
-            "replicated": snaps.sent.get(ds), "inodes": _inodes(ct) if mounted else "-",
+            "replicated": snaps.sent.get(ds), "moved": snaps.moved.get(ds, (0, None))[1],
+            "inodes": _inodes(ct) if mounted else "-",
             "read": counters.get("nread"), "written": counters.get("nwritten"),
             "iolimit": bps, "iopslimit": iops, "mounted": mounted}
 
@@ -163,7 +172,8 @@ def _row(node, ct, ctid, row, snaps, counters, at):
 def _missing_row(ct):
     return {"ctid": ct.ctid, "status": "zvol missing", "dataset": ct.dataset,
             "volsize": 0, "used": 0, "referenced": 0, "compressratio": "-",
-            "origin": "-", "snapshots": 0, "autosnap": None, "replicated": None, "inodes": "-",
+            "origin": "-", "snapshots": 0, "autosnap": None, "replicated": None, "moved": None,
+            "inodes": "-",
             "read": None, "written": None, "iolimit": None, "iopslimit": None, "mounted": False}
 
 

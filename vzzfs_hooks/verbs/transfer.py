@@ -28,7 +28,7 @@ import time
 from ..base import log, names, runner
 from ..base.errors import Interrupted, StateError, UsageError, VzzfsError
 from ..base.fileio import create_new
-from ..rules import backupchain, peer
+from ..rules import backupchain, peer, streams
 from ..system import lock, vzctl, zfs
 from ..container.ct import Container
 from . import backup, lifecycle, snapshots
@@ -52,7 +52,8 @@ def status(node, ctid):
     """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token."""
     ct = Container(ctid, node)
     result = {"ctid": ct.ctid, "exists": zfs.exists(ct.dataset), "conf": ct.has_conf,
-              "snapshots": {}, "resume_token": None, "resume_into": None}
+              "snapshots": {}, "resume_token": None, "resume_into": None,
+              streams.STATUS_KEY: zfs.stream_offer(ct.pool)}
     if result["exists"]:
         for row in zfs.list_datasets(ct.dataset, ["name", "guid"], types="snapshot"):
             ds, _, name = row["name"].partition("@")
@@ -114,12 +115,27 @@ def _remote_status(argv, ctid):
 peer_status = _remote_status  # for takeover's demote: the same checked question
 
 
-def _resumable(ct, token):
+def _resumable(ct, target):
     """Raise unless the other side's resume token resumes a stream of this CT's zvol
-    (zfs send -t sends whatever it names)."""
-    refusal = peer.token_refusal(zfs.resume_token_target(token), ct.dataset)
+    (``target``: the snapshot it names; zfs send -t sends whatever that is)."""
+    refusal = peer.token_refusal(target, ct.dataset)
     if refusal:
         raise StateError(refusal[0], refusal[1], ctid=ct.ctid)
+
+
+_said = set()  # the reasons for a plain stream already told in this run
+
+
+def _stream_kind(ct, remote):
+    """(kind, needs) of the stream for the peer whose --status answer is ``remote``
+    (streams.choose); why a plain one is told once per run, not once per CT."""
+    needs = zfs.stream_needs(ct.pool)
+    kind, why = streams.choose(remote, needs)
+    if why and why not in _said:
+        _said.add(why)
+        log.warn("sending plain streams (every block decompressed, several times the "
+                 "bytes): %s" % why)
+    return kind, needs
 
 
 def _common_base(ct, remote):
@@ -162,11 +178,14 @@ def _send(ct, to_argv, status=None):
             if base is None and remote.get("conf"):
                 raise StateError("the other side already has a CT %s" % ct.ctid,
                                  "remove it there, or pick another node", ctid=ct.ctid)
+            kind, needs = _stream_kind(ct, remote)
             snap = snapshots.take(ct, snapshots.unique_name(ct, names.SEND_PREFIX), kind=names.KIND_SEND)["snapshot"]
             hold.add([snap, base])
-            header = backup.make_header(ct, snap, base)  # the conf as at the snapshot
+            # the conf as at the snapshot
+            header = backup.make_header(ct, snap, base, kind=kind, needs=needs)
         # on failure the snapshot stays: the other side may hold part of it, to resume
-        result = _pipe(ct, to_argv, snap, base, header=header)
+        result = _pipe(ct, to_argv, snap, base, header=header, kind=kind)
+        _note_bytes(snap, result["bytes"])
     finally:
         hold.release()
     # older send snapshots are no longer a base for anything
@@ -208,10 +227,13 @@ def send_scheduled(ct, to_argv):
                                      "with this one" % ct.ctid, "remove it there (vzzfs "
                                      "destroy %s), or set VZZFS_REPLICATE=no in this CT's "
                                      "conf" % ct.ctid, ctid=ct.ctid)
+                kind, needs = _stream_kind(ct, remote)
                 hold.add([snap, base])
                 _mark_inflight(ct, rows, step[0])
-                header = backup.make_header(ct, snap, base, replica=True)
-            result = _pipe(ct, to_argv, snap, base, header=header, replica=True)
+                header = backup.make_header(ct, snap, base, replica=True, kind=kind,
+                                            needs=needs)
+            result = _pipe(ct, to_argv, snap, base, header=header, replica=True, kind=kind)
+            _note_bytes(snap, result["bytes"])
         remote = _remote_status(to_argv, ct.ctid)
         # still held: autosnap cannot prune the snapshot just sent before it is marked
         with lock.ct_lock(ct, REPLICATE):
@@ -231,15 +253,22 @@ def _finish_cut_stream(ct, to_argv, hold, status, replica=False):
     token = remote["resume_token"]
     if not token:
         return remote, None
-    _resumable(ct, token)
-    target = zfs.resume_token_target(token)
+    info = zfs.resume_info(token)
+    target = info["snapshot"]
+    _resumable(ct, target)
     with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
         there = zfs.exists(target)
         if there:
             hold.add([target])
     if there:
-        return remote, _pipe(ct, to_argv, None, None, token, remote["resume_into"],
-                             replica=replica)
+        # the rest of the stream is of the kind the cut one was
+        needs = zfs.stream_needs(ct.pool) if info["kind"] == streams.COMPRESSED else ()
+        header = backup.resume_header(ct, token, remote["resume_into"], replica,
+                                      info["kind"], needs)
+        result = _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
+                       size=info["size"])
+        _note_bytes(target, result["bytes"])
+        return remote, result
     log.warn("CT %s: the other side holds a cut stream of %s, which is gone here; aborting "
              "it there and sending from the newest snapshot both have" % (ct.ctid, target))
     return _remote_abort(to_argv, ct.ctid), None
@@ -310,8 +339,30 @@ class _Watched(object):
         self.proc.stdin.flush()
         self.last = time.monotonic()
 
+    def fileno(self):
+        """The pipe's descriptor: zfs send's stream is spliced into it (zfs.send), so
+        the watchdog also counts the receiver's reading (``_unread``) as progress."""
+        return self.proc.stdin.fileno()
+
+    def _unread(self):
+        """Bytes in the pipe the receiver has not read yet (FIONREAD), or None."""
+        import array
+        import fcntl
+        import termios
+        buf = array.array("i", [0])
+        try:
+            fcntl.ioctl(self.proc.stdin.fileno(), termios.FIONREAD, buf, True)
+        except (OSError, ValueError):
+            return None
+        return buf[0]
+
     def _watch(self):
+        seen = self._unread()
         while self.proc.poll() is None:
+            unread = self._unread()
+            if unread != seen:  # bytes moved through the pipe: spliced in, or read out
+                self.last = time.monotonic()
+                seen = unread
             if time.monotonic() - self.last > self.limit:
                 self.stalled = True
                 self.proc.kill()  # a blocked write then fails: EPIPE
@@ -319,16 +370,24 @@ class _Watched(object):
             time.sleep(min(5.0, self.limit / 4.0))
 
 
-def _pipe(ct, to_argv, snap, base, token=None, resume_into=None, header=None, replica=False):
+def _note_bytes(snap, sent):
+    """Record on ``snap`` the bytes its stream took (what `vzzfs list` shows as MOVED)."""
+    if snap:
+        zfs.zfs("set", "%s=%d" % (names.PROP_STREAM_BYTES, sent), snap, name=snap)
+
+
+def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=None,
+          size=None):
+    """Run the peer's receiving command and stream ``header`` and zfs send into it:
+    zfs send's output goes into the command's input by splice, never through Python."""
     verb = "vzzfs replicate" if replica else "vzzfs send"
     proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
     watched = _Watched(proc, STREAM_STALL)
     try:
-        if token:
-            header = backup.resume_header(ct, token, resume_into, replica)
         watched.write(header)
-        sent = zfs.send(snap, watched, base, "CT %s: send" % ct.ctid, resume_token=token)
+        sent = len(header) + zfs.send(snap, watched, base, "CT %s: send" % ct.ctid,
+                                      resume_token=token, kind=kind, size=size)
     except BaseException as e:
         if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
             runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
