@@ -264,3 +264,67 @@ def test_an_onboot_start_works_while_replicate_waits_for_a_silent_peer(node, tmp
         job.kill()
         job.wait()
     assert node.vzctl.stop(101).rc == 0
+
+
+def test_a_cut_replication_keeps_its_resume_target_and_a_stale_one_is_aborted(
+        node, node2, tmp_path, monkeypatch):
+    """Issue 29, 6: retention kept only the newest *marked* snapshot and the hold went
+    with a cut stream, so autosnap's pruning destroyed the resume target; every later
+    run retried zfs send -t for a snapshot that was gone, and nothing ran zfs receive -A.
+    """
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    ds = node.make_ct(101, size=256 << 20, extra_conf='VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    node2.track(101)
+    cut = str(tmp_path / "cut")
+    peer = str(tmp_path / "peer")
+    with open(peer, "w") as f:  # the link drops after 3 MB while the file "cut" exists
+        f.write('#!/bin/sh\nRECEIVE="%s --etc-dir %s receive"\n'
+                'if [ -e "%s" ] && [ "$1" != --status ] && [ "$1" != --abort ]; then\n'
+                '    head -c 3000000 | $RECEIVE "$@"; exit 1\nfi\nexec $RECEIVE "$@"\n'
+                % (VZZFS, node2.etc, cut))
+    os.chmod(peer, 0o755)
+    append(node.etc + "/vzzfs.conf", 'VZZFS_REPLICATE_TO="%s"\n' % peer)
+    scheduled(node, 101, "auto-a")
+    assert node.vzzfs("replicate").returncode == 0
+
+    assert node.vzzfs("attach", "101").returncode == 0
+    with open(os.path.join(node.private(101), "root/data"), "wb") as f:
+        f.write(os.urandom(8 << 20))
+    assert node.vzzfs("detach", "101").returncode == 0
+    scheduled(node, 101, "auto-b")
+    open(cut, "w").close()
+    assert node.vzzfs("replicate").returncode == 1  # cut: the peer keeps a partial receive
+    os.unlink(cut)
+    assert zfs.get(node2.dataset(101), "receive_resume_token")["receive_resume_token"]
+    assert [r["name"] for r in snaps(node, 101) if r.get("inflight")] == ["auto-b"]
+
+    # newer scheduled snapshots: hourly=1 in one hour keeps the first, the newest and
+    # the peer's newest (auto-a); auto-b, the cut stream's target, stays too
+    for name in ("auto-c", "auto-d"):
+        scheduled(node, 101, name)
+    assert node.vzzfs("autosnap", "101").returncode == 0
+    left = [r["name"] for r in snaps(node, 101)]
+    assert "auto-b" in left and "auto-c" not in left, left
+    res = node.vzzfs("replicate")
+    assert res.returncode == 0 and "resumed send done" in res.stdout, res.stdout
+    res = node.vzzfs("replicate")
+    assert res.returncode == 0 and "incremental send of auto-d" in res.stdout, res.stdout
+    assert not [r for r in snaps(node, 101) if r.get("inflight")]
+
+    # a cut stream whose snapshot is destroyed here by hand: aborted there, and the run
+    # goes on from the newest snapshot both have
+    assert node.vzzfs("attach", "101").returncode == 0
+    with open(os.path.join(node.private(101), "root/data2"), "wb") as f:
+        f.write(os.urandom(8 << 20))  # more than the 3 MB the link lets through
+    assert node.vzzfs("detach", "101").returncode == 0
+    scheduled(node, 101, "auto-e")
+    open(cut, "w").close()
+    assert node.vzzfs("replicate").returncode == 1
+    os.unlink(cut)
+    sh("zfs", "destroy", ds + "@auto-e")
+    scheduled(node, 101, "auto-f")
+    res = node.vzzfs("replicate")
+    assert res.returncode == 0 and "aborting it there" in res.stdout, res.stdout
+    assert "incremental send of auto-f" in res.stdout, res.stdout
+    assert zfs.get(node2.dataset(101), "receive_resume_token")["receive_resume_token"] is None
+    assert guid(node2.dataset(101) + "@auto-f") == guid(ds + "@auto-f")
