@@ -92,7 +92,9 @@ def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, nee
     conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
               "resume_into": resume_into, "created": int(time.time()), "conf": conf,
-              "snapshot": None, "base": None, "base_guid": None}
+              "snapshot": None, "base": None, "base_guid": None,
+              "layout": zfs.get(ct.dataset, names.PROP_LAYOUT).get(names.PROP_LAYOUT)
+              or names.LAYOUT_LEGACY}
     if replica:
         header["replica"] = True
     _stream_fields(header, kind, needs)
