@@ -420,3 +420,19 @@ def test_list_shows_the_size_of_the_newest_stream_written():
     assert snaps.moved == {"vz/vzzfs/ct/101": (30, 42)} and snaps.count["vz/vzzfs/ct/101"] == 4
     assert names.PROP_STREAM_BYTES in listing.ZFS_PROPS, "read in the same zfs list"
     assert names.PROP_STREAM_BYTES in backup.SENDER_SNAPSHOT_PROPS, "never the sender's"
+
+
+def test_a_peers_stream_offer_survives_the_shape_check():
+    """The --status answer's list of the streams it takes (rules/streams.py) is kept by
+    peer.status, checked like the rest: dropped, every peer looked old (plain streams)."""
+    from vzzfs_hooks.base.errors import StreamError
+    from vzzfs_hooks.rules import peer, streams
+    offered = streams.offer((2, 1), {f: "active" for f in streams.STREAM_FEATURES})
+    answer = {"exists": False, "conf": False, "snapshots": {}, "resume_token": None,
+              "resume_into": None, streams.STATUS_KEY: offered}
+    assert peer.status(answer)[streams.STATUS_KEY] == offered
+    assert streams.choose(peer.status(answer), offered)[0] == streams.COMPRESSED
+    assert streams.STATUS_KEY not in peer.status(dict(answer, streams=None))
+    for bad in ("all", [1], ["x; rm -rf /"], ["y"] * 100):
+        with pytest.raises(StreamError):
+            peer.status(dict(answer, streams=bad))

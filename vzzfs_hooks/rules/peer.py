@@ -29,6 +29,11 @@ def _bad(what):
                        "of this version there")
 
 
+STREAMS_KEY = "streams"  # rules/streams.py STATUS_KEY: the stream features it takes
+MAX_OFFERED = 64
+OFFER_RE = r"^[a-z0-9_.:-]{1,100}$"
+
+
 def status(answer):
     """``answer`` (parsed JSON) if it has the shape and types of vzzfs receive --status,
     with absent optional keys filled in; else StreamError."""
@@ -57,6 +62,12 @@ def status(answer):
     if into not in RESUME_INTO or (token is None) != (into is None):
         raise _bad("resume_into is not full or increment")
     out["resume_token"], out["resume_into"] = token, into
+    offered = answer.get(STREAMS_KEY)  # what it takes (rules/streams.py); older ones: none
+    if offered is not None:
+        if not (isinstance(offered, list) and len(offered) <= MAX_OFFERED and all(
+                isinstance(o, str) and re.match(OFFER_RE, o) for o in offered)):
+            raise _bad("streams is not a list of stream features")
+        out[STREAMS_KEY] = list(offered)
     return out
 
 
