@@ -88,3 +88,16 @@ def test_a_replication_peer_takes_increments_onto_its_replicas_only(tmp_path):
     conf.write_text('VZZFS_RECEIVE_OVERWRITE="sometimes"\n')
     with pytest.raises(ConfigError):
         forced.Limits.from_node(Node(str(tmp_path)))
+
+
+def test_a_forced_request_is_bounded_before_the_stream_is_read():
+    """The CLI only carries the request out: refusal and limits are decided here."""
+    limits = forced.Limits(overwrite=False, ranges=[(1000, 1999)])
+    req = forced.request("vzzfs receive --ctid 1500", limits)
+    assert req == forced.Request(None, "1500", False, None, limits)
+    for text in ("vzzfs receive --status 101", "vzzfs receive --abort 99",
+                 "vzzfs receive --ctid ../x", "vzzfs receive --ctid 1500 --to /"):
+        with pytest.raises(UsageError):
+            forced.request(text, limits)
+    assert forced.request("vzzfs receive", limits).ctid is None
+

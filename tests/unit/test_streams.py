@@ -79,3 +79,9 @@ def test_a_restore_refuses_what_this_node_cannot_take_and_names_the_fix():
         is None
     problem, fix = streams.refusal({"stream": "raw"}, here, "vz")
     assert "'raw' stream" in problem
+
+
+def test_every_report_words_a_stream_the_same_way():
+    assert streams.sent_how({"base": None}) == "full"
+    assert streams.sent_how({"base": "vz/ct@a", "resumed": False}) == "incremental"
+    assert streams.sent_how({"base": None, "resumed": True}) == "resumed"

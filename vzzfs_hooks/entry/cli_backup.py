@@ -10,10 +10,11 @@ import os
 import sys
 
 from ..base import signals
-from ..base.errors import UsageError, VzzfsError
-from ..base.names import check_ctid
+from ..base.errors import UsageError
 from ..conf.config import Node
 from ..container.ct import Container, owned, resolve_name
+from ..rules import streams
+from . import jobrun
 
 
 def _node(args):
@@ -51,7 +52,7 @@ def cmd_backup(args):
         done = backup.backup_to_file(ct, args.to, args.incremental, args.retain, args.plain)
         out = sys.stdout
     out.write("CT %s: %s backup of %s%s, %s written (a %s stream); the CT's lock held for "
-              "%.2f s\n" % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
+              "%.2f s\n" % (ct.ctid, streams.sent_how(done), done["snapshot"],
                             " (from %s)" % done["base"].split("@")[1] if done["base"] else "",
                             _mib(done["bytes"]), done["kind"], done.get("locked") or 0))
 
@@ -83,80 +84,50 @@ def cmd_send(args):
     from ..verbs import transfer
     ct = _ct(args)
     done = transfer.send(ct, transfer.command_argv(args.to, "--to"))
-    how = "resumed" if done["resumed"] else "incremental" if done["base"] else "full"
-    print("CT %s: %s send done, %s" % (ct.ctid, how, _mib(done["bytes"])))
+    print("CT %s: %s send done, %s" % (ct.ctid, streams.sent_how(done), _mib(done["bytes"])))
 
 
 @_terminating
 def cmd_replicate(args):
-    from ..jobs import monitor, replicate
+    from ..jobs import replicate
     node = _node(args)
     only = [resolve_name(node, c) for c in args.ctids] or None
-    failed = []
-    try:
-        results = replicate.run_all(node, only)
-    finally:
-        monitor.refresh(node)  # node_exporter's textfile, also after a failed run
-    for ctid, result, error in results:
-        if error:
-            failed.append(ctid)  # its line is already on stderr and in syslog
-        elif result is None:
-            if only:
-                print("CT %s: does not replicate (VZZFS_REPLICATE=no, or a replica)" % ctid)
-        elif result["sent"] is None:
-            print("CT %s: the peer is up to date" % ctid)
-        else:
-            done = result["sent"]
-            how = "resumed" if done["resumed"] else "incremental" if done["base"] else "full"
-            print("CT %s: %s send%s done, %s" % (
-                ctid, how, " of %s" % done["snapshot"].split("@", 1)[1] if done["snapshot"]
-                else "", _mib(done["bytes"])))
-    if failed:
-        raise VzzfsError("replicate failed for CT %s" % ", ".join(failed),
-                         "see the lines above or syslog; vzzfs check reports them until "
-                         "a run succeeds")
+
+    def line(ctid, result):
+        if result is None:  # named only when asked for
+            return ("CT %s: does not replicate (VZZFS_REPLICATE=no, or a replica)" % ctid
+                    if only else None)
+        done = result["sent"]
+        if done is None:
+            return "CT %s: the peer is up to date" % ctid
+        return "CT %s: %s send%s done, %s" % (
+            ctid, streams.sent_how(done), " of %s" % done["snapshot"].split("@", 1)[1]
+            if done["snapshot"] else "", _mib(done["bytes"]))
+    jobrun.run(node, "replicate", replicate.run_all, only, line)
 
 
 @_terminating
 def cmd_receive(args):
-    from ..verbs import transfer
-    if args.forced_command:
-        return _receive_forced(args)
-    if args.status:
-        print(json.dumps(transfer.status(_node(args), args.status)))
-        return
-    if args.abort:
-        _aborted(args.abort, transfer.abort(_node(args), args.abort))
-        return
-    _restored(transfer.receive(_node(args), sys.stdin.buffer, args.ctid, args.force))
-
-
-def _aborted(ctid, done):
-    print("CT %s: %s" % (ctid, "cut stream discarded: %s" % ", ".join(done) if done
-                         else "no cut stream to discard"))
-
-
-def _receive_forced(args):
-    """Behind an ssh forced command: the sender's command line is only a request."""
-    if args.status or args.ctid or args.force or args.abort:
-        raise UsageError("--forced-command takes the sender's options from "
-                         "SSH_ORIGINAL_COMMAND, not its own",
-                         "in authorized_keys: command=\"vzzfs receive --forced-command\"")
     from ..rules import forced
     from ..verbs import transfer
     node = _node(args)
-    limits = forced.Limits.from_node(node)
-    status, ctid, force, abort = forced.parse_original_command(
-        os.environ.get("SSH_ORIGINAL_COMMAND"))
-    if status or ctid or abort:  # refused before a byte of the stream is read
-        limits.check_ctid(check_ctid(status or ctid or abort))
-    if status:
-        print(json.dumps(transfer.status(node, status)))
-        return
-    if abort:  # a cut stream's partial state only: never a CT's data
-        _aborted(abort, transfer.abort(node, abort))
-        return
-    _restored(transfer.receive(node, sys.stdin.buffer, ctid, force, limits))
+    if args.forced_command:
+        if args.status or args.ctid or args.force or args.abort:
+            raise UsageError("--forced-command takes the sender's options from "
+                             "SSH_ORIGINAL_COMMAND, not its own",
+                             "in authorized_keys: command=\"vzzfs receive --forced-command\"")
+        req = forced.request(os.environ.get("SSH_ORIGINAL_COMMAND"),
+                             forced.Limits.from_node(node))
+    else:
+        req = forced.Request(args.status, args.ctid, args.force, args.abort, None)
+    if req.status:
+        print(json.dumps(transfer.status(node, req.status)))
+    elif req.abort:  # a cut stream's partial state only: never a CT's data
+        done = transfer.abort(node, req.abort)
+        print("CT %s: %s" % (req.abort, "cut stream discarded: %s" % ", ".join(done) if done
+                             else "no cut stream to discard"))
+    else:
+        _restored(transfer.receive(node, sys.stdin.buffer, req.ctid, req.force, req.limits))
 
 
 def cmd_receive_dump(args):

@@ -7,9 +7,9 @@ Named as vzctl's ploop snapshot verbs are; the snapshots module's verbs take the
 import json
 import time
 
-from ..base.errors import VzzfsError
 from ..conf.config import Node
 from ..container.ct import owned, resolve_name
+from . import jobrun
 
 
 def _ct(args):
@@ -73,29 +73,18 @@ def cmd_snapshot_umount(args):
 
 
 def cmd_autosnap(args):
-    from ..jobs import autosnap, monitor
+    from ..jobs import autosnap
     node = Node(args.etc_dir)
     only = [resolve_name(node, c) for c in args.ctids] or None
-    failed = []
-    try:
-        results = autosnap.run_all(node, only)
-    finally:
-        monitor.refresh(node)  # node_exporter's textfile, also after a failed run
-    for ctid, result, error in results:
-        if error:
-            failed.append(ctid)  # its line is already on stderr and in syslog
-        elif result is None:
-            if only:
-                print("CT %s: no VZZFS_SNAPSHOT_KEEP policy, nothing to do" % ctid)
-        else:
-            print("CT %s: %s; %s" % (
-                ctid, "took %s" % result["taken"] if result["taken"] else "none due",
-                "pruned %s" % ", ".join(result["pruned"]) if result["pruned"]
-                else "nothing to prune"))
-    if failed:
-        raise VzzfsError("autosnap failed for CT %s" % ", ".join(failed),
-                         "see the lines above or syslog; vzzfs check reports them until "
-                         "a run succeeds")
+
+    def line(ctid, result):
+        if result is None:  # named only when asked for
+            return "CT %s: no VZZFS_SNAPSHOT_KEEP policy, nothing to do" % ctid if only else None
+        return "CT %s: %s; %s" % (
+            ctid, "took %s" % result["taken"] if result["taken"] else "none due",
+            "pruned %s" % ", ".join(result["pruned"]) if result["pruned"]
+            else "nothing to prune")
+    jobrun.run(node, "autosnap", autosnap.run_all, only, line)
 
 
 def add_parsers(sub):

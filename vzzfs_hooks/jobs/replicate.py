@@ -16,6 +16,7 @@ Each CT's outcome goes to syslog and to the state file replicate.json
 from ..base import log
 from ..base.errors import ConfigError
 from ..conf import config
+from ..rules import streams
 from ..verbs import transfer
 from . import autosnap, outcomes
 
@@ -57,8 +58,7 @@ def run_all(node, only=None):
             log.info("CT %s: replicated %s (%s, %d bytes)"
                      % (ct.ctid, sent["snapshot"].split("@", 1)[1] if sent["snapshot"]
                         else "the rest of a cut stream",
-                        "resumed" if sent["resumed"] else "incremental" if sent["base"]
-                        else "full", sent["bytes"]))
+                        streams.sent_how(sent), sent["bytes"]))
         return result
     return outcomes.run_each(node, only, STATE_FILE, work)
 

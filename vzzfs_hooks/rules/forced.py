@@ -16,15 +16,21 @@ any restore (ownership.py, confimport.py).
 """
 
 import argparse
+import collections
 import os
 import re
 import shlex
 
 from ..base.errors import ConfigError, StateError, UsageError
-from ..base.names import CTID_RE
+from ..base.names import CTID_RE, check_ctid
 from ..conf.config import parse_bool
 
 RANGE_HINT = "use CTID ranges such as 1000-1999,2500"
+
+# what a `vzzfs receive` is asked to do: print what this node has of ``status``,
+# discard the cut stream kept for ``abort``, or receive a stream (as ``ctid``, with
+# ``force``) within ``limits`` (None: no forced command, root's own request)
+Request = collections.namedtuple("Request", "status ctid force abort limits")
 
 
 def parse_ranges(text):
@@ -122,3 +128,13 @@ def parse_original_command(text):
     p.add_argument("--abort")
     args = p.parse_args(argv[2:])
     return args.status, args.ctid, args.force, args.abort
+
+
+def request(original_command, limits):
+    """The sender's SSH_ORIGINAL_COMMAND as a Request bounded by this node's ``limits``:
+    a command other than `vzzfs receive` with its own options, or a CTID out of
+    range, is refused here, before a byte of the stream is read."""
+    status, ctid, force, abort = parse_original_command(original_command)
+    if status or ctid or abort:
+        limits.check_ctid(check_ctid(status or ctid or abort))
+    return Request(status, ctid, force, abort, limits)

@@ -29,6 +29,15 @@ RECORDS = "compressed-records"
 STATUS_KEY = "streams"  # the --status answer's key: the list offer() gives
 
 
+def sent_how(done):
+    """How a stream went, in the words every report uses: 'resumed' (the rest of a cut
+    stream), 'incremental' (from a base snapshot) or 'full'; ``done`` is what
+    backup, send and replicate return."""
+    if done.get("resumed"):
+        return "resumed"
+    return "incremental" if done.get("base") else "full"
+
+
 def send_flags(kind):
     """zfs send's flags for a stream of ``kind`` (-p: the dataset's and snapshot's
     properties travel, vzzfs's own among them)."""
