@@ -231,3 +231,21 @@ def test_uninstall_is_refused_while_zvols_are_attached(dirs, monkeypatch):
     assert "/vz/private/101" in str(e.value) and "--force" in str(e.value)
     assert sorted(os.listdir(conf)) == sorted("vps." + a for a in ACTIONS)  # nothing changed
     assert len(hookwire.uninstall(conf, "/vz/private", force=True)) == len(ACTIONS)
+
+
+@pytest.mark.parametrize("platform,warned", [("openvz7", True), ("vzctl4", False)])
+def test_install_hooks_says_auto_create_does_nothing_under_openvz_7(tmp_path, platform, warned):
+    """vzctl 7's create runs no vps.create: VZZFS_AUTO_CREATE=yes would leave new CTs on
+    plain directories without a word (issue 26)."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (tmp_path / "vzzfs.conf").write_text('VZZFS_PLATFORM="%s"\nVZZFS_AUTO_CREATE="yes"\n'
+                                         % platform)
+    res = subprocess.run([os.path.join(top, "bin", "vzzfs"), "--etc-dir", str(tmp_path),
+                          "install-hooks", "--confdir", str(conf)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    assert res.returncode == 0, res.stderr
+    assert ("VZZFS_AUTO_CREATE=yes does nothing on this OpenVZ 7 node" in res.stderr) == warned
+    assert ("vzzfs create" in res.stderr) == warned

@@ -309,3 +309,19 @@ def test_check_reports_a_diskspace_of_thousands_of_digits_as_that_cts_finding(fa
     findings = check.run(fake.node, str(fake.private))
     assert ("fail", "CT 101: unexpected ZeroDivisionError: division by zero (report this "
                     "as a vzzfs bug)") in findings
+
+
+def test_check_warns_that_auto_create_does_nothing_under_openvz_7(fake, monkeypatch):
+    (fake.etc / "vzzfs.conf").write_text('VZZFS_PLATFORM="openvz7"\nVZZFS_AUTO_CREATE="yes"\n')
+    monkeypatch.setattr(check.listing, "rows", lambda node: [])
+    monkeypatch.setattr(check.zfs, "require_pool", lambda pool: None)
+    monkeypatch.setattr(check.zfs, "pool_capacity", lambda pool: 10)
+    monkeypatch.setattr(check.zfs, "pool_health", lambda pool: "ONLINE")
+    monkeypatch.setattr(check.attach, "pool_shadow_warning", lambda pool, top: None)
+    monkeypatch.setattr(check.units, "state", lambda unit: None)
+    warned = [m for level, m in check.run(Node(str(fake.etc)), str(fake.private))
+              if level == "warn" and "VZZFS_AUTO_CREATE" in m]
+    assert len(warned) == 1 and "vzzfs create" in warned[0], warned
+    (fake.etc / "vzzfs.conf").write_text('VZZFS_PLATFORM="vzctl4"\nVZZFS_AUTO_CREATE="yes"\n')
+    assert not [m for level, m in check.run(Node(str(fake.etc)), str(fake.private))
+                if "VZZFS_AUTO_CREATE" in m]

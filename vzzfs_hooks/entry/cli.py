@@ -209,7 +209,12 @@ def _size_arg(text, what, parse=parse_diskspace):
 def cmd_install_hooks(args):
     for line in hookwire.install(args.confdir, args.hookdir) or ["hooks already installed"]:
         print(line)
-    _warn_about_pool(_node(args))
+    from ..verbs import lifecycle
+    node = _node(args)
+    _warn_about_pool(node)
+    warning = lifecycle.auto_create_warning(node)
+    if warning:
+        log.warn(warning)
 
 
 def _warn_about_pool(node):

@@ -13,7 +13,8 @@ from ..rules import iolimits, retention
 from ..system import units, zfs
 from ..container import claim
 from ..container.ct import Container
-from ..verbs import attach, convert, ctlimits, hookwire, listing, reconcile, snapshots
+from ..verbs import (attach, convert, ctlimits, hookwire, lifecycle, listing, reconcile,
+                     snapshots)
 from . import autosnap, replicate
 
 
@@ -39,6 +40,9 @@ def run(node, private_top):
     unwired = sorted(a for a, s in wiring.items() if s != "vzzfs")
     found.append(("fail", "hooks not wired: %s (run vzzfs install-hooks)" % ", ".join(
         "vps." + a for a in unwired)) if unwired else ("ok", "hooks wired in %s" % node.conf_dir))
+    auto_create = lifecycle.auto_create_warning(node)
+    if auto_create:
+        found.append(("warn", auto_create))
     reconcile_unit = units.state(units.RECONCILE_PATH)
     if reconcile_unit and units.not_watching(*reconcile_unit):
         found.append(("warn", "%s is enabled but %s: a new DISKSPACE is not followed until "

@@ -102,6 +102,16 @@ def vz7_node(node):
     return vzctl.node_platform(node.settings()) == vzctl.OPENVZ7
 
 
+def auto_create_warning(node):
+    """VZZFS_AUTO_CREATE=yes where it cannot work: OpenVZ 7's `vzctl create` runs no
+    vps.create, so new CTs would land on plain directories without a word."""
+    if node.settings().auto_create and vz7_node(node):
+        return ("VZZFS_AUTO_CREATE=yes does nothing on this OpenVZ 7 node (its vzctl create "
+                "runs no vps.create): create CTs with vzzfs create, or move a new one onto "
+                "a zvol with vzzfs convert")
+    return None
+
+
 def check_hostname(name):
     if name is not None and not re.match(config.HOSTNAME_RE, name):
         raise UsageError("invalid hostname %r" % name, "use letters, digits, - and .")
