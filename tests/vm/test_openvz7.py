@@ -9,7 +9,9 @@ then fails on cgroups only that kernel has (tests/vm/test_vzctl7.py shows it);
 the mount and umount chains, status, create, destroy and the locks are the real
 vzctl 7's.
 """
+import json
 import os
+import subprocess
 
 import pytest
 
@@ -304,3 +306,159 @@ def test_other_cts_are_left_alone_under_vzctl_7(node7):
         assert f.read() == "plain\n"
     assert not os.path.ismount(private) and not os.path.lexists(os.path.join(private, "disk"))
     assert node7.v.umount("103").rc == 0
+
+
+def _write(node, ctid, path, text):
+    """Write a file as the CT sees it: through vzctl 7's mount, then its umount."""
+    res = node.v.mount(ctid)
+    assert res.rc == 0, res
+    with open(os.path.join(node.v.root(ctid), path), "w") as f:
+        f.write(text)
+    assert node.v.umount(ctid).rc == 0
+
+
+def _read(node, ctid, path):
+    res = node.v.mount(ctid)
+    assert res.rc == 0, res
+    try:
+        with open(os.path.join(node.v.root(ctid), path)) as f:
+            return f.read()
+    finally:
+        assert node.v.umount(ctid).rc == 0
+
+
+def test_snapshots_switch_and_autosnap_under_vzctl_7(node7, tmp_path):
+    """A stopped CT's snapshot and a mounted one's (ext4 frozen), snapshot-list, -mount
+    (the ext4 as it is: the CT's files under fs/), -switch and autosnap on an OpenVZ 7
+    node; switch keeps VE_PRIVATE as vzctl 7 needs it, its conf link included, and
+    vzctl 7 mounts what the snapshot held. A running CT's snapshot (frozen through
+    machine.slice/CTID) is not reached: its start needs the vz7 kernel."""
+    node7.create("101")
+    _write(node7, "101", "root/data", "one\n")
+    res = node7.vzzfs("snapshot", "101", "--name", "s1")
+    assert res.returncode == 0 and "the CT is stopped" in res.stdout, res.stdout
+    assert node7.v.mount("101").rc == 0
+    with open(os.path.join(node7.v.root("101"), "root/data"), "w") as f:
+        f.write("two\n")
+    res = node7.vzzfs("snapshot", "101", "--name", "s2")
+    assert res.returncode == 0 and "ext4 frozen" in res.stdout, res.stdout
+    assert node7.v.umount("101").rc == 0
+    res = node7.vzzfs("snapshot-list", "101", "--json")
+    assert [r["name"] for r in json.loads(res.stdout)] == ["s1", "s2"], res.stdout
+
+    target = tmp_path / "look"
+    target.mkdir()
+    res = node7.vzzfs("snapshot-mount", "101", "s2", str(target))
+    assert res.returncode == 0, res.stdout
+    assert (target / "fs/root/data").read_text() == "two\n"
+    assert node7.vzzfs("snapshot-umount", "101", "s2").returncode == 0
+
+    res = node7.vzzfs("snapshot-switch", "101", "s1", "--destroy-newer")
+    assert res.returncode == 0, res.stdout
+    assert_laid_out(node7, "101")
+    assert os.readlink(node7.v.conffile("101")) == os.path.join(node7.private("101"), "ve.conf")
+    assert _read(node7, "101", "root/data") == "one\n"
+
+    with open(node7.v.conffile("101"), "a") as f:
+        f.write('VZZFS_SNAPSHOT_KEEP="hourly=2"\n')
+    res = node7.vzzfs("autosnap", "101")
+    assert res.returncode == 0 and "CT 101: took " in res.stdout, res.stdout
+    assert os.path.islink(node7.v.conffile("101"))
+
+
+def test_convert_moves_a_layout_4_ct_onto_a_zvol_under_vzctl_7(node7):
+    """A plain layout-4 CT (its files in VE_PRIVATE/fs) converted: the files land in the
+    zvol's fs/, VE_PRIVATE keeps the host's .ve.layout, ve.conf and scripts/, and
+    vzctl 7 mounts the CT from the zvol."""
+    node7.v.make_simfs_ct("104", files={"root/note": "plain\n"})
+    node7.ctids.append("104")
+    res = node7.vzzfs("convert", "104", "--diskspace", "128M")
+    assert res.returncode == 0, res.stdout
+    assert_laid_out(node7, "104")
+    assert zfs.get(node7.dataset("104"), names.PROP_LAYOUT)[names.PROP_LAYOUT] == "vz7"
+    assert _read(node7, "104", "root/note") == "plain\n"
+    assert _read(node7, "104", "etc/hostname") == "ct7-104\n"
+
+
+def test_backup_send_list_and_check_between_openvz_7_nodes(node7, pool, tmp_path):
+    """A full and an incremental backup restored as another CT, and send (full, then
+    incremental) to a second OpenVZ 7 node: each arrives laid out for vzctl 7 (its conf
+    a link to VE_PRIVATE/ve.conf) and vzctl 7 mounts what was written last; list
+    shows the bytes sent and check finds nothing to fail on either node."""
+    other = Node7(str(tmp_path / "node7b"), pool + "/vzzfs7b")
+    try:
+        node7.create("101")
+        _write(node7, "101", "root/data", "one\n")
+        full, inc = str(tmp_path / "full.vzb"), str(tmp_path / "inc.vzb")
+        res = node7.vzzfs("backup", "101", "--to", full)
+        assert res.returncode == 0 and "full backup" in res.stdout, res.stdout
+        _write(node7, "101", "root/data", "two\n")
+        res = node7.vzzfs("backup", "101", "--to", inc, "--incremental")
+        assert res.returncode == 0 and "incremental backup" in res.stdout, res.stdout
+        node7.ctids.append("102")
+        for f in (full, inc):
+            res = node7.vzzfs("restore", f, "--ctid", "102")
+            assert res.returncode == 0, res.stdout
+        assert_laid_out(node7, "102")
+        assert os.path.islink(node7.v.conffile("102"))
+        assert _read(node7, "102", "root/data") == "two\n"
+
+        to = "env VZZFS_ETC_DIR=%s PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin vzzfs receive" % (
+            other.etc, os.path.dirname(VZZFS))
+        other.ctids.append("101")
+        res = node7.vzzfs("send", "101", "--to", to)
+        assert res.returncode == 0 and "full send done" in res.stdout, res.stdout
+        _write(node7, "101", "root/data", "three\n")
+        res = node7.vzzfs("send", "101", "--to", to)
+        assert res.returncode == 0 and "incremental send done" in res.stdout, res.stdout
+        assert_laid_out(other, "101")
+        assert os.readlink(other.v.conffile("101")) == os.path.join(other.private("101"),
+                                                                    "ve.conf")
+        assert _read(other, "101", "root/data") == "three\n"
+
+        res = node7.vzzfs("list", "-o", "ctid,moved")
+        row = [l.split() for l in res.stdout.splitlines() if l.split()[:1] == ["101"]]
+        assert row and row[0][1] not in ("-", "0"), res.stdout
+        for n in (node7, other):
+            res = n.vzzfs("check")
+            fails = [l for l in res.stdout.splitlines() if l.startswith("FAIL")]
+            assert not fails, res.stdout
+    finally:
+        other.cleanup()
+        sh("zfs", "destroy", "-r", pool + "/vzzfs7b", check=False)
+
+
+@pytest.mark.parametrize("hold", ["vzctl", "freezer"])
+def test_a_running_cts_snapshot_holds_machine_slice_still_under_vzctl_7(node7, hold):
+    """A running CT's snapshot on an OpenVZ 7 node: held still through its freezer
+    cgroup machine.slice/CTID, by the real vzctl 7's `chkpnt --suspend`/`--resume`
+    (libvzctl writes that cgroup's freezer.state: what VZZFS_SUSPEND=auto picks on
+    the vz7 kernel) or by vzzfs itself (VZZFS_SUSPEND=freezer), and let go after.
+    The CT's init is a sleeper put in that cgroup by hand and the ve cgroup
+    stand-in says it runs: a real start needs the vz7 kernel."""
+    top = mounts.cgroup_v1("freezer")
+    assert top, "the test VM mounts the cgroup v1 freezer"
+    cg = os.path.join(top, "machine.slice", "101")
+    os.makedirs(cg, exist_ok=True)
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(sleeper.pid))
+        with open(os.path.join(node7.etc, "vzzfs.conf"), "a") as f:
+            f.write('VZZFS_SUSPEND="%s"\n' % hold)
+        node7.create("101")
+        assert node7.v.mount("101").rc == 0
+        node7.v.set_ve_state("101", "RUNNING")
+        assert node7.v.is_running("101")
+        res = node7.vzzfs("snapshot", "101", "--name", "live")
+        assert res.returncode == 0 and "CT suspended for" in res.stdout, res.stdout
+        with open(os.path.join(cg, "freezer.state")) as f:
+            assert f.read().strip() == "THAWED"
+        assert sleeper.poll() is None, "the CT's processes run on"
+        rows = json.loads(node7.vzzfs("snapshot-list", "101", "--json").stdout)
+        assert [(r["name"], r["state"]) for r in rows] == [("live", "suspended")]
+    finally:
+        node7.v.set_ve_state("101", None)
+        sleeper.kill()
+        sleeper.wait()
+        os.rmdir(cg)
