@@ -11,14 +11,14 @@ progress, ``copy_fd`` one descriptor into another without (splice), and
 ``finish``/``stop``/``wait`` end such a command. Tests inject faults by putting a
 fake command first on PATH.
 
-subprocess (with threading, selectors and locale behind it) is imported on the
-first command: a hook for a CT that is not vzzfs's runs none and starts faster.
+subprocess (with threading, selectors and locale behind it) and signals (contextlib,
+signal) are imported on the first command: a hook for a CT that is not vzzfs's runs
+none and starts faster.
 """
 
 import errno
 import os
 
-from . import signals
 from .errors import VzzfsError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -85,6 +85,7 @@ def run(argv, check=True, timeout=None, stdin=None, env=None):
     VzzfsError naming the package to install.
     """
     import subprocess
+    from . import signals
     argv = [str(a) for a in argv]
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -106,6 +107,7 @@ def call(argv, stdout=None):
     the operator to see, stdin empty; its exit code. A missing program raises
     VzzfsError as ``run`` does."""
     import subprocess
+    from . import signals
     argv = [str(a) for a in argv]
     try:
         return subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=stdout,
@@ -119,6 +121,7 @@ def popen(argv, stdin=None, stdout=None, stderr=None):
     a missing program raises VzzfsError as ``run`` does. The caller ends it with
     ``finish`` or ``stop``."""
     import subprocess
+    from . import signals
     argv = [str(a) for a in argv]
     try:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
