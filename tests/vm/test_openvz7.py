@@ -18,7 +18,8 @@ import pytest
 from conftest import REPO, sh
 from harness import realvzctl7
 from vzzfs_hooks.base import names
-from vzzfs_hooks.system import ext4, mounts, zfs
+from vzzfs_hooks.conf import config
+from vzzfs_hooks.system import ext4, mounts, zfs, zvoldev
 
 VZZFS = os.path.join(REPO, "bin", "vzzfs")
 UUID = "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -455,6 +456,11 @@ def test_a_running_cts_snapshot_holds_machine_slice_still_under_vzctl_7(node7, h
         with open(os.path.join(cg, "freezer.state")) as f:
             assert f.read().strip() == "THAWED"
         assert sleeper.poll() is None, "the CT's processes run on"
+        if hold == "vzctl":  # libvzctl's cg_freezer_cmd logs each step in LOGFILE
+            with open(os.path.join(node7.v.base, "vzctl.log")) as f:
+                said = [l.split()[-1] for l in f
+                        if l.split()[-1:] in (["freeze"], ["unfreeze"])]
+            assert said[-2:] == ["freeze", "unfreeze"], said
         rows = json.loads(node7.vzzfs("snapshot-list", "101", "--json").stdout)
         assert [(r["name"], r["state"]) for r in rows] == [("live", "suspended")]
     finally:
@@ -462,3 +468,120 @@ def test_a_running_cts_snapshot_holds_machine_slice_still_under_vzctl_7(node7, h
         sleeper.kill()
         sleeper.wait()
         os.rmdir(cg)
+
+
+def _set_diskspace(node, ctid, text):
+    """What an operator writes into ve.conf: vzctl 7's set refuses --diskspace for
+    layout 4 (tests/vm/test_vzctl7.py)."""
+    path = node.v.conffile(ctid)
+    with open(path) as f:
+        lines = [l for l in f.read().splitlines() if not l.startswith("DISKSPACE=")]
+    with open(path, "w") as f:
+        f.write("\n".join(lines + ['DISKSPACE="%s"' % text]) + "\n")
+
+
+def _volsize(node, ctid):
+    return int(zfs.get(node.dataset(ctid), "volsize")["volsize"])
+
+
+def test_diskspace_at_mount_online_resize_and_reconcile_under_vzctl_7(node7):
+    """DISKSPACE edited in ve.conf grows the zvol and ext4 at vzctl 7's mount (premount);
+    on a running CT `vzzfs resize` grows both online and writes DISKSPACE into ve.conf
+    through /etc/vz/conf's link, and `vzzfs reconcile` follows a DISKSPACE edited
+    there, never shrinking. The CT runs as the ve cgroup stand-in says (a real start
+    needs the vz7 kernel); its files stay as written."""
+    node7.create("101", size="128M")
+    _write(node7, "101", "root/keep", "kept\n")
+    _set_diskspace(node7, "101", "256M:256M")
+    assert node7.v.mount("101").rc == 0
+    assert _volsize(node7, "101") == 256 << 20
+    assert os.statvfs(node7.v.root("101")).f_blocks * 4096 > 180 << 20
+    node7.v.set_ve_state("101", "RUNNING")
+    try:
+        res = node7.vzzfs("resize", "101", "320M")
+        assert res.returncode == 0 and "DISKSPACE saved" in res.stdout, res.stdout
+        assert _volsize(node7, "101") == 320 << 20
+        assert os.path.islink(node7.v.conffile("101"))
+        assert config.parse_file(node7.v.conffile("101"))["DISKSPACE"] == "327680:327680"
+        _set_diskspace(node7, "101", "384M:384M")
+        res = node7.vzzfs("reconcile")
+        assert res.returncode == 0 and "CT 101: zvol and ext4 grown online to 384 MiB" in \
+            res.stdout, res.stdout
+        _set_diskspace(node7, "101", "192M:192M")
+        res = node7.vzzfs("reconcile")
+        assert res.returncode == 0 and "shrink pending" in res.stdout, res.stdout
+        assert _volsize(node7, "101") == 384 << 20
+        with open(os.path.join(node7.v.root("101"), "root/keep")) as f:
+            assert f.read() == "kept\n"
+    finally:
+        node7.v.set_ve_state("101", None)
+    assert node7.v.umount("101").rc == 0
+
+
+def test_io_limits_land_in_machine_slice_under_vzctl_7(node7):
+    """VZZFS_IOLIMIT/IOPSLIMIT of a running CT on an upstream kernel with vzctl 7's
+    userland: `vzzfs set-limits` saves them into ve.conf (through the link) and writes
+    them for the zvol's device into blkio's machine.slice/CTID, the CT's cgroup there
+    (libvzctl's cg_get_slice_name). The cgroup is made by hand as vzctl 7's start
+    would: that start needs the vz7 kernel. (On the vz7 kernel itself vzctl applies
+    its own IOLIMIT, and set-limits says so: unit-tested.)"""
+    blkio = mounts.cgroup_v1("blkio")
+    assert blkio, "the test VM mounts the cgroup v1 blkio controller"
+    cg = os.path.join(blkio, "machine.slice", "101")
+    os.makedirs(cg, exist_ok=True)
+    try:
+        node7.create("101")
+        assert node7.v.mount("101").rc == 0
+        node7.v.set_ve_state("101", "RUNNING")
+        res = node7.vzzfs("set-limits", "101", "--iolimit", "2", "--iopslimit", "40")
+        assert res.returncode == 0 and "saved and set" in res.stdout, res.stdout
+        devno = mounts.devno_of(zvoldev.find_device(node7.dataset("101"), 10))
+        rules = {}
+        for name in ("blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device"):
+            with open(os.path.join(cg, name)) as f:
+                rules[name] = [l.split()[1] for l in f if l.split()[0] == devno]
+        assert rules == {"blkio.throttle.write_bps_device": [str(2 << 20)],
+                         "blkio.throttle.read_iops_device": ["40"]}, rules
+        own = config.parse_file(node7.v.conffile("101"))
+        assert (own["VZZFS_IOLIMIT"], own["VZZFS_IOPSLIMIT"]) == (str(2 << 20), "40")
+        assert os.path.islink(node7.v.conffile("101"))
+    finally:
+        node7.v.set_ve_state("101", None)
+        os.rmdir(cg)
+
+
+def test_replicate_and_takeover_between_openvz_7_nodes(node7, pool, tmp_path, monkeypatch):
+    """vzzfs replicate of a CT to a second vzctl 7 node, full then incremental, where it
+    is a replica; takeover there makes it that node's CT, laid out for vzctl 7 with its
+    conf a link to ve.conf, and vzctl 7 mounts the last replicated write."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    other = Node7(str(tmp_path / "node7b"), pool + "/vzzfs7b")
+    try:
+        node7.create("101")
+        with open(node7.v.conffile("101"), "a") as f:
+            f.write('VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+        with open(os.path.join(node7.etc, "vzzfs.conf"), "a") as f:
+            f.write('VZZFS_REPLICATE_TO="%s --etc-dir %s receive"\n' % (VZZFS, other.etc))
+        other.ctids.append("101")
+        _write(node7, "101", "root/data", "one\n")
+        res = node7.vzzfs("autosnap", "101")
+        assert res.returncode == 0 and "took" in res.stdout, res.stdout
+        res = node7.vzzfs("replicate", "101")
+        assert res.returncode == 0 and "full send of" in res.stdout, res.stdout
+        _write(node7, "101", "root/data", "two\n")
+        assert node7.vzzfs("snapshot", "101", "--name", "auto-b").returncode == 0
+        sh("zfs", "set", "%s=%s" % (names.PROP_KIND, names.KIND_AUTO),
+           node7.dataset("101") + "@auto-b")
+        res = node7.vzzfs("replicate", "101")
+        assert res.returncode == 0 and "incremental send of auto-b" in res.stdout, res.stdout
+        assert zfs.get(other.dataset("101"), names.PROP_REPLICA)[names.PROP_REPLICA] == "yes"
+
+        res = other.vzzfs("takeover", "101")
+        assert res.returncode == 0 and "taken over at snapshot auto-b" in res.stdout, res.stdout
+        assert_laid_out(other, "101")
+        assert os.readlink(other.v.conffile("101")) == os.path.join(other.private("101"),
+                                                                    "ve.conf")
+        assert _read(other, "101", "root/data") == "two\n"
+    finally:
+        other.cleanup()
+        sh("zfs", "destroy", "-r", pool + "/vzzfs7b", check=False)
