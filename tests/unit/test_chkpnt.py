@@ -126,3 +126,28 @@ def test_restore_checks_against_the_snapshot_taken_with_its_dump_not_the_newest(
     # a later chkpnt with the same dump file: its own snapshot, the newest of them
     rows.append({"name": "vzzfs-chkpnt-2", "dumpfile": "/vz/dump/Dump.101", "guid": "4"})
     assert chkpnt.dump_snapshot(rows, "/vz/dump/Dump.101")["name"] == "vzzfs-chkpnt-2"
+
+
+def test_openvz7_suspend_and_resume_take_the_chkpnt_snapshot_and_the_restore_check(tmp_path):
+    """vzctl 7's suspend is a full checkpoint (CRIU dump into VE_PRIVATE/dump/Dump, then
+    the umount chain: postumount snapshots the zvol) and resume a restore (premount
+    runs the restore check first), as vzctl 7's src/vzctl.c and libvzctl's lib/env.c,
+    lib/util.c have them. The real vzctl 7 stops at 'Checkpointing failed' on the test
+    VM's upstream kernel before running any script, so this is read, not run."""
+
+    class Ct(object):
+        vz7 = True
+        ve_private = str(tmp_path / "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
+        params = {}
+
+    ct = Ct()
+    assert vzctl.vzctl_call(["/usr/sbin/vzctl", "suspend", "3f1b2c4d"]) == ("suspend", [])
+    assert chkpnt.is_full_chkpnt("suspend", [])
+    assert vzctl.default_dumpfile(ct) == ct.ve_private + "/dump/Dump"
+    assert chkpnt._dumpfile(ct, []) == ct.ve_private + "/dump/Dump"
+    assert vzctl.vzctl_call(["vzctl", "resume", "3f1b2c4d"]) == ("resume", [])
+    assert chkpnt.is_restore(ct, "resume", [])
+    assert not chkpnt.is_restore(ct, "start", [])  # no dump: a plain start
+    os.makedirs(ct.ve_private + "/dump")
+    open(ct.ve_private + "/dump/Dump", "w").close()
+    assert chkpnt.is_restore(ct, "start", [])  # vzctl 7's start restores from a dump left
