@@ -127,3 +127,63 @@ def test_a_vz7_conf_translates_to_itself():
     out, _ = _tr()
     again, notes = ct.to_vz7(out, "101", ("debian",))
     assert again == out and ct.fatal(notes) == []
+
+
+def _remote(**kw):
+    r = {"platform": "openvz7", "dists": ["debian", "centos"], "exists": False, "conf": False}
+    r.update(kw)
+    return r
+
+
+def test_a_migrate_between_legacy_nodes_finds_nothing():
+    relay, notes = ct.migration("vzctl4", _remote(platform="vzctl4"), parse_text(LEGACY), "101")
+    assert relay is False and notes == []
+
+
+def test_an_older_peer_is_taken_for_vzctl_4():
+    relay, notes = ct.migration("vzctl4", _remote(platform=None), parse_text(LEGACY), "101")
+    assert relay is False and notes[0][0] == ct.INFO
+
+
+def test_a_migrate_to_openvz_7_relays_out_and_names_the_conf():
+    relay, notes = ct.migration("vzctl4", _remote(), parse_text(LEGACY), "101")
+    assert relay is True and ct.fatal(notes) == []
+    assert any("bridge=vmbr0" in t for _, t in notes)
+
+
+def test_online_across_the_platforms_is_fatal():
+    _, notes = ct.migration("vzctl4", _remote(), parse_text(LEGACY), "101", online=True)
+    assert any("--online" in t for t in ct.fatal(notes))
+
+
+def test_an_unknown_distribution_stops_the_migrate_before_it_starts():
+    _, notes = ct.migration("vzctl4", _remote(dists=["centos"]), parse_text(LEGACY), "101")
+    assert notes[0][0] == ct.FATAL and "debian-7.0" in notes[0][1]
+
+
+def test_unlisted_dists_are_a_warning_not_a_pass():
+    _, notes = ct.migration("vzctl4", _remote(dists=None), parse_text(LEGACY), "101")
+    assert ct.fatal(notes) == [] and any("does not list" in t for l, t in notes if l == ct.WARN)
+
+
+def test_from_openvz_7_to_vzctl_4_is_refused_by_migrate():
+    relay, notes = ct.migration("openvz7", _remote(platform="vzctl4"), parse_text(LEGACY), "101")
+    assert relay is False and "backup" in ct.fatal(notes)[0]
+
+
+def test_a_peers_platform_and_dists_survive_the_shape_check():
+    """--status says which vzctl the peer runs and which distributions it knows; checked
+    like the rest, since they decide a migrate's findings."""
+    import pytest
+    from vzzfs_hooks.base.errors import StreamError
+    from vzzfs_hooks.rules import peer
+    answer = {"exists": False, "conf": False, "snapshots": {}, "platform": "openvz7",
+              "dists": ["debian", "centos-7"]}
+    got = peer.status(answer)
+    assert got["platform"] == "openvz7" and got["dists"] == ["debian", "centos-7"]
+    older = peer.status({"exists": False})
+    assert older["platform"] is None and older["dists"] is None
+    for bad in ({"platform": "ploop"}, {"platform": 7}, {"dists": "debian"},
+                {"dists": ["../etc"]}, {"dists": ["a b"]}, {"dists": ["x"] * 3000}):
+        with pytest.raises(StreamError):
+            peer.status(dict(answer, **bad))

@@ -198,3 +198,38 @@ def fatal(findings):
 def lines(findings):
     """The findings as printed: one line each, the level first."""
     return ["%s: %s" % (level, text) for level, text in findings]
+
+
+VZCTL4, OPENVZ7 = "vzctl4", "openvz7"  # system/vzctl.py's platforms (rules stay below it)
+
+
+def migration(source, remote, conf, ctid, online=False):
+    """What vzzfs migrate of CT ``ctid`` (``conf``: its parsed conf) from a node of
+    platform ``source`` to the peer whose checked --status answer is ``remote`` finds:
+    (relayout there after the last increment?, findings). Pure."""
+    target = remote.get("platform")
+    notes = []
+    if target is None:
+        target = VZCTL4
+        notes.append(finding(INFO, "the other side's vzzfs does not say which vzctl it runs: "
+                                   "taken for vzctl 4.x"))
+    if remote.get("exists") or remote.get("conf"):
+        notes.append(finding(INFO, "the other side has a CT %s already: the migrate sends "
+                                   "increments onto it if it shares a snapshot, else stops"
+                             % ctid))
+    if source == target:
+        return False, notes
+    if source == OPENVZ7:
+        notes.append(finding(FATAL, "a CT moves from OpenVZ 7 to vzctl 4.x by vzzfs backup "
+                                    "and restore, not by migrate: use those"))
+        return False, notes
+    if remote.get("dists") is None:
+        notes.append(finding(WARN, "the other side does not list its distributions: "
+                                   "whether its vzctl knows this CT's is not checked"))
+    if online:
+        notes.append(finding(FATAL, "--online: a vzctl 4.x checkpoint cannot be restored "
+                                    "by OpenVZ 7 (CRIU): migrate without --online, the CT "
+                                    "is down for the last increment only"))
+    _, found = to_vz7(conf, ctid, remote.get("dists"))
+    order = {FATAL: 0, WARN: 1, INFO: 2}
+    return True, sorted(notes + found, key=lambda n: order[n[0]])
