@@ -186,8 +186,8 @@ def _dist(conf, dists, out, notes):
                              % (conf["OSTEMPLATE"], dist)))
     if dists is not None and not dist_known(dist, dists):
         notes.append(finding(FATAL, "the target's vzctl knows no distribution %s (no %s.conf "
-                                    "in its /etc/vz/dists): add one there, or keep the CT on "
-                                    "this node" % (dist, dist)))
+                                    "in its vzctl's dists directory): add one there, or keep the CT "
+                                    "on this node" % (dist, dist)))
 
 
 def fatal(findings):
