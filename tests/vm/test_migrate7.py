@@ -75,11 +75,13 @@ def dest(node7, tmp_path, standin_start=False, lose=None):
               "  echo 'Container start stood in past the mount (vz7 kernel cgroups)'\n"
               "  exit 0\nfi\nexec /usr/sbin/vzctl \"$@\"\n" % (node7.v.base, node7.v.base),
               0o755)
-    if lose:
+    if lose:  # a stream (receive without --status): the second one, the last increment
         write(str(stub / "vzzfs"),
-              "#!/bin/sh\n'%s' \"$@\"\n[ \"$1\" = %s ] || exit $?\n"
+              "#!/bin/sh\n'%s' \"$@\"\nrc=$?\n[ \"$1\" = %s ] || exit $rc\n"
+              "if [ \"$1\" = receive ]; then\n  [ \"$2\" = --status ] && exit $rc\n"
+              "  [ -e '%s/streamed' ] || { : >'%s/streamed'; exit $rc; }\nfi\n"
               "echo 'Connection to vz7node closed by remote host.' >&2\nexit 255\n"
-              % (os.path.join(REPO, "bin", "vzzfs"), lose), 0o755)
+              % (os.path.join(REPO, "bin", "vzzfs"), lose, stub, stub), 0o755)
     path = "%s:%s:/usr/sbin:/usr/bin:/sbin:/bin" % (stub, os.path.join(REPO, "bin"))
     return "%s --node %s -- env VZZFS_ETC_DIR=/etc/vz PATH=%s" % (realvzctl7.VZ7NS,
                                                                  node7.v.base, path)
@@ -160,14 +162,15 @@ def test_a_start_that_fails_there_brings_it_back_here(node, node7, tmp_path):
 @pytest.mark.parametrize("lost", ["relayout", "receive"])
 def test_a_link_lost_at_the_last_steps_leaves_it_running_here(node, node7, tmp_path, lost):
     """ssh reports a lost link after the target's vzzfs ran (relayout: laid out, not
-    started; receive: its first answer): neither starts a CT, so it is
-    started here again and only here."""
+    started; receive: the last increment, with the CT stopped here): neither starts a
+    CT, so it is started here again and only here."""
     _source_ct(node)
     node7.ctids.append("101")
     res = node.vzzfs("migrate", "101", dest(node7, tmp_path, standin_start=True, lose=lost))
-    assert res.returncode != 0, res.stdout
+    assert res.returncode != 0 and "closed by remote host" in res.stdout, res.stdout
     assert node.vzctl.is_running(101), res.stdout
     assert "running" not in node7.v.status("101").output.split()
+    assert zfs.exists(node7.dataset("101")), "the first pass arrived there"
     assert zfs.exists(node.dataset(101)) and os.path.exists(node.conffile(101))
 
 
