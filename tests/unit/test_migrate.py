@@ -128,7 +128,11 @@ def test_a_start_there_reported_failed_runs_it_on_one_node_only(monkeypatch, the
 
 
 def test_check_moves_nothing(monkeypatch):
+    from vzzfs_hooks.system import zfs
+    monkeypatch.setattr(zfs, "stream_needs", lambda pool: ())
+    monkeypatch.setattr(FakeCt, "pool", "vz", raising=False)
     events = _wire(monkeypatch, dict(VZ7, dists=["centos"]))
     relay, findings = transfer.check(FakeCt(), ["dest"])
     assert events == ["status"] and relay is True
     assert findings[0][0] == "fatal"
+    assert findings[-1][1].startswith("streams: plain (the vzzfs there predates")

@@ -420,7 +420,13 @@ def check(ct, dest_argv, online=False):
     asking the other side only (its --status): (relayout there?, findings). Moves
     nothing and takes no lock."""
     remote = _remote_status(dest_argv + ["vzzfs", "receive"], ct.ctid)
-    return conftranslate.migration(ct.platform, remote, ct.own, ct.ctid, online)
+    relay, findings = conftranslate.migration(ct.platform, remote, ct.own, ct.ctid, online)
+    kind, why = streams.choose(remote, zfs.stream_needs(ct.pool))
+    findings.append((conftranslate.INFO, "streams: %s%s" % (kind, " (%s)" % why if why
+                                                            else "")))
+    if online and not vzctl.is_running(ct):
+        findings.insert(0, (conftranslate.FATAL, "--online: it is not running"))
+    return relay, findings
 
 
 def _tell(ct, findings):
