@@ -215,8 +215,10 @@ def migration(source, remote, conf, ctid, online=False):
                                    "taken for vzctl 4.x"))
     if remote.get("exists") or remote.get("conf"):
         notes.append(finding(INFO, "the other side has a CT %s already: the migrate sends "
-                                   "increments onto it if it shares a snapshot, else stops"
-                             % ctid))
+                                   "increments onto it if it shares a snapshot and was not "
+                                   "written since, else stops with the CT running here (a "
+                                   "copy a failed move left there: vzzfs destroy %s there)"
+                             % (ctid, ctid)))
     if source == target:
         return False, notes
     if source == OPENVZ7:
