@@ -144,6 +144,18 @@ def incremental_send(r, fig):
     ax.set_title("Incremental backup size vs data changed")
 
 
+def migrate_downtime(r, fig):
+    ax = fig.add_subplot(111)
+    labels = ["vzzfs migrate", "rsync -aHAX, cold"]
+    down = [r["migrate"]["down"], r["rsync"]["down"]]
+    ax.bar(labels, down, color=["tab:green", "tab:gray"])
+    for i, v in enumerate(down):
+        ax.text(i, v, "%.1f s" % v, ha="center", va="bottom")
+    ax.set_ylabel("seconds the CT is down")
+    ax.set_title("Downtime moving a %d GiB CT (%d MiB of data, a writer inside)"
+                 % (r["ct_size"] >> 30, r["data_mib"]))
+
+
 def fio_volblocksize(r, fig):
     runs = [x for x in r["rows"] if "rw" in x]
     sizes = []

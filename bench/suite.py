@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 BENCHMARKS = ("hook_overhead", "create_clone_vs_unpack", "snapshot_window", "list_scale",
               "boot_storm", "clone_space",
               "incremental_send", "fio_volblocksize", "double_caching", "arc_attribution",
-              "io_limits", "dedup_density")
+              "io_limits", "dedup_density", "migrate_downtime")
 
 
 def zfs_version():

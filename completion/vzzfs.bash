@@ -58,7 +58,7 @@ _vzzfs() {
         takeover) opts="--peer" ;;
         demote) opts="--destroy-newer" ;;
         receive) opts="--ctid --force --status --abort --forced-command" ;;
-        migrate) opts="--online" ;;
+        migrate) opts="--online --check" ;;
         install-hooks) opts="--confdir --hookdir" ;;
         uninstall-hooks) opts="--confdir --force" ;;
         template)

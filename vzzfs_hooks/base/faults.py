@@ -7,7 +7,8 @@ with SIGKILL (a crash). Unset, as on every real node, ``point()`` does nothing.
 Points: snapshot.before-freeze, snapshot.frozen, convert.copying,
 convert.swapping, convert.renamed, convert.conf, resize.zvol-grown, resize.fs-shrunk,
 switch.rollback, backup.streaming (the header written, the CT's lock free, the
-snapshot held).
+snapshot held), migrate.stopped (the CT stopped here, before the last increment),
+migrate.before-start (the last increment there, laid out for its vzctl, not started).
 """
 
 import os

@@ -10,7 +10,7 @@ import os
 import sys
 
 from ..base import signals
-from ..base.errors import UsageError
+from ..base.errors import UsageError, VzzfsError
 from ..conf.config import Node
 from ..container.ct import Container, owned, resolve_name
 from ..rules import streams
@@ -163,10 +163,30 @@ def cmd_demote(args):
 def cmd_migrate(args):
     from ..verbs import transfer
     ct = _ct(args)
-    done = transfer.migrate(ct, transfer.command_argv(args.dest, "DEST"), args.online)
-    print("CT %s: migrated%s; sent %s, then %s with the CT down; the copy here is destroyed"
+    dest = transfer.command_argv(args.dest, "DEST")
+    if args.check:
+        return _migrate_check(ct, dest, args.online)
+    done = transfer.migrate(ct, dest, args.online)
+    print("CT %s: migrated%s; sent %s, then %s with the CT down%s; the copy here is destroyed"
           % (ct.ctid, " live (checkpoint and restore)" if done["online"] else "",
-             _mib(done["first"]["bytes"]), _mib(done["last"]["bytes"])))
+             _mib(done["first"]["bytes"]), _mib(done["last"]["bytes"]),
+             ", laid out for the vzctl there" if done["relaid"] else ""))
+
+
+def _migrate_check(ct, dest, online):
+    """--check: every finding, one line each, nothing moved; non-zero if one is fatal."""
+    from ..rules import conftranslate
+    from ..verbs import transfer
+    relay, findings = transfer.check(ct, dest, online)
+    for line in conftranslate.lines(findings):
+        print("CT %s: %s" % (ct.ctid, line))
+    fatal = conftranslate.fatal(findings)
+    if fatal:
+        raise VzzfsError("CT %s cannot move there: %s" % (ct.ctid, fatal[0]),
+                         "fix what the fatal lines above name, then check again")
+    print("CT %s: can move%s (nothing was sent)" % (
+        ct.ctid, "; the other side lays it out for its vzctl after the last increment"
+        if relay else ""))
 
 
 def add_parsers(sub):
@@ -234,4 +254,7 @@ def add_parsers(sub):
                                                 "e.g. 'ssh root@node2'")
     s.add_argument("--online", action="store_true",
                    help="checkpoint and restore instead of stop and start")
+    s.add_argument("--check", action="store_true",
+                   help="a dry run: ask the other side and print every finding (conf, "
+                        "distribution, platform) without moving a byte")
     s.set_defaults(func=cmd_migrate)

@@ -27,9 +27,11 @@ ALLOWED = frozenset((
     # OS template and lifecycle
     "OSTEMPLATE", "ORIGIN_SAMPLE", "CONFIG_CUSTOMIZED", "ONBOOT", "BOOTORDER", "DISABLED",
     "STOP_TIMEOUT", "VE_STOP_MODE",
+    # OpenVZ 7's (libvzctl's lib/env_config.c): the distribution its scripts are for
+    "DISTRIBUTION",
 ))
 # values checked further: names that become file names on the node
-_NAMES = ("OSTEMPLATE", "ORIGIN_SAMPLE", "NAME")
+_NAMES = ("OSTEMPLATE", "ORIGIN_SAMPLE", "NAME", "DISTRIBUTION")
 
 
 def acceptable(key, value):
@@ -38,7 +40,7 @@ def acceptable(key, value):
         return False
     if key not in _NAMES:
         return True
-    rule = TEMPLATE_NAME_RE if key == "OSTEMPLATE" else CT_NAME_RE
+    rule = TEMPLATE_NAME_RE if key in ("OSTEMPLATE", "DISTRIBUTION") else CT_NAME_RE
     return bool(re.match(rule, value)) and ".." not in value
 
 

@@ -13,7 +13,7 @@ syslog: one line, no control characters, bounded.
 import re
 
 from ..base.errors import StreamError
-from ..base.names import DATASET_COMPONENT_RE
+from ..base.names import DATASET_COMPONENT_RE, TEMPLATE_NAME_RE
 
 RESUME_INTO = (None, "full", "increment")
 TOKEN_RE = r"^[0-9a-f]+(-[0-9a-f]+){3}\Z"   # zfs's: version-checksum-length-packed nvlist
@@ -31,6 +31,8 @@ def _bad(what):
 
 STREAMS_KEY = "streams"  # rules/streams.py STATUS_KEY: the stream features it takes
 MAX_OFFERED = 64
+PLATFORMS = ("vzctl4", "openvz7")  # system/vzctl.py's VZCTL4, OPENVZ7
+MAX_DISTS = 2000
 OFFER_RE = r"^[a-z0-9_.:-]{1,100}$"
 
 
@@ -68,6 +70,17 @@ def status(answer):
                 isinstance(o, str) and re.match(OFFER_RE, o) for o in offered)):
             raise _bad("streams is not a list of stream features")
         out[STREAMS_KEY] = list(offered)
+    platform = answer.get("platform")  # its vzctl's (system/vzctl.py); older ones: none
+    if platform is not None and platform not in PLATFORMS:
+        raise _bad("platform is not one vzzfs knows")
+    out["platform"] = platform
+    dists = answer.get("dists")  # the distributions its vzctl has a conf for
+    if dists is not None:
+        if not (isinstance(dists, list) and len(dists) <= MAX_DISTS and all(
+                isinstance(d, str) and re.match(TEMPLATE_NAME_RE, d) for d in dists)):
+            raise _bad("dists is not a list of distribution names")
+        dists = list(dists)
+    out["dists"] = dists
     return out
 
 

@@ -68,6 +68,21 @@ def _binary_platform(prog):
     return OPENVZ7 if (LIBVZCTL + ".so").encode() in data else VZCTL4
 
 
+# where each vzctl reads its distributions' scripts: vzctl 4.x's /etc/vz/dists, libvzctl
+# 7's $(pkglibexecdir)/dists (paths.am distconfdir; lib/dist.c get_dist_conf_name)
+DISTS_DIRS = {VZCTL4: "/etc/vz/dists", OPENVZ7: "/usr/libexec/libvzctl/dists"}
+
+
+def known_dists(platform):
+    """The distributions this node's vzctl has a conf for (file names without .conf,
+    sorted; default, which cannot set a CT's IPs, left out)."""
+    try:
+        found = os.listdir(DISTS_DIRS[platform])
+    except OSError:
+        return []
+    return sorted(n[:-5] for n in found if n.endswith(".conf") and n != "default.conf")
+
+
 def cgroup_name(ctid, platform=VZCTL4):
     """The CT's cgroup, relative to a hierarchy's top: vz-CTID (vzctl 4.x: veid_to_name()
     in include/cgroup.h), machine.slice/CTID (OpenVZ 7's libvzctl)."""

@@ -37,8 +37,8 @@ from ..base.fileio import create_new, fsync_dir, read_text
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
-from ..rules import backupchain, confimport, received, streams
-from ..system import lock, zfs
+from ..rules import backupchain, confimport, conftranslate, received, streams
+from ..system import lock, vzctl, zfs
 from ..container import claim
 from ..container.ct import Container
 from . import lifecycle, relayout, snapshots
@@ -67,18 +67,24 @@ def _stream_fields(header, kind, needs):
         header["stream_needs"] = list(needs)
 
 
-def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()):
+def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=(),
+                migrating=False):
     """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams);
     ``kind``: the stream that follows (streams.*), ``needs``: what a compressed one
-    needs of the receiving node (zfs.stream_needs)."""
+    needs of the receiving node (zfs.stream_needs); ``migrating``: a pass of vzzfs
+    migrate, which the receiver keeps in the sender's layout (the migrate lays it out
+    there after its last increment, with vzzfs relayout)."""
     conf = _header_conf(ct)
     props = zfs.get(snap, "guid", names.PROP_LAYOUT)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
               "guid": props["guid"], "created": int(time.time()),
               "conf": conf, "base": None, "base_guid": None,
-              "layout": props.get(names.PROP_LAYOUT) or names.LAYOUT_LEGACY}
+              "layout": props.get(names.PROP_LAYOUT) or names.LAYOUT_LEGACY,
+              "platform": ct.platform}
     if replica:
         header["replica"] = True
+    if migrating:
+        header["migrating"] = True
     if base:
         header["base"] = base.split("@", 1)[1]
         header["base_guid"] = zfs.get(base, "guid")["guid"]
@@ -94,7 +100,7 @@ def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, nee
               "resume_into": resume_into, "created": int(time.time()), "conf": conf,
               "snapshot": None, "base": None, "base_guid": None,
               "layout": zfs.get(ct.dataset, names.PROP_LAYOUT).get(names.PROP_LAYOUT)
-              or names.LAYOUT_LEGACY}
+              or names.LAYOUT_LEGACY, "platform": ct.platform}
     if replica:
         header["replica"] = True
     _stream_fields(header, kind, needs)
@@ -329,9 +335,10 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
         zfs.set_props(ct.dataset, _received_props(ct, header))
-        if header.get("replica") is not True:
+        if header.get("replica") is not True and header.get("migrating") is not True:
             # laid out for this node's vzctl on arrival, by renames on the zvol (a
-            # replica keeps the sender's layout: its next increment builds on it)
+            # replica, or a migrate's first pass, keeps the sender's layout: its next
+            # increment builds on it; the migrate relays it out after its last one)
             relayout.relayout_files(ct, ct.settings, ct.vz7)
         lifecycle.make_dirs(ct, undo)
         _write_conf(ct, header, undo)
@@ -464,10 +471,16 @@ def _write_conf(ct, header, undo):
     if ct.ctid != header["ctid"]:  # another CT's name, MACs and UUID stay behind
         gone = lifecycle.conf_changes_for_new_ctid(incoming, ct.ctid)
         incoming = {k: v for k, v in incoming.items() if gone.get(k, v) is not None}
+    fixed = {"VE_LAYOUT": "simfs", "DISK_QUOTA": "no", "VZZFS_DATASET": ct.dataset}
+    if ct.vz7:
+        fixed["VEID"] = ct.ctid
+        if header.get("platform") != vzctl.OPENVZ7:  # a vzctl 4.x conf: as vz7 reads it
+            incoming, findings = conftranslate.to_vz7(incoming, ct.ctid)
+            for line in conftranslate.lines(f for f in findings
+                                            if f[0] != conftranslate.INFO):
+                log.warn("CT %s: conf for OpenVZ 7: %s" % (ct.ctid, line))
     current = ct.own if ct.has_conf else {}
-    changes, dropped = confimport.merge(incoming, current, ct.node.global_params(),
-                                        {"VE_LAYOUT": "simfs", "DISK_QUOTA": "no",
-                                         "VZZFS_DATASET": ct.dataset})
+    changes, dropped = confimport.merge(incoming, current, ct.node.global_params(), fixed)
     if dropped:
         log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "the stream")))
     if os.path.exists(ct.conffile):

@@ -25,10 +25,10 @@ import subprocess
 import threading
 import time
 
-from ..base import log, names, runner
+from ..base import faults, log, names, runner
 from ..base.errors import Interrupted, StateError, UsageError, VzzfsError
 from ..base.fileio import create_new
-from ..rules import backupchain, peer, streams
+from ..rules import backupchain, conftranslate, peer, streams
 from ..system import lock, vzctl, zfs
 from ..container.ct import Container
 from . import backup, lifecycle, snapshots
@@ -51,9 +51,11 @@ def command_argv(text, what):
 def status(node, ctid):
     """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token."""
     ct = Container(ctid, node)
+    platform = vzctl.node_platform(node.settings())
     result = {"ctid": ct.ctid, "exists": zfs.exists(ct.dataset), "conf": ct.has_conf,
               "snapshots": {}, "resume_token": None, "resume_into": None,
-              streams.STATUS_KEY: zfs.stream_offer(ct.pool)}
+              streams.STATUS_KEY: zfs.stream_offer(ct.pool), "platform": platform,
+              "dists": vzctl.known_dists(platform)}
     if result["exists"]:
         for row in zfs.list_datasets(ct.dataset, ["name", "guid"], types="snapshot"):
             ds, _, name = row["name"].partition("@")
@@ -158,10 +160,11 @@ def send(ct, to_argv):
     return _send(ct, to_argv, "vzzfs send")
 
 
-def _send(ct, to_argv, status=None):
+def _send(ct, to_argv, status=None, migrating=False):
     """``status``: the lock to take around the snapshot and the pruning; None when
     the caller (migrate) holds the CT's lock already. The other side is asked, and a
-    cut stream finished, without the lock (a zfs hold keeps its snapshot)."""
+    cut stream finished, without the lock (a zfs hold keeps its snapshot).
+    ``migrating``: a pass of migrate (the receiver keeps the sender's layout)."""
     hold = zfs.Hold(backup.hold_tag())
     try:
         remote, resumed = _finish_cut_stream(ct, to_argv, hold, status)
@@ -182,7 +185,8 @@ def _send(ct, to_argv, status=None):
             snap = snapshots.take(ct, snapshots.unique_name(ct, names.SEND_PREFIX), kind=names.KIND_SEND)["snapshot"]
             hold.add([snap, base])
             # the conf as at the snapshot
-            header = backup.make_header(ct, snap, base, kind=kind, needs=needs)
+            header = backup.make_header(ct, snap, base, kind=kind, needs=needs,
+                                        migrating=migrating)
         # on failure the snapshot stays: the other side may hold part of it, to resume
         result = _pipe(ct, to_argv, snap, base, header=header, kind=kind)
         _note_bytes(snap, result["bytes"])
@@ -411,14 +415,47 @@ def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=
 
 # ---- migrate ----
 
+def check(ct, dest_argv, online=False):
+    """vzzfs migrate --check: what a migrate of ``ct`` to ``dest_argv``'s node finds,
+    asking the other side only (its --status): (relayout there?, findings). Moves
+    nothing and takes no lock."""
+    remote = _remote_status(dest_argv + ["vzzfs", "receive"], ct.ctid)
+    relay, findings = conftranslate.migration(ct.platform, remote, ct.own, ct.ctid, online)
+    kind, why = streams.choose(remote, zfs.stream_needs(ct.pool))
+    findings.append((conftranslate.INFO, "streams: %s%s" % (kind, " (%s)" % why if why
+                                                            else "")))
+    if online and not vzctl.is_running(ct):
+        findings.insert(0, (conftranslate.FATAL, "--online: it is not running"))
+    return relay, findings
+
+
+def _tell(ct, findings):
+    """The findings, one line each, before anything moves; refuse on a fatal one."""
+    for level, text in findings:
+        (log.info if level == conftranslate.INFO else log.warn)("CT %s: %s: %s"
+                                                                % (ct.ctid, level, text))
+    fatal = conftranslate.fatal(findings)
+    if fatal:
+        raise StateError("cannot move: %s" % fatal[0], "see the lines above (vzzfs migrate "
+                         "%s DEST --check lists them all); it keeps running here" % ct.ctid,
+                         ctid=ct.ctid)
+
+
 def migrate(ct, dest_argv, online=False):
-    """Move ``ct`` to the node ``dest_argv`` runs commands on; retire it here last."""
+    """Move ``ct`` to the node ``dest_argv`` runs commands on; retire it here last.
+    To a node of the other platform (OpenVZ 7) the passes arrive in this node's layout
+    and the other side lays the CT out for its vzctl (vzzfs relayout: renames on the
+    zvol) after the last increment, before it starts the CT."""
     receive_argv = dest_argv + ["vzzfs", "receive"]
     with lock.ct_lock(ct, "vzzfs migrate"):
         running = vzctl.is_running(ct)
         if online and not running:
             raise StateError("is not running", "migrate it without --online", ctid=ct.ctid)
-        first = _send(ct, receive_argv)  # the bulk, while it runs
+        remote = _remote_status(receive_argv, ct.ctid)
+        relay, findings = conftranslate.migration(ct.platform, remote, ct.own, ct.ctid,
+                                                  online)
+        _tell(ct, findings)  # before a byte moves and before the CT is stopped
+        first = _send(ct, receive_argv, migrating=True)  # the bulk, while it runs
         log.info("CT %s: first pass sent %d MiB" % (ct.ctid, first["bytes"] >> 20))
         dumpfile = None
         if running and online:
@@ -427,9 +464,13 @@ def migrate(ct, dest_argv, online=False):
         elif running:
             vzctl.stop(ct)
         try:
-            last = _send(ct, receive_argv)
+            faults.point("migrate.stopped")
+            last = _send(ct, receive_argv, migrating=True)
             if dumpfile:
                 _run(dest_argv + ["vzzfs", "receive-dump", ct.ctid], stdin_path=dumpfile)
+            if relay:  # laid out for the vzctl there; it never starts the CT
+                _run(dest_argv + ["vzzfs", "relayout", ct.ctid])
+            faults.point("migrate.before-start")
         except BaseException:
             _bring_back(ct, dumpfile, running)  # nothing runs there: the CT stays here
             raise
@@ -455,7 +496,7 @@ def migrate(ct, dest_argv, online=False):
         if dumpfile and os.path.exists(dumpfile):
             os.unlink(dumpfile)
         lifecycle.destroy_locked(ct, promote=True)  # still locked: nothing starts it meanwhile
-    return {"first": first, "last": last, "online": bool(dumpfile)}
+    return {"first": first, "last": last, "online": bool(dumpfile), "relaid": relay}
 
 
 def _bring_back(ct, dumpfile, running):
