@@ -120,7 +120,7 @@ def wire(monkeypatch):
     monkeypatch.setattr(transfer.backup, "make_header",
                         lambda ct, snap, base, replica=False, **kw: ("header", replica))
     monkeypatch.setattr(transfer.backup, "resume_header",
-                        lambda ct, token, into, replica=False, *a: ("resume", replica))
+                        lambda ct, token, into, replica=False, *a, **kw: ("resume", replica))
     monkeypatch.setattr(transfer, "_stream_kind", lambda ct, remote: ("compressed", ["x"]))
     monkeypatch.setattr(transfer.zfs, "resume_info", lambda token: {
         "snapshot": state.get("token_for", "vz/vzzfs/ct/101@auto-2"), "kind": "compressed",

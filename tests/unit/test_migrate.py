@@ -53,8 +53,7 @@ def _wire(monkeypatch, remote, fail=None, there="down"):
                                                                        remote)[1])
     sends = []
 
-    def send(ct, argv, status=None, migrating=False):
-        assert migrating, "every pass keeps the sender's layout there"
+    def send(ct, argv, status=None):
         sends.append(1)
         step("send%d" % len(sends))
         return {"bytes": 1 << 20}
@@ -136,3 +135,19 @@ def test_check_moves_nothing(monkeypatch):
     assert events == ["status"] and relay is True
     assert findings[0][0] == "fatal"
     assert findings[-1][1].startswith("streams: plain (the vzzfs there predates")
+
+
+def test_only_a_restored_backup_is_laid_out_on_arrival(monkeypatch):
+    """A peer's stream (send, migrate, replicate) keeps the sender's layout, so its next
+    increment still builds on what arrived; a backup file is laid out for this node."""
+    from vzzfs_hooks.verbs import backup
+    moved = []
+    monkeypatch.setattr(backup.relayout, "relayout_files",
+                        lambda ct, settings, to_vz7: moved.append(to_vz7))
+    ct = FakeCt()
+    ct.vz7, ct.settings = True, None
+    for header, lays_out in (({}, True), ({"keep_layout": True}, False),
+                             ({"replica": True}, False), ({"keep_layout": False}, True)):
+        del moved[:]
+        backup._lay_out_on_arrival(ct, header)
+        assert moved == ([True] if lays_out else []), header

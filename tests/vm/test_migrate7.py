@@ -188,3 +188,49 @@ def test_a_fault_before_the_start_leaves_it_running_here(node, node7, tmp_path):
     assert "running" not in node7.v.status("101").output.split()
     assert zfs.get(node7.dataset("101"), names.PROP_LAYOUT)[names.PROP_LAYOUT] == \
         names.LAYOUT_VZ7, "it was laid out there, and stays stopped there"
+
+
+def test_send_and_a_backup_chain_from_a_legacy_node_onto_openvz_7(node, node7, tmp_path):
+    """vzzfs send to the OpenVZ 7 node keeps the sender's layout there, so its increments
+    go on (vzctl 7 refuses to mount it until `vzzfs relayout`, which names the fix). A
+    backup chain: the full backup is laid out on arrival; its increment is refused
+    naming that, and with --force goes on the snapshot and is laid out again."""
+    node.make_ct(101, files={"root/note": "one\n"}, extra_conf=LEGACY)
+    node7.ctids.extend(["101", "102"])
+    to = dest(node7, tmp_path) + " vzzfs receive"
+    res = node.vzzfs("send", "101", "--to", to)
+    assert res.returncode == 0 and "full send done" in res.stdout, res.stdout
+    assert node.vzctl.mount(101).rc == 0
+    write(os.path.join(node.private(101), "root/note"), "two\n")
+    assert node.vzctl.umount(101).rc == 0
+    res = node.vzzfs("send", "101", "--to", to)
+    assert res.returncode == 0 and "incremental send done" in res.stdout, res.stdout
+    ds = node7.dataset("101")
+    assert zfs.get(ds, names.PROP_LAYOUT)[names.PROP_LAYOUT] == names.LAYOUT_LEGACY
+    res = node7.v.mount("101")
+    assert res.rc != 0 and "vzzfs relayout 101" in res.output, res
+    res = node7.vzzfs("relayout", "101")
+    assert res.returncode == 0, res.stdout
+    assert node7.v.mount("101").rc == 0
+    assert read(os.path.join(node7.v.root("101"), "root/note")) == "two\n"
+    assert node7.v.umount("101").rc == 0
+
+    full, inc = str(tmp_path / "full.vzb"), str(tmp_path / "inc.vzb")
+    assert node.vzzfs("backup", "101", "--to", full).returncode == 0
+    assert node.vzctl.mount(101).rc == 0
+    write(os.path.join(node.private(101), "root/note"), "three\n")
+    assert node.vzctl.umount(101).rc == 0
+    assert node.vzzfs("backup", "101", "--to", inc, "--incremental").returncode == 0
+    res = node7.vzzfs("restore", full, "--ctid", "102")
+    assert res.returncode == 0, res.stdout
+    assert_laid_out(node7, "102")
+    res = node7.vzzfs("restore", inc, "--ctid", "102")
+    assert res.returncode != 0 and "moved for this node's vzctl" in res.stdout \
+        and "--force" in res.stdout, res.stdout
+    res = node7.vzzfs("restore", inc, "--ctid", "102", "--force")
+    assert res.returncode == 0, res.stdout
+    assert zfs.get(node7.dataset("102"), names.PROP_LAYOUT)[names.PROP_LAYOUT] == \
+        names.LAYOUT_VZ7
+    assert node7.v.mount("102").rc == 0
+    assert read(os.path.join(node7.v.root("102"), "root/note")) == "three\n"
+    assert node7.v.umount("102").rc == 0

@@ -68,12 +68,12 @@ def _stream_fields(header, kind, needs):
 
 
 def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=(),
-                migrating=False):
+                keep_layout=False):
     """``replica``: the receiver marks the zvol a replica (vzzfs replicate's streams);
     ``kind``: the stream that follows (streams.*), ``needs``: what a compressed one
-    needs of the receiving node (zfs.stream_needs); ``migrating``: a pass of vzzfs
-    migrate, which the receiver keeps in the sender's layout (the migrate lays it out
-    there after its last increment, with vzzfs relayout)."""
+    needs of the receiving node (zfs.stream_needs); ``keep_layout``: the receiver keeps
+    the files in the sender's layout (send and migrate: the next increment builds on
+    them; migrate, or the operator with vzzfs relayout, lays them out there)."""
     conf = _header_conf(ct)
     props = zfs.get(snap, "guid", names.PROP_LAYOUT)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
@@ -83,8 +83,8 @@ def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()
               "platform": ct.platform}
     if replica:
         header["replica"] = True
-    if migrating:
-        header["migrating"] = True
+    if keep_layout:
+        header["keep_layout"] = True
     if base:
         header["base"] = base.split("@", 1)[1]
         header["base_guid"] = zfs.get(base, "guid")["guid"]
@@ -92,7 +92,8 @@ def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
 
-def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, needs=()):
+def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, needs=(),
+                  keep_layout=False):
     """The header for a stream that finishes an interrupted one (zfs send -t): of the
     kind the cut one was (zfs.resume_info)."""
     conf = _header_conf(ct)
@@ -103,6 +104,8 @@ def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, nee
               or names.LAYOUT_LEGACY, "platform": ct.platform}
     if replica:
         header["replica"] = True
+    if keep_layout:
+        header["keep_layout"] = True
     _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
@@ -335,11 +338,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
         zfs.set_props(ct.dataset, _received_props(ct, header))
-        if header.get("replica") is not True and header.get("migrating") is not True:
-            # laid out for this node's vzctl on arrival, by renames on the zvol (a
-            # replica, or a migrate's first pass, keeps the sender's layout: its next
-            # increment builds on it; the migrate relays it out after its last one)
-            relayout.relayout_files(ct, ct.settings, ct.vz7)
+        _lay_out_on_arrival(ct, header)
         lifecycle.make_dirs(ct, undo)
         _write_conf(ct, header, undo)
         undo.commit()
@@ -375,6 +374,15 @@ def stream_layout(header):
         raise StreamError("the backup's header names an unknown layout %r" % value,
                           "use a backup written by vzzfs")
     return value
+
+
+def _lay_out_on_arrival(ct, header):
+    """A restored backup is laid out for this node's vzctl, by renames on the zvol. A
+    stream from a peer (send, migrate, replicate) keeps the sender's layout: its next
+    increment builds on it, and migrate (or the operator: vzzfs relayout) lays it
+    out when it is to run here."""
+    if header.get("replica") is not True and header.get("keep_layout") is not True:
+        relayout.relayout_files(ct, ct.settings, ct.vz7)
 
 
 def _received_props(ct, header):
@@ -450,6 +458,11 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
             written = 0  # vzzfs demote rolled it back to the base: the rollback's own bytes
         refusal = backupchain.incremental_refusal([r["name"] for r in snapshots.rows(ct)],
                                             header["base"], written, force)
+        if refusal and relayout.recorded_layout(ct) != stream_layout(header):
+            refusal = (refusal[0] + " (its files were moved for this node's vzctl when "
+                       "the full backup was restored)", "if it has not run here since, "
+                       "pass --force: the increment goes onto the snapshot and the CT is "
+                       "laid out again; else restore the chain as another CT with --ctid NEW")
         if refusal:
             raise StateError(refusal[0], refusal[1], ctid=ct.ctid)
     with Reverter() as undo:
@@ -459,6 +472,7 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
                     **_receive_options(ct, header, new=False))
         _forget_received_state(ct.dataset, header, header["snapshot"])
         zfs.set_props(ct.dataset, _received_props(ct, header))
+        _lay_out_on_arrival(ct, header)  # again, if the base was laid out on arrival
         _write_conf(ct, header, undo)
         undo.commit()
     return {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": header["snapshot"],

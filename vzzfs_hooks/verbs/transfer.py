@@ -160,11 +160,11 @@ def send(ct, to_argv):
     return _send(ct, to_argv, "vzzfs send")
 
 
-def _send(ct, to_argv, status=None, migrating=False):
+def _send(ct, to_argv, status=None):
     """``status``: the lock to take around the snapshot and the pruning; None when
     the caller (migrate) holds the CT's lock already. The other side is asked, and a
-    cut stream finished, without the lock (a zfs hold keeps its snapshot).
-    ``migrating``: a pass of migrate (the receiver keeps the sender's layout)."""
+    cut stream finished, without the lock (a zfs hold keeps its snapshot). The
+    receiver keeps the sender's layout (backup.make_header's keep_layout)."""
     hold = zfs.Hold(backup.hold_tag())
     try:
         remote, resumed = _finish_cut_stream(ct, to_argv, hold, status)
@@ -186,7 +186,7 @@ def _send(ct, to_argv, status=None, migrating=False):
             hold.add([snap, base])
             # the conf as at the snapshot
             header = backup.make_header(ct, snap, base, kind=kind, needs=needs,
-                                        migrating=migrating)
+                                        keep_layout=True)
         # on failure the snapshot stays: the other side may hold part of it, to resume
         result = _pipe(ct, to_argv, snap, base, header=header, kind=kind)
         _note_bytes(snap, result["bytes"])
@@ -268,7 +268,7 @@ def _finish_cut_stream(ct, to_argv, hold, status, replica=False):
         # the rest of the stream is of the kind the cut one was
         needs = zfs.stream_needs(ct.pool) if info["kind"] == streams.COMPRESSED else ()
         header = backup.resume_header(ct, token, remote["resume_into"], replica,
-                                      info["kind"], needs)
+                                      info["kind"], needs, keep_layout=True)
         result = _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
                        size=info["size"])
         _note_bytes(target, result["bytes"])
@@ -455,7 +455,7 @@ def migrate(ct, dest_argv, online=False):
         relay, findings = conftranslate.migration(ct.platform, remote, ct.own, ct.ctid,
                                                   online)
         _tell(ct, findings)  # before a byte moves and before the CT is stopped
-        first = _send(ct, receive_argv, migrating=True)  # the bulk, while it runs
+        first = _send(ct, receive_argv)  # the bulk, while it runs
         log.info("CT %s: first pass sent %d MiB" % (ct.ctid, first["bytes"] >> 20))
         dumpfile = None
         if running and online:
@@ -465,7 +465,7 @@ def migrate(ct, dest_argv, online=False):
             vzctl.stop(ct)
         try:
             faults.point("migrate.stopped")
-            last = _send(ct, receive_argv, migrating=True)
+            last = _send(ct, receive_argv)
             if dumpfile:
                 _run(dest_argv + ["vzzfs", "receive-dump", ct.ctid], stdin_path=dumpfile)
             if relay:  # laid out for the vzctl there; it never starts the CT
