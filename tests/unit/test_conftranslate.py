@@ -166,9 +166,18 @@ def test_unlisted_dists_are_a_warning_not_a_pass():
     assert ct.fatal(notes) == [] and any("does not list" in t for l, t in notes if l == ct.WARN)
 
 
-def test_from_openvz_7_to_vzctl_4_is_refused_by_migrate():
-    relay, notes = ct.migration("openvz7", _remote(platform="vzctl4"), parse_text(LEGACY), "101")
-    assert relay is False and "backup" in ct.fatal(notes)[0]
+def test_from_openvz_7_to_vzctl_4_relays_out_there_and_checks_the_distribution():
+    vz7 = parse_text('VEID="101"\nDISTRIBUTION="debian-7.0"\nOSTEMPLATE="debian-7.0-x86_64"\n')
+    relay, notes = ct.migration("openvz7", _remote(platform="vzctl4", dists=["debian"]), vz7,
+                                "101")
+    assert relay is True and ct.fatal(notes) == []
+    assert any("out of the ext4's fs/" in t for _, t in notes)
+    _, notes = ct.migration("openvz7", _remote(platform="vzctl4", dists=["centos"]), vz7, "101")
+    assert "knows no distribution debian-7.0" in ct.fatal(notes)[0]
+    _, notes = ct.migration("openvz7", _remote(platform="vzctl4"), vz7, "101", online=True)
+    assert any("--online" in t for t in ct.fatal(notes))
+    _, notes = ct.migration("openvz7", _remote(platform="vzctl4", dists=None), {}, "101")
+    assert ct.fatal(notes) == [] and [l for l, _ in notes].count(ct.WARN) == 2
 
 
 def test_a_peers_platform_and_dists_survive_the_shape_check():

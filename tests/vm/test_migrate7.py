@@ -1,4 +1,4 @@
-"""vzzfs migrate from a vzctl 4.x node to an OpenVZ 7 node (issue 27), both ends real
+"""vzzfs migrate from a vzctl 4.x node to an OpenVZ 7 node and back (issue 27), both ends real
 clients: the source is the VM's real vzctl 4.11.1 (pool vz), the target runs the real
 vzctl 7 (scripts/build-vzctl7) in its vz7ns namespace on pool vz2, as another node
 would. DEST is a command that runs the rest of its line in that namespace, as
@@ -234,3 +234,30 @@ def test_send_and_a_backup_chain_from_a_legacy_node_onto_openvz_7(node, node7, t
     assert node7.v.mount("102").rc == 0
     assert read(os.path.join(node7.v.root("102"), "root/note")) == "three\n"
     assert node7.v.umount("102").rc == 0
+
+
+def test_an_openvz_7_ct_migrates_to_a_legacy_node(node, node7):
+    """The other way: a (stopped) CT of the OpenVZ 7 node moves to the real vzctl 4.11.1
+    node, its distribution checked against vzctl 4.x's /etc/vz/dists, its files moved
+    out of fs/ there by renames after the last increment, its conf vzctl 4.x's own
+    (VEID left out, said); vzctl 4.11.1 mounts it there and the copy here is gone."""
+    node7.tarball("tiny", {"etc/hostname": "tiny\n", "root/note": "the CT's own /root\n"})
+    node7.create("101")
+    with open(node7.v.conffile("101"), "a") as f:
+        f.write('DISTRIBUTION="debian"\n')
+    node.track(101)
+    to = "env VZZFS_ETC_DIR=%s PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin" % (
+        node.etc, os.path.join(REPO, "bin"))
+    res = node7.vzzfs("migrate", "101", to, "--check")
+    assert res.returncode == 0 and "out of the ext4's fs/" in res.stdout, res.stdout
+    res = node7.vzzfs("migrate", "101", to)
+    assert res.returncode == 0 and "laid out for the vzctl there" in res.stdout, res.stdout
+    assert not zfs.exists(node7.dataset("101"))
+    assert not os.path.lexists(node7.v.conffile("101"))
+    assert zfs.get(node.dataset(101), names.PROP_LAYOUT)[names.PROP_LAYOUT] == \
+        names.LAYOUT_LEGACY
+    conf = read(node.conffile(101))
+    assert 'DISTRIBUTION="debian"' in conf and "VEID=" not in conf, conf
+    assert node.vzctl.mount(101).rc == 0
+    assert read(os.path.join(node.root(101), "root/note")) == "the CT's own /root\n"
+    assert node.vzctl.umount(101).rc == 0

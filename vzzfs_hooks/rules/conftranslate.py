@@ -164,8 +164,7 @@ def to_vz7(conf, ctid, dists=None):
                              % out["DISKSPACE"]))
     notes.append(finding(INFO, "laid out as OpenVZ 7's layout 4 (simfs): VE_PRIVATE/"
                                ".ve.layout, ve.conf, fs/ on the zvol, by renames"))
-    order = {FATAL: 0, WARN: 1, INFO: 2}
-    return out, sorted(notes, key=lambda n: order[n[0]])
+    return out, _sorted(notes)
 
 
 def _dist(conf, dists, out, notes):
@@ -221,17 +220,41 @@ def migration(source, remote, conf, ctid, online=False):
                              % (ctid, ctid)))
     if source == target:
         return False, notes
-    if source == OPENVZ7:
-        notes.append(finding(FATAL, "a CT moves from OpenVZ 7 to vzctl 4.x by vzzfs backup "
-                                    "and restore, not by migrate: use those"))
-        return False, notes
     if remote.get("dists") is None:
         notes.append(finding(WARN, "the other side does not list its distributions: "
                                    "whether its vzctl knows this CT's is not checked"))
     if online:
-        notes.append(finding(FATAL, "--online: a vzctl 4.x checkpoint cannot be restored "
-                                    "by OpenVZ 7 (CRIU): migrate without --online, the CT "
-                                    "is down for the last increment only"))
+        notes.append(finding(FATAL, "--online: a checkpoint of one vzctl cannot be restored "
+                                    "by the other (vzctl 4.x's and CRIU's dumps differ): "
+                                    "migrate without --online, the CT is down for the last "
+                                    "increment only"))
+    if source == OPENVZ7:
+        return True, _sorted(notes + to_vzctl4(conf, remote.get("dists")))
     _, found = to_vz7(conf, ctid, remote.get("dists"))
+    return True, _sorted(notes + found)
+
+
+def _sorted(notes):
     order = {FATAL: 0, WARN: 1, INFO: 2}
-    return True, sorted(notes + found, key=lambda n: order[n[0]])
+    return sorted(notes, key=lambda n: order[n[0]])
+
+
+def to_vzctl4(conf, dists=None):
+    """The findings for an OpenVZ 7 CT's ``conf`` moving to a vzctl 4.x node whose
+    vzctl knows distributions ``dists`` (None: not asked). The conf itself needs no
+    translating there: the receiving node takes the keys its allow-list knows
+    (confimport) and says which it left out (VEID, vz7's own)."""
+    notes = [finding(INFO, "laid out for vzctl 4.x there: the files moved out of the "
+                           "ext4's fs/ by renames, VE_PRIVATE the zvol's mount point")]
+    dist = distribution(conf)
+    if dist is False:
+        notes.append(finding(FATAL, "its distribution is not a plain name (DISTRIBUTION or "
+                                    "OSTEMPLATE): set DISTRIBUTION=NAME in its conf"))
+    elif dist is None:
+        notes.append(finding(WARN, "its conf names no distribution: vzctl 4.x sets its "
+                                   "IPs and hostname with the default scripts"))
+    elif dists is not None and not dist_known(dist, dists):
+        notes.append(finding(FATAL, "the target's vzctl knows no distribution %s (no %s.conf "
+                                    "in /etc/vz/dists there): add one there, or keep the CT "
+                                    "on this node" % (dist, dist)))
+    return notes
