@@ -230,4 +230,3 @@ def test_list_shows_the_size_of_the_newest_stream_written():
     assert [v["name"] for v in volumes] == ["vz/vzzfs/ct/101"]
     assert snaps.moved == {"vz/vzzfs/ct/101": (30, 42)} and snaps.count["vz/vzzfs/ct/101"] == 4
     assert names.PROP_STREAM_BYTES in listing.ZFS_PROPS, "read in the same zfs list"
-    assert names.PROP_STREAM_BYTES in backup.SENDER_SNAPSHOT_PROPS, "never the sender's"

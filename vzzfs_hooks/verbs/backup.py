@@ -72,14 +72,15 @@ def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()
     ``kind``: the stream that follows (streams.*), ``needs``: what a compressed one
     needs of the receiving node (zfs.stream_needs)."""
     conf = _header_conf(ct)
+    guids = zfs.get_many([n for n in (snap, base) if n], "guid")  # one zfs get for both
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
-              "guid": zfs.get(snap, "guid")["guid"], "created": int(time.time()),
+              "guid": guids[snap]["guid"], "created": int(time.time()),
               "conf": conf, "base": None, "base_guid": None}
     if replica:
         header["replica"] = True
     if base:
         header["base"] = base.split("@", 1)[1]
-        header["base_guid"] = zfs.get(base, "guid")["guid"]
+        header["base_guid"] = guids[base]["guid"]
     _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
@@ -285,7 +286,12 @@ def _check_stream_kind(ct, header):
 
 
 def _restore_full(ct, header, stream, force, resumable, resuming=False):
-    replacing = ct.has_conf or zfs.exists(ct.dataset)
+    incoming = staging(ct, names.RESTORING)
+    parents = [ct.dataset.rsplit("/", 1)[0], incoming.rsplit("/", 1)[0]]
+    # one zfs list for the zvol, the staging name and the parents of both
+    there = zfs.existing(set([ct.dataset, incoming] + parents
+                             + zfs.ancestors(parents[0])[1:] + zfs.ancestors(parents[1])[1:]))
+    replacing = ct.has_conf or ct.dataset in there
     if replacing and not force:
         raise StateError("already exists", "restore it as another CT (--ctid NEW), or pass "
                          "--force to replace it", ctid=ct.ctid)
@@ -293,12 +299,11 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         claim.require(ct)
         ct.require_stopped("restore")
     else:
-        lifecycle.check_new_ct(ct)
+        lifecycle.check_new_ct(ct, ct.dataset in there)
     zfs.require_pool(ct.pool)
-    zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
-    incoming = staging(ct, names.RESTORING)
-    zfs.ensure_filesystem(incoming.rsplit("/", 1)[0])
-    if zfs.exists(incoming) and not resuming:
+    zfs.ensure_filesystem(parents[0], there)
+    zfs.ensure_filesystem(parents[1], there)
+    if incoming in there and not resuming:
         _destroy_if_there(incoming)  # left by an interrupted restore or send
     with Reverter() as undo:
         if not resumable:
@@ -326,7 +331,9 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
 # what `zfs send -p` carries of the sending node's state: a dump path, a convert in
 # progress, a rollback; none of it is true here, and a path is not to be trusted
 SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
-SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED, names.PROP_STREAM_BYTES)
+# (PROP_STREAM_BYTES is set only once a stream of the snapshot is whole, so no stream
+# carries it on the snapshot it sends)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
 
 
 def _received_props(ct, header):
