@@ -144,6 +144,22 @@ def incremental_send(r, fig):
     ax.set_title("Incremental backup size vs data changed")
 
 
+def full_node(r, fig):
+    ax = fig.add_subplot(121)
+    labels = ["%d ns" % n for n in r["namespaces"] + [1]][:len(r["by_ns"])] + [
+        "%d confs" % r["confs"]]
+    bars(ax, labels, [("median", [median(t) for t in r["by_ns"]] + [median(r["with_confs"])])],
+         "premount+postumount, s (emulated VM)")
+    ax.axhline(1.2 * r.get("base_s", median(r["by_ns"][0])), color="grey", linestyle=":")
+    ax.set_title("One CT on a full node (goal: 1.2x)", fontsize=10)
+    ax = fig.add_subplot(122)
+    ax.plot(r["namespaces"], r["scan_s"][:len(r["namespaces"])], "o-")
+    ax.set_xlabel("other mount namespaces")
+    ax.set_ylabel("seconds")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Reading every namespace's mounts", fontsize=10)
+
+
 def fio_volblocksize(r, fig):
     runs = [x for x in r["rows"] if "rw" in x]
     sizes = []
