@@ -160,6 +160,27 @@ def full_node(r, fig):
     ax.set_title("Reading every namespace's mounts", fontsize=10)
 
 
+def stream_transfer(r, fig):
+    ratios = r["ratios"]
+    byte_keys = ("backup bytes", "full send bytes", "incremental send bytes")
+    ax = fig.add_subplot(121)
+    bars(ax, ["full\nbackup", "full\nsend", "incremental\nsend"],
+         [("vzzfs / zfs send -c", [ratios[k] for k in byte_keys]),
+          ("plain (-p) / zfs send -c",
+           [r["plain_bytes"] / float(r["bare_file_bytes"]),
+            r["plain_bytes"] / float(r["bare_send_bytes"]),
+            r["plain_incr_bytes"] / float(r["bare_incr_bytes"])])], "bytes ratio")
+    ax.axhline(1.05, color="grey", linestyle=":")
+    ax.set_title("Bytes (goal: 1.05x)", fontsize=10)
+    time_keys = ("backup time", "restore time", "send time", "incremental send time",
+                 "Python relay time")
+    ax = fig.add_subplot(122)
+    bars(ax, ["backup", "restore", "send", "incr.\nsend", "old\nrelay"],
+         [("vzzfs / bare zfs", [ratios[k] for k in time_keys])], "time ratio")
+    ax.axhline(1.2, color="grey", linestyle=":")
+    ax.set_title("Time, %d MiB of /usr (goal: 1.2x)" % (r["copied"] >> 20), fontsize=10)
+
+
 def fio_volblocksize(r, fig):
     runs = [x for x in r["rows"] if "rw" in x]
     sizes = []
