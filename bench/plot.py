@@ -144,6 +144,16 @@ def incremental_send(r, fig):
     ax.set_title("Incremental backup size vs data changed")
 
 
+def convert_copy(r, fig):
+    ax = fig.add_subplot(111)
+    bars(ax, ["seed:\ncp -a", "vzzfs convert", "its rsync\ncopy", "its\nverification",
+              "proof by\n--checksum"],
+         [("seconds", [r["seed_s"], r["convert_s"], r["rsync_copy_s"], r["rsync_verify_s"],
+                       r["checksum_verify_s"]])], "seconds (emulated VM)")
+    ax.set_title("Convert %d MiB of /usr: %.1fx the seed's procedure"
+                 % (r["files_bytes"] >> 20, r["ratio"]), fontsize=10)
+
+
 def full_node(r, fig):
     ax = fig.add_subplot(121)
     labels = ["%d ns" % n for n in r["namespaces"] + [1]][:len(r["by_ns"])] + [
