@@ -35,9 +35,9 @@ _vzzfs() {
     esac
     local opts
     case "$verb" in
-        '') COMPREPLY=($(compgen -W "list check create clone convert destroy resize reconcile set-limits trim attach detach template
+        '') COMPREPLY=($(compgen -W "list check create clone convert destroy resize reconcile set-limits trim attach detach relayout template
                 snapshot snapshot-list snapshot-delete snapshot-switch snapshot-mount
-                snapshot-umount autosnap backup restore send replicate receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
+                snapshot-umount autosnap backup restore send replicate takeover demote metrics receive receive-dump migrate install-hooks uninstall-hooks --etc-dir --version --help" \
                 -- "$cur")); return ;;
         list) opts="-o --output -j --json" ;;
         create) opts="--ostemplate --diskspace --diskinodes --config --hostname --ipadd
@@ -53,7 +53,11 @@ _vzzfs() {
         backup) opts="--to --incremental --retain --plain" ;;
         restore) opts="--ctid --force" ;;
         send) opts="--to" ;;
-        receive) opts="--ctid --force --status --forced-command" ;;
+        check) opts="--nagios --snapshot-age --replication-lag" ;;
+        metrics) opts="--textfile" ;;
+        takeover) opts="--peer" ;;
+        demote) opts="--destroy-newer" ;;
+        receive) opts="--ctid --force --status --abort --forced-command" ;;
         migrate) opts="--online" ;;
         install-hooks) opts="--confdir --hookdir" ;;
         uninstall-hooks) opts="--confdir --force" ;;

@@ -44,7 +44,7 @@ class TestNode(object):
 
     __test__ = False  # a helper, not a test class
 
-    def __init__(self, base, root=ROOT, real=True, flavour="vzctl4"):
+    def __init__(self, base, root=ROOT, real=True):
         self.base = base
         self.zroot = root  # VZZFS_ROOT: another pool's stands for another node
         self.real = real
@@ -68,9 +68,9 @@ class TestNode(object):
                         "LOCKDIR=%s/vz/lock\nVE_ROOT=%s/vz/root/$VEID\n"
                         "VE_PRIVATE=%s/vz/private/$VEID\nDISK_QUOTA=yes\nTEMPLATE=%s/vz/template\n"
                         "DUMPDIR=%s/vz/dump\n" % (base, base, base, base, base))
-            target = "env VZCTL_ETC_DIR='%s' VZCTL_FLAVOUR=%s %s '%s'" % (
-                self.etc, flavour, sys.executable, os.path.join(REPO, "tests/harness/vzctl.py"))
-            self.vzctl = Vzctl(self.etc, flavour)
+            target = "env VZCTL_ETC_DIR='%s' %s '%s'" % (
+                self.etc, sys.executable, os.path.join(REPO, "tests/harness/vzctl.py"))
+            self.vzctl = Vzctl(self.etc)
         with open(self.vzctl_bin, "w") as f:
             f.write("#!/bin/sh\necho \"$*\" >> '%s'\nexec %s \"$@\"\n" % (self.vzctl_log, target))
         os.chmod(self.vzctl_bin, 0o755)

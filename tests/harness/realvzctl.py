@@ -30,8 +30,9 @@ BUSYBOX_APPLETS = ("sh", "init", "halt", "poweroff", "reboot", "sleep", "echo", 
                    "basename", "dirname", "find", "xargs", "sort", "df")
 
 
-def node_vz_conf(stock, base):
-    """vzctl's stock vz.conf with the node's directories under ``base``.
+def node_vz_conf(stock, base, extra=None):
+    """vzctl's stock vz.conf with the node's directories under ``base`` (and the
+    settings ``extra``, a dict).
 
     vzctl reads the first of duplicate keys, so the lines are replaced in place.
     LOCAL_UID/GID=0: no user namespace (the stock 100000 needs a shifted CT tree).
@@ -39,6 +40,7 @@ def node_vz_conf(stock, base):
     paths = {"LOCKDIR": base + "/vz/lock", "DUMPDIR": base + "/vz/dump",
              "TEMPLATE": base + "/vz/template", "VE_ROOT": base + "/vz/root/$VEID",
              "VE_PRIVATE": base + "/vz/private/$VEID", "LOCAL_UID": "0", "LOCAL_GID": "0"}
+    paths.update(extra or {})
     out = []
     for line in stock.splitlines():
         key = line.split("=", 1)[0]

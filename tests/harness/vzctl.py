@@ -1,16 +1,21 @@
-"""A stand-in for vzctl 4.x's mount/umount/start/stop sequence, for tests and the demo.
+"""A stand-in for vzctl 4.x's sequence around its action scripts, used only where the
+real vzctl 4.11.1 (tests/harness/realvzctl.py) cannot go, each such test saying why:
+a second node in the same VM (the real vzctl reads the VM's one /etc/vz), and what
+only the OpenVZ kernel does (chkpnt --suspend/--dump/--resume around a live snapshot;
+the test VM runs an upstream kernel). OpenVZ 7's real vzctl is
+tests/harness/realvzctl7.py.
 
-vzctl is not packaged for Debian, so this performs what vzctl does around its
-action scripts (README: How it fits into vzctl), in the same order and with the
-same rules:
+It performs what vzctl 4.11.1 does around its action scripts (README: How it fits
+into vzctl), in the same order and with the same rules:
 mount: vps.premount, CTID.premount (non-zero aborts, error 79) -> VE_PRIVATE
 must exist (43) -> bind-mount VE_PRIVATE on VE_ROOT (upstream-kernel mode) ->
 vps.mount, CTID.mount (non-zero: unmount VE_ROOT, no postumount, 79).
 umount: CTID.umount, vps.umount (non-zero aborts) -> unmount VE_ROOT ->
-vps.postumount, CTID.postumount (run even if VE_ROOT could not be unmounted).
-start checks VE_PRIVATE before premount (43); an already mounted CT makes
-mount return 0 without running any script. Scripts get exactly HOME, TERM,
-PATH, VEID and VE_CONFFILE, no arguments and stdin from /dev/null.
+CTID.postumount, vps.postumount (run even if VE_ROOT could not be unmounted; the
+CT's own first, as 4.11.1's fs.c and the real binary do). start checks VE_PRIVATE
+before premount (43); an already mounted CT makes mount return 0 without running
+any script. Scripts get exactly HOME, TERM, PATH, VEID and VE_CONFFILE, no
+arguments and stdin from /dev/null.
 
 A running CT is a process in its own mount namespace with its cwd in VE_ROOT,
 as a real CT holds its root file system. Checkpointing follows vzctl too:
@@ -21,19 +26,13 @@ chkpnt does all of that and then the umount chain. restore (or a start that
 finds DUMPDIR/Dump.CTID) runs the mount chain, restarts the CT and deletes the
 dump. set --save writes the conf (refusing a running CT's new DISKSPACE without
 --diskquota no, as vzctl 4.11.1 does); destroy removes VE_PRIVATE and keeps the
-conf as CTID.conf.destroyed. Run as a program it takes vzctl's command lines for these verbs
-(VZCTL_ETC_DIR names the node's /etc/vz) and refuses options vzctl 4.x would.
+conf as CTID.conf.destroyed. Run as a program it takes vzctl's command lines for
+these verbs (VZCTL_ETC_DIR names the node's /etc/vz) and refuses options vzctl 4.x
+would.
 
-A second mode, ``flavour="vz7"`` (VZCTL_FLAVOUR=vz7 for the program), performs
-OpenVZ 7's libvzctl sequence instead, read from its source (lib/fs.c, lib/util.c
-run_action_scripts and get_action_script_path, lib/vz.c
-vzctl2_env_layout_version): global vps.premount/vps.mount before the CT's own,
-the CT's umount/postumount before the global ones; a premount exit 39
-(VZCTL_E_SKIP_ACTION) skips vzctl's own mount; scripts get HOME, PATH, SHELL,
-VEID and VE_CONFFILE; the CT's own scripts are VE_PRIVATE/scripts/NAME when the
-layout (VE_PRIVATE/.ve.layout, read when the command starts, 0 when absent) is 0
-or 4+, else /etc/vz/conf/CTID.NAME. It needs the vz7 kernel, so it exists only
-here.
+Confs are read and written here with this file's own small reader and writer, the
+rules vzctl 4.x follows (README: Configuration), not vzzfs's parser: a conf vzzfs
+misreads or miswrites is then not hidden by the same mistake on both sides.
 """
 
 import json
@@ -48,7 +47,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)
 
-from vzzfs_hooks.conf import config, ctconf
 from vzzfs_hooks.system import mounts  # noqa: E402
 
 VZ_ACTIONSCRIPT_ERROR = 79
@@ -69,9 +67,57 @@ RESTORE_OPTS = {"--undump": 0, "--kill": 0, "--resume": 0, "--skip_arpdetect": 0
                 "--dumpfile": 1, "--flags": 1, "--context": 1}
 SET_OPTS = ("--diskspace", "--diskquota", "--hostname", "--ipadd")  # each takes a value
 GLOBAL_OPTS = ("--skiplock", "--quiet", "--verbose")
-SCRIPT_PATH = "/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
-VZ7_SCRIPT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-VZCTL_E_SKIP_ACTION = 39  # libvzctl: a premount's "skip vzctl's own mount"
+SCRIPT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # vzctl 4.11.1's
+
+
+def read_conf(path, missing_ok=True):
+    """KEY -> value of a vzctl conf as vzctl 4.x reads it: KEY=value or KEY="value",
+    the first of duplicate keys wins, only lines starting with # are comments."""
+    found = {}
+    try:
+        with open(path, "rb") as f:
+            lines = os.fsdecode(f.read()).splitlines()
+    except FileNotFoundError:
+        if missing_ok:
+            return found
+        raise
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        found.setdefault(key, value)
+    return found
+
+
+def expand(value, ctid):
+    return value.replace("${VEID}", str(ctid)).replace("$VEID", str(ctid))
+
+
+def update_conf(path, changes):
+    """vzctl set --save: each key changed where it first appears, new ones appended,
+    every other line kept; the file replaced atomically."""
+    try:
+        with open(path, "rb") as f:
+            lines = os.fsdecode(f.read()).splitlines()
+    except FileNotFoundError:
+        lines = []
+    out, done = [], set()
+    for line in lines:
+        key = line.split("=", 1)[0].strip() if "=" in line and not line.startswith("#") else None
+        if key in changes:
+            if key not in done:
+                out.append('%s="%s"' % (key, changes[key]))
+            done.add(key)
+            continue
+        out.append(line)
+    out += ['%s="%s"' % (k, changes[k]) for k in sorted(changes) if k not in done]
+    with open(path + ".tmp", "wb") as f:
+        f.write(os.fsencode("\n".join(out) + "\n"))
+    os.rename(path + ".tmp", path)
 
 
 class Result(object):
@@ -86,64 +132,48 @@ class Result(object):
 class Vzctl(object):
     """vzctl for a node whose /etc/vz is ``etc_dir`` (VE_PRIVATE etc. come from vz.conf)."""
 
-    def __init__(self, etc_dir, flavour="vzctl4"):
-        self.node = config.Node(etc_dir)
-        self.flavour = flavour
+    def __init__(self, etc_dir):
+        self.etc_dir = etc_dir
+        self.conf_dir = os.path.join(etc_dir, "conf")
         self.run_dir = os.path.join(etc_dir, "run")
         os.makedirs(self.run_dir, exist_ok=True)
 
     # ---- helpers ----
     def conffile(self, ctid):
-        return os.path.join(self.node.conf_dir, "%s.conf" % ctid)
+        return os.path.join(self.conf_dir, "%s.conf" % ctid)
 
     def params(self, ctid):
-        return config.merge(self.node.global_params(), config.parse_file(self.conffile(ctid)))
+        params = read_conf(os.path.join(self.etc_dir, "vz.conf"))
+        params.update(read_conf(self.conffile(ctid), missing_ok=False))
+        return params
 
     def private(self, ctid):
-        return config.expand_veid("VE_PRIVATE", self.params(ctid)["VE_PRIVATE"], ctid)
+        return expand(self.params(ctid)["VE_PRIVATE"], ctid)
 
     def root(self, ctid):
-        return config.expand_veid("VE_ROOT", self.params(ctid)["VE_ROOT"], ctid)
+        return expand(self.params(ctid)["VE_ROOT"], ctid)
 
     def _pidfile(self, ctid):
         return os.path.join(self.run_dir, "%s.pid" % ctid)
 
-    def layout(self, ctid):
-        """libvzctl's layout of the CT: VE_PRIVATE/.ve.layout's number, 0 when absent."""
-        try:
-            return int(os.readlink(os.path.join(self.private(ctid), ".ve.layout")))
-        except (OSError, ValueError):
-            return 0
-
-    def _scripts(self, action, ctid, layout):
-        """The scripts vzctl runs for ``action``, in its order, as (name, path)."""
+    def _scripts(self, action, ctid):
+        """The scripts vzctl runs for ``action``, in its order, as (name, path): the
+        global one first on the way up, the CT's own first on the way down."""
         own = "%s.%s" % (ctid, action)
-        glob = ("vps.%s" % action, os.path.join(self.node.conf_dir, "vps.%s" % action))
-        if self.flavour == "vz7" and (layout == 0 or layout >= 4):
-            mine = (own, os.path.join(self.private(ctid), "scripts", action))
-        else:
-            mine = (own, os.path.join(self.node.conf_dir, own))
-        if action in ("premount", "mount"):
-            return [glob, mine]
-        return [mine, glob] if self.flavour == "vz7" or action == "umount" else [glob, mine]
+        glob = ("vps.%s" % action, os.path.join(self.conf_dir, "vps.%s" % action))
+        mine = (own, os.path.join(self.conf_dir, own))
+        return [glob, mine] if action in ("premount", "mount") else [mine, glob]
 
     def _script(self, name, ctid, out, path=None):
-        path = path or os.path.join(self.node.conf_dir, name)
+        path = path or os.path.join(self.conf_dir, name)
         if not os.path.exists(path):
             return 0
         env = {"HOME": "/", "TERM": "linux", "PATH": SCRIPT_PATH, "VEID": str(ctid),
                "VE_CONFFILE": self.conffile(ctid)}
-        if self.flavour == "vz7":
-            env = {"HOME": "/", "PATH": VZ7_SCRIPT_PATH, "SHELL": "/bin/bash",
-                   "VEID": str(ctid), "VE_CONFFILE": self.conffile(ctid)}
         proc = subprocess.run([path], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, universal_newlines=True)
         out.append(proc.stdout)
-        if self.flavour == "vz7" and proc.returncode == VZCTL_E_SKIP_ACTION:
-            return proc.returncode
-        if proc.returncode and self.flavour == "vz7":
-            out.append("Error on executing the mount script %s\n" % path)
-        elif proc.returncode:
+        if proc.returncode:
             out.append("Error executing %s script %s\n" % (name.split(".")[-1], path))
         return proc.returncode
 
@@ -194,22 +224,16 @@ class Vzctl(object):
         out = []
         if self.is_mounted(ctid):
             return Result(0, "Container is already mounted\n")
-        layout = self.layout(ctid)  # vz7 reads it once, when the command opens the CT
-        skip = False
-        for name, path in self._scripts("premount", ctid, layout):
-            rc = self._script(name, ctid, out, path)
-            if rc == VZCTL_E_SKIP_ACTION and self.flavour == "vz7":
-                skip = True
-            elif rc:
+        for name, path in self._scripts("premount", ctid):
+            if self._script(name, ctid, out, path):
                 return Result(VZ_ACTIONSCRIPT_ERROR, "".join(out))
         private, root = self.private(ctid), self.root(ctid)
         if not os.path.isdir(private):
             out.append("Container private area %s does not exist\n" % private)
             return Result(VZ_FS_NOPRVT, "".join(out))
         os.makedirs(root, exist_ok=True)
-        if not skip:
-            subprocess.check_call(["mount", "--bind", private, root])
-        for name, path in self._scripts("mount", ctid, layout):
+        subprocess.check_call(["mount", "--bind", private, root])
+        for name, path in self._scripts("mount", ctid):
             if self._script(name, ctid, out, path):
                 subprocess.call(["umount", root])
                 return Result(VZ_ACTIONSCRIPT_ERROR, "".join(out))
@@ -222,8 +246,7 @@ class Vzctl(object):
             return Result(VZ_VE_RUNNING, "Container is running -- stop it first\n")
         if not self.is_mounted(ctid):
             return Result(0, "Container is not mounted\n")
-        layout = self.layout(ctid)
-        for name, path in self._scripts("umount", ctid, layout):
+        for name, path in self._scripts("umount", ctid):
             if self._script(name, ctid, out, path):
                 return Result(VZ_ACTIONSCRIPT_ERROR, "".join(out))
         rc = 0
@@ -232,7 +255,7 @@ class Vzctl(object):
         if res.returncode:
             out.append("Can't umount %s: %s" % (self.root(ctid), res.stdout))
             rc = VZ_FS_CANTUMOUNT
-        for name, path in self._scripts("postumount", ctid, layout):
+        for name, path in self._scripts("postumount", ctid):
             if self._script(name, ctid, out, path) and not rc:
                 rc = VZ_ACTIONSCRIPT_ERROR
         if not rc:
@@ -308,7 +331,7 @@ class Vzctl(object):
                 changes["IP_ADDRESS"] = " ".join(ips + [value])
             else:
                 changes[names[opt]] = value
-        ctconf.update_file(self.conffile(ctid), changes)
+        update_conf(self.conffile(ctid), changes)
         return Result(0, "CT configuration saved to %s\n" % self.conffile(ctid))
 
     def destroy(self, ctid):
@@ -473,7 +496,7 @@ def main(argv):
         sys.stderr.write("Usage: vzctl [options] <command> <ctid> [parameters]\n")
         return VZ_INVALID_PARAMETER_SYNTAX
     verb, ctid, opts = argv[0], argv[1], argv[2:]
-    v = Vzctl(os.environ.get("VZCTL_ETC_DIR", "/etc/vz"), os.environ.get("VZCTL_FLAVOUR", "vzctl4"))
+    v = Vzctl(os.environ.get("VZCTL_ETC_DIR", "/etc/vz"))
     if verb in ("chkpnt", "suspend"):
         parsed = _parse(opts, CHKPNT_OPTS)
         steps = [s for s in ("--suspend", "--dump", "--resume", "--kill") if parsed and s in parsed]

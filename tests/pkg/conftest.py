@@ -72,8 +72,15 @@ class ScratchRoot(object):
         return result
 
 
-@pytest.fixture
-def root(tmp_path, rpms):
+# an OpenVZ 7 node's /etc/vz as vzctl 7's make install lays it (scripts/build-vzctl7)
+VZCTL7_ETC = os.path.join(os.environ.get("VZZFS_VZCTL7_DIR", "/opt/vzzfs-test/vzctl7"),
+                          "root/etc/vz")
+
+
+@pytest.fixture(params=["vzctl4", "openvz7"])
+def root(request, tmp_path, rpms):
+    """A scratch node root: a legacy vzctl 4.x node's minimal /etc/vz, or an OpenVZ 7
+    node's (vzctl 7's stock files: samples, networks_classes, vzevent.d)."""
     path = str(tmp_path / "root")
     upper, work = str(tmp_path / "upper"), str(tmp_path / "work")
     for d in (path + "/usr", upper, work, path + "/etc/vz/conf", path + "/tmp",
@@ -85,8 +92,13 @@ def root(tmp_path, rpms):
     for name in ("passwd", "group", "ld.so.cache"):
         if os.path.exists("/etc/" + name):
             shutil.copy("/etc/" + name, os.path.join(path, "etc", name))
-    with open(os.path.join(path, "etc/vz/vz.conf"), "w") as f:
-        f.write(VZ_CONF)
+    if request.param == "openvz7":
+        assert os.path.isdir(VZCTL7_ETC), "vzctl 7 is not built (scripts/build-vzctl7)"
+        shutil.rmtree(os.path.join(path, "etc/vz"))
+        shutil.copytree(VZCTL7_ETC, os.path.join(path, "etc/vz"), symlinks=True)
+    else:
+        with open(os.path.join(path, "etc/vz/vz.conf"), "w") as f:
+            f.write(VZ_CONF)
     open(os.path.join(path, "dev/null"), "w").close()
     mounted = []
     try:

@@ -53,10 +53,12 @@ def test_replication_is_on_by_default_off_by_conf_and_never_for_a_replica(monkey
 
 def test_only_a_stream_of_vzzfs_replicate_marks_a_replica():
     ct = FakeCt()
-    assert backup._received_props(ct, {"replica": True}) == {
-        names.PROP_CTID: "101", names.PROP_REPLICA: "yes"}
+    legacy = {names.PROP_LAYOUT: names.LAYOUT_LEGACY}  # what an older header means
+    assert backup._received_props(ct, {"replica": True}) == dict(
+        legacy, **{names.PROP_CTID: "101", names.PROP_REPLICA: "yes"})
     for header in ({}, {"replica": False}, {"replica": "yes"}):
-        assert backup._received_props(ct, header) == {names.PROP_CTID: "101"}
+        assert backup._received_props(ct, header) == dict(legacy, **{names.PROP_CTID: "101"})
+    assert backup._received_props(ct, {"layout": "vz7"})[names.PROP_LAYOUT] == "vz7"
     # the sender's marks never ride in on a stream as this node's
     assert names.PROP_REPLICA in backup.SENDER_DATASET_PROPS
     assert names.PROP_REPLICATED in backup.SENDER_SNAPSHOT_PROPS
@@ -83,6 +85,8 @@ def wire(monkeypatch):
 
     def pipe(ct, argv, snap, base, token=None, header=None, replica=False, **kw):
         state["events"].append(("stream", snap, base, token, state["locked"]))
+        if token:  # the rest of the cut stream: the peer has its snapshot now
+            snap, state["token"] = state.get("token_for", "vz/vzzfs/ct/101@auto-2"), None
         for n in (snap, base):
             if n:
                 name = n.split("@")[1]
@@ -93,17 +97,22 @@ def wire(monkeypatch):
         if args[1].startswith(names.PROP_STREAM_BYTES + "="):
             state["bytes"].append((args[-1].split("@")[1], args[1].split("=")[1]))
             return
-        assert args[1] == names.PROP_REPLICATED + "=yes", args
-        state["marked"].append(args[-1].split("@")[1])
+        verb, name = args[0], args[-1].split("@")[1]
+        prop = args[1].split("=")[0]
+        key = {names.PROP_REPLICATED: "replicated", names.PROP_INFLIGHT: "inflight"}[prop]
+        if verb == "set" and key == "replicated":
+            state["marked"].append(name)
         for r in state["rows"]:
-            if r["name"] == args[-1].split("@")[1]:
-                r["replicated"] = True
+            if r["name"] == name:
+                r[key] = verb == "set"
 
     monkeypatch.setattr(transfer.lock, "ct_lock", ct_lock)
     monkeypatch.setattr(transfer, "_remote_status", remote_status)
     monkeypatch.setattr(transfer, "_pipe", pipe)
     monkeypatch.setattr(transfer.snapshots, "rows", lambda ct: [dict(r) for r in state["rows"]])
     monkeypatch.setattr(transfer.zfs, "zfs", zfs_cmd)
+    monkeypatch.setattr(transfer.zfs, "exists", lambda name: name.split("@")[-1] in [
+        r["name"] for r in state["rows"]])
     monkeypatch.setattr(transfer.zfs.Hold, "add", lambda self, snaps: state["events"].append(
         ("hold", tuple(snaps), state["locked"])))
     monkeypatch.setattr(transfer.zfs.Hold, "release",
@@ -114,7 +123,8 @@ def wire(monkeypatch):
                         lambda ct, token, into, replica=False, *a: ("resume", replica))
     monkeypatch.setattr(transfer, "_stream_kind", lambda ct, remote: ("compressed", ["x"]))
     monkeypatch.setattr(transfer.zfs, "resume_info", lambda token: {
-        "snapshot": "vz/vzzfs/ct/101@auto-1", "kind": "compressed", "size": 5})
+        "snapshot": state.get("token_for", "vz/vzzfs/ct/101@auto-2"), "kind": "compressed",
+        "size": 5})
     monkeypatch.setattr(transfer.zfs, "stream_needs", lambda pool: ["x"])
     return state
 
@@ -134,6 +144,7 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
                               ("stream", ds + "auto-1", None, None, False), "lock", "unlock",
                               "release"]
     assert wire["marked"] == ["auto-1"]
+    assert not [r for r in wire["rows"] if r.get("inflight")]  # the peer has it
     assert wire["bytes"] == [("auto-1", "1")], "what the stream took, for vzzfs list"
 
     wire["events"][:] = []
@@ -147,15 +158,66 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
     assert wire["marked"] == ["auto-1", "auto-3"]
 
 
-def test_a_cut_stream_is_finished_under_the_lock_then_marked(wire):
+def test_a_cut_stream_is_finished_outside_the_lock_then_marked(wire):
+    """Issue 29, 5: a resumed stream ran entirely under the CT's lock, so vzctl start,
+    stop and set of that CT failed for as long as the peer took."""
     wire["rows"] = [srow("auto-1", 1), srow("auto-2", 2)]
     wire["theirs"] = {"auto-1": "g1"}
     wire["token"] = "1-abc"
     done = transfer.send_scheduled(FakeCt(), ["peer"])
     assert done["resumed"]
-    assert ("stream", None, None, "1-abc", True) in wire["events"]
-    assert wire["marked"] == ["auto-1"]
-    assert wire["bytes"] == [("auto-1", "1")], "the snapshot the token names"
+    assert ("stream", None, None, "1-abc", False) in wire["events"]
+    assert ("hold", ("vz/vzzfs/ct/101@auto-2",), True) in wire["events"]
+    assert wire["marked"] == ["auto-2"]
+    assert wire["bytes"] == [("auto-2", "1")], "the snapshot the token names"
+
+
+def test_the_snapshot_in_flight_is_kept_by_pruning_until_the_peer_has_it(wire):
+    """Issue 29, 6: retention kept only the newest marked snapshot and the hold went
+    with a cut stream, so pruning destroyed the resume target."""
+    from vzzfs_hooks.rules import retention
+
+    def cut(*args, **kw):
+        wire["events"].append(("stream", args[2], args[3], None, wire["locked"]))
+        raise transfer.VzzfsError("sending CT 101 failed: the receiver went away")
+    wire["rows"] = [srow("auto-1", 1)]
+    assert transfer.send_scheduled(FakeCt(), ["peer"])
+    wire["rows"] += [srow("auto-2", 2), srow("auto-3", 3)]
+    transfer._pipe, real = cut, transfer._pipe
+    try:
+        with pytest.raises(transfer.VzzfsError):
+            transfer.send_scheduled(FakeCt(), ["peer"])
+    finally:
+        transfer._pipe = real
+    assert [r["name"] for r in wire["rows"] if r.get("inflight")] == ["auto-3"]
+    rows = [dict(r, created=1000 + r["txg"]) for r in wire["rows"]]
+    rows.append(dict(srow("auto-4", 4), created=1004))
+    # hourly=1 in one hour keeps the hour's first and the newest: auto-3 stays anyway
+    assert retention.prune(rows, retention.parse_policy("hourly=1"), 2000) == ["auto-2"]
+
+
+def test_a_stale_token_is_aborted_and_the_newest_common_snapshot_is_the_base(wire,
+                                                                             monkeypatch):
+    """Issue 29, 6: every later run retried zfs send -t for a snapshot that was gone, and
+    nothing ran zfs receive -A."""
+    wire["rows"] = [srow("auto-1", 1), srow("auto-5", 5)]
+    wire["theirs"] = {"auto-1": "g1"}
+    wire["token"] = "1-abc"
+    wire["token_for"] = "vz/vzzfs/ct/101@auto-3"  # pruned here by hand meanwhile
+    aborted = []
+
+    def abort(argv, ctid):
+        aborted.append(ctid)
+        wire["token"] = None
+        return {"exists": True, "conf": True, "snapshots": dict(wire["theirs"]),
+                "resume_token": None, "resume_into": None}
+    monkeypatch.setattr(transfer, "_remote_abort", abort)
+    done = transfer.send_scheduled(FakeCt(), ["peer"])
+    assert aborted == ["101"]
+    assert (done["snapshot"], done["base"]) == ("vz/vzzfs/ct/101@auto-5",
+                                                "vz/vzzfs/ct/101@auto-1")
+    assert not [e for e in wire["events"] if isinstance(e, tuple) and e[0] == "stream"
+                and e[3]]
 
 
 def test_a_peer_with_an_unrelated_ct_is_refused(wire):
@@ -216,6 +278,133 @@ def test_check_says_a_stalled_replica_waits_for_the_other_node(monkeypatch):
     assert "is the timer on?" in check._autosnap_stalled(FakeCt(), policy)
 
 
+def test_send_scheduled_refuses_a_zvol_its_ct_does_not_own_before_asking_the_peer(
+        monkeypatch, tmp_path):
+    """Issue 29, 1: CT 103 whose conf names CT 104's zvol sent 104's data as 103's."""
+    monkeypatch.setattr(transfer, "_remote_status", lambda argv, ctid: {
+        "exists": False, "conf": False, "snapshots": {}, "resume_token": None,
+        "resume_into": None})
+    ct = FakeCt("103")
+    ct.lockdir = str(tmp_path)
+    ct.dataset = "vz/vzzfs/ct/104"
+
+    def require_claim():
+        raise ConfigError("refusing to touch vz/vzzfs/ct/104: it is not this CT's", "fix")
+    ct.require_claim = require_claim
+    streamed = []
+    monkeypatch.setattr(transfer, "_pipe", lambda *a, **kw: streamed.append(a))
+    monkeypatch.setattr(transfer.snapshots, "preflush", lambda ct: None)
+    with pytest.raises(ConfigError):
+        transfer.send_scheduled(ct, ["peer"])
+    with pytest.raises(ConfigError):
+        transfer.send(ct, ["peer"])
+    assert streamed == [] and not (tmp_path / "103.lck").exists()
+
+
+def test_a_resume_token_for_another_dataset_is_never_sent(wire):
+    """Issue 29, 3: zfs send -t sends whatever dataset the peer's token names."""
+    wire["rows"] = [srow("auto-1", 1), srow("auto-2", 2)]
+    wire["theirs"] = {"auto-1": "g1"}
+    wire["token"] = "1-abc-10-789c"
+    for target in ("vz/vzzfs/ct/104@auto-9", None):
+        wire["token_for"] = target
+        for send in (transfer.send_scheduled, transfer.send):
+            with pytest.raises(StateError) as e:
+                send(FakeCt(), ["peer"])
+            assert "resume token" in e.value.problem and "zfs receive -A" in e.value.fix
+    assert not [e for e in wire["events"] if isinstance(e, tuple) and e[0] == "stream"]
+
+
+@pytest.mark.parametrize("answer", [
+    [], "x", {"snapshots": []}, {"snapshots": {"a": 5}}, {"snapshots": {"a/b": "1"}},
+    {"exists": "yes"}, {"resume_token": 7, "resume_into": "full"},
+    {"resume_token": "1-ab-c-d; rm -rf /", "resume_into": "full"},
+    {"resume_token": "1-ab-cd-ef", "resume_into": "elsewhere"},
+    {"resume_token": None, "resume_into": "full"}])
+def test_a_peer_answer_of_the_wrong_shape_is_a_stream_error(answer):
+    """Issue 29, 3 and 7: a wrong JSON type raised TypeError and ended the whole run."""
+    from vzzfs_hooks.base.errors import StreamError
+    from vzzfs_hooks.rules import peer
+    with pytest.raises(StreamError):
+        peer.status(answer)
+
+
+def test_a_peers_words_are_shown_as_one_printable_line():
+    from vzzfs_hooks.rules import peer
+    assert peer.printable("bad\x1b[2J\x07 thing\r\nrest") == "bad [2J thing rest"
+    assert peer.printable(b"\xff\x00x") == "\ufffd x"
+    assert len(peer.printable("y" * 5000)) == peer.MAX_SHOWN + 3
+    assert peer.status({"exists": True, "conf": True, "snapshots": {"auto-1": "123"},
+                        "resume_token": "1-ab-cd-ef", "resume_into": "increment",
+                        "ctid": "101"})["snapshots"] == {"auto-1": "123"}
+
+
+def test_one_ct_failing_unexpectedly_never_stops_the_run(monkeypatch, tmp_path):
+    """Issue 29, 7: a TypeError for one CT left later CTs untried and no replicate.json."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path))
+    listed = [{"ctid": c, "status": "stopped"} for c in ("101", "102", "103")]
+    monkeypatch.setattr(outcomes.listing, "rows", lambda node, only=None: listed)
+    monkeypatch.setattr(outcomes, "Container", lambda ctid, node: FakeCt(ctid))
+    monkeypatch.setattr(replicate.autosnap, "is_replica", lambda ct: False)
+    sent = []
+
+    def send(ct, argv):
+        if ct.ctid == "101":
+            raise TypeError("string indices must be integers")
+        if ct.ctid == "102":
+            raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+        sent.append(ct.ctid)
+    monkeypatch.setattr(replicate.transfer, "send_scheduled", send)
+    results = replicate.run_all(FakeNode("ssh node2 vzzfs receive"))
+    assert sent == ["103"]
+    assert [(c, line.split(":")[0:2]) for c, _, line in results if line] == [
+        ("101", ["CT 101", " unexpected TypeError"]), ("102", ["CT 102", " unexpected ValueError"])]
+    assert [c for c, _, _ in replicate.failures()] == ["101", "102"]
+
+
+def test_two_runs_at_once_keep_both_outcomes(monkeypatch, tmp_path):
+    """Issue 29, 9: record() read, changed and wrote the JSON without a lock."""
+    import threading
+    import time as time_
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path))
+    real = outcomes._read
+
+    def slow(filename):
+        state = real(filename)
+        time_.sleep(0.3)  # the other run reads meanwhile, without the lock
+        return state
+    monkeypatch.setattr(outcomes, "_read", slow)
+    runs = [threading.Thread(target=outcomes.record, args=(
+        "replicate.json", [(ctid, None, "CT %s: failed" % ctid)], [ctid]))
+        for ctid in ("101", "102")]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    monkeypatch.setattr(outcomes, "_read", real)
+    assert [c for c, _, _ in outcomes.failures("replicate.json")] == ["101", "102"]
+
+
+def test_a_receiver_that_stops_reading_is_ended_not_waited_for(monkeypatch):
+    """Issue 29, 5: bound every network wait; a stream into a peer that takes nothing
+    blocked the run for ever."""
+    import time as time_
+    monkeypatch.setattr(transfer, "STREAM_STALL", 1)
+
+    def send(snap, out, base=None, what="", resume_token=None, **kw):
+        for _ in range(64):  # 64 MiB: far more than a pipe holds
+            out.write(b"x" * (1 << 20))
+        out.flush()
+        return 64 << 20
+    monkeypatch.setattr(transfer.zfs, "send", send)
+    started = time_.monotonic()
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._pipe(FakeCt(), ["sleep", "60"], "vz/vzzfs/ct/101@a", None, header=b"h\n",
+                       replica=True)
+    assert "took nothing for 1 s" in e.value.problem
+    assert time_.monotonic() - started < 20
+
+
 def test_list_shows_the_size_of_the_newest_stream_written():
     """MOVED: the bytes on the newest snapshot a backup, send or replicate streamed."""
     from vzzfs_hooks.verbs import listing
@@ -230,3 +419,20 @@ def test_list_shows_the_size_of_the_newest_stream_written():
     assert [v["name"] for v in volumes] == ["vz/vzzfs/ct/101"]
     assert snaps.moved == {"vz/vzzfs/ct/101": (30, 42)} and snaps.count["vz/vzzfs/ct/101"] == 4
     assert names.PROP_STREAM_BYTES in listing.ZFS_PROPS, "read in the same zfs list"
+    assert names.PROP_STREAM_BYTES in backup.SENDER_SNAPSHOT_PROPS, "never the sender's"
+
+
+def test_a_peers_stream_offer_survives_the_shape_check():
+    """The --status answer's list of the streams it takes (rules/streams.py) is kept by
+    peer.status, checked like the rest: dropped, every peer looked old (plain streams)."""
+    from vzzfs_hooks.base.errors import StreamError
+    from vzzfs_hooks.rules import peer, streams
+    offered = streams.offer((2, 1), {f: "active" for f in streams.STREAM_FEATURES})
+    answer = {"exists": False, "conf": False, "snapshots": {}, "resume_token": None,
+              "resume_into": None, streams.STATUS_KEY: offered}
+    assert peer.status(answer)[streams.STATUS_KEY] == offered
+    assert streams.choose(peer.status(answer), offered)[0] == streams.COMPRESSED
+    assert streams.STATUS_KEY not in peer.status(dict(answer, streams=None))
+    for bad in ("all", [1], ["x; rm -rf /"], ["y"] * 100):
+        with pytest.raises(StreamError):
+            peer.status(dict(answer, streams=bad))

@@ -130,3 +130,38 @@ def test_nothing_to_send_when_up_to_date_or_no_scheduled_snapshot_yet():
     # the peer has something newer than the newest auto one (a vzzfs send since)
     rows.append(rrow("vzzfs-send-1", 3, kind="send"))
     assert backupchain.replication_step(rows, {"vzzfs-send-1": "g3"}) is None
+
+
+def test_a_replica_is_taken_over_only_while_its_source_does_not_run_it():
+    newest = {"name": "auto-9", "txg": 9}
+    assert backupchain.takeover_refusal(True, newest, None) is None       # not asked
+    assert backupchain.takeover_refusal(True, newest, "down") is None
+    assert "still runs" in backupchain.takeover_refusal(True, newest, "running")[0]
+    assert "no replica" in backupchain.takeover_refusal(False, newest, None)[0]
+    assert "no snapshot" in backupchain.takeover_refusal(True, None, None)[0]
+
+
+def _row(name, txg):
+    return {"name": name, "txg": txg, "guid": "g%d" % txg, "kind": "auto"}
+
+
+def test_the_old_source_goes_back_to_the_newest_common_snapshot_never_a_full_resend():
+    rows = [_row("auto-1", 1), _row("auto-2", 2), _row("auto-3", 3)]
+    theirs = {"auto-1": "g1", "auto-2": "g2", "auto-7": "g7"}  # taken over after auto-2
+    plan, refusal = backupchain.demote_plan(rows, theirs, 0, False)
+    assert plan is None and "auto-3" in refusal[0] and "--destroy-newer" in refusal[1]
+    assert backupchain.demote_plan(rows, theirs, 0, True) == (("auto-2", ["auto-3"]), None)
+    assert backupchain.demote_plan(rows[:2], theirs, 0, False) == (("auto-2", []), None)
+    plan, refusal = backupchain.demote_plan(rows[:2], theirs, 5 << 20, False)
+    assert plan is None and "5.0 MiB written" in refusal[0]
+    # same name, another guid: not the same snapshot
+    plan, refusal = backupchain.demote_plan(rows, {"auto-1": "x"}, 0, True)
+    assert plan is None and "no snapshot" in refusal[0] and "vzzfs destroy" in refusal[1]
+
+
+def test_only_demotes_rollback_to_the_very_base_counts_as_unwritten():
+    assert backupchain.rolled_back_to_base(True, True, "77", "77")
+    assert not backupchain.rolled_back_to_base(False, True, "77", "77")  # not replicate's
+    assert not backupchain.rolled_back_to_base(True, False, "77", "77")  # no replica
+    assert not backupchain.rolled_back_to_base(True, True, "76", "77")   # another snapshot
+    assert not backupchain.rolled_back_to_base(True, True, None, "77")

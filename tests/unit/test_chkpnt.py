@@ -109,3 +109,20 @@ def test_vzctl_set_saves_diskspace_with_quota_off():
     assert vzctl.set_argv("vzctl", "7", hostname="h", ipadd=["10.0.0.1", "10.0.0.2"]) == [
         "vzctl", "--skiplock", "set", "7", "--hostname", "h", "--ipadd", "10.0.0.1",
         "--ipadd", "10.0.0.2", "--save"]
+
+
+def test_restore_checks_against_the_snapshot_taken_with_its_dump_not_the_newest():
+    """Issue 29, 4: autosnap's snapshot of the stopped CT after vzctl chkpnt became
+    'the newest', and a disk written before it passed the check."""
+    rows = [{"name": "vzzfs-chkpnt-1", "dumpfile": "/vz/dump/Dump.101", "guid": "1"},
+            {"name": "vzzfs-s", "dumpfile": "/vz/dump/Dump.101.vzzfs-s", "guid": "2"},
+            {"name": "auto-x", "dumpfile": "", "guid": "3"}]
+    assert chkpnt.dump_snapshot(rows, "/vz/dump/Dump.101")["name"] == "vzzfs-chkpnt-1"
+    assert chkpnt.dump_snapshot(rows, "/vz/dump/Dump.101.vzzfs-s")["name"] == "vzzfs-s"
+    # snapshot-switch restores from a copy, having rolled the zvol back to its snapshot
+    assert chkpnt.dump_snapshot(rows, "/vz/dump/Dump.101.switch", "2")["name"] == "vzzfs-s"
+    assert chkpnt.dump_snapshot(rows, "/vz/dump/Dump.101.other") is None
+    assert chkpnt.dump_snapshot(rows[2:], "/vz/dump/Dump.101") is None
+    # a later chkpnt with the same dump file: its own snapshot, the newest of them
+    rows.append({"name": "vzzfs-chkpnt-2", "dumpfile": "/vz/dump/Dump.101", "guid": "4"})
+    assert chkpnt.dump_snapshot(rows, "/vz/dump/Dump.101")["name"] == "vzzfs-chkpnt-2"

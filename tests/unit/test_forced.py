@@ -28,9 +28,10 @@ def test_limits():
 
 
 @pytest.mark.parametrize("text,want", [
-    ("vzzfs receive", (None, None, False)),
-    ("/usr/bin/vzzfs receive --status 101", ("101", None, False)),
-    ("vzzfs receive --ctid 1001 --force", (None, "1001", True)),
+    ("vzzfs receive", (None, None, False, None)),
+    ("/usr/bin/vzzfs receive --status 101", ("101", None, False, None)),
+    ("vzzfs receive --ctid 1001 --force", (None, "1001", True, None)),
+    ("vzzfs receive --abort 1001", (None, None, False, "1001")),
 ])
 def test_allowed_commands(text, want):
     assert forced.parse_original_command(text) == want
@@ -59,3 +60,31 @@ def test_cli_refuses_before_touching_anything(tmp_path, monkeypatch, capsys):
     assert cli.main(["--etc-dir", str(tmp_path), "receive", "--forced-command",
                      "--force"]) == 2
     assert Node(str(tmp_path)).vzzfs_params()["VZZFS_RECEIVE_OVERWRITE"] == "no"
+
+
+def test_a_replication_peer_takes_increments_onto_its_replicas_only(tmp_path):
+    """Issue 29, 3: VZZFS_RECEIVE_OVERWRITE=yes, which replication needed, also honoured
+    the sender's --force: a compromised source could replace a replica with all its
+    history, or any stopped CT in range."""
+    from vzzfs_hooks.base.errors import ConfigError, StateError
+    (tmp_path / "conf").mkdir()
+    conf = tmp_path / "vzzfs.conf"
+    conf.write_text('VZZFS_RECEIVE_OVERWRITE="replica"\n')
+    limits = forced.Limits.from_node(Node(str(tmp_path)))
+    limits.check("101", False)                 # a new CT
+    limits.check("101", True, True)            # replicate's increment onto its replica
+    with pytest.raises(StateError):
+        limits.check("102", True, False)       # any other CT, or a full stream onto one
+    assert not limits.force(True)              # never a --force
+    conf.write_text('VZZFS_RECEIVE_OVERWRITE="yes"\n')
+    limits = forced.Limits.from_node(Node(str(tmp_path)))
+    limits.check("102", True)
+    assert limits.force(True)
+    conf.write_text('VZZFS_RECEIVE_OVERWRITE="no"\n')
+    limits = forced.Limits.from_node(Node(str(tmp_path)))
+    with pytest.raises(StateError):
+        limits.check("101", True, True)
+    assert not limits.force(True)
+    conf.write_text('VZZFS_RECEIVE_OVERWRITE="sometimes"\n')
+    with pytest.raises(ConfigError):
+        forced.Limits.from_node(Node(str(tmp_path)))

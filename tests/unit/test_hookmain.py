@@ -19,7 +19,7 @@ class FakeSettings(object):
 
 class FakeCt(object):
     ctid = "101"
-    ve_private = "/vz/private/101"
+    ve_private = mountpoint = "/vz/private/101"
     settings = FakeSettings()
     dataset = "vz/vzzfs/ct/101"
 

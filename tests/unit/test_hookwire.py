@@ -7,7 +7,7 @@ import pytest
 
 from vzzfs_hooks.verbs import hookwire
 from vzzfs_hooks.base.errors import ConfigError, StateError
-from vzzfs_hooks.entry.hookmain import ACTIONS
+from vzzfs_hooks.base.names import HOOK_ACTIONS as ACTIONS
 
 
 @pytest.fixture
@@ -218,3 +218,16 @@ def test_mount_shim_starts_the_hook_only_without_vzzfs_premount(dirs, tmp_path):
     log.unlink()
     res = subprocess.run([shim], env={}, stderr=subprocess.PIPE)
     assert res.returncode == 0 and log.exists() and res.stderr == b""
+
+
+def test_uninstall_is_refused_while_zvols_are_attached(dirs, monkeypatch):
+    from vzzfs_hooks.container import claim
+    conf, hooks = dirs
+    hookwire.install(conf, hooks)
+    monkeypatch.setattr(claim, "zvols_mounted_under",
+                        lambda top: [top + "/101"] if top == "/vz/private" else [])
+    with pytest.raises(StateError) as e:
+        hookwire.uninstall(conf, "/vz/private")
+    assert "/vz/private/101" in str(e.value) and "--force" in str(e.value)
+    assert sorted(os.listdir(conf)) == sorted("vps." + a for a in ACTIONS)  # nothing changed
+    assert len(hookwire.uninstall(conf, "/vz/private", force=True)) == len(ACTIONS)

@@ -26,6 +26,7 @@ TOOLS = {
     "rsync": "verbs.convert", "tar": "verbs.template",
     "/bin/sh": "hook.sequence",  # an admin's chained script without its x bit, as vzctl runs it
     "vzzfs": "verbs.transfer",    # the peer's vzzfs, after the operator's ssh command
+    "systemctl": "system.units",
 }
 
 

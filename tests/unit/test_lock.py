@@ -90,3 +90,47 @@ def test_lock_waits_for_its_holder(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_claim_rule_runs_under_the_lock_once_taken(tmp_path):
+    """Issue 29, 1: every verb and job that locks a CT checks, under the lock, that
+    its zvol is its own; a refusal lets the lock go and runs nothing of the block."""
+    from vzzfs_hooks.base.errors import ConfigError
+    seen = []
+
+    class CT(object):
+        lockdir = str(tmp_path)
+        ctid = "103"
+        refuse = False
+
+        def require_claim(self):
+            seen.append((tmp_path / "103.lck").exists())
+            if self.refuse:
+                raise ConfigError("refusing to touch vz/vzzfs/ct/104: claimed", "fix")
+    with lock.ct_lock(CT(), "outer"):
+        with lock.ct_lock(CT(), "inner"):  # re-entered: asked once
+            pass
+    assert seen == [True]
+    ct = CT()
+    ct.refuse = True
+    ran = []
+    with pytest.raises(ConfigError):
+        with lock.ct_lock(ct, "vzzfs replicate"):
+            ran.append(1)
+    assert ran == [] and not (tmp_path / "103.lck").exists()
+
+
+def test_the_lock_says_how_long_it_was_held(tmp_path):
+    """Issue 29, 10: the verbs report how long vzctl found the CT locked."""
+    import time
+
+    class CT(object):
+        lockdir = str(tmp_path)
+        ctid = "101"
+    assert not lock.holds(CT())
+    with lock.ct_lock(CT(), "outer"):
+        assert lock.holds(CT())
+        with lock.ct_lock(CT(), "inner"):
+            time.sleep(0.2)
+    assert not lock.holds(CT())
+    assert 0.2 <= lock.held_for["101"] < 5

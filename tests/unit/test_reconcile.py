@@ -263,3 +263,49 @@ def test_a_conf_changed_during_a_pass_gets_another(fake, monkeypatch):
     reconcile.run(fake.node)
     assert len(passes) == 2
     assert [g[:2] for g in fake.grown] == [("101", 256 * MIB), ("102", 512 * MIB)]
+
+
+def test_a_diskspace_of_thousands_of_digits_fails_that_ct_only(fake):
+    """Issue 29, 7: DISKSPACE (on confimport's allow-list, so a received conf can carry
+    it) of 4,300+ digits raised ValueError on every pass and in vzzfs check."""
+    fake.ct(101, "1" * 5000, volsize=128 * MIB, mounted=True)
+    fake.ct(102, "256M", volsize=128 * MIB, mounted=True)
+    done, failed = reconcile.run(fake.node)
+    assert len(failed) == 1 and failed[0].ctid == "101", failed
+    assert "DISKSPACE" in failed[0].line()
+    assert [g[0] for g in fake.grown] == ["102"]
+
+
+def test_an_unexpected_error_for_one_ct_is_that_cts_failure(fake, monkeypatch):
+    fake.ct(101, "256M", volsize=128 * MIB, mounted=True)
+    fake.ct(102, "256M", volsize=128 * MIB, mounted=True)
+    real = reconcile.plan
+
+    def plan(ct, sizes, mounted):
+        if ct.ctid == "101":
+            raise TypeError("a bug")
+        return real(ct, sizes, mounted)
+    monkeypatch.setattr(reconcile, "plan", plan)
+    done, failed = reconcile.run(fake.node)
+    assert [e.line() for e in failed] == [
+        "CT 101: unexpected TypeError: a bug (report this as a vzzfs bug)"]
+    assert [g[0] for g in fake.grown] == ["102"]
+
+
+def test_check_reports_a_diskspace_of_thousands_of_digits_as_that_cts_finding(fake,
+                                                                              monkeypatch):
+    """Issue 29, 7: on real ZFS `vzzfs check` ended in 'unexpected ValueError ... report
+    this as a vzzfs bug'."""
+    fake.ct(101, "1" * 5000, volsize=128 * MIB, mounted=True)
+    found = check._diskspace(Container("101", fake.node))
+    assert len(found) == 1 and found[0][0] == "warn" and "DISKSPACE" in found[0][1], found
+    monkeypatch.setattr(check, "_ct_findings", lambda node, row: 1 / 0)
+    monkeypatch.setattr(check.listing, "rows", lambda node: [{"ctid": "101"}])
+    monkeypatch.setattr(check.zfs, "require_pool", lambda pool: None)
+    monkeypatch.setattr(check.zfs, "pool_capacity", lambda pool: 10)
+    monkeypatch.setattr(check.zfs, "pool_health", lambda pool: "ONLINE")
+    monkeypatch.setattr(check.attach, "pool_shadow_warning", lambda pool, top: None)
+    monkeypatch.setattr(check.units, "state", lambda unit: None)
+    findings = check.run(fake.node, str(fake.private))
+    assert ("fail", "CT 101: unexpected ZeroDivisionError: division by zero (report this "
+                    "as a vzzfs bug)") in findings

@@ -13,7 +13,7 @@ class FakeCT(object):
     ctid = "101"
     dataset = "vz/vzzfs/ct/101"
     pool = "vz"
-    ve_private = "/vz/private/101"
+    ve_private = mountpoint = "/vz/private/101"
 
     class settings(object):
         dev_timeout = 1

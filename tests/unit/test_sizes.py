@@ -168,3 +168,29 @@ def test_every_stock_sample_parses():
                 assert size == STOCK[key, value][1] * 1024 and size >= ext4.MIN_SIZE
             else:
                 assert config.parse_diskinodes(value) == STOCK[key, value]
+
+
+@pytest.mark.parametrize("text,kib", [
+    ("0" * 5000 + "5G", 5 << 20),                  # leading zeros: strtoull reads them
+    ("2." + "9" * 5000 + "G", (3 << 20) - 1),      # decimals past a long double's
+    ("0.0e" + "9" * 5000, 0),
+])
+def test_numbers_of_thousands_of_digits_are_read_without_converting_them_whole(text, kib):
+    assert config.parse_vzctl_pair(text, 1024, "DISKSPACE")[1] == kib
+
+
+@pytest.mark.parametrize("text", ["1" * 5000, "1" * 5000 + "G", "1." + "1" * 5000 + "e" + "9" * 5000,
+                                  "1.5e-" + "9" * 5000, "1:" + "2" * 4400])
+def test_a_number_of_thousands_of_digits_is_a_config_error_not_a_crash(text):
+    """Issue 29, 7: Python 3.11 refuses int() of 4,300+ digits with ValueError."""
+    with pytest.raises(ConfigError):
+        config.parse_diskspace(text)
+
+
+def test_other_numbers_in_confs_are_bounded_too():
+    from vzzfs_hooks.rules import iolimits, retention
+    for parse, text in ((retention.parse_policy, "hourly=" + "1" * 5000),
+                        (iolimits.parse_iolimit, "9" * 5000),
+                        (iolimits.parse_iopslimit, "9" * 5000)):
+        with pytest.raises(ConfigError):
+            parse(text)

@@ -66,7 +66,7 @@ def test_autosnap_service_runs_vzzfs_autosnap_once_the_pools_are_there():
     settings = unit_settings(AUTOSNAP)
     assert settings["Service", "Type"] == ["oneshot"]
     assert settings["Service", "ExecStart"] == ["/usr/bin/vzzfs", "autosnap"]
-    assert set(settings["Unit", "After"]) == ZFS_TARGETS
+    assert set(settings["Unit", "After"]) == ZFS_TARGETS | {"vz.service"}
     assert ("Install", "WantedBy") not in settings  # the timer starts it, nothing else
 
 
@@ -160,3 +160,43 @@ def test_systemd_analyze_verify_accepts_the_replicate_units(tmp_path):
                           str(tmp_path / "vzzfs-replicate.service")], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, cwd=str(tmp_path))
     assert res.returncode == 0 and "vzzfs-replicate" not in res.stdout, res.stdout
+
+
+def test_jobs_start_only_after_vz_has_started_the_onboot_cts():
+    """Issue 29, 5: both timers are Persistent, so a run missed while the node was down
+    happens at boot; unordered against vz.service it could hold a CT's lock while the
+    init script starts the ONBOOT CTs, and vzctl start does not retry 'Container
+    already locked': the CT stayed down after a reboot."""
+    for path in (AUTOSNAP, REPLICATE, RECONCILE_SERVICE):
+        assert "vz.service" in unit_settings(path)["Unit", "After"], path
+    for timer in (AUTOSNAP_TIMER, REPLICATE_TIMER):
+        assert unit_settings(timer)["Timer", "Persistent"] == ["true"]
+
+
+def test_the_reconcile_path_unit_never_stops_watching_for_a_burst():
+    """Issue 29, 8: a burst of conf writes tripped systemd's start limit (5 in 10 s by
+    default) and the path unit stopped watching, silently."""
+    service = unit_settings(RECONCILE_SERVICE)
+    assert service["Unit", "StartLimitIntervalSec"] == ["0"]
+    assert service["Service", "StartLimitInterval"] == ["0"]  # systemd before 230 (EL7)
+    assert unit_settings(RECONCILE_PATH)["Path", "TriggerLimitIntervalSec"] == ["0"]
+
+
+def test_check_says_when_the_path_unit_is_not_watching(tmp_path, monkeypatch):
+    from vzzfs_hooks.system import units
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "systemctl"
+    fake.write_text('#!/bin/sh\n[ "$1" = is-enabled ] && echo enabled && exit 0\n'
+                    'echo "$(cat %s)"; exit 3\n' % (tmp_path / "active"))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
+    monkeypatch.setattr(units, "BOOTED", str(tmp_path))
+    (tmp_path / "active").write_text("failed")
+    assert units.state(units.RECONCILE_PATH) == ("enabled", "failed")
+    assert units.not_watching("enabled", "failed")
+    assert units.not_watching("enabled", "inactive")
+    assert not units.not_watching("enabled", "active")
+    assert not units.not_watching("disabled", "inactive")  # the admin turned it off
+    monkeypatch.setattr(units, "BOOTED", str(tmp_path / "nosystemd"))
+    assert units.state(units.RECONCILE_PATH) is None

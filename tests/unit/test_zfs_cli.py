@@ -148,7 +148,7 @@ def test_receive_tells_the_nodes_trouble_from_the_streams(fake, tmp_path, stderr
     with open(str(src), "rb") as f, pytest.raises(cls) as e:
         zfs.receive(f, "vz/vzzfs/incoming/101-restoring", resumable=True)
     assert type(e.value) is cls
-    assert "receive -s vz/vzzfs/incoming/101-restoring" in fake.calls()
+    assert "receive -u -s vz/vzzfs/incoming/101-restoring" in fake.calls()
 
 
 def test_a_missing_zfs_is_reported_as_such_for_streams_too(tmp_path, monkeypatch):

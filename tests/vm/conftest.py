@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from harness import realvzctl
+from harness import realvzctl, realvzctl7
 from harness.vzctl import proc_stat
 # the scratch node lives in tests/harness (bench/ uses it too); tests import it from here
 from harness.node import POOL, REPO, ROOT, TestNode, sh
@@ -23,11 +23,19 @@ if not os.environ.get("VZZFS_IN_VM"):
 
 
 def pytest_report_header(config):
-    """Which vzctl drives these tests, for a reader of CI's log."""
+    """Which vzctl of each platform drives these tests, for a reader of CI's log."""
     if realvzctl.available():
-        return ["vzctl: real, %s (%s); the stand-in only where a test says why"
-                % (realvzctl.version(), realvzctl.PROGRAM)]
-    return ["vzctl: the real one is MISSING (scripts/build-vzctl); tests that need it fail"]
+        lines = ["vzctl: real, %s (%s); the stand-in only where a test says why"
+                 % (realvzctl.version(), realvzctl.PROGRAM)]
+    else:
+        lines = ["vzctl: the real one is MISSING (scripts/build-vzctl); tests that need it fail"]
+    if realvzctl7.available():
+        lines.append("vzctl7: real, %s (%s, run in tests/harness/vz7ns; its ve cgroup stood in "
+                     "for)" % (realvzctl7.version(), realvzctl7.STAGE))
+    else:
+        lines.append("vzctl7: the real one is MISSING (scripts/build-vzctl7); "
+                     "tests/vm/test_vzctl7.py fails")
+    return lines
 
 
 TEST_TIMEOUT = int(os.environ.get("VZZFS_TEST_TIMEOUT", "900"))
@@ -90,15 +98,6 @@ def pool():
 def node(pool, tmp_path):
     """A node driven by the real vzctl 4.11.1."""
     n = TestNode(str(tmp_path / "node"))
-    yield n
-    n.cleanup()
-
-
-@pytest.fixture
-def vz7_node(pool, tmp_path):
-    """A node run the way OpenVZ 7's libvzctl runs action scripts (the stand-in's vz7
-    mode): libvzctl needs the vz7 kernel, which the test VM cannot boot."""
-    n = TestNode(str(tmp_path / "node"), real=False, flavour="vz7")
     yield n
     n.cleanup()
 

@@ -84,3 +84,27 @@ def test_autosnap_takes_when_due_and_prunes_only_its_own(node, tmp_path, monkeyp
     assert "vzzfs autosnap" not in res.stdout and "scheduled snapshot" not in res.stdout, \
         res.stdout
     node.vzctl.umount(101)
+
+
+def test_monitoring_reads_what_the_jobs_did(node, tmp_path, monkeypatch):
+    """Issue 29: vzzfs check as a Nagios/Icinga plugin, and the node_exporter textfile
+    autosnap writes after its run."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    prom = str(tmp_path / "textfile" / "vzzfs.prom")
+    with open(node.etc + "/vzzfs.conf", "a") as f:
+        f.write('VZZFS_METRICS_FILE="%s"\n' % prom)
+    node.make_ct(101, extra_conf='VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    res = node.vzzfs("check", "--nagios")  # a policy and no snapshot yet
+    assert res.returncode == 2 and res.stdout.startswith("VZZFS CRITICAL - "), res.stdout
+    assert "CT 101: newest scheduled snapshot missing" in res.stdout, res.stdout
+    assert node.vzzfs("autosnap").returncode == 0
+    with open(prom) as f:
+        text = f.read()
+    assert re.search(r'^vzzfs_ct_last_snapshot_age_seconds\{ctid="101"\} \d+$', text, re.M)
+    assert 'vzzfs_ct_job_success{ctid="101",job="autosnap"} 1' in text, text
+    assert re.search(r'^vzzfs_pool_fill_ratio\{pool="vz"\} [0-9.]+$', text, re.M), text
+    res = node.vzzfs("check", "--nagios")
+    assert res.returncode in (0, 1) and "ct101_snapshot_age=" in res.stdout, res.stdout
+    assert "newest scheduled snapshot" not in res.stdout.split("|")[0], res.stdout
+    res = node.vzzfs("metrics")
+    assert res.returncode == 0 and 'vzzfs_ct_volsize_bytes{ctid="101"}' in res.stdout

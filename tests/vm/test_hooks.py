@@ -459,28 +459,3 @@ def test_pool_mounted_over_vz_is_pointed_out(node, tmp_path):
         assert res.returncode == 0 and "warning" not in res.stdout, res.stdout
     finally:
         sh("zpool", "destroy", "-f", "shadow", check=False)
-
-
-def test_openvz7_leaves_other_cts_alone_and_refuses_zvol_cts(vz7_node, tmp_path):
-    """OpenVZ 7's libvzctl (its sequence in the stand-in) would run a zvol CT's own
-    scripts from inside the container: vzzfs refuses before anything is mounted, so
-    a script the CT planted never runs; CTs that are not vzzfs's start as before."""
-    node = vz7_node
-    node.make_simfs_ct(102)
-    node.make_ct(101)
-    marker = tmp_path / "planted-ran"
-    assert node.vzzfs("attach", "101").returncode == 0
-    planted = os.path.join(node.private(101), "scripts")
-    os.makedirs(planted)
-    for action in ("premount", "mount", "umount", "postumount"):
-        with open(os.path.join(planted, action), "w") as f:
-            f.write("#!/bin/sh\ntouch %s\n" % marker)
-        os.chmod(os.path.join(planted, action), 0o755)
-    assert node.vzzfs("detach", "101").returncode == 0
-    vz = node.vzctl
-    assert vz.start(102).rc == 0 and vz.is_mounted(102)
-    res = vz.start(101)
-    assert res.rc == 79 and "OpenVZ 7" in res.output and "vzctl 4.x node" in res.output, res
-    assert_detached(node, 101)
-    assert vz.stop(102).rc == 0
-    assert not marker.exists(), "a script from inside the CT ran on the host"

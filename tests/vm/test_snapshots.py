@@ -413,3 +413,29 @@ def test_vzctl_chkpnt_snapshots_and_restore_checks_the_disk(standin_node):
     assert res.returncode == 0 and "restoring although" in res.stdout, res.stdout
     assert node.vzctl.is_running(101)
     assert node.vzctl.stop(101).rc == 0
+
+
+def test_a_scheduled_snapshot_after_chkpnt_never_hides_a_changed_disk(node, tmp_path,
+                                                                        monkeypatch):
+    """Issue 29, 4: vzctl chkpnt, the disk written, then the hourly autosnap snapshots
+    the stopped CT: the restore check compared with that newest snapshot, only warned,
+    and vzctl restore put the memory dump onto a changed disk. Now it compares with the
+    snapshot taken with the dump."""
+    monkeypatch.setenv("VZZFS_STATE_DIR", str(tmp_path / "state"))
+    node.make_ct(101, extra_conf='VZZFS_SNAPSHOT_KEEP="hourly=1"\n')
+    assert node.vzctl.start(101).rc == 0
+    res = node.vzctl_cli("chkpnt", "101")
+    assert "Checkpointing finished successfully" in res.stdout, res.stdout
+    assert node.vzzfs("attach", "101").returncode == 0
+    with open(os.path.join(node.private(101), "root/changed"), "w") as f:
+        f.write("x" * 100000)
+    assert node.vzzfs("detach", "101").returncode == 0
+    res = node.vzzfs("autosnap", "101")
+    assert res.returncode == 0, res.stdout
+    assert [r["kind"] for r in snaps(node, 101)] == ["chkpnt", "auto"]
+    for verb in ("restore", "start"):
+        res = node.vzctl_cli(verb, "101")
+        assert res.returncode in (79, -signal.SIGABRT), res.stdout
+        assert "changed after vzctl chkpnt" in res.stdout, res.stdout
+        assert "snapshot-switch 101 vzzfs-chkpnt-" in res.stdout, res.stdout
+        assert not node.vzctl.is_mounted(101) and os.path.exists(node.dumpfile(101))

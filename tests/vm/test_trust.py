@@ -293,3 +293,69 @@ def test_setuid_file_in_a_mounted_snapshot_stays_inert(node, tmp_path):
     finally:
         assert node.vzzfs("snapshot-umount", "101", "s1").returncode == 0
     assert not os.path.exists(mark)
+
+
+SENDERS_PROPS = {"checksum": "off", "sync": "disabled", "copies": "2", "dedup": "on",
+                 "logbias": "throughput", "com.sun:auto-snapshot": "true"}
+
+
+def test_a_backup_sets_no_property_of_the_senders_zvol(node, tmp_path):
+    """Issue 29, 2: zfs receive applied the stream's native properties: a backup of a
+    zvol with checksum=off, sync=disabled, copies=2 restored with all three, and a
+    refreservation could starve every sparse CT in the pool."""
+    ds = node.make_ct(101)
+    args = []
+    for prop, value in SENDERS_PROPS.items():
+        args += ["%s=%s" % (prop, value)]
+    sh("zfs", "set", *(args + ["refreservation=64M", ds]))
+    # a snapshot whose dumpfile names a file of this node's (zfs send -p carries it)
+    sh("zfs", "snapshot", "-o", "org.openvz.vzzfs:dumpfile=/etc/Dump.301.x", ds + "@s0")
+    full, incr = str(tmp_path / "full"), str(tmp_path / "incr")
+    assert node.vzzfs("backup", "101", "--to", full).returncode == 0
+    assert node.vzzfs("backup", "101", "--to", incr, "--incremental").returncode == 0
+    crafted = rewrite_header(full, str(tmp_path / "crafted"), snapshot="s0")
+    with open(crafted, "rb") as f:
+        header = f.readline()
+    with open(crafted, "wb") as out:  # that header, then a stream of s0 with its property
+        out.write(header)
+        out.flush()
+        subprocess.run(["zfs", "send", "-p", ds + "@s0"], stdout=out, check=True)
+    for ctid, backups in ((301, (crafted,)), (302, (full, incr))):
+        node.track(ctid)
+        for backup in backups:
+            res = node.vzzfs("restore", backup, "--ctid", str(ctid))
+            assert res.returncode == 0, res.stdout
+            there = node.dataset(ctid)
+            got = zfs.get_with_source(there, *(list(SENDERS_PROPS) + [
+                "refreservation", "compression", "org.openvz.vzzfs:ctid"]))
+            assert not [p for p, (_, source) in got.items() if source == "received"], got
+            for prop in SENDERS_PROPS:
+                assert got[prop][0] != SENDERS_PROPS[prop], (prop, got)
+            assert got["refreservation"][0] in ("0", "none"), got
+            assert got["compression"] == ("lz4", "local"), got
+            assert got["org.openvz.vzzfs:ctid"] == (str(ctid), "local"), got
+    dump = zfs.get(node.dataset(301) + "@s0", "org.openvz.vzzfs:dumpfile")
+    assert dump["org.openvz.vzzfs:dumpfile"] is None, dump
+
+    # a stream of a file system instead of a zvol is refused, mounted nowhere
+    sh("zfs", "create", "-o", "mountpoint=%s" % (tmp_path / "fsmount"), "-o",
+       "canmount=noauto", "vz/fsstream")
+    try:
+        sh("zfs", "set", "canmount=on", "vz/fsstream")  # in the stream; not mounted here
+        sh("zfs", "snapshot", "vz/fsstream@s")
+        with open(full, "rb") as f:
+            header = f.readline()
+        fs = str(tmp_path / "fs")
+        with open(fs, "wb") as out:
+            out.write(header)
+            out.flush()
+            subprocess.run(["zfs", "send", "-p", "vz/fsstream@s"], stdout=out, check=True)
+        assert not os.path.ismount(str(tmp_path / "fsmount"))
+        res = node.vzzfs("restore", fs, "--ctid", "303")
+        one_line_error(res, 2)
+        assert "holds no zvol" in res.stdout, res.stdout
+        assert not zfs.exists(node.dataset(303))
+        assert not zfs.exists("vz/vzzfs/incoming/303-restoring")
+        assert not os.path.ismount(str(tmp_path / "fsmount"))
+    finally:
+        sh("zfs", "destroy", "-r", "vz/fsstream", check=False)

@@ -22,6 +22,25 @@ DEFAULT_PRIVATE = "/vz/private/$VEID"   # VE_PRIVATE when neither vz.conf nor th
 HOOK_ACTIONS = ("premount", "mount", "umount", "postumount", "create")  # /etc/vz/conf/vps.<action>
 HOOK_CHAIN_ONLY = ("umount",)  # actions where vzzfs only runs the admin's chained script
 
+# ---- a CT's private area under OpenVZ 7 (container/layout.py) ----
+# VE_PRIVATE is a host directory holding what vzctl 7 reads and runs (the layout
+# marker, the conf, the CT's action scripts, dumps, its lock); the zvol's ext4 is
+# mounted on VE_PRIVATE/disk and holds the CT's files in its fs/ directory, which
+# VE_PRIVATE/fs (a symlink) names. Nothing vzctl 7 reads in VE_PRIVATE comes from
+# the zvol.
+VZ7_LAYOUT_LINK = ".ve.layout"        # a symlink whose target is the layout number
+VZ7_LAYOUT = "4"                      # vzctl 7's "simfs" layout: VE_PRIVATE/fs on VE_ROOT
+VZ7_FS_LINK = "fs"                    # VE_PRIVATE/fs -> disk/fs
+VZ7_DISK_DIR = "disk"                 # the zvol's mount point inside VE_PRIVATE
+VZ7_CT_DIR = "fs"                     # the CT's files on the zvol's ext4
+VZ7_FS_TARGET = VZ7_DISK_DIR + "/" + VZ7_CT_DIR
+VZ7_SCRIPTS_DIR = "scripts"           # the CT's own action scripts, run as root on the host
+VZ7_DUMP_DIR = "dump"                 # checkpoint dumps (VE_PRIVATE/dump/Dump)
+VZ7_HOST_DIRS = (VZ7_SCRIPTS_DIR, VZ7_DUMP_DIR)
+VZ7_CONF = "ve.conf"                  # the CT's conf; /etc/vz/conf/CTID.conf links to it
+LAYOUT_LEGACY = "legacy"              # PROP_LAYOUT: the CT's files at the ext4's top
+LAYOUT_VZ7 = "vz7"                    # PROP_LAYOUT: the CT's files in the ext4's fs/
+
 # ---- dataset layout under VZZFS_ROOT ----
 CT_DIR = "ct"
 TEMPLATE_DIR = "tmpl"
@@ -108,6 +127,7 @@ PROP_ORIGIN_CT = _NS + "origin-ct"      # on a clone: the CT it was cloned from
 PROP_CONVERT = _NS + "convert"          # convert's progress: copying, swapping, done
 PROP_TEMPLATE = _NS + "template"        # on a template or its clone: the OS template
 PROP_GEOMETRY = _NS + "ext4-geometry"   # on a template: its ext4's geometry at import
+PROP_LAYOUT = _NS + "layout"            # on a CT's zvol: LAYOUT_VZ7 once its ext4 holds fs/
 PROP_KIND = _NS + "kind"                # on a snapshot: one of the KIND_* above
 PROP_SNAP_STATE = _NS + "state"         # on a snapshot: suspended, frozen or stopped then
 PROP_DUMP = _NS + "dumpfile"            # on a snapshot: the memory dump that goes with it
@@ -121,6 +141,9 @@ PROP_ROLLED_BACK = _NS + "rolled-back-to"
 # on a snapshot: the peer of VZZFS_REPLICATE_TO has it (vzzfs replicate); autosnap's
 # pruning keeps the newest one so marked, the base of the next increment
 PROP_REPLICATED = _NS + "replicated"
+# on a snapshot: vzzfs replicate is sending it, or a cut stream of it waits to be
+# finished (the resume target); autosnap's pruning keeps it until the peer has it
+PROP_INFLIGHT = _NS + "replicating"
 # on a zvol received from vzzfs replicate: a replica, which autosnap prunes but never
 # snapshots (a snapshot of its own would make the next increment refused)
 PROP_REPLICA = _NS + "replica"
@@ -145,11 +168,6 @@ def snapshot_dump(dumpdir, ctid, snap):
     return os.path.join(dumpdir, "Dump.%s.%s" % (ctid, snap))
 
 
-def is_snapshot_dump(path, ctid):
-    """Did vzzfs name this dump file (so it goes with its snapshot)?"""
-    return os.path.basename(path).startswith("Dump.%s." % ctid)
-
-
 def migrate_dump(dumpdir, ctid):
     """The dump `vzzfs migrate --online` carries to the peer."""
     return os.path.join(dumpdir, "Dump.%s.migrate" % ctid)
@@ -163,6 +181,8 @@ def migrate_dump(dumpdir, ctid):
 # (vzctl --name, OpenVZ 7 names) are letters, digits and -_. not starting with - or .
 CTID_RE = r"^[1-9][0-9]{0,9}$"
 CT_NAME_RE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+# OpenVZ 7 names new CTs by a UUID (vzctl create without a number); a CTID then
+UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 MAX_CTID = 2147483647
 DATASET_COMPONENT_RE = r"^[A-Za-z0-9_.:-]+$"
 TEMPLATE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -179,12 +199,18 @@ def check_ctid(ctid):
                      "use a number from 1 to %d or a name of letters, digits and -_." % MAX_CTID)
 
 
-def check_new_ctid(names_dir, ctid):
-    """A CTID for a CT about to be made (create, clone, restore, receive): a number,
-    and no vzctl name in ``names_dir`` (names resolve to other CTs everywhere else)."""
+def is_uuid(ctid):
+    return re.match(UUID_RE, ctid) is not None
+
+
+def check_new_ctid(names_dir, ctid, uuid_ok=False):
+    """A CTID for a CT about to be made (create, clone, restore, receive): a number (or,
+    with ``uuid_ok``, on an OpenVZ 7 node, a UUID as its vzctl makes them), and no vzctl
+    name in ``names_dir`` (names resolve to other CTs everywhere else)."""
     text = check_ctid(ctid)
-    if not re.match(CTID_RE, text):
-        raise UsageError("a new CT needs a number as its CTID, not the name %r" % text,
+    if not re.match(CTID_RE, text) and not (uuid_ok and is_uuid(text)):
+        raise UsageError("a new CT needs a number%s as its CTID, not the name %r"
+                         % (" or a UUID" if uuid_ok else "", text),
                          "pick a free number from 1 to %d (vzctl set CTID --name NAME "
                          "names it afterwards)" % MAX_CTID)
     if os.path.lexists(os.path.join(names_dir, text)):

@@ -21,6 +21,23 @@ import os
 from . import signals
 from .errors import VzzfsError
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def absolute_path(value):
+    """PATH ``value`` without its relative entries (an empty one means the working
+    directory too). OpenVZ 7's vzctl runs the hooks with a PATH ending in '.', its own
+    working directory: a `zfs` or `mount` planted there must never be what runs."""
+    kept = [p for p in (value or "").split(":") if p.startswith("/")]
+    return ":".join(kept) or DEFAULT_PATH
+
+
+def use_absolute_path(environ=None):
+    """Drop PATH's relative entries for this process and every command it starts: the
+    entry points call it first."""
+    environ = os.environ if environ is None else environ
+    environ["PATH"] = absolute_path(environ.get("PATH"))
+
 
 class CommandFailed(VzzfsError):
     """A command exited non-zero; ``returncode``, ``stdout`` and ``stderr`` say how."""

@@ -36,6 +36,7 @@ DEFAULTS = OrderedDict([
     ("VZZFS_POOL_WARN", "85"),           # warn when the pool is this full (percent)
     ("VZZFS_VZCTL", "vzctl"),            # what suspends, dumps and resumes CTs for snapshots
     ("VZZFS_SUSPEND", "auto"),           # how a snapshot holds a running CT: vzctl, freezer, auto
+    ("VZZFS_PLATFORM", "auto"),          # the node's vzctl: vzctl4, openvz7, auto (by its binary)
     ("VZZFS_RESTORE_CHECK", "yes"),      # refuse vzctl restore if the disk changed since chkpnt
     ("VZZFS_AUTO_CREATE", "no"),         # yes: vzctl create's vps.create moves new CTs to zvols
     ("VZZFS_RECEIVE_OVERWRITE", "no"),   # receive --forced-command: no = new CTs only
@@ -51,12 +52,16 @@ DEFAULTS = OrderedDict([
     # vzzfs replicate: yes (the default) sends this CT's scheduled snapshots to the
     # peer of VZZFS_REPLICATE_TO, no leaves it out; a CT's conf may set it
     ("VZZFS_REPLICATE", "yes"),
+    # node_exporter's textfile that vzzfs autosnap and replicate write after each run
+    # (vzzfs metrics); empty: none. Node-wide only (a CT's conf never picks a path)
+    ("VZZFS_METRICS_FILE", "/var/lib/vzzfs/vzzfs.prom"),
 ])
 
 # node-wide only: a CT's conf (written by tools, carried in backups) must not move the
 # CT's zvol out of VZZFS_ROOT's rule nor pick the program vzzfs runs as root
-NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND",
-             "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO")
+NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND", "VZZFS_PLATFORM",
+             "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO",
+             "VZZFS_METRICS_FILE")
 
 MOUNT_OPTS_RE = r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$"
 # options that would change what gets mounted, or break the CT (it needs its
@@ -173,6 +178,9 @@ _VZ_NUM_RE = (r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-
 # 2**16383 (a whole number), under LDBL_MIN = 2**-16382
 _LDBL_MAX = ((1 << 64) - 1) << 16320
 _LDBL_MIN_EXP = 16382
+_ULL_DIGITS = len(str(ULLONG_MAX))  # a whole part longer than this (no leading 0s): ERANGE
+_FRAC_DIGITS = 40   # decimals read: more cannot move a result vzctl's long double gives
+_EXP_DIGITS = 6     # an exponent longer than this puts any nonzero value out of range
 
 
 def _vzctl_mul(char):
@@ -194,12 +202,22 @@ def _vzctl_number(text, divisor):
         sign, whole, dot, frac, exp = m.group(1, 2, 3, 4, 5)
         if m.group(6):
             sign, whole, dot, frac, exp = "", "0", ".", m.group(7), m.group(8)
-        if int(whole) > ULLONG_MAX:
+        # bounded before any int(): a conf may hold thousands of digits, which Python
+        # 3.11 refuses to convert (ValueError) and would be slow to multiply
+        whole = whole.lstrip("0") or "0"
+        if len(whole) > _ULL_DIGITS or int(whole) > ULLONG_MAX:
             return None  # strtoull: ERANGE
         num = int(whole)
         if dot:
-            digits = int(whole + frac)
-            scale = int(exp or 0) - len(frac)
+            frac = frac[:_FRAC_DIGITS]  # past a long double's precision: vzctl's own rounding
+            digits = int((whole + frac).lstrip("0") or "0")
+            esign, edigits = (exp[0], exp[1:]) if exp and exp[0] in "+-" else ("", exp or "0")
+            edigits = edigits.lstrip("0") or "0"
+            if len(edigits) > _EXP_DIGITS:
+                if digits:
+                    return None  # strtold: ERANGE, over- or underflow
+                edigits = "0"
+            scale = int(esign + edigits) - len(frac)
             if digits and not -4952 <= len(str(digits)) - 1 + scale <= 4932:
                 return None  # strtold: ERANGE (checked roughly first: 10**scale may be huge)
             num, den = (digits * 10 ** scale, 1) if scale >= 0 else (digits, 10 ** -scale)
@@ -356,6 +374,10 @@ class Settings(object):
             raise ConfigError("VZZFS_SUSPEND=%r is not auto, vzctl or freezer" % raw["VZZFS_SUSPEND"],
                               "fix it in vzzfs.conf")
         self.suspend = raw["VZZFS_SUSPEND"]
+        if raw["VZZFS_PLATFORM"] not in ("auto", "vzctl4", "openvz7"):
+            raise ConfigError("VZZFS_PLATFORM=%r is not auto, vzctl4 or openvz7"
+                              % raw["VZZFS_PLATFORM"], "fix it in vzzfs.conf")
+        self.platform = raw["VZZFS_PLATFORM"]
         self.restore_check = parse_bool(raw["VZZFS_RESTORE_CHECK"], "VZZFS_RESTORE_CHECK")
         self.auto_create = parse_bool(raw["VZZFS_AUTO_CREATE"], "VZZFS_AUTO_CREATE")
 
@@ -407,6 +429,12 @@ class Node(object):
     def global_params(self):
         """vz.conf's values (missing file: none)."""
         return parse_file(self.vz_conf, missing_ok=True)
+
+    def private_top(self):
+        """The directory holding the CTs' private areas (/vz/private), from vz.conf's
+        VE_PRIVATE."""
+        private = self.global_params().get("VE_PRIVATE", names.DEFAULT_PRIVATE)
+        return private.split("$", 1)[0].rstrip("/") or "/"
 
     def vzzfs_params(self):
         return merge(DEFAULTS, {k: v for k, v in parse_file(self.vzzfs_conf, missing_ok=True).items()

@@ -1,5 +1,8 @@
 """Writing a container's vzctl config file: keys set or removed, the rest kept as is.
 
+Under OpenVZ 7 the conf is VE_PRIVATE/ve.conf and /etc/vz/conf/CTID.conf a symlink
+to it; writes go to the file the symlink names.
+
 vzctl keeps lines it does not know when it rewrites a conf; so do we. A key is
 changed where it first appears (the occurrence vzctl reads) and any later
 duplicates are dropped; new keys are appended. Files are replaced atomically.
@@ -37,8 +40,19 @@ def update_text(text, changes):
     return "\n".join(out) + "\n"
 
 
+def real_path(path):
+    """Where a conf's bytes live: under OpenVZ 7 /etc/vz/conf/CTID.conf is vzctl's
+    symlink to VE_PRIVATE/ve.conf, and a rewrite must replace that file, not the link."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def write_file(path, text, mode=0o644):
+    """Replace the conf at ``path`` (through vzctl 7's symlink) with ``text``, atomically."""
+    write_atomic(real_path(path), text, mode)
+
+
 def update_file(path, changes):
-    write_atomic(path, update_text(read_text(path), changes))
+    write_file(path, update_text(read_text(path), changes))
 
 
 def create_file(path, text, changes):

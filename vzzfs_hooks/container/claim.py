@@ -46,18 +46,20 @@ def hook_owns(action, node, ctid, conffile):
         "VE_PRIVATE", config.merge(node.global_params(), own).get("VE_PRIVATE",
                                                                   names.DEFAULT_PRIVATE), ctid)
     private = os.path.normpath(private) if private.startswith("/") else None
-    guarded = private is not None and ext4.is_guarded(private)
-    if guarded:
+    # where the zvol is mounted: VE_PRIVATE (vzctl 4.x) or VE_PRIVATE/disk (OpenVZ 7);
+    # both are looked at, so which vzctl runs need not be known to pass a CT by
+    places = [] if private is None else [private, os.path.join(private, names.VZ7_DISK_DIR)]
+    if any(ext4.is_guarded(p) for p in places):
         return True  # decides alone: no zfs command to ask about the zvol
     try:
         root = names.check_dataset_name(vzzfs.get("VZZFS_ROOT", config.DEFAULTS["VZZFS_ROOT"]),
                                          "VZZFS_ROOT")
     except ConfigError:
-        zvol, mounted = "unknown", private is not None and zvol_mounted_on(private)
+        zvol, mounted = "unknown", any(zvol_mounted_on(p) for p in places)
     else:
         dataset = names.ct_dataset(root, ctid)
-        if private is not None and zvol_mounted_on(private, dataset):
-            return True  # that zvol is mounted on VE_PRIVATE (postumount): no zfs to ask
+        if any(zvol_mounted_on(p, dataset) for p in places):
+            return True  # that zvol is mounted there (postumount): no zfs to ask
         zvol, mounted = zvol_state(dataset), False
     return owns(False, zvol, False, mounted)
 
@@ -84,7 +86,7 @@ def zvol_state(dataset):
 
 def is_vzzfs(ct):
     """Does vzzfs own this CT's private area? (owns() for a Container)"""
-    return owns(ct.explicit, zvol_state(ct.dataset), ext4.is_guarded(ct.ve_private))
+    return owns(ct.explicit, zvol_state(ct.dataset), ext4.is_guarded(ct.mountpoint))
 
 
 def zvol_mounted_on(path, dataset=None):

@@ -9,13 +9,20 @@ import os
 from ..base import names
 from ..base.errors import ConfigError, StateError
 from ..conf import config
-from ..system import mounts
+from ..system import mounts, vzctl
 from . import claim
 
-class Container(object):
-    """One CT as vzctl sees it, plus where vzzfs keeps its zvol."""
 
-    def __init__(self, ctid, node, conffile=None):
+class Container(object):
+    """One CT as vzctl sees it, plus where vzzfs keeps its zvol.
+
+    ``platform`` is the node's vzctl (system/vzctl.py: VZCTL4 or OPENVZ7); a hook
+    passes the one that runs it, the vzzfs command leaves it to the node's. It
+    decides where the zvol is mounted: on VE_PRIVATE under vzctl 4.x, on
+    VE_PRIVATE/disk under OpenVZ 7 (container/layout.py), never what the CT holds.
+    """
+
+    def __init__(self, ctid, node, conffile=None, platform=None):
         self.ctid = names.check_ctid(ctid)
         self.node = node
         self.conffile = conffile or os.path.join(node.conf_dir, "%s.conf" % self.ctid)
@@ -27,6 +34,7 @@ class Container(object):
                             if k in config.DEFAULTS and k not in config.NODE_ONLY})
         self.settings = config.Settings(raw)
 
+        self.platform = platform or vzctl.node_platform(self.settings)
         self.ve_private = self._path("VE_PRIVATE", names.DEFAULT_PRIVATE)
         self.ve_root = self._path("VE_ROOT", "/vz/root/$VEID")
         self.lockdir = config.check_abs_path(self.params.get("LOCKDIR", "/vz/lock"), "LOCKDIR")
@@ -53,8 +61,35 @@ class Container(object):
     def disk_quota(self):
         return self.params.get("DISK_QUOTA", "yes").strip().lower()
 
+    @property
+    def vz7(self):
+        return self.platform == vzctl.OPENVZ7
+
+    @property
+    def mountpoint(self):
+        """Where the zvol's ext4 is mounted: VE_PRIVATE, or VE_PRIVATE/disk (OpenVZ 7)."""
+        if self.vz7:
+            return os.path.join(self.ve_private, names.VZ7_DISK_DIR)
+        return self.ve_private
+
+    @property
+    def files(self):
+        """Where the CT's own files are while the zvol is mounted."""
+        if self.vz7:
+            return os.path.join(self.mountpoint, names.VZ7_CT_DIR)
+        return self.ve_private
+
+    @property
+    def conf_store(self):
+        """The file that holds the CT's conf: under OpenVZ 7 VE_PRIVATE/ve.conf, which
+        /etc/vz/conf/CTID.conf links to; else the conf itself."""
+        if self.vz7:
+            return os.path.join(self.ve_private, names.VZ7_CONF)
+        return self.conffile
+
     def private_mount(self):
-        return mounts.mount_at(self.ve_private)
+        """The mount on the zvol's mount point (None when nothing is mounted there)."""
+        return mounts.mount_at(self.mountpoint)
 
     def root_mounted(self):
         return mounts.is_mountpoint(self.ve_root)
@@ -69,6 +104,11 @@ class Container(object):
         if not self.is_stopped():
             raise StateError("is running or mounted; %s needs it stopped" % verb,
                              "vzctl stop %s first" % self.ctid, ctid=self.ctid)
+
+    def require_claim(self):
+        """Raise ConfigError unless the zvol this CT names is its own (claim.require);
+        lock.ct_lock runs it each time it takes the CT's lock."""
+        claim.require(self)
 
     def require_conf(self):
         if not self.has_conf:

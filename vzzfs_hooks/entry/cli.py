@@ -14,7 +14,6 @@ import sys
 from ..base import log, names
 from ..base.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
 from ..conf.config import Node, parse_diskinodes, parse_diskspace, parse_size
-from ..container import claim
 from ..container.ct import Container, lookup, owned, resolve_name
 from ..verbs import attach, hookwire, listing
 from .. import __version__
@@ -34,14 +33,21 @@ def cmd_attach(args):
     ct = lookup(_node(args), args.ctid)
     mounted = attach.attach_locked(ct)
     print("CT %s: %s %s on %s" % (ct.ctid, ct.dataset,
-                                  "mounted" if mounted else "was already mounted", ct.ve_private))
+                                  "mounted" if mounted else "was already mounted", ct.mountpoint))
 
 
 def cmd_detach(args):
     ct = lookup(_node(args), args.ctid)
     done = attach.detach_locked(ct)
-    print("CT %s: %s" % (ct.ctid, "unmounted %s" % ct.ve_private if done
-                         else "%s was not mounted" % ct.ve_private))
+    print("CT %s: %s" % (ct.ctid, "unmounted %s" % ct.mountpoint if done
+                         else "%s was not mounted" % ct.mountpoint))
+
+
+def cmd_relayout(args):
+    from ..verbs import relayout
+    ct = lookup(_node(args), args.ctid)
+    for line in relayout.relayout(ct):
+        print("CT %s: %s" % (ct.ctid, line))
 
 
 def _human(n):
@@ -186,11 +192,8 @@ def cmd_trim(args):
     node = _node(args)
     if args.all == bool(args.ctids):
         raise UsageError("name CTs or use --all, not both or neither", "see vzzfs trim --help")
-    ctids = [r["ctid"] for r in listing.rows(node) if r["mounted"]] if args.all else \
-        [resolve_name(node, c) for c in args.ctids]
-    for ctid in ctids:
-        ct = Container(ctid, node)
-        trimmed = resize.trim(ct)
+    ctids = None if args.all else [resolve_name(node, c) for c in args.ctids]
+    for ctid, trimmed in resize.trim_all(node, ctids):
         print("CT %s: %s" % (ctid, "not mounted, nothing to trim" if trimmed is None
                              else "%s given back to the pool" % _human(trimmed)))
 
@@ -209,15 +212,9 @@ def cmd_install_hooks(args):
     _warn_about_pool(_node(args))
 
 
-def _private_top(node):
-    """The directory holding the CTs' private areas (/vz/private)."""
-    private = node.global_params().get("VE_PRIVATE", names.DEFAULT_PRIVATE)
-    return private.split("$", 1)[0].rstrip("/") or "/"
-
-
 def _warn_about_pool(node):
     """Point out a pool mounted over /vz; silent when the pool cannot be asked."""
-    top = _private_top(node)
+    top = node.private_top()
     try:
         warning = attach.pool_shadow_warning(node.settings().pool, top)
     except VzzfsError:
@@ -226,10 +223,28 @@ def _warn_about_pool(node):
         log.warn(warning)
 
 
+def cmd_metrics(args):
+    from ..jobs import monitor
+    node = _node(args)
+    if args.textfile:
+        monitor.write_textfile(node, os.path.abspath(args.textfile))
+    else:
+        sys.stdout.write(monitor.text(node))
+
+
 def cmd_check(args):
     from ..jobs import check
     node = _node(args)
-    found = check.run(node, _private_top(node))
+    if args.nagios:
+        from ..jobs import monitor as gather
+        from ..rules import monitor
+        code, line = gather.nagios(
+            node, node.private_top(),
+            monitor.parse_thresholds(args.snapshot_age, "--snapshot-age"),
+            monitor.parse_thresholds(args.replication_lag, "--replication-lag"))
+        print(line)
+        return code
+    found = check.run(node, node.private_top())
     for level, message in found:
         print("%-4s %s" % (level.upper() if level != "ok" else "ok", message))
     bad = [f for f in found if f[0] != "ok"]
@@ -238,13 +253,9 @@ def cmd_check(args):
 
 
 def cmd_uninstall_hooks(args):
-    # Unwired, vzctl stop would leave these zvols mounted: refuse (rpm -e stops too).
-    top = _private_top(_node(args))
-    attached = claim.zvols_mounted_under(top)
-    if attached and not args.force:
-        raise StateError("containers are still on their zvols: %s" % " ".join(attached),
-                         "stop them (vzctl stop CTID, or vzzfs detach CTID), or pass --force")
-    for line in hookwire.uninstall(args.confdir) or ["no vzzfs hooks installed"]:
+    node = _node(args)
+    lines = hookwire.uninstall(args.confdir, node.private_top(), args.force)
+    for line in lines or ["no vzzfs hooks installed"]:
         print(line)
 
 
@@ -314,7 +325,22 @@ def _build(wanted):
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("check", help="the node's health: pool, hooks, orphans, settings")
+    s.add_argument("--nagios", action="store_true",
+                   help="one line and exit code of a Nagios/Icinga plugin (0 OK, 1 WARNING, "
+                        "2 CRITICAL, 3 UNKNOWN), with perfdata")
+    s.add_argument("--snapshot-age", metavar="WARN:CRIT", default="2h:6h",
+                   help="with --nagios: age of a CT's newest scheduled snapshot (default "
+                        "2h:6h; CTs with a VZZFS_SNAPSHOT_KEEP policy)")
+    s.add_argument("--replication-lag", metavar="WARN:CRIT", default="3h:12h",
+                   help="with --nagios: age of the newest snapshot the peer has (default "
+                        "3h:12h; CTs that replicate)")
     s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("metrics", help="per-CT figures for node_exporter's textfile "
+                                       "collector (Prometheus text)")
+    s.add_argument("--textfile", metavar="PATH",
+                   help="write them to PATH atomically instead of printing them")
+    s.set_defaults(func=cmd_metrics)
 
     s = sub.add_parser("attach", help="mount a stopped CT's zvol on VE_PRIVATE")
     s.add_argument("ctid")
@@ -323,6 +349,11 @@ def _build(wanted):
     s = sub.add_parser("detach", help="unmount a CT's zvol from VE_PRIVATE")
     s.add_argument("ctid")
     s.set_defaults(func=cmd_detach)
+
+    s = sub.add_parser("relayout", help="lay a stopped CT out for this node's vzctl "
+                       "(vzctl 4.x or OpenVZ 7), by renames on its zvol")
+    s.add_argument("ctid")
+    s.set_defaults(func=cmd_relayout)
 
     s = sub.add_parser("create", help="create a CT on a new zvol from an OS template")
     s.add_argument("ctid")
@@ -428,8 +459,8 @@ def main(argv=None):
         args = build_parser(argv).parse_args(argv)
         if getattr(args, "confdir", "unset") is None:
             args.confdir = Node(args.etc_dir).conf_dir
-        args.func(args)
-        return EXIT_OK
+        code = args.func(args)  # None, or a verb's own exit code (check --nagios)
+        return EXIT_OK if code is None else code
     except VzzfsError as e:
         log.error(e.line())
         return e.exit_code

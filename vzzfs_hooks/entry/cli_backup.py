@@ -50,10 +50,10 @@ def cmd_backup(args):
     else:
         done = backup.backup_to_file(ct, args.to, args.incremental, args.retain, args.plain)
         out = sys.stdout
-    out.write("CT %s: %s backup of %s%s, %s written (a %s stream)\n"
-              % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
-                 " (from %s)" % done["base"].split("@")[1] if done["base"] else "",
-                 _mib(done["bytes"]), done["kind"]))
+    out.write("CT %s: %s backup of %s%s, %s written (a %s stream); the CT's lock held for "
+              "%.2f s\n" % (ct.ctid, "incremental" if done["base"] else "full", done["snapshot"],
+                            " (from %s)" % done["base"].split("@")[1] if done["base"] else "",
+                            _mib(done["bytes"]), done["kind"], done.get("locked") or 0))
 
 
 def _restored(done):
@@ -89,11 +89,15 @@ def cmd_send(args):
 
 @_terminating
 def cmd_replicate(args):
-    from ..jobs import replicate
+    from ..jobs import monitor, replicate
     node = _node(args)
     only = [resolve_name(node, c) for c in args.ctids] or None
     failed = []
-    for ctid, result, error in replicate.run_all(node, only):
+    try:
+        results = replicate.run_all(node, only)
+    finally:
+        monitor.refresh(node)  # node_exporter's textfile, also after a failed run
+    for ctid, result, error in results:
         if error:
             failed.append(ctid)  # its line is already on stderr and in syslog
         elif result is None:
@@ -121,12 +125,20 @@ def cmd_receive(args):
     if args.status:
         print(json.dumps(transfer.status(_node(args), args.status)))
         return
+    if args.abort:
+        _aborted(args.abort, transfer.abort(_node(args), args.abort))
+        return
     _restored(transfer.receive(_node(args), sys.stdin.buffer, args.ctid, args.force))
+
+
+def _aborted(ctid, done):
+    print("CT %s: %s" % (ctid, "cut stream discarded: %s" % ", ".join(done) if done
+                         else "no cut stream to discard"))
 
 
 def _receive_forced(args):
     """Behind an ssh forced command: the sender's command line is only a request."""
-    if args.status or args.ctid or args.force:
+    if args.status or args.ctid or args.force or args.abort:
         raise UsageError("--forced-command takes the sender's options from "
                          "SSH_ORIGINAL_COMMAND, not its own",
                          "in authorized_keys: command=\"vzzfs receive --forced-command\"")
@@ -134,11 +146,15 @@ def _receive_forced(args):
     from ..verbs import transfer
     node = _node(args)
     limits = forced.Limits.from_node(node)
-    status, ctid, force = forced.parse_original_command(os.environ.get("SSH_ORIGINAL_COMMAND"))
-    if status or ctid:  # refused before a byte of the stream is read
-        limits.check_ctid(check_ctid(status or ctid))
+    status, ctid, force, abort = forced.parse_original_command(
+        os.environ.get("SSH_ORIGINAL_COMMAND"))
+    if status or ctid or abort:  # refused before a byte of the stream is read
+        limits.check_ctid(check_ctid(status or ctid or abort))
     if status:
         print(json.dumps(transfer.status(node, status)))
+        return
+    if abort:  # a cut stream's partial state only: never a CT's data
+        _aborted(abort, transfer.abort(node, abort))
         return
     _restored(transfer.receive(node, sys.stdin.buffer, ctid, force, limits))
 
@@ -147,6 +163,30 @@ def cmd_receive_dump(args):
     from ..verbs import transfer
     ct = Container(args.ctid, _node(args))
     print("CT %s: dump stored as %s" % (ct.ctid, transfer.receive_dump(ct, sys.stdin.buffer)))
+
+
+def cmd_takeover(args):
+    from ..rules import retention
+    from ..verbs import takeover, transfer
+    ct = _ct(args)
+    done = takeover.takeover(ct, transfer.command_argv(args.peer, "--peer") if args.peer
+                             else None)
+    print("CT %s: taken over at snapshot %s (%s old)%s; it is no replica any more: start it "
+          "with vzctl start %s" % (ct.ctid, done["snapshot"], retention.age_text(done["age"]),
+                                  "" if done["peer"] != "down" else
+                                  ", the node it came from says it is down", ct.ctid))
+
+
+def cmd_demote(args):
+    from ..jobs import replicate
+    from ..verbs import takeover
+    node = _node(args)
+    ct = owned(node, args.ctid)
+    done = takeover.demote(ct, replicate.target(node), args.destroy_newer)
+    print("CT %s: now a replica from snapshot %s%s; the node that took it over sends the "
+          "rest with vzzfs replicate" % (ct.ctid, done["base"], " (destroyed %s)"
+                                         % ", ".join(done["destroyed"]) if done["destroyed"]
+                                         else ""))
 
 
 def cmd_migrate(args):
@@ -187,10 +227,27 @@ def add_parsers(sub):
     s.add_argument("ctids", nargs="*", metavar="CTID", help="default: every vzzfs CT")
     s.set_defaults(func=cmd_replicate)
 
+    s = sub.add_parser("takeover", help="make a replica of vzzfs replicate the CT (on the "
+                                        "replica's node, after losing the source)")
+    s.add_argument("ctid")
+    s.add_argument("--peer", metavar="COMMAND",
+                   help="runs commands on the source node, e.g. 'ssh root@node1': refused "
+                        "while the CT runs there")
+    s.set_defaults(func=cmd_takeover)
+
+    s = sub.add_parser("demote", help="make this node's CT the replica of the node that "
+                                      "took it over (VZZFS_REPLICATE_TO)")
+    s.add_argument("ctid")
+    s.add_argument("--destroy-newer", action="store_true",
+                   help="roll back past snapshots and writes the other node does not have")
+    s.set_defaults(func=cmd_demote)
+
     s = sub.add_parser("receive", help="the receiving end of vzzfs send (reads stdin)")
     s.add_argument("--ctid", help="receive as this CTID")
     s.add_argument("--force", action="store_true", help="replace an existing stopped CT")
     s.add_argument("--status", metavar="CTID", help="print what this node has of CTID (JSON)")
+    s.add_argument("--abort", metavar="CTID",
+                   help="discard a cut stream kept for CTID (zfs receive -A)")
     s.add_argument("--forced-command", action="store_true",
                    help="run as an ssh forced command: take the sender's options from "
                         "SSH_ORIGINAL_COMMAND, within VZZFS_RECEIVE_* limits")

@@ -24,7 +24,8 @@ def cmd_snapshot(args):
            "frozen": "ext4 frozen for %.3f s" % done["window"],
            "suspended": "CT suspended for %.3f s" % done["window"]}[done["state"]]
     extra = ", memory dump %s" % done["dumpfile"] if done.get("dumpfile") else ""
-    print("CT %s: snapshot %s taken (%s%s)" % (ct.ctid, done["snapshot"], how, extra))
+    print("CT %s: snapshot %s taken (%s%s; its lock held for %.2f s)"
+          % (ct.ctid, done["snapshot"], how, extra, done["locked"] or 0))
 
 
 def cmd_snapshot_list(args):
@@ -72,11 +73,15 @@ def cmd_snapshot_umount(args):
 
 
 def cmd_autosnap(args):
-    from ..jobs import autosnap
+    from ..jobs import autosnap, monitor
     node = Node(args.etc_dir)
     only = [resolve_name(node, c) for c in args.ctids] or None
     failed = []
-    for ctid, result, error in autosnap.run_all(node, only):
+    try:
+        results = autosnap.run_all(node, only)
+    finally:
+        monitor.refresh(node)  # node_exporter's textfile, also after a failed run
+    for ctid, result, error in results:
         if error:
             failed.append(ctid)  # its line is already on stderr and in syslog
         elif result is None:

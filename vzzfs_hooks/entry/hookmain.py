@@ -16,7 +16,7 @@ module reads vzctl's environment and turns errors into one line and an exit code
 import os
 import sys
 
-from ..base import log, names
+from ..base import log, names, runner
 from ..base.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, VzzfsError
 from ..base.names import HOOK_ACTIONS as ACTIONS, HOOK_CHAIN_ONLY as CHAIN_ONLY
 from ..conf.config import Node
@@ -38,6 +38,7 @@ def _warn_if_broken(node, ctid):
 
 def main(action, argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    runner.use_absolute_path()  # OpenVZ 7's vzctl gives a PATH ending in '.'
     if action not in ACTIONS:
         log.error("hook called as %r; link it as one of %s" % (action, ", ".join(ACTIONS)))
         return EXIT_USAGE
@@ -62,7 +63,9 @@ def main(action, argv=None):
             _warn_if_broken(node, ctid)
             return sequence.run_hook(action, None, chained)
         from ..container.ct import Container
-        return sequence.run_hook(action, Container(ctid, node, conffile), chained)
+        from ..system import vzctl
+        ct = Container(ctid, node, conffile, platform=vzctl.hook_platform())
+        return sequence.run_hook(action, ct, chained)
     except VzzfsError as e:
         if e.ctid is None:
             e.ctid = veid

@@ -75,21 +75,40 @@ def is_restore(ct, verb, opts):
     return verb == "start" and os.path.exists(vzctl.default_dumpfile(ct))
 
 
-def before_restore(ct):
+def dump_snapshot(rows, dumpfile, rolled_back=None):
+    """The snapshot a restore from ``dumpfile`` must find the disk unchanged since: the
+    newest one taken with that dump (vzctl chkpnt's, or vzzfs snapshot --dump's), or
+    the one snapshot-switch just rolled back to (``rolled_back``: its guid, the
+    zvol's PROP_ROLLED_BACK; the dump is then a copy). None when no snapshot goes with
+    it. Pure: ``rows`` as snapshots.rows gives them, oldest first. Never merely the
+    newest snapshot: a scheduled one taken while the CT was stopped (autosnap) would
+    then pass a disk written after the dump."""
+    if rolled_back:
+        for row in reversed(rows):
+            if row.get("guid") == rolled_back:
+                return row
+    for row in reversed(rows):
+        if row.get("dumpfile") and row["dumpfile"] == dumpfile:
+            return row
+    return None
+
+
+def before_restore(ct, opts=()):
     """premount of a restore: refuse when the zvol changed after the snapshot taken
     with the dump (at vzctl chkpnt, or vzzfs snapshot --dump then snapshot-switch)."""
     from ..verbs import snapshots
-    rows = snapshots.rows(ct)
-    if not rows or not rows[-1]["dumpfile"]:
-        log.warn("CT %s: the zvol's latest snapshot was not taken with a dump; cannot check "
+    props = zfs.get(ct.dataset, names.PROP_ROLLED_BACK)
+    row = dump_snapshot(snapshots.rows(ct), _dumpfile(ct, list(opts)),
+                        props.get(names.PROP_ROLLED_BACK))
+    if row is None:
+        log.warn("CT %s: no snapshot of the zvol was taken with this dump; cannot check "
                  "that its files are as the dump expects" % ct.ctid)
         return
-    last = rows[-1]["name"]
-    props = zfs.get(ct.dataset, "written", names.PROP_ROLLED_BACK)
-    if props.get(names.PROP_ROLLED_BACK) == zfs.get(snapshots.full_name(ct, last),
-                                                         "guid")["guid"]:
+    last = row["name"]
+    if props.get(names.PROP_ROLLED_BACK) == row["guid"]:
         return  # vzzfs snapshot-switch rolled the zvol back to it a moment ago
-    written = int(props.get("written") or 0)
+    key = "written@" + last
+    written = int(zfs.get(ct.dataset, key).get(key) or 0)
     if written and ct.settings.restore_check:
         raise StateError("its disk changed after vzctl chkpnt (%d bytes written since snapshot "
                          "%s); the restored processes would not match their files"

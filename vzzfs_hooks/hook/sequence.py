@@ -6,13 +6,14 @@ vzctl command). The admin's own vps.<action> script, kept as
 vps.<action>.vzzfs-chained, runs after vzzfs on the way up and before it on the
 way down; a CT that is not vzzfs's (ct None) runs only that script.
 
-premount: refuse OpenVZ 7's libvzctl (not laid out for it yet), the CT's I/O
-limits checked, the restore check after `vzctl chkpnt`, then the zvol attached at
-VE_PRIVATE, the admin's script, and the I/O limits set. mount: the mount on
-VE_PRIVATE checked (undone if it or the admin's script fails: vzctl runs no
-postumount then). postumount: limits removed, the zvol detached, and after a full
-`vzctl chkpnt` the snapshot for the dump. create: with VZZFS_AUTO_CREATE, the new
-private area moved onto a zvol.
+premount: the CT's I/O limits checked, the restore check after a checkpoint, then
+the zvol attached at its mount point (VE_PRIVATE under vzctl 4.x, VE_PRIVATE/disk
+under OpenVZ 7, whose host side is checked: container/layout.py), the admin's
+script, and the I/O limits set. mount: the mount checked (undone if it or the
+admin's script fails: vzctl runs no postumount then). postumount: limits removed,
+the zvol detached, and after a full `vzctl chkpnt` (or vzctl 7's suspend) the
+snapshot for the dump. create: with VZZFS_AUTO_CREATE, the new private area moved
+onto a zvol.
 """
 
 import os
@@ -46,15 +47,9 @@ def run_hook(action, ct, chained=None):
     from . import chkpnt
     verb, opts = vzctl.vzctl_call(vzctl.parent_argv())
     if action == "premount":
-        if vzctl.is_libvzctl():
-            raise VzzfsError("OpenVZ 7's vzctl is not supported for zvol CTs yet: it would run "
-                             "the CT's own scripts from %s/scripts, inside the container's file "
-                             "system, as root on the host" % ct.ve_private,
-                             "run zvol CTs on a vzctl 4.x node (README: Supported OpenVZ "
-                             "versions)")
         ctlimits.before_mount(ct, verb)
         if chkpnt.is_restore(ct, verb, opts):
-            chkpnt.before_restore(ct)
+            chkpnt.before_restore(ct, opts)
         mounted_now = attach.attach(ct)
         rc = run_chained(chained)
         if rc and mounted_now:
@@ -105,7 +100,7 @@ def _detach_quietly(ct):
     try:
         if ct.private_mount() is not None:
             from ..system import ext4
-            ext4.umount(ct.ve_private, ct.settings.busy_timeout)
+            ext4.umount(ct.mountpoint, ct.settings.busy_timeout)
     except VzzfsError as e:
         log.warn("CT %s: could not unmount %s after the failed mount: %s"
-                 % (ct.ctid, ct.ve_private, e.line()))
+                 % (ct.ctid, ct.mountpoint, e.line()))

@@ -22,7 +22,6 @@ from ..base import log, names
 from ..base.errors import ConfigError, DatasetBusy, StateError
 from ..rules import retention
 from ..system import lock, zfs
-from ..container import claim
 from ..verbs import snapshots
 from . import outcomes
 
@@ -52,9 +51,9 @@ def run_ct(ct, policy):
     """Snapshot CT ``ct`` if due and prune its scheduled snapshots; returns
     {"taken": name or None, "pruned": [names], "skipped": [(name, why)]}."""
     ct.require_conf()
-    claim.require(ct)
     done = {"taken": None, "pruned": [], "skipped": []}
-    with lock.ct_lock(ct, "vzzfs autosnap"):
+    snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
+    with lock.ct_lock(ct, "vzzfs autosnap"):  # the claim rule runs under it
         now = time.time()
         rows = snapshots.rows(ct)
         auto = [r["created"] for r in rows if r["kind"] == names.KIND_AUTO]
@@ -72,6 +71,7 @@ def run_ct(ct, policy):
                 done["skipped"].append((name, e.problem))
                 continue
             done["pruned"].append(name)
+    done["locked"] = lock.held_for.get(ct.ctid)
     return done
 
 
@@ -85,9 +85,9 @@ def run_all(node, only=None):
             for name, why in result["skipped"]:
                 log.warn("CT %s: scheduled snapshot %s stays: %s" % (ct.ctid, name, why))
             if result["taken"] or result["pruned"]:
-                log.info("CT %s: autosnap took %s, pruned %s"
+                log.info("CT %s: autosnap took %s, pruned %s; its lock held for %.2f s"
                          % (ct.ctid, result["taken"] or "none",
-                            ", ".join(result["pruned"]) or "none"))
+                            ", ".join(result["pruned"]) or "none", result["locked"] or 0))
         return result
     return outcomes.run_each(node, only, STATE_FILE, work)
 

@@ -10,7 +10,7 @@ import time
 
 from ..base.errors import ConfigError, VzzfsError
 from ..rules import iolimits, retention
-from ..system import zfs
+from ..system import units, zfs
 from ..container import claim
 from ..container.ct import Container
 from ..verbs import attach, convert, ctlimits, hookwire, listing, reconcile, snapshots
@@ -39,41 +39,18 @@ def run(node, private_top):
     unwired = sorted(a for a, s in wiring.items() if s != "vzzfs")
     found.append(("fail", "hooks not wired: %s (run vzzfs install-hooks)" % ", ".join(
         "vps." + a for a in unwired)) if unwired else ("ok", "hooks wired in %s" % node.conf_dir))
+    reconcile_unit = units.state(units.RECONCILE_PATH)
+    if reconcile_unit and units.not_watching(*reconcile_unit):
+        found.append(("warn", "%s is enabled but %s: a new DISKSPACE is not followed until "
+                              "it watches again (systemctl reset-failed %s; systemctl start %s)"
+                      % (units.RECONCILE_PATH, reconcile_unit[1] or "not active",
+                         units.RECONCILE_PATH, units.RECONCILE_PATH)))
     for row in listing.rows(node):
-        ctid = row["ctid"]
-        if row["status"] == "orphan":
-            found.append(("warn", "zvol %s has no CT conf (vzzfs destroy %s, or restore its "
-                                  "conf)" % (row["dataset"], ctid)))
-            continue
-        if row["status"] == "zvol missing":
-            found.append(("fail", "CT %s: its zvol %s is missing" % (ctid, row["dataset"])))
-            continue
         try:
-            ct = Container(ctid, node)
-        except VzzfsError as e:
-            found.append(("warn", e.line()))
-            continue
-        if ct.disk_quota != "no":
-            found.append(("warn", "CT %s: DISK_QUOTA=%s makes vzquota run for nothing "
-                                  "(vzctl set %s --diskquota no --save)"
-                                  % (ctid, ct.disk_quota, ctid)))
-        try:
-            policy = autosnap.policy_of(ct)
-        except ConfigError as e:
-            found.append(("fail", e.line()))
-            policy = []
-        stalled = _autosnap_stalled(ct, policy) if policy else None
-        if stalled:
-            found.append(("warn", stalled))
-        found.extend(_diskspace(ct))
-        found.extend(_limit_findings(ct))
-        step = convert.state(ct)
-        if step in ("copying", "swapping"):
-            found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
-                                  % (ctid, step, ctid)))
-        if os.path.lexists(convert.old_private(ct)):
-            found.append(("ok", "CT %s: the pre-convert copy %s can go (vzzfs convert %s "
-                                "--purge)" % (ctid, convert.old_private(ct), ctid)))
+            found.extend(_ct_findings(node, row))
+        except Exception as e:  # a bug, or input nothing checked: this CT's line only
+            found.append(("fail", "CT %s: unexpected %s: %s (report this as a vzzfs bug)"
+                                  % (row["ctid"], type(e).__name__, e)))
     for ct in listing.explicit_cts(node):  # VZZFS_DATASET: is the zvol it names the CT's?
         try:
             claim.require(ct)
@@ -86,6 +63,46 @@ def run(node, private_top):
             found.append(("fail", "the last vzzfs %s of CT %s (%s) failed: %s (fixed, the "
                                   "next run clears this: vzzfs %s %s)"
                           % (verb, ctid, stamp, line, verb, ctid)))
+    return found
+
+
+def _ct_findings(node, row):
+    """The findings about one CT of ``listing.rows``."""
+    found = []
+    ctid = row["ctid"]
+    if row["status"] == "orphan":
+        found.append(("warn", "zvol %s has no CT conf (vzzfs destroy %s, or restore its "
+                              "conf)" % (row["dataset"], ctid)))
+        return found
+    if row["status"] == "zvol missing":
+        found.append(("fail", "CT %s: its zvol %s is missing" % (ctid, row["dataset"])))
+        return found
+    try:
+        ct = Container(ctid, node)
+    except VzzfsError as e:
+        found.append(("warn", e.line()))
+        return found
+    if ct.disk_quota != "no":
+        found.append(("warn", "CT %s: DISK_QUOTA=%s makes vzquota run for nothing "
+                              "(vzctl set %s --diskquota no --save)"
+                              % (ctid, ct.disk_quota, ctid)))
+    try:
+        policy = autosnap.policy_of(ct)
+    except ConfigError as e:
+        found.append(("fail", e.line()))
+        policy = []
+    stalled = _autosnap_stalled(ct, policy) if policy else None
+    if stalled:
+        found.append(("warn", stalled))
+    found.extend(_diskspace(ct))
+    found.extend(_limit_findings(ct))
+    step = convert.state(ct)
+    if step in ("copying", "swapping"):
+        found.append(("warn", "CT %s: an interrupted convert (%s); run vzzfs convert %s"
+                              % (ctid, step, ctid)))
+    if os.path.lexists(convert.old_private(ct)):
+        found.append(("ok", "CT %s: the pre-convert copy %s can go (vzzfs convert %s "
+                            "--purge)" % (ctid, convert.old_private(ct), ctid)))
     return found
 
 

@@ -6,12 +6,13 @@ run failed is reported by `vzzfs check` until a run succeeds. An unreadable file
 reads as no failures: it only ever adds warnings.
 """
 
+import fcntl
 import json
 import os
 import time
 
 from ..base import log
-from ..base.errors import VzzfsError
+from ..base.errors import Interrupted, VzzfsError
 from ..base.fileio import write_atomic
 from ..container.ct import Container
 from ..verbs import listing
@@ -37,19 +38,33 @@ def record(filename, results, only):
     None)]: a result None without an error means the job does not apply to the CT (it
     is dropped). Without ``only`` (a run over all CTs), CTs not in ``results`` are gone
     and dropped too."""
-    state = _read(filename)
-    cts = state.get("cts") if isinstance(state.get("cts"), dict) else {}
-    if not only:
-        cts = {}
-    now = int(time.time())
-    for ctid, result, error in results:
-        if result is None and error is None:
-            cts.pop(ctid, None)
-        else:
-            cts[ctid] = {"time": now, "error": error}
     target = path(filename)
     os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-    write_atomic(target, json.dumps({"cts": cts}, indent=1, sort_keys=True) + "\n", 0o644)
+    # two runs at once (the timer's and an operator's) read, change and write the same
+    # file: one at a time, or one of them loses the other's outcome
+    with open(target + ".lock", "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        state = _read(filename)
+        cts = state.get("cts") if isinstance(state.get("cts"), dict) else {}
+        if not only:
+            cts = {}
+        now = int(time.time())
+        for ctid, result, error in results:
+            if result is None and error is None:
+                cts.pop(ctid, None)
+            else:
+                cts[ctid] = {"time": now, "error": error}
+        write_atomic(target, json.dumps({"cts": cts}, indent=1, sort_keys=True) + "\n",
+                     0o644)
+
+
+def last(filename):
+    """{ctid: (epoch, error line or None)}: each CT's last outcome."""
+    cts = _read(filename).get("cts")
+    if not isinstance(cts, dict):
+        return {}
+    return {ctid: (entry.get("time"), str(entry["error"]) if entry.get("error") else None)
+            for ctid, entry in cts.items() if isinstance(entry, dict)}
 
 
 def failures(filename):
@@ -64,21 +79,39 @@ def failures(filename):
     return found
 
 
+def failure_line(ctid, error):
+    """The one line a CT's failure is logged and recorded as: a VzzfsError's own, or
+    for anything else (a bug, or input nothing checked) its type and text."""
+    if isinstance(error, VzzfsError):
+        return error.line() if error.ctid is not None else "CT %s: %s" % (ctid, error.line())
+    return " ".join(("CT %s: unexpected %s: %s (report this as a vzzfs bug)"
+                     % (ctid, type(error).__name__, error)).split())
+
+
 def run_each(node, only, filename, work):
     """``work(ct)`` for every vzzfs CT on ``node`` (or the CTIDs in ``only``); a CT's
-    error is logged and kept, never stops the others. Records the outcomes in
-    ``filename`` and returns them: [(ctid, work's result, error line or None)]."""
+    failure, whatever it is, is logged and kept and never stops the others. Records
+    the outcomes in ``filename`` and returns them: [(ctid, work's result, error line
+    or None)]. An interruption (Ctrl-C, SIGTERM) ends the run, the outcomes so far
+    recorded."""
     results = []
-    for row in listing.rows(node, only):
-        if row["status"] in ("orphan", "zvol missing"):
-            continue
-        ctid = row["ctid"]
-        try:
-            result = work(Container(ctid, node))
-        except VzzfsError as e:
-            log.error(e.line())
-            results.append((ctid, None, e.line()))
-            continue
-        results.append((ctid, result, None))
+    try:
+        for row in listing.rows(node, only):
+            if row["status"] in ("orphan", "zvol missing"):
+                continue
+            ctid = row["ctid"]
+            try:
+                result = work(Container(ctid, node))
+            except (Interrupted, KeyboardInterrupt):
+                raise
+            except Exception as e:  # one CT's trouble, whatever it is: the others go on
+                line = failure_line(ctid, e)
+                log.error(line)
+                results.append((ctid, None, line))
+                continue
+            results.append((ctid, result, None))
+    except (Interrupted, KeyboardInterrupt):
+        record(filename, results, True)  # the CTs not reached keep their last outcome
+        raise
     record(filename, results, only)
     return results

@@ -15,7 +15,7 @@ completed (its backup was killed) is pruned by the next --retain.
 """
 
 from ..base.errors import UsageError
-from ..base.names import KIND_AUTO, KIND_BACKUP, KIND_SEND
+from ..base.names import KIND_AUTO, KIND_BACKUP, KIND_SEND, PROP_INFLIGHT, PROP_REPLICATED
 
 
 def _backups(rows):
@@ -76,6 +76,79 @@ def replication_step(rows, theirs):
     if base is not None and base["txg"] >= newest["txg"]:
         return None
     return newest["name"], base["name"] if base else None
+
+
+def inflight_changes(rows, name):
+    """{(property, snapshot name): value, None to clear} that mark snapshot ``name`` in
+    flight to the replication peer, and no other: one cut stream at a time has a
+    resume target (a mark left by a stream since aborted goes)."""
+    changes = {(PROP_INFLIGHT, r["name"]): None for r in rows
+               if r.get("inflight") and r["name"] != name}
+    if not any(r["name"] == name and r.get("inflight") for r in rows):
+        changes[(PROP_INFLIGHT, name)] = "yes"
+    return changes
+
+
+def replicated_changes(rows, theirs):
+    """{(property, snapshot name): value, None to clear} once the peer answered with
+    ``theirs`` ({name: guid}): the newest snapshot it has is marked replicated (the
+    next increment's base, which pruning keeps), and those it has are no longer in
+    flight."""
+    shared = [r for r in rows if r["name"] in theirs and r.get("guid") == theirs[r["name"]]]
+    changes = {(PROP_INFLIGHT, r["name"]): None for r in shared if r.get("inflight")}
+    if shared and not shared[-1].get("replicated"):  # rows: oldest first
+        changes[(PROP_REPLICATED, shared[-1]["name"])] = "yes"
+    return changes
+
+
+def rolled_back_to_base(replica_stream, replica, rolled_back, base_guid):
+    """Whether the bytes 'written' since an increment's base are only those a rollback
+    leaves (a few KiB of metadata): vzzfs demote rolled this replica back to that very
+    base (its PROP_ROLLED_BACK is the base's guid) and the stream is replicate's."""
+    return bool(replica_stream and replica and rolled_back and rolled_back == base_guid)
+
+
+def takeover_refusal(replica, newest, peer_state):
+    """None if a replica may be taken over, else (problem, fix). ``replica``: the zvol is
+    marked one; ``newest``: its newest snapshot row (the last replicated), or None;
+    ``peer_state``: 'running', 'down' or None (the peer was not or could not be asked)."""
+    if not replica:
+        return ("is no replica (its zvol has no org.openvz.vzzfs:replica mark)",
+                "nothing to take over: start it as it is")
+    if newest is None:
+        return ("its replica has no snapshot yet: the first stream never finished",
+                "replicate it again from the node it comes from")
+    if peer_state == "running":
+        return ("still runs on the node it is replicated from",
+                "stop it there first (vzctl stop), or take over without --peer if that "
+                "node cannot be reached")
+    return None
+
+
+def demote_plan(rows, theirs, written, destroy_newer):
+    """How the old source of a CT taken over becomes the replica of its new source:
+    (base name, [names of newer snapshots to destroy]) or a refusal (None, (problem,
+    fix)). ``rows``: this zvol's snapshots, oldest first; ``theirs``: the new source's
+    {name: guid}; ``written``: bytes written here since the base. The base is the
+    newest snapshot both have: rolled back to it, this zvol takes the new source's
+    increments from there, never a full resend. What would be lost (newer snapshots,
+    writes since) only with ``destroy_newer``."""
+    shared = [r for r in rows if r["name"] in theirs and r.get("guid") == theirs[r["name"]]]
+    if not shared:
+        return None, ("shares no snapshot with the node that took it over, so only a full "
+                      "resend could make it a replica",
+                      "vzzfs destroy it here; the other node's vzzfs replicate then sends "
+                      "it whole")
+    base = max(shared, key=lambda r: r["txg"])
+    newer = [r["name"] for r in rows if r["txg"] > base["txg"]]
+    if (newer or written) and not destroy_newer:
+        lost = ([("snapshots %s" % ", ".join(newer))] if newer else []) + (
+            ["%s written" % _mib(written)] if written else [])
+        return None, ("has %s since %s, the newest snapshot both nodes have"
+                      % (" and ".join(lost), base["name"]),
+                      "pass --destroy-newer to roll it back to %s (they are lost), or "
+                      "vzzfs clone it first" % base["name"])
+    return (base["name"], newer), None
 
 
 def _mib(n):

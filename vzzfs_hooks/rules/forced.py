@@ -5,9 +5,11 @@ In ~root/.ssh/authorized_keys of the receiving node (one line):
     command="/usr/bin/vzzfs receive --forced-command",restrict ssh-ed25519 AAAA... node1
 
 The sender's own command line (SSH_ORIGINAL_COMMAND) may only be `vzzfs receive`
-with --status CTID, --ctid CTID or --force; anything else is refused. This node
+with --status CTID, --ctid CTID, --force or --abort CTID (a cut stream discarded,
+never a CT's data); anything else is refused. This node
 decides the rest in vzzfs.conf: VZZFS_RECEIVE_OVERWRITE (no: new CTs only, so a
-sender can neither replace a CT nor apply increments to one) and
+sender can neither replace a CT nor apply increments to one; replica: also vzzfs
+replicate's increments onto the replicas it made, never a --force; yes: any) and
 VZZFS_RECEIVE_CTIDS (the CTIDs a sender may create or update, e.g. 1000-1999).
 Which dataset a CT lands in, and its conf's node keys, are this node's as for
 any restore (ownership.py, confimport.py).
@@ -40,18 +42,31 @@ def parse_ranges(text):
     return ranges
 
 
-class Limits(object):
-    """What this node lets a sender do (from vzzfs.conf)."""
+REPLICA = "replica"   # VZZFS_RECEIVE_OVERWRITE: new CTs, and vzzfs replicate's increments
 
-    def __init__(self, overwrite=False, ranges=()):
+
+class Limits(object):
+    """What this node lets a sender do (from vzzfs.conf). ``overwrite``: increments and
+    --force onto any CT; ``replicas``: only vzzfs replicate's increments onto the
+    zvols it made replicas here, never a --force (VZZFS_RECEIVE_OVERWRITE=replica)."""
+
+    def __init__(self, overwrite=False, ranges=(), replicas=False):
         self.overwrite = overwrite
+        self.replicas = replicas
         self.ranges = list(ranges)
 
     @classmethod
     def from_node(cls, node):
         params = node.vzzfs_params()
-        return cls(parse_bool(params["VZZFS_RECEIVE_OVERWRITE"], "VZZFS_RECEIVE_OVERWRITE"),
-                   parse_ranges(params["VZZFS_RECEIVE_CTIDS"]))
+        value = params["VZZFS_RECEIVE_OVERWRITE"]
+        ranges = parse_ranges(params["VZZFS_RECEIVE_CTIDS"])
+        if value.strip().lower() == REPLICA:
+            return cls(False, ranges, replicas=True)
+        try:
+            return cls(parse_bool(value, "VZZFS_RECEIVE_OVERWRITE"), ranges)
+        except ConfigError:
+            raise ConfigError("VZZFS_RECEIVE_OVERWRITE=%r is not no, replica or yes" % value,
+                              "set it to no, replica (a replication peer) or yes")
 
     def check_ctid(self, ctid):
         if self.ranges and not (ctid.isdigit() and any(lo <= int(ctid) <= hi
@@ -59,24 +74,39 @@ class Limits(object):
             raise UsageError("this node does not receive CT %s from a sender" % ctid,
                              "VZZFS_RECEIVE_CTIDS there lists the CTIDs it takes", ctid=ctid)
 
-    def check(self, ctid, exists):
-        """Raise unless a sender may write CT ``ctid`` (``exists``: it is there already)."""
+    def check(self, ctid, exists, replica_onto_replica=False):
+        """Raise unless a sender may write CT ``ctid`` (``exists``: it is there already;
+        ``replica_onto_replica``: the stream is a vzzfs replicate increment and the zvol
+        here is a replica)."""
         self.check_ctid(ctid)
-        if exists and not self.overwrite:
-            raise StateError("already exists, and this node receives new CTs only",
-                             "VZZFS_RECEIVE_OVERWRITE=yes there lets a sender update or "
-                             "replace CTs", ctid=ctid)
+        if not exists or self.overwrite:
+            return
+        if self.replicas and replica_onto_replica:
+            return
+        if self.replicas:
+            raise StateError("already exists and is no replica of vzzfs replicate's, and "
+                             "this node takes only new CTs and replicate's increments onto "
+                             "its replicas", "VZZFS_RECEIVE_OVERWRITE=yes there lets a "
+                             "sender update or replace any CT", ctid=ctid)
+        raise StateError("already exists, and this node receives new CTs only",
+                         "VZZFS_RECEIVE_OVERWRITE=replica there takes vzzfs replicate's "
+                         "increments; yes lets a sender update or replace any CT", ctid=ctid)
+
+    def force(self, asked):
+        """Whether a sender's --force holds: only where any CT may be replaced."""
+        return bool(asked) and self.overwrite
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError("the sender's command is refused: %s" % message,
                          "a forced command runs only: vzzfs receive [--status CTID] "
-                         "[--ctid CTID] [--force]")
+                         "[--ctid CTID] [--force] [--abort CTID]")
 
 
 def parse_original_command(text):
-    """The sender's `vzzfs receive ...` as (status CTID, ctid, force); refuse the rest."""
+    """The sender's `vzzfs receive ...` as (status CTID, ctid, force, abort CTID); refuse
+    the rest."""
     try:
         argv = shlex.split(text or "")
     except ValueError:
@@ -84,10 +114,11 @@ def parse_original_command(text):
     if len(argv) < 2 or os.path.basename(argv[0]) != "vzzfs" or argv[1] != "receive":
         raise UsageError("the sender's command %r is refused" % (text or ""),
                          "a forced command runs only: vzzfs receive [--status CTID] "
-                         "[--ctid CTID] [--force]")
+                         "[--ctid CTID] [--force] [--abort CTID]")
     p = _Parser(prog="vzzfs receive", add_help=False)
     p.add_argument("--status")
     p.add_argument("--ctid")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--abort")
     args = p.parse_args(argv[2:])
-    return args.status, args.ctid, args.force
+    return args.status, args.ctid, args.force, args.abort

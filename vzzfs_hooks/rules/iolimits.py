@@ -74,7 +74,9 @@ def parse_iolimit(text, what=KEY_IOLIMIT, default_unit=1):
     if not m:
         raise ConfigError("%s=%r is not an I/O limit" % (what, value),
                           "use bytes per second, e.g. 10485760 or 10M, or unlimited")
-    n = int(m.group(1)) * (_MUL[m.group(2).lower()] if m.group(2) else default_unit)
+    digits = m.group(1).lstrip("0") or "0"  # bounded before int(): a conf can hold any
+    n = (int(digits) if len(digits) <= 19 else INT_MAX + 1) * (  # number of digits
+        _MUL[m.group(2).lower()] if m.group(2) else default_unit)
     if n > INT_MAX:
         raise ConfigError("%s=%r is above vzctl's largest limit, %d bytes/s"
                           % (what, value, INT_MAX), "use at most 2047M, or unlimited")
@@ -84,7 +86,7 @@ def parse_iolimit(text, what=KEY_IOLIMIT, default_unit=1):
 def parse_iopslimit(text, what=KEY_IOPSLIMIT):
     """Operations/s from vzctl's IOPSLIMIT syntax (a whole number); 0 for unlimited."""
     value = text if text is not None else ""
-    if not re.match(_IOPS_RE, value) or int(value) > INT_MAX:
+    if not re.match(_IOPS_RE, value) or len(value.lstrip("0")) > 19 or int(value) > INT_MAX:
         raise ConfigError("%s=%r is not a number of I/O operations per second" % (what, value),
                           "use a whole number from 0 (unlimited) to %d" % INT_MAX)
     return int(value)

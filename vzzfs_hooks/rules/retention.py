@@ -66,7 +66,7 @@ def parse_policy(text, what="VZZFS_SNAPSHOT_KEEP"):
             raise ConfigError("%s=%r: %r is not PERIOD=COUNT" % (what, text, word), fix)
         if period in counts:
             raise ConfigError("%s=%r names %s twice" % (what, text, period), fix)
-        n = int(count)
+        n = int(count) if len(count.lstrip("0")) <= 9 else MAX_COUNT + 1  # bounded first
         if n > MAX_COUNT:
             raise ConfigError("%s=%r: %s=%d is more than %d" % (what, text, period, n,
                                                                 MAX_COUNT), fix)
@@ -147,15 +147,15 @@ def replication_base(rows):
 def prune(rows, policy, now):
     """Names of scheduled snapshots to destroy among snapshots.rows()-style dicts
     (name, created, kind, clones, holds, replicated). Only kind 'auto'; never a
-    clone's origin, a held snapshot (they still count as kept representatives), nor
-    the newest one the replication peer has (replication_base: the next increment
-    builds on it)."""
+    clone's origin, a held snapshot (they still count as kept representatives), one in
+    flight to the replication peer (a cut stream's resume target), nor the newest
+    one the peer has (replication_base: the next increment builds on it)."""
     auto = [r for r in rows if r["kind"] == KIND_AUTO]
     _, destroy = which_to_keep([(r["name"], r["created"]) for r in auto], policy, now)
     base = replication_base(rows)
     return [r["name"] for r in auto
             if r["name"] in destroy and not r["clones"] and not r.get("holds")
-            and r["name"] != base]
+            and not r.get("inflight") and r["name"] != base]
 
 
 def newest(rows):

@@ -26,7 +26,7 @@ from ..base import log
 from ..base.errors import VzzfsError
 from ..rules import iolimits
 from . import mounts
-from .vzctl import CGROUP_PREFIX
+from .vzctl import VZCTL4, cgroup_name
 
 WAIT_TIMEOUT = 120.0  # seconds the waiter looks for the CT's new cgroup
 WAIT_STEP = 0.02
@@ -43,9 +43,9 @@ def hierarchy():
     return None, None
 
 
-def ct_cgroup(top, ctid):
+def ct_cgroup(top, ctid, platform=VZCTL4):
     """The CT's cgroup directory under ``top``, or None (not running)."""
-    path = os.path.join(top, CGROUP_PREFIX + str(ctid))
+    path = os.path.join(top, cgroup_name(ctid, platform))
     return path if os.path.isdir(path) else None
 
 
@@ -84,7 +84,7 @@ def _read(path):
         return ""
 
 
-def apply(ctid, devno, limits):
+def apply(ctid, devno, limits, platform=VZCTL4):
     """Set ``limits`` on ``devno`` wherever they act now: the CT's cgroup if it runs,
     and on v1 the root (writeback). Returns the cgroup directories written."""
     version, top = hierarchy()
@@ -94,7 +94,7 @@ def apply(ctid, devno, limits):
     if version == "v1" and (not limits.none or _has_rule(top, version, devno)):
         write(top, version, devno, limits)
         done.append(top)
-    ct_dir = ct_cgroup(top, ctid)
+    ct_dir = ct_cgroup(top, ctid, platform)
     if ct_dir is not None:
         write(ct_dir, version, devno, limits)
         done.append(ct_dir)
@@ -114,15 +114,15 @@ def clear_root(devno):
     return True
 
 
-def current(ctid, devno):
+def current(ctid, devno, platform=VZCTL4):
     """The Limits in force on ``devno`` for the running CT (its cgroup), or None when it
     has no cgroup (stopped, or no blkio controller)."""
     version, top = hierarchy()
-    ct_dir = ct_cgroup(top, ctid) if top else None
+    ct_dir = ct_cgroup(top, ctid, platform) if top else None
     return read(ct_dir, version, devno) if ct_dir else None
 
 
-def start_waiter(ctid, devno, limits, timeout=WAIT_TIMEOUT):
+def start_waiter(ctid, devno, limits, timeout=WAIT_TIMEOUT, platform=VZCTL4):
     """Leave a process that writes ``limits`` into the CT's cgroup once `vzctl start`
     has made it (a cgroup there now is a stale one vzctl replaces). Returns its pid,
     or None when there is no blkio hierarchy. The process is detached from vzctl:
@@ -130,7 +130,7 @@ def start_waiter(ctid, devno, limits, timeout=WAIT_TIMEOUT):
     version, top = hierarchy()
     if version is None:
         return None
-    stale = _ino(os.path.join(top, CGROUP_PREFIX + str(ctid)))
+    stale = _ino(os.path.join(top, cgroup_name(ctid, platform)))
     pid = os.fork()
     if pid:
         os.waitpid(pid, 0)  # the first child exits at once; its child goes on
@@ -145,17 +145,19 @@ def start_waiter(ctid, devno, limits, timeout=WAIT_TIMEOUT):
             os.dup2(null, fd)
         log.reset()
         _close_other_fds()  # nothing of vzctl's (a pipe its caller reads) held open
-        code = 0 if wait_and_write(ctid, top, version, devno, limits, stale, timeout) else 1
+        code = 0 if wait_and_write(ctid, top, version, devno, limits, stale, timeout,
+                                   platform=platform) else 1
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
-def wait_and_write(ctid, top, version, devno, limits, stale, timeout, step=WAIT_STEP):
+def wait_and_write(ctid, top, version, devno, limits, stale, timeout, step=WAIT_STEP,
+                   platform=VZCTL4):
     """Wait until the CT's cgroup is there and is not the stale one (inode ``stale``),
     write the limits into it; False (logged) if it did not come within ``timeout``."""
-    path = os.path.join(top, CGROUP_PREFIX + str(ctid))
+    path = os.path.join(top, cgroup_name(ctid, platform))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ino = _ino(path)

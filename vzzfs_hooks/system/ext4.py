@@ -375,6 +375,24 @@ def fs_freeze(directory):
     _fs_ioctl(directory, FIFREEZE)
 
 
+def syncfs(directory):
+    """Write out the dirty data of the file system mounted at ``directory`` (syncfs(2);
+    a plain sync() of every file system where libc has no syncfs). Nothing waits on it:
+    run before a CT is locked and frozen for a snapshot, so that the freeze has little
+    left to write (a freeze writes all of it, CT and lock held meanwhile)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if not hasattr(libc, "syncfs"):
+            os.sync()
+        elif libc.syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+    finally:
+        os.close(fd)
+
+
 def fs_thaw(directory):
     """Thaw it again. True if it was frozen, False if not (the kernel's EINVAL)."""
     try:

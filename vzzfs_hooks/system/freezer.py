@@ -30,13 +30,13 @@ def _hierarchy():
     return mounts.cgroup_v1("freezer")
 
 
-def cgroup_dir(ctid):
+def cgroup_dir(ctid, platform=vzctl.VZCTL4):
     """The CT's freezer cgroup directory, or None when it has none (not running,
     or no cgroup v1 freezer on this node)."""
     top = _hierarchy()
     if top is None:
         return None
-    path = os.path.join(top, vzctl.CGROUP_PREFIX + str(ctid))
+    path = os.path.join(top, vzctl.cgroup_name(ctid, platform))
     return path if os.path.isfile(os.path.join(path, "freezer.state")) else None
 
 

@@ -91,13 +91,23 @@ def acquire_waiting(lockdir, ctid, status, wait):
 
 
 _held = {}  # lockfile -> how many ct_lock blocks of this process hold it
+held_for = {}  # CTID -> seconds this process last held its lock (outermost block)
+
+
+def holds(ct):
+    """Whether this process holds CT ``ct``'s lock now."""
+    return bool(_held.get(os.path.join(ct.lockdir, "%s.lck" % ct.ctid)))
 
 
 @contextlib.contextmanager
 def ct_lock(ct, status, wait=0):
     """Hold the CT's lock for the block; wait up to ``wait`` seconds for another holder
     to let it go. Re-entrant within a process: the domain functions take it
-    themselves, and one may call another under it."""
+    themselves, and one may call another under it.
+
+    Once taken, ``ct.require_claim()`` (a Container's: the claim rule) runs under
+    it, so every verb and job that locks a CT acts only on a zvol that is that CT's,
+    decided with the confs as they are while nothing else may change the CT."""
     lockfile = os.path.join(ct.lockdir, "%s.lck" % ct.ctid)
     if _held.get(lockfile):
         _held[lockfile] += 1
@@ -108,8 +118,13 @@ def ct_lock(ct, status, wait=0):
         return
     lockfile = acquire_waiting(ct.lockdir, ct.ctid, status, wait)
     _held[lockfile] = 1
+    taken = time.monotonic()
     try:
+        check = getattr(ct, "require_claim", None)
+        if check is not None:
+            check()
         yield
     finally:
         del _held[lockfile]
         release(lockfile)
+        held_for[ct.ctid] = time.monotonic() - taken

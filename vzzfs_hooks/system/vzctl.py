@@ -34,6 +34,48 @@ CHKPNT_VERBS = ("chkpnt", "suspend")
 RESTORE_VERBS = ("restore", "resume")
 
 
+VZCTL4 = "vzctl4"              # legacy vzctl 4.x: the zvol mounted on VE_PRIVATE
+OPENVZ7 = "openvz7"            # OpenVZ 7's vzctl: VE_PRIVATE a host directory (container/layout)
+
+
+def hook_platform(ppid=None):
+    """The platform of the vzctl that runs this hook: told by the process itself."""
+    return OPENVZ7 if is_libvzctl(ppid) else VZCTL4
+
+
+def node_platform(settings):
+    """The platform of this node's vzctl, for the vzzfs command: VZZFS_PLATFORM, or with
+    auto, whether the vzctl binary (VZZFS_VZCTL) is linked with OpenVZ 7's libvzctl2.
+    Read from the binary, no process started; a node without vzctl counts as vzctl 4."""
+    if settings.platform in (VZCTL4, OPENVZ7):
+        return settings.platform
+    if settings.vzctl not in _detected:
+        _detected[settings.vzctl] = _binary_platform(program_path(settings.vzctl))
+    return _detected[settings.vzctl]
+
+
+_detected = {}  # VZZFS_VZCTL -> platform, once per process (vzzfs list makes many CTs)
+
+
+def _binary_platform(prog):
+    if prog is None:
+        return VZCTL4
+    try:
+        with open(prog, "rb") as f:
+            data = f.read(1 << 20)  # its dynamic string table (DT_NEEDED names) is near the start
+    except OSError:
+        return VZCTL4
+    return OPENVZ7 if (LIBVZCTL + ".so").encode() in data else VZCTL4
+
+
+def cgroup_name(ctid, platform=VZCTL4):
+    """The CT's cgroup, relative to a hierarchy's top: vz-CTID (vzctl 4.x: veid_to_name()
+    in include/cgroup.h), machine.slice/CTID (OpenVZ 7's libvzctl)."""
+    if platform == OPENVZ7:
+        return "machine.slice/%s" % ctid
+    return CGROUP_PREFIX + str(ctid)
+
+
 def openvz_kernel():
     """Whether this is an OpenVZ kernel (vzctl applies IOLIMIT, chkpnt --suspend works)."""
     return os.path.isdir(PROC_VZ)
@@ -77,7 +119,12 @@ def vzctl_call(argv):
 
 def program(ct):
     """The vzctl to run, or None when there is none (no running CTs on such a node)."""
-    name = ct.settings.vzctl
+    return program_path(ct.settings.vzctl)
+
+
+def program_path(name):
+    """VZZFS_VZCTL ``name`` as a path, or None: an absolute one if executable, else
+    looked up on PATH (whose relative entries vzzfs drops at its start: runner)."""
     if os.path.isabs(name):
         return name if os.access(name, os.X_OK) else None
     import shutil  # here: the hooks import this module and never look vzctl up
@@ -200,10 +247,15 @@ def remote_argv(verb, ctid):
 
 
 def dumpdir(ct):
-    """DUMPDIR from vz.conf or the CT's conf, as vzctl reads it."""
+    """Where vzctl keeps the CT's dumps: DUMPDIR from vz.conf or the CT's conf (vzctl
+    4.x), VE_PRIVATE/dump for OpenVZ 7's layout 4 (lib/util.c vzctl2_get_dump_file)."""
+    if getattr(ct, "vz7", False):
+        return os.path.join(ct.ve_private, names.VZ7_DUMP_DIR)
     return check_abs_path(ct.params.get("DUMPDIR", DEFAULT_DUMPDIR), "DUMPDIR")
 
 
 def default_dumpfile(ct):
-    """Where a plain 'vzctl chkpnt CTID' writes its dump."""
+    """Where a plain 'vzctl chkpnt CTID' (or vzctl 7's suspend) writes its dump."""
+    if getattr(ct, "vz7", False):
+        return os.path.join(dumpdir(ct), "Dump")
     return names.default_dump(dumpdir(ct), ct.ctid)

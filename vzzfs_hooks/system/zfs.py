@@ -264,6 +264,13 @@ def get_with_source(name, *props):
     return values
 
 
+def sources(name):
+    """{property: source} of every property of ``name`` that has a value (zfs get all)."""
+    check_name(name)
+    res = zfs("get", "-H", "-o", "property,source", "all", name, name=name)
+    return dict(line.split("\t", 1) for line in res.stdout.splitlines() if "\t" in line)
+
+
 def set_props(name, props):
     check_dataset_name(name)
     args = ["%s=%s" % (k, v) for k, v in props.items()]
@@ -609,22 +616,36 @@ def send(snap, out, base=None, what="sending", resume_token=None, kind=None, siz
     return sent
 
 
+def receive_abort(target):
+    """Discard the partial state of a cut resumable receive into ``target`` (zfs
+    receive -A): a partial full stream's dataset goes, a received zvol stays as it was."""
+    check_dataset_name(target)
+    zfs("receive", "-A", target, name=target)
+
+
 def _write_failed(why):
     return VzzfsError("writing the stream failed: %s" % why,
                       "check where it goes (free space, the receiving side)")
 
 
-def receive(src, target, force=False, resumable=False):
+def receive(src, target, force=False, resumable=False, exclude=(), override=None):
     """Feed the zfs stream on the binary file ``src`` to `zfs receive` into ``target``:
     src's file descriptor becomes zfs receive's input, at its offset (nothing read
     ahead into a Python buffer: backup.read_header reads the header so).
 
+    ``exclude``: properties the stream must not set (-x); ``override``: {property:
+    value} set in the same receive (-o); nothing received is mounted (-u).
     A full or missing pool raises PoolFull/PoolNotImported (the node's trouble,
     with the fix for ``target``'s pool); any other refusal is StreamError (the
     stream's trouble: truncated, damaged, not a zfs stream)."""
     check_dataset_name(target)
-    argv = ["zfs", "receive"] + (["-F"] if force else []) + (["-s"] if resumable else []) + \
-        [target]
+    argv = ["zfs", "receive", "-u"] + (["-F"] if force else []) + \
+        (["-s"] if resumable else [])
+    for prop in exclude:
+        argv += ["-x", prop]
+    for prop, value in sorted((override or {}).items()):
+        argv += ["-o", "%s=%s" % (prop, value)]
+    argv.append(target)
     import subprocess  # for its PIPE; the hooks, which stream nothing, start without it
     proc = runner.popen(argv, stdin=src.fileno(), stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE)

@@ -1,18 +1,18 @@
-"""A CT's zvol attached at VE_PRIVATE and detached again: premount's and postumount's
-work (hook/sequence.py calls it), and `vzzfs attach`/`detach`.
+"""A CT's zvol attached at its mount point and detached again: premount's and
+postumount's work (hook/sequence.py calls it), and `vzzfs attach`/`detach`.
 
-premount attaches the zvol's ext4 at VE_PRIVATE, postumount detaches it; the
-mount hook checks the result. Every step leaves the node as it found it when it
+premount attaches the zvol's ext4 at the CT's mount point (VE_PRIVATE under vzctl
+4.x, VE_PRIVATE/disk under OpenVZ 7: container/layout.py), postumount detaches it;
+the mount hook checks the result. Every step leaves the node as it found it when it
 fails: a mount made here is undone before an error leaves this module.
 """
 
 import os
 
-
 from ..base import log, names
 from ..base.errors import ConfigError, DatasetNotFound, FsError, StateError, UsageError, VzzfsError
 from ..system import ext4, mounts, zfs, zvoldev
-from ..container import claim
+from ..container import claim, layout
 
 
 def pool_shadow_warning(pool, private_top):
@@ -37,7 +37,7 @@ def _check_volume(ct):
     one `zfs get` for the zvol and the pool's root, the pool's state from its kstat."""
     zfs.require_pool(ct.pool)
     found = zfs.get_many([ct.dataset, ct.pool], "type", "volsize", names.PROP_CTID,
-                         *zfs.POOL_SPACE_PROPS)
+                         names.PROP_LAYOUT, *zfs.POOL_SPACE_PROPS)
     if ct.dataset not in found:
         raise zfs.typed_error(DatasetNotFound, "zvol %s does not exist" % ct.dataset,
                               ct.dataset)
@@ -48,20 +48,45 @@ def _check_volume(ct):
         raise ConfigError("dataset %s is a %s, not a zvol" % (ct.dataset, kind),
                           "point VZZFS_DATASET in %s at a zvol" % ct.conffile)
     claim.check(ct, props.get(names.PROP_CTID))
+    require_layout(ct, props.get(names.PROP_LAYOUT))
     return int(props["volsize"]), capacity
 
 
+def require_layout(ct, recorded):
+    """The zvol's ext4 must be laid out for the vzctl that mounts it (PROP_LAYOUT,
+    ``recorded``: LAYOUT_VZ7 once vzzfs moved the files into fs/, else the top)."""
+    vz7 = recorded == names.LAYOUT_VZ7
+    if recorded not in (None, "", "-", names.LAYOUT_LEGACY, names.LAYOUT_VZ7):
+        raise StateError("zvol %s is halfway through a move between layouts (%s=%s)"
+                         % (ct.dataset, names.PROP_LAYOUT, recorded),
+                         "finish it with the CT stopped: vzzfs relayout %s" % ct.ctid,
+                         ctid=ct.ctid)
+    if vz7 != ct.vz7:
+        raise StateError("zvol %s is laid out for %s, and this node runs %s"
+                         % (ct.dataset, "OpenVZ 7" if vz7 else "vzctl 4.x",
+                            "OpenVZ 7's vzctl" if ct.vz7 else "vzctl 4.x"),
+                         "lay it out for this node with the CT stopped: vzzfs relayout %s"
+                         % ct.ctid, ctid=ct.ctid)
+
+
 def _prepare_mountpoint(ct):
-    """VE_PRIVATE must be an empty directory; keep it guarded while unmounted."""
-    path = ct.ve_private
+    """The mount point must be an empty directory; keep it guarded while unmounted.
+    Under OpenVZ 7 VE_PRIVATE's host side is made or checked first."""
+    if ct.vz7:
+        if mounts.mount_at(ct.ve_private) is not None or ext4.is_immutable(ct.ve_private):
+            raise StateError("VE_PRIVATE %s is laid out for vzctl 4.x (a mount or the guard "
+                             "on it), and this node runs OpenVZ 7's vzctl" % ct.ve_private,
+                             "with the CT stopped: vzzfs relayout %s" % ct.ctid, ctid=ct.ctid)
+        layout.prepare(ct)
+    path = ct.mountpoint
     if not os.path.isdir(path):
         if os.path.lexists(path):
-            raise FsError("VE_PRIVATE %s exists but is not a directory" % path,
+            raise FsError("%s exists but is not a directory" % path,
                           "move it away; vzzfs mounts the zvol there")
         os.makedirs(path, 0o700)
     leftovers = os.listdir(path)
     if leftovers:
-        raise FsError("VE_PRIVATE %s holds files while the zvol is not mounted (%s); "
+        raise FsError("%s holds files while the zvol is not mounted (%s); "
                       "they would be hidden under the mount" % (path, ", ".join(sorted(leftovers)[:3])),
                       "move them away: mv %s %s.stray && mkdir %s" % (path, path, path))
     if not ext4.guard(path):
@@ -73,7 +98,7 @@ def _same_device(mount, device):
 
 
 def attach(ct):
-    """Mount the CT's zvol on VE_PRIVATE. Returns True if it mounted now,
+    """Mount the CT's zvol on its mount point. Returns True if it mounted now,
     False if it was mounted already (by an earlier mount, or left by a failed step)."""
     if ct.disk_quota != "no":
         log.warn("CT %s: DISK_QUOTA=%s: vzquota is useless on a zvol and slows start "
@@ -81,7 +106,7 @@ def attach(ct):
     current = ct.private_mount()
     if current is not None:
         _require_ours(ct, current)
-        log.info("CT %s: %s already mounted on %s" % (ct.ctid, ct.dataset, ct.ve_private))
+        log.info("CT %s: %s already mounted on %s" % (ct.ctid, ct.dataset, ct.mountpoint))
         return False
     from . import resize  # only attaching needs it: a hook for another CT starts without
     volsize, pool_full = _check_volume(ct)
@@ -92,8 +117,15 @@ def attach(ct):
         if ct.settings.fsck == "preen" and ext4.fsck_preen(device, ct.dataset):
             log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
         _follow_diskspace(ct, device, volsize)  # before the mount: unmounted, any ext4 grows
-        ext4.mount(device, ct.ve_private, ct.settings.mount_opts, ct.dataset)
-    log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.ve_private))
+        ext4.mount(device, ct.mountpoint, ct.settings.mount_opts, ct.dataset)
+        if ct.vz7:
+            try:
+                layout.check_mounted(ct, os.stat(device).st_rdev)
+            except VzzfsError:
+                ext4.umount(ct.mountpoint, ct.settings.busy_timeout)
+                ext4.guard(ct.mountpoint)
+                raise
+    log.info("CT %s: mounted %s (%s) on %s" % (ct.ctid, ct.dataset, device, ct.mountpoint))
     resize.warn_if_pool_filling(ct, pool_full)
     return True
 
@@ -129,7 +161,7 @@ def _follow_diskspace(ct, device, current):
 
 
 def _require_ours(ct, current):
-    """The mount on VE_PRIVATE must be this CT's zvol (a mounted zvol keeps its pool imported)."""
+    """The mount on the mount point must be this CT's zvol (a mounted zvol keeps its pool imported)."""
     if current.fstype == "ext4":
         try:
             # no waiting: a zvol that is mounted has its device
@@ -137,9 +169,9 @@ def _require_ours(ct, current):
                 return
         except FsError:
             pass
-    raise FsError("VE_PRIVATE %s has %s mounted on it, not zvol %s"
-                  % (ct.ve_private, current.source or current.fstype, ct.dataset),
-                  "unmount it by hand (umount %s) and retry" % ct.ve_private)
+    raise FsError("%s has %s mounted on it, not zvol %s"
+                  % (ct.mountpoint, current.source or current.fstype, ct.dataset),
+                  "unmount it by hand (umount %s) and retry" % ct.mountpoint)
 
 
 def _refuse_if_mounted_elsewhere(ct, device):
@@ -156,37 +188,37 @@ def _refuse_if_mounted_elsewhere(ct, device):
 
 
 def check_mounted(ct):
-    """The mount hook: VE_PRIVATE must be this CT's zvol by now."""
+    """The mount hook: the mount point must hold this CT's zvol by now."""
     device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
     if not _same_device(ct.private_mount(), device):
-        raise StateError("VE_PRIVATE %s is not the mounted zvol %s (premount did not run?)"
-                         % (ct.ve_private, ct.dataset),
+        raise StateError("%s is not the mounted zvol %s (premount did not run?)"
+                         % (ct.mountpoint, ct.dataset),
                          "check that /etc/vz/conf/vps.premount is vzzfs's (vzzfs install-hooks)")
 
 
 def detach(ct):
-    """Unmount VE_PRIVATE and guard the empty directory again.
+    """Unmount the zvol and guard the empty directory again.
 
     Refuses while VE_ROOT is mounted (the CT still uses it). Returns True if it
     unmounted something.
     """
     if ct.root_mounted():
         raise StateError("VE_ROOT %s is still mounted, so %s stays mounted"
-                         % (ct.ve_root, ct.ve_private),
+                         % (ct.ve_root, ct.mountpoint),
                          "stop what uses it, run 'umount %s', then 'vzzfs detach %s'"
                          % (ct.ve_root, ct.ctid))
     current = ct.private_mount()
     if current is None:
-        ext4.guard(ct.ve_private)
+        ext4.guard(ct.mountpoint)
         return False
     _require_ours(ct, current)
-    ext4.umount(ct.ve_private, ct.settings.busy_timeout)
+    ext4.umount(ct.mountpoint, ct.settings.busy_timeout)
     others = mounts.namespaces_using(current.devno, current.fstype)
     if others:
         log.warn("CT %s: zvol %s is still mounted in the mount namespace of pid %s"
                  % (ct.ctid, ct.dataset, ", ".join(map(str, others))))
-    ext4.guard(ct.ve_private)
-    log.info("CT %s: unmounted %s from %s" % (ct.ctid, ct.dataset, ct.ve_private))
+    ext4.guard(ct.mountpoint)
+    log.info("CT %s: unmounted %s from %s" % (ct.ctid, ct.dataset, ct.mountpoint))
     return True
 
 

@@ -33,15 +33,15 @@ import time
 
 from ..base import faults, log, names, runner
 from ..base.errors import DatasetBusy, LockedError, StateError, StreamError, UsageError, VzzfsError
-from ..base.fileio import create_new, fsync_dir, read_text, write_atomic
+from ..base.fileio import create_new, fsync_dir, read_text
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
-from ..rules import backupchain, confimport, streams
+from ..rules import backupchain, confimport, received, streams
 from ..system import lock, zfs
 from ..container import claim
 from ..container.ct import Container
-from . import lifecycle, snapshots
+from . import lifecycle, relayout, snapshots
 
 MAGIC = b"VZZFS-BACKUP 1 "
 MAX_HEADER = 1 << 20
@@ -72,15 +72,17 @@ def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()
     ``kind``: the stream that follows (streams.*), ``needs``: what a compressed one
     needs of the receiving node (zfs.stream_needs)."""
     conf = _header_conf(ct)
-    guids = zfs.get_many([n for n in (snap, base) if n], "guid")  # one zfs get for both
+    # one zfs get for the snapshot and its base
+    props = zfs.get_many([n for n in (snap, base) if n], "guid", names.PROP_LAYOUT)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
-              "guid": guids[snap]["guid"], "created": int(time.time()),
-              "conf": conf, "base": None, "base_guid": None}
+              "guid": props[snap]["guid"], "created": int(time.time()),
+              "conf": conf, "base": None, "base_guid": None,
+              "layout": props[snap].get(names.PROP_LAYOUT) or names.LAYOUT_LEGACY}
     if replica:
         header["replica"] = True
     if base:
         header["base"] = base.split("@", 1)[1]
-        header["base_guid"] = guids[base]["guid"]
+        header["base_guid"] = props[base]["guid"]
     _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
@@ -91,7 +93,9 @@ def resume_header(ct, token, resume_into, replica=False, kind=streams.PLAIN, nee
     conf = _header_conf(ct)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "resume": True,
               "resume_into": resume_into, "created": int(time.time()), "conf": conf,
-              "snapshot": None, "base": None, "base_guid": None}
+              "snapshot": None, "base": None, "base_guid": None,
+              "layout": zfs.get(ct.dataset, names.PROP_LAYOUT).get(names.PROP_LAYOUT)
+              or names.LAYOUT_LEGACY}
     if replica:
         header["replica"] = True
     _stream_fields(header, kind, needs)
@@ -151,6 +155,7 @@ def read_header(stream):
         # to this node's text for a conf (a surrogate no byte gives: UnicodeError, damaged)
         header["conf"] = os.fsdecode(header["conf"].encode("utf-8", "surrogateescape"))
         check_ctid(header["ctid"])
+        stream_layout(header)
         if not isinstance(header.get("stream", ""), str):
             raise ValueError("bad stream kind")
     except (ValueError, KeyError, TypeError, AttributeError, VzzfsError):
@@ -174,6 +179,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
     hold = zfs.Hold(hold_tag())
     try:
         with Reverter() as undo:
+            snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
             with lock.ct_lock(ct, "vzzfs backup"):
                 base = None
                 if incremental:
@@ -205,7 +211,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
     if retain:
         prune(ct, "vzzfs backup", lambda rows: backupchain.backups_to_prune(rows, retain))
     return {"snapshot": snap, "base": base, "bytes": len(header) + sent, "kind": kind,
-            "window": done["window"]}
+            "window": done["window"], "locked": lock.held_for.get(ct.ctid)}
 
 
 def prune(ct, status, choose):
@@ -258,10 +264,15 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
     header = read_header(stream)
     # a number, never a name: `--ctid web` must not become a CT that `destroy web`
     # would resolve to another one; the stream's own CTID is checked alike
-    ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"]), node)
+    ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"],
+                                  uuid_ok=lifecycle.vz7_node(node)), node)
     if limits is not None:
-        limits.check(ct.ctid, ct.has_conf or zfs.exists(ct.dataset))
-        force = force and limits.overwrite
+        exists = zfs.exists(ct.dataset)
+        increment = bool(header["base"]) or header.get("resume_into") == "increment"
+        onto_replica = (exists and increment and header.get("replica") is True and zfs.get(
+            ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes")
+        limits.check(ct.ctid, ct.has_conf or exists, onto_replica)
+        force = limits.force(force)
     _check_stream_kind(ct, header)
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
@@ -308,9 +319,13 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
     with Reverter() as undo:
         if not resumable:
             undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        zfs.receive(stream, incoming, resumable=resumable)
+        zfs.receive(stream, incoming, resumable=resumable,
+                    **_receive_options(ct, header, new=True))
         undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        _forget_received_state(incoming)
+        if zfs.get(incoming, "type").get("type") != "volume":
+            raise StreamError("the stream holds no zvol", "give a backup written by vzzfs "
+                              "backup or vzzfs send", ctid=ct.ctid)
+        _forget_received_state(incoming, header)
         old = None
         if zfs.exists(ct.dataset):
             old = staging(ct, names.REPLACED)
@@ -319,8 +334,12 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
         zfs.set_props(ct.dataset, _received_props(ct, header))
-        _write_conf(ct, header, undo)
+        if header.get("replica") is not True:
+            # laid out for this node's vzctl on arrival, by renames on the zvol (a
+            # replica keeps the sender's layout: its next increment builds on it)
+            relayout.relayout_files(ct, ct.settings, ct.vz7)
         lifecycle.make_dirs(ct, undo)
+        _write_conf(ct, header, undo)
         undo.commit()
     if old:
         _destroy_if_there(old)
@@ -331,30 +350,55 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
 # what `zfs send -p` carries of the sending node's state: a dump path, a convert in
 # progress, a rollback; none of it is true here, and a path is not to be trusted
 SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
-# (PROP_STREAM_BYTES is set only once a stream of the snapshot is whole, so no stream
-# carries it on the snapshot it sends)
-SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED)
+SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED, names.PROP_INFLIGHT,
+                         names.PROP_STREAM_BYTES)
+
+
+def _receive_options(ct, header, new):
+    """zfs.receive's exclude and override: no property of the stream's lands
+    (rules/received.py); a new zvol gets this node's settings."""
+    exclude, override = received.receive_options(
+        ct.ctid, new, {"compression": ct.settings.compression,
+                       "primarycache": ct.settings.primarycache, "dedup": ct.settings.dedup},
+        header.get("replica") is True,
+        None if new else zfs.get(ct.dataset, *received.NOT_INHERITED))
+    return {"exclude": exclude, "override": override}
+
+
+def stream_layout(header):
+    """How the stream's ext4 lays out the CT's files (files written before the header
+    said so: vzctl 4.x's); anything else is refused as a damaged header."""
+    value = header.get("layout") or names.LAYOUT_LEGACY
+    if value not in (names.LAYOUT_LEGACY, names.LAYOUT_VZ7):
+        raise StreamError("the backup's header names an unknown layout %r" % value,
+                          "use a backup written by vzzfs")
+    return value
 
 
 def _received_props(ct, header):
     """What this node marks on a zvol it received: its CT, and whether it is a replica
     (a stream of vzzfs replicate says so; only ever a restriction on autosnap)."""
-    props = {names.PROP_CTID: ct.ctid}
+    props = {names.PROP_CTID: ct.ctid, names.PROP_LAYOUT: stream_layout(header)}
     if header.get("replica") is True:
         props[names.PROP_REPLICA] = "yes"
     return props
 
 
-def _forget_received_state(dataset, snapshot=None):
-    """Clear the sender's state that rode in on the stream (the snapshot's conf stays:
-    snapshot-switch imports it through the allow-list)."""
-    names = ["%s@%s" % (dataset, snapshot)] if snapshot else [
+def _forget_received_state(dataset, header, snapshot=None):
+    """Clear the sender's state that rode in on the stream, where zfs receive could
+    not be told to leave it out (rules/received.py): its snapshots' vzzfs keys (their
+    conf stays: snapshot-switch imports it through the allow-list) and user
+    properties of other names; and this node's own state about the zvol that the
+    stream makes untrue (a replica mark, unless it is vzzfs replicate's)."""
+    snaps = ["%s@%s" % (dataset, snapshot)] if snapshot else [
         r["name"] for r in zfs.list_datasets(dataset, ["name"], types="snapshot")]
-    for prop in SENDER_DATASET_PROPS:
+    keep = (names.PROP_REPLICA,) if header.get("replica") is True else ()
+    for prop in [p for p in SENDER_DATASET_PROPS if p not in keep] + \
+            received.received_user_props(zfs.sources(dataset)):
         zfs.zfs("inherit", prop, dataset, name=dataset)
     for prop in SENDER_SNAPSHOT_PROPS:
-        if names:
-            zfs.zfs("inherit", prop, *names, name=dataset)
+        if snaps:
+            zfs.zfs("inherit", prop, *snaps, name=dataset)
 
 
 def staging(ct, what):
@@ -394,8 +438,14 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
     ct.require_stopped("restore")
     if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
-        written = int(zfs.get(ct.dataset, "written@" + header["base"]).get(
-            "written@" + header["base"]) or 0)
+        key = "written@" + header["base"]
+        props = zfs.get(ct.dataset, key, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
+        written = int(props.get(key) or 0)
+        if backupchain.rolled_back_to_base(header.get("replica") is True,
+                                           props.get(names.PROP_REPLICA) == "yes",
+                                           props.get(names.PROP_ROLLED_BACK),
+                                           header["base_guid"]):
+            written = 0  # vzzfs demote rolled it back to the base: the rollback's own bytes
         refusal = backupchain.incremental_refusal([r["name"] for r in snapshots.rows(ct)],
                                             header["base"], written, force)
         if refusal:
@@ -403,8 +453,9 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
     with Reverter() as undo:
         # -F: roll back to the base first, as backupchain.incremental_refusal allowed (nothing
         # newer there, or --force); ZFS keeps it all if the stream turns out broken
-        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming)
-        _forget_received_state(ct.dataset, header["snapshot"])
+        zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
+                    **_receive_options(ct, header, new=False))
+        _forget_received_state(ct.dataset, header, header["snapshot"])
         zfs.set_props(ct.dataset, _received_props(ct, header))
         _write_conf(ct, header, undo)
         undo.commit()
@@ -426,9 +477,8 @@ def _write_conf(ct, header, undo):
         log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "the stream")))
     if os.path.exists(ct.conffile):
         before = read_text(ct.conffile)
-        undo.add("put back %s" % ct.conffile, write_atomic, ct.conffile, before)
-        write_atomic(ct.conffile, ctconf.update_text(before, changes))
+        undo.add("put back %s" % ct.conffile, ctconf.write_file, ct.conffile, before)
+        ctconf.write_file(ct.conffile, ctconf.update_text(before, changes))
     else:
-        ctconf.create_file(ct.conffile, "", changes)
-        undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+        lifecycle.write_new_conf(ct, "", changes, undo)
     return dropped

@@ -15,6 +15,11 @@ where it got to, so a re-run knows):
 3. the conf gets DISK_QUOTA=no (and DISKSPACE, VZZFS_DATASET); state 'done'.
 
 The old private area stays as VE_PRIVATE.vzzfs-old until `--purge`.
+
+Under OpenVZ 7 a simfs CT's files are VE_PRIVATE/fs and VE_PRIVATE itself holds
+vzctl 7's conf, scripts and dumps: only fs/ moves (onto the zvol's fs/ directory),
+it is kept as VE_PRIVATE/fs.vzzfs-old, and VE_PRIVATE gets the skeleton of
+container/layout.py around the zvol's mount point.
 """
 
 import os
@@ -28,14 +33,21 @@ from ..base.revert import Reverter
 from ..conf import ctconf
 from ..conf.config import parse_diskspace
 from ..system import ext4, lock, zfs, zvoldev
-from ..container import claim
+from ..container import claim, layout
 from . import lifecycle
 
 RSYNC = ["rsync", "-aHAXS", "--numeric-ids"]
 
 
+def source(ct):
+    """The CT's files before the conversion: VE_PRIVATE, or VE_PRIVATE/fs (OpenVZ 7)."""
+    if ct.vz7:
+        return os.path.join(ct.ve_private, names.VZ7_FS_LINK)
+    return ct.ve_private
+
+
 def old_private(ct):
-    return ct.ve_private + names.CONVERT_OLD_SUFFIX
+    return source(ct) + names.CONVERT_OLD_SUFFIX
 
 
 def state(ct):
@@ -73,7 +85,7 @@ def wanted_size(ct, diskspace):
     text = ct.params.get("DISKSPACE")
     if text:
         return parse_diskspace(text, ctid=ct.ctid)
-    return max(ext4.MIN_SIZE, _used_bytes(ct.ve_private) * 3 // 2 + (256 << 20))
+    return max(ext4.MIN_SIZE, _used_bytes(source(ct)) * 3 // 2 + (256 << 20))
 
 
 def convert(ct, diskspace=None, purge=False, locked=False):
@@ -114,7 +126,7 @@ def _convert_locked(ct, diskspace, purge):
         zfs.destroy(ct.dataset, recursive=True)
     _check_source(ct)
     size = wanted_size(ct, diskspace)
-    used = _used_bytes(ct.ve_private)
+    used = _used_bytes(source(ct))
     if size < ext4.MIN_SIZE or size < used + used // 10 + (64 << 20):
         raise UsageError("%d MiB is too small for the %d MiB this CT holds"
                          % (size >> 20, used >> 20),
@@ -131,8 +143,9 @@ def _convert_locked(ct, diskspace, purge):
 
 
 def _check_source(ct):
-    if not os.path.isdir(ct.ve_private):
-        raise StateError("has no private area %s" % ct.ve_private, "is the CTID right?",
+    src = source(ct)
+    if not os.path.isdir(src) or os.path.islink(src):
+        raise StateError("has no private area %s" % src, "is the CTID right?",
                          ctid=ct.ctid)
     if os.path.lexists(old_private(ct)):
         raise StateError("%s already exists" % old_private(ct),
@@ -148,6 +161,7 @@ def _copy(ct, size):
     staging = _staging(ct)
     props = lifecycle.zvol_props(settings)
     props.update({PROP_CONVERT: "copying", names.PROP_CTID: ct.ctid})
+    props.update(lifecycle.layout_props(ct))
     with Reverter() as undo:
         zfs.create_volume(ct.dataset, size, settings.volblocksize, settings.sparse, props)
         undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
@@ -159,8 +173,9 @@ def _copy(ct, size):
             ext4.mount(dev, staging, settings.mount_opts, ct.dataset)
         try:
             faults.point("convert.copying")
-            _rsync_copy(ct.ve_private + "/", staging + "/", ct.ctid)
-            _verify(ct.ve_private + "/", staging + "/", ct, by_checksum=False)
+            target = _target(ct, staging)
+            _rsync_copy(source(ct) + "/", target + "/", ct.ctid)
+            _verify(source(ct) + "/", target + "/", ct, by_checksum=False)
         finally:
             ext4.umount(staging, settings.busy_timeout)
         _rmdir(staging)
@@ -178,11 +193,22 @@ def _refresh(ct):
     if not os.path.ismount(staging):
         ext4.mount(dev, staging, settings.mount_opts, ct.dataset)
     try:
-        _rsync_copy(ct.ve_private + "/", staging + "/", ct.ctid, delete=True)
-        _verify(ct.ve_private + "/", staging + "/", ct, by_checksum=True)
+        target = _target(ct, staging)
+        _rsync_copy(source(ct) + "/", target + "/", ct.ctid, delete=True)
+        _verify(source(ct) + "/", target + "/", ct, by_checksum=True)
     finally:
         ext4.umount(staging, settings.busy_timeout)
     _rmdir(staging)
+
+
+def _target(ct, staging):
+    """Where the files go on the zvol mounted at ``staging``: its top, or its fs/."""
+    if not ct.vz7:
+        return staging
+    target = os.path.join(staging, names.VZ7_CT_DIR)
+    if not os.path.isdir(target):
+        os.mkdir(target, 0o755)
+    return target
 
 
 def _staging(ct):
@@ -243,11 +269,13 @@ def _swap(ct):
     old = old_private(ct)
     if not os.path.lexists(old):
         faults.point("convert.swapping")
-        os.rename(ct.ve_private, old)
+        os.rename(source(ct), old)
     faults.point("convert.renamed")
-    if not os.path.isdir(ct.ve_private):
+    if ct.vz7:
+        layout.prepare(ct)  # fs -> disk/fs, the mount point, vzctl 7's host directories
+    elif not os.path.isdir(ct.ve_private):
         os.makedirs(ct.ve_private, 0o700)
-    ext4.guard(ct.ve_private)
+    ext4.guard(ct.mountpoint)
 
 
 def _finish(ct, size=None):

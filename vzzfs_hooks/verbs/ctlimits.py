@@ -60,9 +60,9 @@ def after_mount(ct, verb):
         return
     try:
         devno = mounts.devno_of(zvoldev.find_device(ct.dataset, 0))
-        blkio.apply(ct.ctid, devno, limits)
+        blkio.apply(ct.ctid, devno, limits, ct.platform)
         if verb != "mount":
-            if blkio.start_waiter(ct.ctid, devno, limits) is None:
+            if blkio.start_waiter(ct.ctid, devno, limits, platform=ct.platform) is None:
                 log.warn("CT %s: no blkio cgroup controller mounted: I/O limits not applied"
                          % ct.ctid)
     except (VzzfsError, OSError) as e:
@@ -140,7 +140,7 @@ def _set_limits(ct, iolimit=None, iopslimit=None):
     try:
         device = zvoldev.find_device(ct.dataset, 0)
         devno = mounts.devno_of(device)
-        where = blkio.apply(ct.ctid, devno, limits)
+        where = blkio.apply(ct.ctid, devno, limits, ct.platform)
     except OSError as e:
         raise StateError("could not find the zvol's device: %s" % e,
                          "check 'zfs get volmode %s'" % ct.dataset, ctid=ct.ctid)

@@ -114,9 +114,18 @@ def install(conf_dir, hook_dir=None):
     return changed
 
 
-def uninstall(conf_dir):
-    """Remove our shims, putting chained scripts back; returns what changed."""
+def uninstall(conf_dir, private_top=None, force=False):
+    """Remove our shims, putting chained scripts back; returns what changed. Refused
+    while zvols are mounted under ``private_top`` (unless ``force``): unwired, vzctl
+    stop would leave them mounted (rpm -e stops on this refusal too)."""
     _check_dirs(conf_dir)
+    if private_top is not None and not force:
+        from ..container import claim
+        attached = claim.zvols_mounted_under(private_top)
+        if attached:
+            raise StateError("containers are still on their zvols: %s" % " ".join(attached),
+                             "stop them (vzctl stop CTID, or vzzfs detach CTID), or pass "
+                             "--force")
     changed = []
     for action in ACTIONS:
         path = os.path.join(conf_dir, "vps." + action)

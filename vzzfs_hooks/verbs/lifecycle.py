@@ -15,9 +15,9 @@ from ..base.names import check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
 from ..system import ext4, lock, mounts, vzctl, zfs, zvoldev
-from ..container import claim
+from ..container import claim, layout
 from ..container.ct import Container
-from . import resize, snapshots, template
+from . import relayout, resize, snapshots, template
 
 CT_SCRIPT_SUFFIXES = ("conf", "mount", "umount", "premount", "postumount")
 
@@ -49,12 +49,33 @@ def check_new_ct(ct, zvol_exists=None):
 
 
 def make_dirs(ct, undo):
-    """The permanent, guarded mount point and VE_ROOT, as vzzfs leaves a stopped CT."""
-    for path, mode in ((ct.ve_private, 0o700), (ct.ve_root, 0o755)):
+    """The permanent, guarded mount point and VE_ROOT, as vzzfs leaves a stopped CT;
+    under OpenVZ 7 VE_PRIVATE's host side around the mount point (container/layout)."""
+    if ct.vz7:
+        made = not os.path.lexists(ct.ve_private)
+        layout.prepare(ct)
+        if made:
+            undo.add("remove %s" % ct.ve_private, layout.remove_host_side, ct)
+    for path, mode in ((ct.mountpoint, 0o700), (ct.ve_root, 0o755)):
         if not os.path.isdir(path):
             os.makedirs(path, mode)
             undo.add("remove %s" % path, ext4.remove_guarded, path)
-    ext4.guard(ct.ve_private)
+    ext4.guard(ct.mountpoint)
+
+
+def write_new_conf(ct, text, changes, undo):
+    """A new CT's conf from ``text`` plus ``changes``; under OpenVZ 7 written as
+    VE_PRIVATE/ve.conf with /etc/vz/conf/CTID.conf linking to it, as vzctl 7 keeps it."""
+    ctconf.create_file(ct.conf_store, text, changes)
+    undo.add("remove %s" % ct.conf_store, os.unlink, ct.conf_store)
+    if ct.conf_store != ct.conffile:
+        os.symlink(ct.conf_store, ct.conffile)
+        undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+
+
+def layout_props(ct):
+    """The layout record a zvol made for ``ct`` on this node starts with."""
+    return {names.PROP_LAYOUT: names.LAYOUT_VZ7 if ct.vz7 else names.LAYOUT_LEGACY}
 
 
 def _identity(hostname, ipadd):
@@ -74,6 +95,11 @@ def _apply_identity(ct, hostname, ipadd, undo_conf_changes):
         vzctl.save(ct, hostname=hostname, ipadd=ipadd)
     else:
         ctconf.update_file(ct.conffile, dict(_identity(hostname, ipadd), **undo_conf_changes))
+
+
+def vz7_node(node):
+    """Does this node run OpenVZ 7's vzctl (then a new CT may have a UUID as CTID)?"""
+    return vzctl.node_platform(node.settings()) == vzctl.OPENVZ7
 
 
 def check_hostname(name):
@@ -151,7 +177,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     names.check_template_name(ostemplate)
     check_hostname(hostname)
     ipadd = check_ips(ipadd)
-    ct = Container(check_new_ctid(node.names_dir, ctid), node)
+    ct = Container(check_new_ctid(node.names_dir, ctid, uuid_ok=vz7_node(node)), node)
     settings = config.Settings(config.merge(
         ct.settings.raw, {k: v for k, v in (overrides or {}).items() if v is not None}))
     sample_name, sample_text = _sample_text(node, sample)
@@ -174,7 +200,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
         zfs.require_pool(ct.pool)
         # one zfs call for all a create asks: template, new zvol, its parents, the pool's space
         found = zfs.get_many([golden, ct.dataset, ct.pool] + parents[1:], "volsize",
-                             *zfs.POOL_SPACE_PROPS)
+                             names.PROP_LAYOUT, *zfs.POOL_SPACE_PROPS)
         check_new_ct(ct, zvol_exists=ct.dataset in found)
         tmpl_size = int(found[golden]["volsize"]) if golden in found else None
         by_clone = tmpl_size is not None and _clone_fits(ct, settings, ostemplate, tmpl_size,
@@ -191,12 +217,18 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
             if by_clone:
                 # only what the new CT needs now: the clone, its conf and mount point. Its
                 # zvol and ext4 stay the template's size until premount grows both to
-                # DISKSPACE at the first start or mount (actions._follow_diskspace), so
-                # create touches no block device and runs two zfs commands.
+                # DISKSPACE at the first start or mount (attach._follow_diskspace), so
+                # create touches no block device and runs two zfs commands; on OpenVZ 7
+                # a template laid out for vzctl 4.x gets its files moved (renames).
+                tmpl_layout = found[golden].get(names.PROP_LAYOUT) or names.LAYOUT_LEGACY
+                props[names.PROP_LAYOUT] = tmpl_layout
                 zfs.clone(golden, ct.dataset, props)
                 undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
                 make_dirs(ct, undo)
+                if tmpl_layout != layout_props(ct)[names.PROP_LAYOUT]:
+                    relayout.relayout_files(ct, settings, ct.vz7)
             else:
+                props.update(layout_props(ct))
                 zfs.create_volume(ct.dataset, diskspace, settings.volblocksize, settings.sparse, props)
                 undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
                 make_dirs(ct, undo)
@@ -207,8 +239,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
                        "ORIGIN_SAMPLE": sample_name}
             if diskinodes:
                 changes["DISKINODES"] = "%d:%d" % diskinodes
-            ctconf.create_file(ct.conffile, sample_text, changes)
-            undo.add("remove %s" % ct.conffile, os.unlink, ct.conffile)
+            write_new_conf(ct, sample_text, changes, undo)
             _apply_identity(ct, hostname, ipadd, {})
             undo.commit()
     # a clone allocated next to nothing: the pool is as full as before it
@@ -223,14 +254,16 @@ def _unpack_into(ct, settings, tarball, tar_opts, ostemplate, diskspace, diskino
     dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
     with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
         ext4.mkfs(dev, diskspace, diskinodes and diskinodes[1])
-        ext4.unguard(ct.ve_private)
-        ext4.mount(dev, ct.ve_private, settings.mount_opts, ct.dataset)
+        ext4.unguard(ct.mountpoint)
+        ext4.mount(dev, ct.mountpoint, settings.mount_opts, ct.dataset)
     try:
-        template.unpack(tarball, tar_opts, ct.ve_private,
+        if ct.vz7:
+            os.mkdir(ct.files, 0o755)
+        template.unpack(tarball, tar_opts, ct.files,
                         "CT %s: unpacking %s" % (ct.ctid, ostemplate))
     finally:
-        ext4.umount(ct.ve_private, settings.busy_timeout)
-        ext4.guard(ct.ve_private)
+        ext4.umount(ct.mountpoint, settings.busy_timeout)
+        ext4.guard(ct.mountpoint)
 
 
 # ---- clone ----
@@ -241,7 +274,7 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
     ipadd = check_ips(ipadd)
     src = Container(src_id, node)
     src.require_conf()
-    dst = Container(check_new_ctid(node.names_dir, dst_id), node)
+    dst = Container(check_new_ctid(node.names_dir, dst_id, uuid_ok=src.vz7), node)
     if src.ctid == dst.ctid:
         raise UsageError("source and destination are the same CT", "pick a new CTID")
     if not zfs.exists(src.dataset):
@@ -262,21 +295,25 @@ def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
         with Reverter() as undo:
             if snapshot is None:
                 snap = names.snapshot(src.dataset, names.clone_snapshot_name(dst.ctid))
+                snapshots.preflush(src)  # before src's lock: vzctl finds it locked briefly
                 with lock.ct_lock(src, "vzzfs clone to %s" % dst.ctid):
                     if zfs.exists(snap) and not template.clones_of(snap):
                         zfs.destroy(snap)  # left by an interrupted clone
                     # freeze only: a clone needs consistent files, not paused processes
                     snapshots.take(src, snap.split("@", 1)[1], suspend=False, kind=names.KIND_CLONE)
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
-            zfs.clone(snap, dst.dataset, {PROP_CTID: dst.ctid, PROP_ORIGIN_CT: src.ctid})
+            src_layout = relayout.recorded_layout(src)  # the clone's files lie as the source's
+            zfs.clone(snap, dst.dataset, {PROP_CTID: dst.ctid, PROP_ORIGIN_CT: src.ctid,
+                                          names.PROP_LAYOUT: src_layout})
             undo.add("destroy %s" % dst.dataset, zfs.destroy, dst.dataset, True)
             make_dirs(dst, undo)
+            if src_layout != layout_props(dst)[names.PROP_LAYOUT]:
+                relayout.relayout_files(dst, dst.settings, dst.vz7)
             text = read_text(src.conffile)
             changes = {"VZZFS_DATASET": dst.dataset, "HOSTNAME": hostname,
                        "IP_ADDRESS": " ".join(ipadd) if ipadd else None}
             changes.update(conf_changes_for_new_ctid(src.own, dst.ctid))
-            ctconf.create_file(dst.conffile, text, changes)
-            undo.add("remove %s" % dst.conffile, os.unlink, dst.conffile)
+            write_new_conf(dst, text, changes, undo)
             undo.commit()
     return Container(dst.ctid, node)
 
@@ -332,7 +369,10 @@ def destroy_locked(ct, promote=False):
             log.info("CT %s: promoted %s" % (ct.ctid, clone))
             deps = dependents(ct.dataset)
         zfs.destroy(ct.dataset, recursive=True)
-    ext4.remove_guarded(ct.ve_private)
+    if ct.vz7:
+        layout.remove_host_side(ct)  # vzctl 7's destroy removes the rest of VE_PRIVATE
+    else:
+        ext4.remove_guarded(ct.ve_private)
     if os.path.isdir(ct.ve_root) and not os.listdir(ct.ve_root):
         os.rmdir(ct.ve_root)
     if ct.has_conf:

@@ -37,7 +37,7 @@ DEFAULT_FIELDS = ("ctid", "status", "dataset", "volsize", "used", "compressratio
 
 def _status(ct, at):
     """(status, zvol mounted?) from ``at``, the mount table by mount point."""
-    mounted = at.get(os.path.realpath(ct.ve_private)) is not None
+    mounted = at.get(os.path.realpath(ct.mountpoint)) is not None
     if not ct.has_conf:
         return "orphan", mounted
     if os.path.realpath(ct.ve_root) in at:
@@ -47,7 +47,7 @@ def _status(ct, at):
 
 def _inodes(ct):
     """'used/total' inodes of a mounted CT's ext4."""
-    st = os.statvfs(ct.ve_private)
+    st = os.statvfs(ct.mountpoint)
     return "%d/%d" % (st.f_files - st.f_ffree, st.f_files)
 
 
@@ -103,9 +103,10 @@ def rows(node, only=None):
             found.append((ctid, row))
     seen = set(row["name"] for _, row in found)
     missing = []
-    for ct in cts.values():
+    for ct in sorted(cts.values(), key=lambda c: _ctid_key(c.ctid) if c else ()):
         if ct is None or not ct.explicit or ct.dataset in seen:
-            continue
+            continue  # a dataset is shown once, whichever confs name it (check says so)
+        seen.add(ct.dataset)
         got = []
         snaps.split(zfs.list_datasets(ct.dataset, ZFS_PROPS, types=LIST_TYPES), got)
         got = [r for r in got if r["name"] == ct.dataset]
@@ -120,8 +121,12 @@ def rows(node, only=None):
         at[m.mountpoint] = m  # the top-most mount wins
     out = [_row(node, cts.get(ctid, False), ctid, row, snaps, io.get(row["name"], {}), at)
            for ctid, row in found] + missing
-    return sorted(out, key=lambda r: (not r["ctid"].isdigit(), int(r["ctid"])
-                                      if r["ctid"].isdigit() else 0, r["ctid"]))
+    return sorted(out, key=lambda r: _ctid_key(r["ctid"]))
+
+
+def _ctid_key(ctid):
+    """CTIDs by number, names after them."""
+    return (not ctid.isdigit(), int(ctid) if ctid.isdigit() else 0, ctid)
 
 
 def _limits(ct):

@@ -168,11 +168,14 @@ def one_pass(node, only=None):
             if only or names.ct_dataset(root, ctid) in zvols:
                 failed.append(_about(e, ctid))
             continue  # a conf vzctl may read, but nothing of vzzfs's
+        except Exception as e:  # a bug, or input nothing checked: this CT only
+            failed.append(unexpected(e, ctid))
+            continue
         try:
             sizes = _sizes(ct, zvols)
             if sizes is None:
                 continue  # no zvol: not a vzzfs CT, nothing of ours to touch
-            decision = plan(ct, sizes, os.path.realpath(ct.ve_private) in on)
+            decision = plan(ct, sizes, os.path.realpath(ct.mountpoint) in on)
             if decision.action == GROW:
                 decision = _grow(node, ctid)
                 if decision is None or decision.action == NOTHING:
@@ -183,7 +186,17 @@ def one_pass(node, only=None):
                 done.append((ctid, decision))
         except VzzfsError as e:
             failed.append(_about(e, ctid))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # one CT's trouble, whatever it is: the others go on
+            failed.append(unexpected(e, ctid))
     return done, failed
+
+
+def unexpected(error, ctid):
+    """A VzzfsError for CT ``ctid`` saying that ``error`` (not a VzzfsError) happened."""
+    return VzzfsError("unexpected %s: %s" % (type(error).__name__, error),
+                      "report this as a vzzfs bug", ctid=ctid)
 
 
 def _about(error, ctid):

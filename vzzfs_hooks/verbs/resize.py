@@ -98,7 +98,7 @@ def _set_volsize_frozen(ct, size, device):
     opening the device here takes the change before anyone else can.
     """
     with signals.Deferred():
-        ext4.freeze(ct.ve_private)
+        ext4.freeze(ct.mountpoint)
         try:
             zfs.set_props(ct.dataset, {"volsize": str(size)})
             opener = threading.Thread(target=_open_close, args=(device,))
@@ -106,10 +106,10 @@ def _set_volsize_frozen(ct, size, device):
             opener.start()
             opener.join(OPEN_FROZEN_TIMEOUT)  # should it block on the frozen fs: thaw anyway
         finally:
-            still = ext4.thaw(ct.ve_private)
+            still = ext4.thaw(ct.mountpoint)
             if still is not None:
-                raise StateError("the ext4 at %s is still frozen: %s" % (ct.ve_private, still),
-                                 "fsfreeze --unfreeze %s" % ct.ve_private, ctid=ct.ctid)
+                raise StateError("the ext4 at %s is still frozen: %s" % (ct.mountpoint, still),
+                                 "fsfreeze --unfreeze %s" % ct.mountpoint, ctid=ct.ctid)
 
 
 def _open_close(device):
@@ -145,7 +145,9 @@ def shrink(ct, size):
 def save_diskspace(ct, size):
     """Record the new size as DISKSPACE (vzctl's KiB units) in the CT's conf."""
     kb = size >> 10
-    if vzctl.program(ct) is None:
+    # OpenVZ 7's vzctl refuses --diskspace for a layout-4 CT ("no such disk") and
+    # knows no --diskquota: there vzzfs writes the key itself, as with no vzctl at all
+    if ct.vz7 or vzctl.program(ct) is None:
         ctconf.update_file(ct.conffile, {"DISKSPACE": "%d:%d" % (kb, kb)})
         return
     try:
@@ -193,8 +195,18 @@ def _resize(ct, size):
     return what
 
 
+def trim_all(node, ctids=None):
+    """(CTID, bytes trimmed or None when not mounted) for CTs ``ctids``, or with None
+    every vzzfs CT whose zvol is mounted now."""
+    from ..container.ct import Container
+    from . import listing
+    if ctids is None:
+        ctids = [r["ctid"] for r in listing.rows(node) if r["mounted"]]
+    return [(ctid, trim(Container(ctid, node))) for ctid in ctids]
+
+
 def trim(ct):
     """fstrim a mounted CT: blocks its ext4 freed go back to the pool. Bytes trimmed, or None."""
     if ct.private_mount() is None:
         return None
-    return ext4.trim(ct.ve_private)
+    return ext4.trim(ct.mountpoint)

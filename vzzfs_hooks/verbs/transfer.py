@@ -22,11 +22,13 @@ import json
 import os
 import shlex
 import subprocess
+import threading
+import time
 
 from ..base import log, names, runner
 from ..base.errors import Interrupted, StateError, UsageError, VzzfsError
 from ..base.fileio import create_new
-from ..rules import backupchain, streams
+from ..rules import backupchain, peer, streams
 from ..system import lock, vzctl, zfs
 from ..container.ct import Container
 from . import backup, lifecycle, snapshots
@@ -66,6 +68,22 @@ def status(node, ctid):
     return result
 
 
+def abort(node, ctid):
+    """vzzfs receive --abort: discard what this node kept of a cut stream for CT ``ctid``
+    (zfs receive -A; a partial full stream goes, the CT's own data never does). Names
+    what was discarded."""
+    ct = Container(ctid, node)
+    done = []
+    with lock.ct_lock(ct, "vzzfs receive --abort"):
+        for target in (names.incoming_dataset(ct.settings.root, ct.ctid, names.RESTORING),
+                       ct.dataset):
+            if zfs.exists(target) and zfs.get(target, "receive_resume_token").get(
+                    "receive_resume_token"):
+                zfs.receive_abort(target)
+                done.append(target)
+    return done
+
+
 def receive(node, stream, ctid=None, force=False, limits=None):
     """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably;
     ``limits`` (forced.Limits) bound what the sender may do."""
@@ -74,17 +92,35 @@ def receive(node, stream, ctid=None, force=False, limits=None):
 
 # ---- the sending side ----
 
+STATUS_TIMEOUT = 120  # seconds the other side has to answer --status
+
+
 def _remote_status(argv, ctid):
-    res = runner.run(argv + ["--status", ctid], check=False)
+    """The other side's vzzfs receive --status, checked (rules/peer.py); a peer that
+    does not answer within STATUS_TIMEOUT is a failure, not a wait."""
+    res = runner.run(argv + ["--status", ctid], check=False, timeout=STATUS_TIMEOUT)
     if res.returncode != 0:
-        raise VzzfsError("asking the other side failed: %s" % (res.stderr.strip().splitlines()
-                                                               or ["exit %d" % res.returncode])[-1],
+        said = [l for l in res.stderr.splitlines() if l.strip()]
+        raise VzzfsError("asking the other side failed: %s"
+                         % peer.printable(said[-1] if said else "exit %d" % res.returncode),
                          "check the --to command: %s --status %s" % (" ".join(argv), ctid))
     try:
-        return json.loads(res.stdout)
+        answer = json.loads(res.stdout)
     except ValueError:
         raise VzzfsError("the other side did not answer with vzzfs receive's status",
                          "the --to command must end in 'vzzfs receive'")
+    return peer.status(answer)
+
+
+peer_status = _remote_status  # for takeover's demote: the same checked question
+
+
+def _resumable(ct, target):
+    """Raise unless the other side's resume token resumes a stream of this CT's zvol
+    (``target``: the snapshot it names; zfs send -t sends whatever that is)."""
+    refusal = peer.token_refusal(target, ct.dataset)
+    if refusal:
+        raise StateError(refusal[0], refusal[1], ctid=ct.ctid)
 
 
 _said = set()  # the reasons for a plain stream already told in this run
@@ -122,13 +158,16 @@ def send(ct, to_argv):
 
 def _send(ct, to_argv, status=None):
     """``status``: the lock to take around the snapshot and the pruning; None when
-    the caller (migrate) holds the CT's lock already."""
+    the caller (migrate) holds the CT's lock already. The other side is asked, and a
+    cut stream finished, without the lock (a zfs hold keeps its snapshot)."""
     hold = zfs.Hold(backup.hold_tag())
     try:
+        remote, resumed = _finish_cut_stream(ct, to_argv, hold, status)
+        if resumed:
+            return resumed
+        if status:
+            snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
-            remote = _remote_status(to_argv, ct.ctid)
-            if remote.get("resume_token"):
-                return _resume(ct, to_argv, remote)
             base = _common_base(ct, remote)
             if base is None and remote.get("exists"):
                 raise StateError("the other side has a zvol for this CT that shares no "
@@ -153,6 +192,9 @@ def _send(ct, to_argv, status=None):
     return result
 
 
+REPLICATE = "vzzfs replicate"  # the lock's status while replicate chooses or marks
+
+
 def send_scheduled(ct, to_argv):
     """One run of vzzfs replicate for ``ct``: its newest scheduled (kind auto) snapshot
     to the `vzzfs receive` that ``to_argv`` runs, incremental from the newest snapshot
@@ -161,69 +203,175 @@ def send_scheduled(ct, to_argv):
     newest snapshot the peer has is marked replicated here, so autosnap's pruning
     keeps that base. Returns _pipe's dict, or None when the peer is up to date.
 
-    As vzzfs send: the lock covers the choice and the holds, not the stream; a cut
-    stream is finished (zfs send -t) under the lock."""
+    The CT's lock is held only to choose, hold and mark snapshots here: never while
+    the other side is asked or a stream runs, so vzctl can start, stop or set the CT
+    meanwhile (a zfs hold keeps the snapshots). The snapshot being sent is marked in
+    flight (names.PROP_INFLIGHT) until the peer has it, so autosnap's pruning keeps a
+    cut stream's resume target. A cut stream whose snapshot is gone here anyway is
+    aborted there, and the run sends from the newest snapshot both have, saying so."""
     hold = zfs.Hold(backup.hold_tag())
     try:
-        with lock.ct_lock(ct, "vzzfs replicate"):
-            remote = _remote_status(to_argv, ct.ctid)
-            if remote.get("resume_token"):
-                result = _resume(ct, to_argv, remote, replica=True)
-                _mark_replicated(ct, to_argv)
-                return result
-            rows = snapshots.rows(ct)
-            step = backupchain.replication_step(rows, remote.get("snapshots") or {})
-            if step is None:
-                _mark_replicated(ct, to_argv, remote)  # a run cut after its stream
-                return None
-            snap, base = (snapshots.full_name(ct, n) if n else None for n in step)
-            if base is None and (remote.get("exists") or remote.get("conf")):
-                raise StateError("the other side has a CT %s that shares no snapshot with "
-                                 "this one" % ct.ctid, "remove it there (vzzfs destroy %s), "
-                                 "or set VZZFS_REPLICATE=no in this CT's conf" % ct.ctid,
-                                 ctid=ct.ctid)
-            kind, needs = _stream_kind(ct, remote)
-            hold.add([snap, base])
-            header = backup.make_header(ct, snap, base, replica=True, kind=kind, needs=needs)
-        result = _pipe(ct, to_argv, snap, base, header=header, replica=True, kind=kind)
-        # still held: autosnap cannot prune the snapshot just sent before it is marked
-        with lock.ct_lock(ct, "vzzfs replicate"):
+        remote, result = _finish_cut_stream(ct, to_argv, hold, REPLICATE, replica=True)
+        if result is None:
+            with lock.ct_lock(ct, REPLICATE):
+                rows = snapshots.rows(ct)
+                step = backupchain.replication_step(rows, remote["snapshots"])
+                if step is None:
+                    _mark_replicated(ct, remote)  # a run cut after its stream
+                    return None
+                snap, base = (snapshots.full_name(ct, n) if n else None for n in step)
+                if base is None and (remote.get("exists") or remote.get("conf")):
+                    raise StateError("the other side has a CT %s that shares no snapshot "
+                                     "with this one" % ct.ctid, "remove it there (vzzfs "
+                                     "destroy %s), or set VZZFS_REPLICATE=no in this CT's "
+                                     "conf" % ct.ctid, ctid=ct.ctid)
+                kind, needs = _stream_kind(ct, remote)
+                hold.add([snap, base])
+                _mark_inflight(ct, rows, step[0])
+                header = backup.make_header(ct, snap, base, replica=True, kind=kind,
+                                            needs=needs)
+            result = _pipe(ct, to_argv, snap, base, header=header, replica=True, kind=kind)
             _note_bytes(snap, result["bytes"])
-            _mark_replicated(ct, to_argv)
+        remote = _remote_status(to_argv, ct.ctid)
+        # still held: autosnap cannot prune the snapshot just sent before it is marked
+        with lock.ct_lock(ct, REPLICATE):
+            _mark_replicated(ct, remote)
     finally:
         hold.release()
     return result
 
 
-def _mark_replicated(ct, to_argv, remote=None):
-    """Mark the newest snapshot the peer has (same name and guid) as replicated here."""
-    theirs = (remote or _remote_status(to_argv, ct.ctid)).get("snapshots") or {}
-    shared = [r for r in snapshots.rows(ct)
-              if r["name"] in theirs and r["guid"] == theirs[r["name"]]]
-    if shared and not shared[-1]["replicated"]:  # rows: oldest first
-        snap = snapshots.full_name(ct, shared[-1]["name"])
-        zfs.zfs("set", "%s=yes" % names.PROP_REPLICATED, snap, name=snap)
+def _finish_cut_stream(ct, to_argv, hold, status, replica=False):
+    """Ask the other side; if it keeps a cut stream of this CT's, finish it: (its status,
+    _pipe's dict). The snapshot it resumes is held under the lock (``status``; None:
+    the caller holds it), the stream runs without. If that snapshot is gone here, the
+    other side discards the cut stream and (its new status, None) lets the caller send
+    from the newest snapshot both have; so does (status, None) without a cut stream."""
+    remote = _remote_status(to_argv, ct.ctid)
+    token = remote["resume_token"]
+    if not token:
+        return remote, None
+    info = zfs.resume_info(token)
+    target = info["snapshot"]
+    _resumable(ct, target)
+    with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
+        there = zfs.exists(target)
+        if there:
+            hold.add([target])
+    if there:
+        # the rest of the stream is of the kind the cut one was
+        needs = zfs.stream_needs(ct.pool) if info["kind"] == streams.COMPRESSED else ()
+        header = backup.resume_header(ct, token, remote["resume_into"], replica,
+                                      info["kind"], needs)
+        result = _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
+                       size=info["size"])
+        _note_bytes(target, result["bytes"])
+        return remote, result
+    log.warn("CT %s: the other side holds a cut stream of %s, which is gone here; aborting "
+             "it there and sending from the newest snapshot both have" % (ct.ctid, target))
+    return _remote_abort(to_argv, ct.ctid), None
+
+
+def _remote_abort(to_argv, ctid):
+    """Have the other side abort its cut stream of CT ``ctid`` (zfs receive -A); its
+    status afterwards."""
+    res = runner.run(to_argv + ["--abort", ctid], check=False, timeout=STATUS_TIMEOUT)
+    if res.returncode != 0:
+        said = [l for l in (res.stdout + "\n" + res.stderr).splitlines() if l.strip()]
+        raise VzzfsError("the other side could not abort its cut stream: %s"
+                         % peer.printable(said[-1] if said else "exit %d" % res.returncode),
+                         "abort it there: zfs receive -A on its partial receive of CT %s"
+                         % ctid)
+    remote = _remote_status(to_argv, ctid)
+    if remote["resume_token"]:
+        raise VzzfsError("the other side still holds a cut stream after aborting it",
+                         "abort it there: zfs receive -A on its partial receive of CT %s"
+                         % ctid)
+    return remote
+
+
+def _set(ct, names_values):
+    """zfs set/inherit of user properties on this CT's snapshots: {(prop, name): value or
+    None (inherit)}."""
+    for (prop, name), value in sorted(names_values.items()):
+        snap = snapshots.full_name(ct, name)
+        if value is None:
+            zfs.zfs("inherit", prop, snap, name=snap)
+        else:
+            zfs.zfs("set", "%s=%s" % (prop, value), snap, name=snap)
+
+
+def _mark_inflight(ct, rows, name):
+    """Mark snapshot ``name`` as in flight to the peer, and only it."""
+    _set(ct, backupchain.inflight_changes(rows, name))
+
+
+def _mark_replicated(ct, remote):
+    """Mark the newest snapshot the peer has (same name and guid) as replicated here;
+    snapshots the peer has are no longer in flight."""
+    _set(ct, backupchain.replicated_changes(snapshots.rows(ct), remote.get("snapshots") or {}))
+
+
+STREAM_STALL = 600  # seconds the other side may take no byte (or not exit) before it is cut
+
+
+class _Watched(object):
+    """The pipe into the other side, with the time of its last write: a watchdog thread
+    ends a receiver that stops reading (or never exits) after STREAM_STALL seconds,
+    instead of a run waiting on it forever."""
+
+    def __init__(self, proc, limit):
+        self.proc, self.limit = proc, limit
+        self.last = time.monotonic()
+        self.stalled = False
+        self.thread = threading.Thread(target=self._watch, name="stream-watchdog")
+        self.thread.daemon = True
+        self.thread.start()
+
+    def write(self, data):
+        n = self.proc.stdin.write(data)
+        self.last = time.monotonic()
+        return n
+
+    def flush(self):
+        self.proc.stdin.flush()
+        self.last = time.monotonic()
+
+    def fileno(self):
+        """The pipe's descriptor: zfs send's stream is spliced into it (zfs.send), so
+        the watchdog also counts the receiver's reading (``_unread``) as progress."""
+        return self.proc.stdin.fileno()
+
+    def _unread(self):
+        """Bytes in the pipe the receiver has not read yet (FIONREAD), or None."""
+        import array
+        import fcntl
+        import termios
+        buf = array.array("i", [0])
+        try:
+            fcntl.ioctl(self.proc.stdin.fileno(), termios.FIONREAD, buf, True)
+        except (OSError, ValueError):
+            return None
+        return buf[0]
+
+    def _watch(self):
+        seen = self._unread()
+        while self.proc.poll() is None:
+            unread = self._unread()
+            if unread != seen:  # bytes moved through the pipe: spliced in, or read out
+                self.last = time.monotonic()
+                seen = unread
+            if time.monotonic() - self.last > self.limit:
+                self.stalled = True
+                self.proc.kill()  # a blocked write then fails: EPIPE
+                return
+            time.sleep(min(5.0, self.limit / 4.0))
 
 
 def _note_bytes(snap, sent):
     """Record on ``snap`` the bytes its stream took (what `vzzfs list` shows as MOVED)."""
     if snap:
         zfs.zfs("set", "%s=%d" % (names.PROP_STREAM_BYTES, sent), snap, name=snap)
-
-
-def _resume(ct, to_argv, remote, replica=False):
-    """Finish the stream the peer holds part of (its resume token), of the kind it was."""
-    token = remote["resume_token"]
-    info = zfs.resume_info(token)
-    needs = zfs.stream_needs(ct.pool) if info["kind"] == streams.COMPRESSED else ()
-    header = backup.resume_header(ct, token, remote["resume_into"], replica, info["kind"],
-                                  needs)
-    result = _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
-                   size=info["size"])
-    snap = info["snapshot"]
-    if snap and snap.partition("@")[0] == ct.dataset:
-        _note_bytes(snap, result["bytes"])
-    return result
 
 
 def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=None,
@@ -233,22 +381,28 @@ def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=
     verb = "vzzfs replicate" if replica else "vzzfs send"
     proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
+    watched = _Watched(proc, STREAM_STALL)
     try:
-        proc.stdin.write(header)
-        sent = len(header) + zfs.send(snap, proc.stdin, base, "CT %s: send" % ct.ctid,
+        watched.write(header)
+        sent = len(header) + zfs.send(snap, watched, base, "CT %s: send" % ct.ctid,
                                       resume_token=token, kind=kind, size=size)
     except BaseException as e:
         if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
             runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
             raise
         out = runner.finish(proc)
-        raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, out.splitlines()[-1] if out
-                                                      else "the receiver went away"),
+        if watched.stalled:
+            out = "the receiver took nothing for %d s and was ended" % STREAM_STALL
+        raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, peer.printable(
+            out.splitlines()[-1]) if out else "the receiver went away"),
                          "run %s again: it resumes where it stopped" % verb)
     out = runner.finish(proc)
+    if watched.stalled:
+        out = "it did not finish within %d s of the stream's end and was ended" % STREAM_STALL
     if proc.returncode != 0:
-        raise VzzfsError("the receiving side failed: %s" % (out.splitlines()[-1] if out
-                                                           else "exit %d" % proc.returncode),
+        raise VzzfsError("the receiving side failed: %s" % (peer.printable(out.splitlines()[-1])
+                                                           if out else
+                                                           "exit %d" % proc.returncode),
                          "fix that there, then run %s again" % verb)
     return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": sent}
 
@@ -328,7 +482,8 @@ def _run(argv, stdin_path=None):
             stdin.close()
     if res.returncode != 0:
         said = (res.stdout + "\n" + res.stderr).strip().splitlines()
-        raise VzzfsError("%s failed on the destination: %s" % (" ".join(argv), (said or ["?"])[-1]),
+        raise VzzfsError("%s failed on the destination: %s" % (" ".join(argv), peer.printable(
+            (said or ["?"])[-1])),
                          "fix that there; the CT keeps running here")
     return res
 
