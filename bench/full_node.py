@@ -6,11 +6,13 @@ warns of one, and the claim rule reads the CT confs for one naming the zvol: on
 a node with hundreds of running CTs (each with its namespaces and processes)
 that work could grow with the node. One vzzfs CT's vps.premount and
 vps.postumount run as vzctl runs them (its environment, nothing else), median of
-ROUNDS cycles, with 1, 50 and 200 other mount namespaces alive (`unshare -m`
-sleepers, each a copy of the VM's mount table) and 1 again (the baseline is the
-mean of the two runs with 1: the VM's speed drifts), then with CONFS more CT
-confs (simfs CTs, as a node of CONFS CTs has). Also the cost per namespace of reading
-every namespace's mount table, as premount did before it asked sysfs first.
+ROUNDS cycles, with 1 other mount namespace alive (the baseline), then 50 and
+200 (`unshare -m` sleepers, each a copy of the VM's mount table), then with CONFS
+more CT confs (simfs CTs, as a node of CONFS CTs has), each load measured
+between two runs of the baseline and taken as a ratio to their mean: the VM's
+speed drifts (other VMs on the machine) by more than the effect looked for.
+Also the cost per namespace of reading every namespace's mount table, as
+premount did before it asked sysfs first.
 Standalone: scripts/vm-run -- scripts/vm-local-files /usr/bin/python3 bench/full_node.py
 """
 import os
@@ -73,45 +75,59 @@ def scan_all(devno):
 
 
 def run():
-    r = {"rounds": ROUNDS, "namespaces": list(NAMESPACES), "confs": CONFS, "by_ns": [],
-         "scan_s": []}
+    r = {"rounds": ROUNDS, "namespaces": list(NAMESPACES), "confs": CONFS, "blocks": []}
     with benchlib.Scratch() as node:
         node.make_ct(101)
         devno = mounts.devno_of(zvoldev.find_device(node.dataset(101), 10))
         cycles(node, 101)  # bytecode and caches warm
-        for n in NAMESPACES + (1,):  # one namespace again last: how much the VM drifts
-            procs = sleepers(n)
-            try:
-                r["by_ns"].append(cycles(node, 101))
-                r["scan_s"].append(benchlib.median([scan_all(devno) for _ in range(ROUNDS)]))
-            finally:
-                for p in procs:
-                    p.kill()
-                    p.wait()
-            print("%d namespaces: %.2f s, full scan %.3f s" % (
-                n, benchlib.median(r["by_ns"][-1]), r["scan_s"][-1]), flush=True)
         conf = open(node.conffile(101)).read()
-        for i in range(CONFS):
-            with open(node.conffile(FIRST + i), "w") as f:
-                f.write(conf.replace("DISKSPACE=", "HOSTNAME=\"ct%d\"\nDISKSPACE=" % i))
+        base = sleepers(NAMESPACES[0])  # the one other namespace every block has
         try:
-            r["with_confs"] = cycles(node, 101)
+            # each load between two baselines: the VM's speed drifts (other VMs on the
+            # machine, the host's caches) by more than the effect looked for
+            for load in ["base"] + [x for n in NAMESPACES[1:] + ("confs",)
+                                    for x in (n, "base")]:
+                more = []
+                if load == "confs":
+                    for i in range(CONFS):
+                        with open(node.conffile(FIRST + i), "w") as f:
+                            f.write(conf.replace("DISKSPACE=", "HOSTNAME=\"ct%d\"\nDISKSPACE=" % i))
+                elif load != "base":
+                    more = sleepers(load - NAMESPACES[0])
+                try:
+                    took = cycles(node, 101)
+                    scan = benchlib.median([scan_all(devno) for _ in range(ROUNDS)])
+                finally:
+                    for p in more:
+                        p.kill()
+                        p.wait()
+                    if load == "confs":
+                        for i in range(CONFS):
+                            os.unlink(node.conffile(FIRST + i))
+                what = ("%d namespaces" % NAMESPACES[0] if load == "base" else
+                        "%d CT confs more" % CONFS if load == "confs" else "%d namespaces" % load)
+                r["blocks"].append({"load": what, "base": load == "base", "s": took,
+                                    "scan_s": scan})
+                print("%s: %.2f s, full scan %.3f s" % (what, benchlib.median(took), scan),
+                      flush=True)
         finally:
-            for i in range(CONFS):
-                os.unlink(node.conffile(FIRST + i))
-    # the baseline: one other namespace, measured first and last
-    base = (benchlib.median(r["by_ns"][0]) + benchlib.median(r["by_ns"][-1])) / 2
-    r["base_s"] = base
-    r["ratios"] = {"%d namespaces" % n: benchlib.median(t) / base
-                   for n, t in zip(NAMESPACES, r["by_ns"])}  # the first 1 is the baseline's
-    r["ratios"]["%d confs" % CONFS] = benchlib.median(r["with_confs"]) / base
-    benchlib.table(("node", "premount+postumount median s", "ratio to 1 namespace",
-                    "reading every table s"),
-                   [("%d other mount namespaces" % n, "%.2f" % benchlib.median(t),
-                     "%.2f" % (benchlib.median(t) / base), "%.3f" % s)
-                    for n, t, s in zip(NAMESPACES + (1,), r["by_ns"], r["scan_s"])]
-                   + [("%d CT confs more" % CONFS, "%.2f" % benchlib.median(r["with_confs"]),
-                       "%.2f" % r["ratios"]["%d confs" % CONFS], "-")])
+            for p in base:
+                p.kill()
+                p.wait()
+    blocks = r["blocks"]
+    r["ratios"] = {}
+    for i, b in enumerate(blocks):
+        if not b["base"]:  # against the mean of the baselines just before and after
+            b["base_s"] = (benchlib.median(blocks[i - 1]["s"])
+                           + benchlib.median(blocks[i + 1]["s"])) / 2
+            b["ratio"] = benchlib.median(b["s"]) / b["base_s"]
+            r["ratios"][b["load"]] = b["ratio"]
+    benchlib.table(("node, in the order run", "premount+postumount median s",
+                    "ratio to the baselines around it", "reading every table s"),
+                   [(b["load"] + (" (baseline)" if b["base"] else ""),
+                     "%.2f" % benchlib.median(b["s"]),
+                     "%.2f" % b["ratio"] if "ratio" in b else "", "%.3f" % b["scan_s"])
+                    for b in blocks])
     return r
 
 
