@@ -9,6 +9,7 @@ template import` fitted the template zvol to, and what the clone's first
 costs against the second, and the same clone made by hand (one `zfs clone`) plus
 one `python3 -S` start: the floor a create by clone cannot go below (the goal of
 issue "Performance near the limit": at most 1.3x it). Every CT gets --diskspace 4G.
+VZZFS_BENCH_TEMPLATES=debian,32m (names, comma-separated) runs only those.
 Standalone: scripts/vm-run --disk-size 8G -- /usr/bin/python3 bench/create_clone_vs_unpack.py
 """
 import io
@@ -22,6 +23,8 @@ from benchlib import POOL, sh
 from vzzfs_hooks.system import zfs  # benchlib has put the repo on sys.path
 
 TEMPLATES = (("32m", 32), ("256m", 256), ("1g", 1024))  # name, MiB of files
+# some of them (VZZFS_BENCH_TEMPLATES=debian,32m): the clone's floor needs no big one
+ONLY = [n for n in os.environ.get("VZZFS_BENCH_TEMPLATES", "").split(",") if n]
 DEBIAN = "/opt/vzzfs-test/template/debian-12-x86_64-minimal.tar.gz"
 DISKSPACE = "4G"  # above every fitted template here (1 GiB of files fits in 2.2 GiB)
 
@@ -53,8 +56,8 @@ def run():
         # the tarballs live in the pool, not in the VM's RAM-backed /tmp
         sh("zfs", "create", "-o", "mountpoint=" + cache, "-o", "compression=off",
            POOL + "/tarballs")
-        templates = list(TEMPLATES)
-        if os.path.isfile(DEBIAN):
+        templates = [t for t in TEMPLATES if not ONLY or t[0] in ONLY]
+        if os.path.isfile(DEBIAN) and (not ONLY or "debian" in ONLY):
             shutil.copy(DEBIAN, cache)
             templates.insert(0, (os.path.basename(DEBIAN)[:-len(".tar.gz")], None))
         ctid = 100
