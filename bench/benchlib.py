@@ -216,6 +216,32 @@ def within(spans, outer):
     return [s for s in spans if s[1] != outer[1] and s[2] >= outer[2] and s[3] <= outer[3]]
 
 
+# a distribution's /usr, as the VM sees the host's: whole directories, in this order
+USR_SOURCES = ("/usr/include", "/usr/lib/python3", "/usr/lib/python3.11", "/usr/lib/gcc",
+               "/usr/share", "/usr/lib/llvm-14", "/usr/lib/x86_64-linux-gnu")
+
+
+def copy_usr(dest, mib):
+    """`cp -a` USR_SOURCES under ``dest`` (at their paths) until it holds ``mib`` MiB
+    (whole directories: a little more); the bytes it then holds."""
+    total = 0
+    for src in USR_SOURCES:
+        if total >= mib << 20 or not os.path.isdir(src):
+            continue
+        os.makedirs(os.path.dirname(dest + src), exist_ok=True)
+        sh("cp", "-a", src, dest + src)
+        total = int(sh("du", "-sb", dest).split()[0])
+    return total
+
+
+def vzzfs_ok(node, *args):
+    """vzzfs ARGS on ``node``; its output. Raise with it if the exit code is not 0."""
+    res = node.vzzfs(*args)
+    if res.returncode:
+        raise RuntimeError("vzzfs %s failed: %s" % (" ".join(args), res.stdout))
+    return res.stdout
+
+
 def vzctl_ok(node, verb, ctid):
     """vzctl VERB CTID with the real vzctl; its output. Raise with it if the exit code is not 0."""
     res = node.vzctl.run(verb, ctid)

@@ -156,6 +156,63 @@ def migrate_downtime(r, fig):
                  % (r["ct_size"] >> 30, r["data_mib"]))
 
 
+def convert_copy(r, fig):
+    ax = fig.add_subplot(111)
+    bars(ax, ["seed:\ncp -a", "vzzfs convert", "its rsync\ncopy", "its\nverification",
+              "proof by\n--checksum"],
+         [("seconds", [r["seed_s"], r["convert_s"], r["rsync_copy_s"], r["rsync_verify_s"],
+                       r["checksum_verify_s"]])], "seconds (emulated VM)")
+    ax.set_title("Convert %d MiB of /usr: %.1fx the seed's procedure"
+                 % (r["files_bytes"] >> 20, r["ratio"]), fontsize=10)
+
+
+def full_node(r, fig):
+    blocks = r["blocks"]
+    ax = fig.add_subplot(121)
+    ax.bar(range(len(blocks)), [median(b["s"]) for b in blocks],
+           color=["lightgrey" if b["base"] else "C0" for b in blocks])
+    ax.set_xticks(range(len(blocks)))
+    ax.set_xticklabels([b["load"].replace(" namespaces", "\nns").replace(" CT confs more",
+                                                                         "\nconfs")
+                        for b in blocks], fontsize=8)
+    for x, b in enumerate(blocks):
+        if "ratio" in b:
+            ax.text(x, median(b["s"]), "%.2fx" % b["ratio"], ha="center", va="bottom",
+                    fontsize=8)
+    ax.set_ylabel("premount+postumount, s (emulated VM)")
+    ax.set_title("One CT on a full node, in the order run\n(grey: 1 ns, the baseline; "
+                 "goal 1.2x)", fontsize=9)
+    ax = fig.add_subplot(122)
+    loads = [(int(b["load"].split()[0]), b["scan_s"]) for b in blocks
+             if b["load"].endswith("namespaces")]
+    ax.plot([n for n, _ in loads], [s for _, s in loads], "o")
+    ax.set_xlabel("other mount namespaces")
+    ax.set_ylabel("seconds")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Reading every namespace's mounts\n(what premount did before)", fontsize=9)
+
+
+def stream_transfer(r, fig):
+    ratios = r["ratios"]
+    byte_keys = ("backup bytes", "full send bytes", "incremental send bytes")
+    ax = fig.add_subplot(121)
+    bars(ax, ["full\nbackup", "full\nsend", "incremental\nsend"],
+         [("vzzfs / zfs send -c", [ratios[k] for k in byte_keys]),
+          ("plain (-p) / zfs send -c",
+           [r["plain_bytes"] / float(r["bare_file_bytes"]),
+            r["plain_bytes"] / float(r["bare_send_bytes"]),
+            r["plain_incr_bytes"] / float(r["bare_incr_bytes"])])], "bytes ratio")
+    ax.axhline(1.05, color="grey", linestyle=":")
+    ax.set_title("Bytes (goal: 1.05x)", fontsize=10)
+    time_keys = ("backup time", "restore time", "send time", "incremental send time",
+                 "Python relay time")
+    ax = fig.add_subplot(122)
+    bars(ax, ["backup", "restore", "send", "incr.\nsend", "old\nrelay"],
+         [("vzzfs / bare zfs", [ratios[k] for k in time_keys])], "time ratio")
+    ax.axhline(1.2, color="grey", linestyle=":")
+    ax.set_title("Time, %d MiB of /usr (goal: 1.2x)" % (r["copied"] >> 20), fontsize=10)
+
+
 def fio_volblocksize(r, fig):
     runs = [x for x in r["rows"] if "rw" in x]
     sizes = []

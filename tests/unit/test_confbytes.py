@@ -34,6 +34,7 @@ from vzzfs_hooks.container import claim
 node = Node(ETC)
 conf = os.path.join(ETC, "conf", "101.conf")
 zfs.get = lambda name, *props: {"guid": "1", names.PROP_CONF: PROP, "type": "volume"}
+zfs.get_many = lambda names_, *props: {n: zfs.get(n, *props) for n in names_}
 '''
 
 STEPS = {

@@ -192,3 +192,15 @@ def test_pool_health_comes_from_the_kstat_file_without_zpool(fake, tmp_path, mon
     fake.output("ONLINE\n")  # no kstat file (another pool, or OpenZFS before 0.8): zpool says
     assert zfs.pool_health("other") == "ONLINE"
     assert fake.calls() == ["list -H -o health other"]
+
+
+def test_existing_asks_once_for_many_names(fake):
+    fake.output("vz/vzzfs\nvz/vzzfs/ct\n")
+    fake.fail("cannot open 'vz/vzzfs/ct/101': dataset does not exist\n")
+    assert zfs.existing(["vz/vzzfs", "vz/vzzfs/ct", "vz/vzzfs/ct/101"]) == {
+        "vz/vzzfs", "vz/vzzfs/ct"}
+    assert fake.calls() == ["list -H -o name -t all vz/vzzfs vz/vzzfs/ct vz/vzzfs/ct/101"]
+    fake.fail("cannot open 'vz': no such pool\n")
+    with pytest.raises(PoolNotImported):
+        zfs.existing(["vz/vzzfs"])
+    assert zfs.existing([]) == set()

@@ -196,6 +196,35 @@ def exists(name):
     return False
 
 
+def existing(names):
+    """The set of ``names`` (datasets, volumes, snapshots) that exist, from one `zfs
+    list` (a restore asks about a CT's zvol, its parents and its staging name at
+    once); PoolNotImported if their pool is not imported, any other failure its
+    typed error."""
+    names = [check_name(n) for n in names]
+    if not names:
+        return set()
+    res = runner.run(["zfs", "list", "-H", "-o", "name", "-t", "all"] + names, check=False)
+    found = set(res.stdout.split("\n")) & set(names)
+    _raise_unless_missing(res, names[0])
+    if res.returncode != 0 and not found:
+        # "does not exist" is what zfs says of a pool not imported too
+        pool_health(names[0].split("/", 1)[0].split("@", 1)[0])
+    return found
+
+
+def _raise_unless_missing(res, name):
+    """Raise the typed error of a command about many names (``res``) that failed for
+    another reason than some of them missing."""
+    if res.returncode == 0:
+        return
+    other = [l for l in res.stderr.splitlines()
+             if l.strip() and error_class(l) is not DatasetNotFound]
+    if other or not res.stderr.strip():
+        raise _cli_error(runner.CommandFailed(res.argv, res.returncode, res.stdout,
+                                              "\n".join(other) or res.stderr), name)
+
+
 def get(name, *props):
     """Dict prop -> value from ``zfs get -Hp``; numbers stay strings, '-' is None."""
     check_name(name)
@@ -220,12 +249,7 @@ def get_many(names, *props):
     for line in res.stdout.splitlines():
         name, prop, value = (line.split("\t") + ["", ""])[:3]
         values.setdefault(name, {})[prop] = None if value == "-" else value
-    if res.returncode != 0:
-        other = [l for l in res.stderr.splitlines()
-                 if l.strip() and error_class(l) is not DatasetNotFound]
-        if other or not res.stderr.strip():
-            raise _cli_error(runner.CommandFailed(res.argv, res.returncode, res.stdout,
-                                                  "\n".join(other) or res.stderr), names[0])
+    _raise_unless_missing(res, names[0])
     return values
 
 

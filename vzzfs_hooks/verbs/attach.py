@@ -180,7 +180,7 @@ def _refuse_if_mounted_elsewhere(ct, device):
     if here:
         raise FsError("zvol %s is already mounted at %s" % (ct.dataset, here[0]),
                       "unmount it there first (umount %s)" % here[0])
-    others = mounts.namespaces_using(devno)
+    others = mounts.namespaces_using(devno, "ext4")  # vzzfs makes an ext4 on every zvol
     if others:
         raise FsError("zvol %s is still mounted in the mount namespace of pid %s"
                       % (ct.dataset, ", ".join(map(str, others))),
@@ -213,7 +213,7 @@ def detach(ct):
         return False
     _require_ours(ct, current)
     ext4.umount(ct.mountpoint, ct.settings.busy_timeout)
-    others = mounts.namespaces_using(current.devno)
+    others = mounts.namespaces_using(current.devno, current.fstype)
     if others:
         log.warn("CT %s: zvol %s is still mounted in the mount namespace of pid %s"
                  % (ct.ctid, ct.dataset, ", ".join(map(str, others))))

@@ -75,11 +75,12 @@ def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()
     the files in the sender's layout (send and migrate: the next increment builds on
     them; migrate, or the operator with vzzfs relayout, lays them out there)."""
     conf = _header_conf(ct)
-    props = zfs.get(snap, "guid", names.PROP_LAYOUT)
+    # one zfs get for the snapshot and its base
+    props = zfs.get_many([n for n in (snap, base) if n], "guid", names.PROP_LAYOUT)
     header = {"ctid": ct.ctid, "dataset": ct.dataset, "snapshot": snap.split("@", 1)[1],
-              "guid": props["guid"], "created": int(time.time()),
+              "guid": props[snap]["guid"], "created": int(time.time()),
               "conf": conf, "base": None, "base_guid": None,
-              "layout": props.get(names.PROP_LAYOUT) or names.LAYOUT_LEGACY,
+              "layout": props[snap].get(names.PROP_LAYOUT) or names.LAYOUT_LEGACY,
               "platform": ct.platform}
     if replica:
         header["replica"] = True
@@ -87,7 +88,7 @@ def make_header(ct, snap, base=None, replica=False, kind=streams.PLAIN, needs=()
         header["keep_layout"] = True
     if base:
         header["base"] = base.split("@", 1)[1]
-        header["base_guid"] = zfs.get(base, "guid")["guid"]
+        header["base_guid"] = props[base]["guid"]
     _stream_fields(header, kind, needs)
     return MAGIC + base64.b64encode(json.dumps(header).encode()) + b"\n"
 
@@ -305,7 +306,12 @@ def _check_stream_kind(ct, header):
 
 
 def _restore_full(ct, header, stream, force, resumable, resuming=False):
-    replacing = ct.has_conf or zfs.exists(ct.dataset)
+    incoming = staging(ct, names.RESTORING)
+    parents = [ct.dataset.rsplit("/", 1)[0], incoming.rsplit("/", 1)[0]]
+    # one zfs list for the zvol, the staging name and the parents of both
+    there = zfs.existing(set([ct.dataset, incoming] + parents
+                             + zfs.ancestors(parents[0])[1:] + zfs.ancestors(parents[1])[1:]))
+    replacing = ct.has_conf or ct.dataset in there
     if replacing and not force:
         raise StateError("already exists", "restore it as another CT (--ctid NEW), or pass "
                          "--force to replace it", ctid=ct.ctid)
@@ -313,12 +319,11 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         claim.require(ct)
         ct.require_stopped("restore")
     else:
-        lifecycle.check_new_ct(ct)
+        lifecycle.check_new_ct(ct, ct.dataset in there)
     zfs.require_pool(ct.pool)
-    zfs.ensure_filesystem(ct.dataset.rsplit("/", 1)[0])
-    incoming = staging(ct, names.RESTORING)
-    zfs.ensure_filesystem(incoming.rsplit("/", 1)[0])
-    if zfs.exists(incoming) and not resuming:
+    zfs.ensure_filesystem(parents[0], there)
+    zfs.ensure_filesystem(parents[1], there)
+    if incoming in there and not resuming:
         _destroy_if_there(incoming)  # left by an interrupted restore or send
     with Reverter() as undo:
         if not resumable:

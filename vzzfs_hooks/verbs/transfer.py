@@ -144,10 +144,8 @@ def _common_base(ct, remote):
     """The newest local snapshot the other side also has (same guid), or None."""
     theirs = remote.get("snapshots") or {}
     for row in reversed(snapshots.rows(ct)):
-        if row["name"] in theirs:
-            snap = snapshots.full_name(ct, row["name"])
-            if zfs.get(snap, "guid")["guid"] == theirs[row["name"]]:
-                return snap
+        if theirs.get(row["name"]) == row["guid"]:
+            return snapshots.full_name(ct, row["name"])
     return None
 
 
