@@ -7,6 +7,7 @@ import contextlib
 import pytest
 
 from vzzfs_hooks.jobs import outcomes, replicate
+from vzzfs_hooks.rules import received
 from vzzfs_hooks.verbs import backup, transfer
 from vzzfs_hooks.conf import config
 from vzzfs_hooks.base import names
@@ -60,8 +61,8 @@ def test_only_a_stream_of_vzzfs_replicate_marks_a_replica():
         assert backup._received_props(ct, header) == dict(legacy, **{names.PROP_CTID: "101"})
     assert backup._received_props(ct, {"layout": "vz7"})[names.PROP_LAYOUT] == "vz7"
     # the sender's marks never ride in on a stream as this node's
-    assert names.PROP_REPLICA in backup.SENDER_DATASET_PROPS
-    assert names.PROP_REPLICATED in backup.SENDER_SNAPSHOT_PROPS
+    assert names.PROP_REPLICA in received.SENDER_DATASET_PROPS
+    assert names.PROP_REPLICATED in received.SENDER_SNAPSHOT_PROPS
 
 
 @pytest.fixture
@@ -419,7 +420,7 @@ def test_list_shows_the_size_of_the_newest_stream_written():
     assert [v["name"] for v in volumes] == ["vz/vzzfs/ct/101"]
     assert snaps.moved == {"vz/vzzfs/ct/101": (30, 42)} and snaps.count["vz/vzzfs/ct/101"] == 4
     assert names.PROP_STREAM_BYTES in listing.ZFS_PROPS, "read in the same zfs list"
-    assert names.PROP_STREAM_BYTES in backup.SENDER_SNAPSHOT_PROPS, "never the sender's"
+    assert names.PROP_STREAM_BYTES in received.SENDER_SNAPSHOT_PROPS, "never the sender's"
 
 
 def test_a_peers_stream_offer_survives_the_shape_check():

@@ -76,3 +76,45 @@ def test_only_the_dump_path_this_node_gives_a_snapshot_is_deleted_with_it():
     assert snapshots._dump_named_by_vzzfs(ct, "/vz/dump/Dump.101.s1", "s1")
     for path in ("/etc/Dump.101.s1", "/vz/dump/Dump.101.s2", "/vz/dump/Dump.101", "", None):
         assert not snapshots._dump_named_by_vzzfs(ct, path, "s1"), path
+
+
+def test_only_what_a_receive_left_set_is_cleared_and_each_in_one_command():
+    """After a receive, one `zfs get all` says what is set; `zfs inherit` runs for those
+    and for nothing else (a receive that brought none runs no command)."""
+    ds = "vz/vzzfs/ct/101"
+    listed = {
+        ds: {names.PROP_CONVERT: ("copying", "received"), names.PROP_REPLICA: ("yes", "local"),
+             names.PROP_ROLLED_BACK: ("123", "inherited from vz"),
+             "syncoid:sync": ("x", "received"), "foo:bar": ("y", "local"),
+             names.PROP_CTID: ("101", "local")},
+        ds + "@a": {names.PROP_DUMP: ("/etc/passwd", "received"),
+                    names.PROP_STREAM_BYTES: ("5", "local")},
+        ds + "@b": {names.PROP_DUMP: ("/x", "received"), names.PROP_REPLICATED: ("-", "-")},
+        "vz/vzzfs/ct/1010@a": {names.PROP_DUMP: ("/y", "received")},  # another zvol
+    }
+    assert received.to_clear(listed, ds) == [
+        (names.PROP_CONVERT, [ds]), (names.PROP_REPLICA, [ds]), ("syncoid:sync", [ds]),
+        (names.PROP_DUMP, [ds + "@a", ds + "@b"]), (names.PROP_STREAM_BYTES, [ds + "@a"])]
+    # vzzfs replicate's stream keeps the replica mark the receive set
+    assert (names.PROP_REPLICA, [ds]) not in received.to_clear(listed, ds,
+                                                                keep=(names.PROP_REPLICA,))
+    assert received.to_clear({ds: {names.PROP_CTID: ("101", "local")},
+                              ds + "@a": {"guid": ("1", "-")}}, ds) == []
+
+
+def test_the_marks_the_receive_set_are_not_set_again():
+    wanted = {names.PROP_CTID: "101", names.PROP_LAYOUT: "vz7"}
+    assert received.to_mark({names.PROP_CTID: ("101", "local"),
+                             names.PROP_LAYOUT: ("vz7", "local")}, wanted) == {}
+    # a resumed receive that did not apply -o, or the sender's value received
+    assert received.to_mark({names.PROP_CTID: ("101", "local"),
+                             names.PROP_LAYOUT: ("legacy", "received")}, wanted) == {
+        names.PROP_LAYOUT: "vz7"}
+    assert received.to_mark({}, wanted) == wanted
+
+
+def test_the_layout_is_marked_in_the_receive_itself():
+    exclude, override = received.receive_options("101", True, NODE, False,
+                                                 layout=names.LAYOUT_VZ7)
+    assert override[names.PROP_LAYOUT] == names.LAYOUT_VZ7
+    assert names.PROP_LAYOUT not in exclude

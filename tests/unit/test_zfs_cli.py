@@ -204,3 +204,19 @@ def test_existing_asks_once_for_many_names(fake):
     with pytest.raises(PoolNotImported):
         zfs.existing(["vz/vzzfs"])
     assert zfs.existing([]) == set()
+
+
+def test_get_many_recursive_answers_for_the_snapshots_in_the_same_command(fake):
+    fake.output("vz/a\tguid\t1\nvz/a@s\tguid\t2\nvz/a\treceive_resume_token\t-\n")
+    fake.fail("cannot open 'vz/i': dataset does not exist\n")
+    assert zfs.get_many(["vz/i", "vz/a"], "guid", "receive_resume_token", recursive=True) == {
+        "vz/a": {"guid": "1", "receive_resume_token": None}, "vz/a@s": {"guid": "2"}}
+    assert fake.calls() == ["get -Hp -r -o name,property,value guid,receive_resume_token vz/i vz/a"]
+
+
+def test_all_props_gives_value_and_source_per_name(fake):
+    fake.output("vz/a\ttype\tvolume\t-\nvz/a@s\torg.openvz.vzzfs:dumpfile\t/x\treceived\n")
+    assert zfs.all_props(["vz/a"], recursive=True) == {
+        "vz/a": {"type": ("volume", "-")},
+        "vz/a@s": {"org.openvz.vzzfs:dumpfile": ("/x", "received")}}
+    assert fake.calls() == ["get -Hp -r -o name,property,value,source all vz/a"]

@@ -236,15 +236,17 @@ def get(name, *props):
     return values
 
 
-def get_many(names, *props):
+def get_many(names, *props, **kw):
     """{name: {prop: value}} for each of ``names`` that exists, from one ``zfs get``
     (a start or a create asks about a zvol, its template or parent and its pool's
     root at once); a name that does not exist is left out, any other failure
-    raises its typed error. Values as ``get`` gives them."""
+    raises its typed error. Values as ``get`` gives them. ``recursive=True``: their
+    snapshots (and anything below them) too."""
     for n in names:
         check_name(n)
-    res = runner.run(["zfs", "get", "-Hp", "-o", "name,property,value", ",".join(props)]
-                     + list(names), check=False)
+    res = runner.run(["zfs", "get", "-Hp"] + (["-r"] if kw.get("recursive") else [])
+                     + ["-o", "name,property,value", ",".join(props)] + list(names),
+                     check=False)
     values = {}
     for line in res.stdout.splitlines():
         name, prop, value = (line.split("\t") + ["", ""])[:3]
@@ -264,11 +266,21 @@ def get_with_source(name, *props):
     return values
 
 
-def sources(name):
-    """{property: source} of every property of ``name`` that has a value (zfs get all)."""
-    check_name(name)
-    res = zfs("get", "-H", "-o", "property,source", "all", name, name=name)
-    return dict(line.split("\t", 1) for line in res.stdout.splitlines() if "\t" in line)
+def all_props(names, recursive=False):
+    """{name: {property: (value, source)}} of every property of each of ``names`` (one
+    `zfs get -p all`; ``recursive``: their snapshots too). Values as ``get`` gives them."""
+    for n in names:
+        check_name(n)
+    flags = ["-Hp", "-r"] if recursive else ["-Hp"]
+    res = zfs("get", *(flags + ["-o", "name,property,value,source", "all"] + list(names)),
+              name=names[0])
+    found = {}
+    for line in res.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4:
+            found.setdefault(parts[0], {})[parts[1]] = (None if parts[2] == "-" else parts[2],
+                                                       parts[3])
+    return found
 
 
 def set_props(name, props):

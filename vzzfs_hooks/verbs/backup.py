@@ -39,7 +39,6 @@ from ..base.revert import Reverter
 from ..conf import config, ctconf
 from ..rules import backupchain, confimport, conftranslate, received, streams
 from ..system import lock, vzctl, zfs
-from ..container import claim
 from ..container.ct import Container
 from . import lifecycle, relayout, snapshots
 
@@ -315,8 +314,7 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
     if replacing and not force:
         raise StateError("already exists", "restore it as another CT (--ctid NEW), or pass "
                          "--force to replace it", ctid=ct.ctid)
-    if replacing:
-        claim.require(ct)
+    if replacing:  # the zvol is this CT's: the lock's claim check said so
         ct.require_stopped("restore")
     else:
         lifecycle.check_new_ct(ct, ct.dataset in there)
@@ -331,18 +329,18 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
         zfs.receive(stream, incoming, resumable=resumable,
                     **_receive_options(ct, header, new=True))
         undo.add("destroy %s" % incoming, _destroy_if_there, incoming)
-        if zfs.get(incoming, "type").get("type") != "volume":
+        props = _forget_received_state(incoming, header)
+        if props.get("type", (None,))[0] != "volume":
             raise StreamError("the stream holds no zvol", "give a backup written by vzzfs "
                               "backup or vzzfs send", ctid=ct.ctid)
-        _forget_received_state(incoming, header)
         old = None
-        if zfs.exists(ct.dataset):
+        if ct.dataset in there:  # under the CT's lock since it was asked
             old = staging(ct, names.REPLACED)
             zfs.rename(ct.dataset, old)
             undo.add("rename %s back" % old, zfs.rename, old, ct.dataset)
         zfs.rename(incoming, ct.dataset)
         undo.add("rename %s back" % ct.dataset, zfs.rename, ct.dataset, incoming)
-        zfs.set_props(ct.dataset, _received_props(ct, header))
+        _mark(ct, header, props)
         _lay_out_on_arrival(ct, header)
         lifecycle.make_dirs(ct, undo)
         _write_conf(ct, header, undo)
@@ -353,21 +351,16 @@ def _restore_full(ct, header, stream, force, resumable, resuming=False):
             "incremental": False}
 
 
-# what `zfs send -p` carries of the sending node's state: a dump path, a convert in
-# progress, a rollback; none of it is true here, and a path is not to be trusted
-SENDER_DATASET_PROPS = (names.PROP_CONVERT, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
-SENDER_SNAPSHOT_PROPS = (names.PROP_DUMP, names.PROP_REPLICATED, names.PROP_INFLIGHT,
-                         names.PROP_STREAM_BYTES)
-
-
-def _receive_options(ct, header, new):
+def _receive_options(ct, header, new, current=None):
     """zfs.receive's exclude and override: no property of the stream's lands
-    (rules/received.py); a new zvol gets this node's settings."""
+    (rules/received.py); a new zvol gets this node's settings; the zvol is marked
+    with its CT and layout (and as a replica) in the same command. ``current``: an
+    increment's zvol's values of received.NOT_INHERITED."""
     exclude, override = received.receive_options(
         ct.ctid, new, {"compression": ct.settings.compression,
                        "primarycache": ct.settings.primarycache, "dedup": ct.settings.dedup},
-        header.get("replica") is True,
-        None if new else zfs.get(ct.dataset, *received.NOT_INHERITED))
+        header.get("replica") is True, None if new else current,
+        layout=stream_layout(header))
     return {"exclude": exclude, "override": override}
 
 
@@ -390,6 +383,14 @@ def _lay_out_on_arrival(ct, header):
         relayout.relayout_files(ct, ct.settings, ct.vz7)
 
 
+def _mark(ct, header, props):
+    """Set what the receive's -o did not (received.to_mark: a resumed receive's);
+    ``props``: the zvol's after the receive."""
+    missing = received.to_mark(props, _received_props(ct, header))
+    if missing:
+        zfs.set_props(ct.dataset, missing)
+
+
 def _received_props(ct, header):
     """What this node marks on a zvol it received: its CT, and whether it is a replica
     (a stream of vzzfs replicate says so; only ever a restriction on autosnap)."""
@@ -401,19 +402,20 @@ def _received_props(ct, header):
 
 def _forget_received_state(dataset, header, snapshot=None):
     """Clear the sender's state that rode in on the stream, where zfs receive could
-    not be told to leave it out (rules/received.py): its snapshots' vzzfs keys (their
+    not be told to leave it out (received.to_clear): its snapshots' vzzfs keys (their
     conf stays: snapshot-switch imports it through the allow-list) and user
     properties of other names; and this node's own state about the zvol that the
-    stream makes untrue (a replica mark, unless it is vzzfs replicate's)."""
-    snaps = ["%s@%s" % (dataset, snapshot)] if snapshot else [
-        r["name"] for r in zfs.list_datasets(dataset, ["name"], types="snapshot")]
+    stream makes untrue (a replica mark, unless it is vzzfs replicate's). One `zfs
+    get` of the properties, then a `zfs inherit` only for what is set; returns the
+    zvol's properties as they were before it ({property: (value, source)})."""
+    if snapshot:
+        listed = zfs.all_props([dataset, "%s@%s" % (dataset, snapshot)])
+    else:
+        listed = zfs.all_props([dataset], recursive=True)
     keep = (names.PROP_REPLICA,) if header.get("replica") is True else ()
-    for prop in [p for p in SENDER_DATASET_PROPS if p not in keep] + \
-            received.received_user_props(zfs.sources(dataset)):
-        zfs.zfs("inherit", prop, dataset, name=dataset)
-    for prop in SENDER_SNAPSHOT_PROPS:
-        if snaps:
-            zfs.zfs("inherit", prop, *snaps, name=dataset)
+    for prop, where in received.to_clear(listed, dataset, keep):
+        zfs.zfs("inherit", prop, *where, name=dataset)
+    return listed.get(dataset, {})
 
 
 def staging(ct, what):
@@ -442,20 +444,23 @@ def _destroy_if_there(name):
 
 
 def _restore_increment(ct, header, stream, force=False, resumable=False, resuming=False):
-    if not zfs.exists(ct.dataset):
+    # one zfs get for the zvol and the base (the zvol is this CT's: the lock's claim
+    # check said so)
+    base = None if resuming else "%s@%s" % (ct.dataset, header["base"])
+    found = zfs.get_many([n for n in (ct.dataset, base) if n], "guid", names.PROP_ROLLED_BACK,
+                         names.PROP_REPLICA, *received.NOT_INHERITED)
+    if ct.dataset not in found:
+        zfs.pool_health(ct.pool)  # "does not exist" is what zfs says of a missing pool too
         raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
                          "restore the full backup first", ctid=ct.ctid)
-    claim.require(ct)
-    base = "%s@%s" % (ct.dataset, header["base"])
-    if not resuming and (not zfs.exists(base)
-                         or zfs.get(base, "guid")["guid"] != header["base_guid"]):
+    props = found[ct.dataset]
+    if base and found.get(base, {}).get("guid") != header["base_guid"]:
         raise StateError("lacks snapshot %s that this incremental backup builds on" % base,
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
     ct.require_stopped("restore")
     if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
         key = "written@" + header["base"]
-        props = zfs.get(ct.dataset, key, names.PROP_ROLLED_BACK, names.PROP_REPLICA)
-        written = int(props.get(key) or 0)
+        written = int(zfs.get(ct.dataset, key).get(key) or 0)
         if backupchain.rolled_back_to_base(header.get("replica") is True,
                                            props.get(names.PROP_REPLICA) == "yes",
                                            props.get(names.PROP_ROLLED_BACK),
@@ -474,9 +479,8 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
         # -F: roll back to the base first, as backupchain.incremental_refusal allowed (nothing
         # newer there, or --force); ZFS keeps it all if the stream turns out broken
         zfs.receive(stream, ct.dataset, force=not resuming, resumable=resumable or resuming,
-                    **_receive_options(ct, header, new=False))
-        _forget_received_state(ct.dataset, header, header["snapshot"])
-        zfs.set_props(ct.dataset, _received_props(ct, header))
+                    **_receive_options(ct, header, new=False, current=props))
+        _mark(ct, header, _forget_received_state(ct.dataset, header, header["snapshot"]))
         _lay_out_on_arrival(ct, header)  # again, if the base was laid out on arrival
         _write_conf(ct, header, undo)
         undo.commit()

@@ -260,10 +260,11 @@ def _remove_quietly(path):
 
 def rows(ct):
     """The zvol's snapshots, oldest first, as dicts (kind '' for ones made by hand)."""
-    if not zfs.exists(ct.dataset):
+    listed = zfs.list_datasets(ct.dataset, list(LIST_PROPS), types="snapshot")
+    if not listed and not zfs.exists(ct.dataset):  # asked only when nothing is listed
         raise UsageError("is not on a zvol (no %s)" % ct.dataset, "see vzzfs list", ctid=ct.ctid)
     found = []
-    for row in zfs.list_datasets(ct.dataset, list(LIST_PROPS), types="snapshot"):
+    for row in listed:
         if row["name"].split("@", 1)[0] != ct.dataset:
             continue
         found.append({

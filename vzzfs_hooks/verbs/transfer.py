@@ -49,24 +49,28 @@ def command_argv(text, what):
 # ---- the receiving side ----
 
 def status(node, ctid):
-    """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token."""
+    """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token.
+    One `zfs get -r` answers for the zvol, its snapshots and a partial full stream."""
     ct = Container(ctid, node)
     platform = vzctl.node_platform(node.settings())
-    result = {"ctid": ct.ctid, "exists": zfs.exists(ct.dataset), "conf": ct.has_conf,
+    incoming = names.incoming_dataset(ct.settings.root, ct.ctid, names.RESTORING)
+    found = zfs.get_many([incoming, ct.dataset], "guid", "receive_resume_token",
+                         recursive=True)
+    if not found:
+        zfs.pool_health(ct.pool)  # "does not exist" is what zfs says of a missing pool too
+    result = {"ctid": ct.ctid, "exists": ct.dataset in found, "conf": ct.has_conf,
               "snapshots": {}, "resume_token": None, "resume_into": None,
               streams.STATUS_KEY: zfs.stream_offer(ct.pool), "platform": platform,
               "dists": vzctl.known_dists(platform)}
-    if result["exists"]:
-        for row in zfs.list_datasets(ct.dataset, ["name", "guid"], types="snapshot"):
-            ds, _, name = row["name"].partition("@")
-            if ds == ct.dataset:
-                result["snapshots"][name] = row["guid"]
-    for target, kind in ((names.incoming_dataset(ct.settings.root, ct.ctid, names.RESTORING),
-                          "full"), (ct.dataset, "increment")):
-        if zfs.exists(target):
-            token = zfs.get(target, "receive_resume_token").get("receive_resume_token")
-            if token:
-                result["resume_token"], result["resume_into"] = token, kind
+    for name, props in found.items():
+        ds, _, snap = name.partition("@")
+        if ds == ct.dataset and snap:
+            result["snapshots"][snap] = props.get("guid")
+    # the zvol's own token after the staging one's: an increment outranks a full stream
+    for target, kind in ((incoming, "full"), (ct.dataset, "increment")):
+        token = found.get(target, {}).get("receive_resume_token")
+        if token:
+            result["resume_token"], result["resume_into"] = token, kind
     return result
 
 
