@@ -60,7 +60,8 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setattr(autosnap.snapshots, "preflush",
                         lambda ct: state["locked"].append("preflush"))
     monkeypatch.setattr(autosnap.snapshots, "delete", delete)
-    monkeypatch.setattr(autosnap.zfs, "exists", lambda name: False)
+    # free_name's one question: the zvol is there, no snapshot of the name yet
+    monkeypatch.setattr(autosnap.zfs, "existing", lambda names_: {names_[0]})
     monkeypatch.setattr(autosnap, "is_replica", lambda ct: state["replica"])
     return state
 
@@ -168,3 +169,23 @@ def test_an_unreadable_state_file_reads_as_no_failures(fake):
     with open(autosnap.state_path(), "w") as f:
         f.write('{"cts": {"101": "x", "102": {"time": 5, "error": "CT 102: boom"}}}')
     assert autosnap.failures() == [("102", 5, "CT 102: boom")]
+
+
+def test_a_free_name_is_one_question_a_try_which_also_finds_the_zvol_gone(monkeypatch):
+    """snapshots.free_name asks for the zvol and the name in one `zfs list`: a send or
+    backup names its snapshot without a second question about the zvol."""
+    from vzzfs_hooks.base.errors import UsageError
+    from vzzfs_hooks.verbs import snapshots
+    ct, asked = FakeCt(), []
+    taken = {ct.dataset, ct.dataset + "@auto-x", ct.dataset + "@auto-x-2"}
+
+    def existing(names_):
+        asked.append(list(names_))
+        return set(names_) & taken
+    monkeypatch.setattr(snapshots.zfs, "existing", existing)
+    assert snapshots.free_name(ct, "auto-x") == "auto-x-3"
+    assert asked == [[ct.dataset, ct.dataset + "@" + n] for n in ("auto-x", "auto-x-2", "auto-x-3")]
+    taken.clear()
+    with pytest.raises(UsageError) as e:
+        snapshots.free_name(ct, "auto-x")
+    assert "is not on a zvol" in e.value.problem

@@ -197,7 +197,7 @@ def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
                                          "from", "run a full backup first (without "
                                          "--incremental)", ctid=ct.ctid)
                     base = snapshots.full_name(ct, name)
-                done = snapshots.take(ct, snapshots.unique_name(ct, names.BACKUP_PREFIX), kind=names.KIND_BACKUP)
+                done = snapshots.take(ct, prefix=names.BACKUP_PREFIX, kind=names.KIND_BACKUP)
                 snap = done["snapshot"]
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
                 undo.add("release the hold on %s" % snap, hold.release)  # before the destroy

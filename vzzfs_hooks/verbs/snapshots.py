@@ -39,12 +39,22 @@ def unique_name(ct, prefix=SNAPSHOT_PREFIX):
 
 
 def free_name(ct, base):
-    """``base``, or base-2, base-3 ... : the first that names no snapshot of ``ct`` yet."""
+    """``base``, or base-2, base-3 ... : the first that names no snapshot of ``ct`` yet.
+    One `zfs list` a try, which also says the zvol is missing (UsageError)."""
     name, n = base, 1
-    while zfs.exists("%s@%s" % (ct.dataset, name)):
+    while True:
+        snap = full_name(ct, name)
+        there = zfs.existing([ct.dataset, snap])
+        if ct.dataset not in there:
+            raise _no_zvol(ct)
+        if snap not in there:
+            return name
         n += 1
         name = "%s-%d" % (base, n)
-    return name
+
+
+def _no_zvol(ct):
+    return UsageError("is not on a zvol (no %s)" % ct.dataset, "convert it first", ctid=ct.ctid)
 
 
 def full_name(ct, name):
@@ -106,13 +116,16 @@ def dump_path(ct, name):
 
 # ---- the verbs: each takes the CT's lock (re-entrant: backup, send and clone hold it) ----
 
-def take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT):
-    """Snapshot a CT's zvol consistently; returns a dict describing what was done."""
+def take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT, prefix=None):
+    """Snapshot a CT's zvol consistently; returns a dict describing what was done.
+    Without ``name``, the snapshot is named under the lock: ``prefix`` (default
+    SNAPSHOT_PREFIX) and the time (unique_name)."""
     outermost = not lock.holds(ct)
     if outermost:
         preflush(ct)
     with lock.ct_lock(ct, "vzzfs snapshot"):
-        done = _take(ct, name, suspend, dump, kind)
+        done = _take(ct, name or unique_name(ct, prefix or SNAPSHOT_PREFIX), suspend, dump,
+                     kind, named=bool(name))
     done["locked"] = lock.held_for.get(ct.ctid) if outermost else None
     return done
 
@@ -162,13 +175,13 @@ def umount(ct, name):
         return _umount(ct, name)
 
 
-def _take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT):
-    name = name or unique_name(ct)
+def _take(ct, name, suspend=True, dump=False, kind=names.KIND_SNAPSHOT, named=True):
+    """``named``: ``name`` is the caller's, so asked about here (unique_name's was)."""
     snap = full_name(ct, name)
-    if not zfs.exists(ct.dataset):
-        raise UsageError("is not on a zvol (no %s)" % ct.dataset, "convert it first",
-                         ctid=ct.ctid)
-    if zfs.exists(snap):
+    there = zfs.existing([ct.dataset, snap]) if named else (ct.dataset,)
+    if ct.dataset not in there:
+        raise _no_zvol(ct)
+    if snap in there:
         raise UsageError("snapshot %s already exists" % snap, "pick another --name",
                          ctid=ct.ctid)
     props = {PROP_KIND: kind}

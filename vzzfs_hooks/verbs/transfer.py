@@ -184,7 +184,7 @@ def _send(ct, to_argv, status=None):
                 raise StateError("the other side already has a CT %s" % ct.ctid,
                                  "remove it there, or pick another node", ctid=ct.ctid)
             kind, needs = _stream_kind(ct, remote)
-            snap = snapshots.take(ct, snapshots.unique_name(ct, names.SEND_PREFIX), kind=names.KIND_SEND)["snapshot"]
+            snap = snapshots.take(ct, prefix=names.SEND_PREFIX, kind=names.KIND_SEND)["snapshot"]
             hold.add([snap, base])
             # the conf as at the snapshot
             header = backup.make_header(ct, snap, base, kind=kind, needs=needs,
