@@ -167,11 +167,23 @@ def to_vz7(conf, ctid, dists=None):
     return out, _sorted(notes)
 
 
+_NOT_PLAIN = ("its distribution is not a plain name (DISTRIBUTION or OSTEMPLATE): set "
+              "DISTRIBUTION=NAME in its conf")
+
+
+def _unknown_dist(dist, dists, where):
+    """The fatal finding for a distribution the target's vzctl has no conf for (its
+    ``dists``, None: not asked), or None. ``where``: its dists directory, in words."""
+    if dists is None or dist_known(dist, dists):
+        return None
+    return finding(FATAL, "the target's vzctl knows no distribution %s (no %s.conf in %s): "
+                          "add one there, or keep the CT on this node" % (dist, dist, where))
+
+
 def _dist(conf, dists, out, notes):
     dist = distribution(conf)
     if dist is False:
-        notes.append(finding(FATAL, "its distribution is not a plain name (DISTRIBUTION or "
-                                    "OSTEMPLATE): set DISTRIBUTION=NAME in its conf"))
+        notes.append(finding(FATAL, _NOT_PLAIN))
         return
     if dist is None:
         notes.append(finding(FATAL, "its conf names no distribution (neither DISTRIBUTION "
@@ -183,10 +195,7 @@ def _dist(conf, dists, out, notes):
         notes.append(finding(INFO, "OSTEMPLATE %s left out (vzctl 7's start would ask vzpkg "
                                    "for an EZ template of that name); DISTRIBUTION=%s instead"
                              % (conf["OSTEMPLATE"], dist)))
-    if dists is not None and not dist_known(dist, dists):
-        notes.append(finding(FATAL, "the target's vzctl knows no distribution %s (no %s.conf "
-                                    "in its vzctl's dists directory): add one there, or keep the CT "
-                                    "on this node" % (dist, dist)))
+    notes.extend(n for n in [_unknown_dist(dist, dists, "its vzctl's dists directory")] if n)
 
 
 def fatal(findings):
@@ -248,13 +257,10 @@ def to_vzctl4(conf, dists=None):
                            "ext4's fs/ by renames, VE_PRIVATE the zvol's mount point")]
     dist = distribution(conf)
     if dist is False:
-        notes.append(finding(FATAL, "its distribution is not a plain name (DISTRIBUTION or "
-                                    "OSTEMPLATE): set DISTRIBUTION=NAME in its conf"))
+        notes.append(finding(FATAL, _NOT_PLAIN))
     elif dist is None:
         notes.append(finding(WARN, "its conf names no distribution: vzctl 4.x sets its "
                                    "IPs and hostname with the default scripts"))
-    elif dists is not None and not dist_known(dist, dists):
-        notes.append(finding(FATAL, "the target's vzctl knows no distribution %s (no %s.conf "
-                                    "in /etc/vz/dists there): add one there, or keep the CT "
-                                    "on this node" % (dist, dist)))
+    else:
+        notes.extend(n for n in [_unknown_dist(dist, dists, "/etc/vz/dists there")] if n)
     return notes

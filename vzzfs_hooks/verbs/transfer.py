@@ -421,14 +421,21 @@ def check(ct, dest_argv, online=False):
     """vzzfs migrate --check: what a migrate of ``ct`` to ``dest_argv``'s node finds,
     asking the other side only (its --status): (relayout there?, findings). Moves
     nothing and takes no lock."""
-    remote = _remote_status(dest_argv + ["vzzfs", "receive"], ct.ctid)
-    relay, findings = conftranslate.migration(ct.platform, remote, ct.own, ct.ctid, online)
+    remote, relay, findings = _plan(ct, dest_argv + ["vzzfs", "receive"], online)
     kind, why = streams.choose(remote, zfs.stream_needs(ct.pool))
     findings.append((conftranslate.INFO, "streams: %s%s" % (kind, " (%s)" % why if why
                                                             else "")))
     if online and not vzctl.is_running(ct):
         findings.insert(0, (conftranslate.FATAL, "--online: it is not running"))
     return relay, findings
+
+
+def _plan(ct, receive_argv, online):
+    """The other side's --status and what a migrate of ``ct`` there finds:
+    (status, relayout there?, findings) (conftranslate.migration)."""
+    remote = _remote_status(receive_argv, ct.ctid)
+    return (remote,) + tuple(conftranslate.migration(ct.platform, remote, ct.own, ct.ctid,
+                                                     online))
 
 
 def _tell(ct, findings):
@@ -453,9 +460,7 @@ def migrate(ct, dest_argv, online=False):
         running = vzctl.is_running(ct)
         if online and not running:
             raise StateError("is not running", "migrate it without --online", ctid=ct.ctid)
-        remote = _remote_status(receive_argv, ct.ctid)
-        relay, findings = conftranslate.migration(ct.platform, remote, ct.own, ct.ctid,
-                                                  online)
+        _, relay, findings = _plan(ct, receive_argv, online)
         _tell(ct, findings)  # before a byte moves and before the CT is stopped
         first = _send(ct, receive_argv)  # the bulk, while it runs
         log.info("CT %s: first pass sent %d MiB" % (ct.ctid, first["bytes"] >> 20))
