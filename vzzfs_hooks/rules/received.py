@@ -60,8 +60,9 @@ def receive_options(ctid, new, node_values, replica, current=None, layout=None):
     ``replica``: the stream is vzzfs replicate's (the zvol is marked a replica);
     ``current``: for an increment, the zvol's values of NOT_INHERITED now (None: none);
     ``layout``: how the stream's files are laid out (names.LAYOUT_*), marked on the
-    zvol in the same command. A new zvol gets this node's NODE_PROPS; an increment leaves the zvol's as they
-    are. Each property is in one list at most (zfs refuses one named twice).
+    zvol in the same command. A new zvol gets this node's NODE_PROPS; an increment
+    leaves the zvol's as they are. Each property is in one list at most (zfs refuses
+    one named twice).
     """
     override = {PROP_CTID: str(ctid)}
     if replica:

@@ -176,14 +176,16 @@ def umount(ct, name):
 
 
 def _take(ct, name, suspend=True, dump=False, kind=names.KIND_SNAPSHOT, named=True):
-    """``named``: ``name`` is the caller's, so asked about here (unique_name's was)."""
+    """``named``: ``name`` is the caller's, so the zvol and the name are asked about
+    here (unique_name asked about its own)."""
     snap = full_name(ct, name)
-    there = zfs.existing([ct.dataset, snap]) if named else (ct.dataset,)
-    if ct.dataset not in there:
-        raise _no_zvol(ct)
-    if snap in there:
-        raise UsageError("snapshot %s already exists" % snap, "pick another --name",
-                         ctid=ct.ctid)
+    if named:
+        there = zfs.existing([ct.dataset, snap])
+        if ct.dataset not in there:
+            raise _no_zvol(ct)
+        if snap in there:
+            raise UsageError("snapshot %s already exists" % snap, "pick another --name",
+                             ctid=ct.ctid)
     props = {PROP_KIND: kind}
     conf = encode_conf(ct.conffile)
     if conf:

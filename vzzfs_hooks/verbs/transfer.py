@@ -66,7 +66,7 @@ def status(node, ctid):
         ds, _, snap = name.partition("@")
         if ds == ct.dataset and snap:
             result["snapshots"][snap] = props.get("guid")
-    # the zvol's own token after the staging one's: an increment outranks a full stream
+    # a token on the zvol itself wins over the staging name's, as it always did
     for target, kind in ((incoming, "full"), (ct.dataset, "increment")):
         token = found.get(target, {}).get("receive_resume_token")
         if token:
@@ -434,8 +434,8 @@ def _plan(ct, receive_argv, online):
     """The other side's --status and what a migrate of ``ct`` there finds:
     (status, relayout there?, findings) (conftranslate.migration)."""
     remote = _remote_status(receive_argv, ct.ctid)
-    return (remote,) + tuple(conftranslate.migration(ct.platform, remote, ct.own, ct.ctid,
-                                                     online))
+    relay, findings = conftranslate.migration(ct.platform, remote, ct.own, ct.ctid, online)
+    return remote, relay, findings
 
 
 def _tell(ct, findings):
