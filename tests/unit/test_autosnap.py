@@ -41,8 +41,9 @@ def fake(monkeypatch, tmp_path):
         yield
         state["locked"].append("released")
 
-    def take(ct, name, kind):
+    def take(ct, name, kind, rows=None):
         assert state["locked"][-1] == "vzzfs autosnap"
+        assert [r["name"] for r in rows] == [r["name"] for r in state["rows"]]  # under the lock
         state["taken"].append((name, kind))
         state["rows"].append({"name": name, "created": int(time.time()), "kind": kind,
                               "clones": [], "holds": 0, "txg": 99})
@@ -60,8 +61,9 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setattr(autosnap.snapshots, "preflush",
                         lambda ct: state["locked"].append("preflush"))
     monkeypatch.setattr(autosnap.snapshots, "delete", delete)
-    # free_name's one question: the zvol is there, no snapshot of the name yet
-    monkeypatch.setattr(autosnap.zfs, "existing", lambda names_: {names_[0]})
+    def existing(names_):  # the rows listed under the lock name what is taken
+        raise AssertionError("zfs list asked again for %s" % names_)
+    monkeypatch.setattr(autosnap.zfs, "existing", existing)
     monkeypatch.setattr(autosnap, "is_replica", lambda ct: state["replica"])
     return state
 
@@ -189,3 +191,7 @@ def test_a_free_name_is_one_question_a_try_which_also_finds_the_zvol_gone(monkey
     with pytest.raises(UsageError) as e:
         snapshots.free_name(ct, "auto-x")
     assert "is not on a zvol" in e.value.problem
+    # the names listed under the caller's lock: picked among them, zfs not asked
+    del asked[:]
+    assert snapshots.free_name(ct, "auto-x", {"auto-x", "auto-x-2", "auto-x-4"}) == "auto-x-3"
+    assert snapshots.free_name(ct, "auto-y", {"auto-x"}) == "auto-y" and asked == []

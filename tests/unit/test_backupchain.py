@@ -165,3 +165,19 @@ def test_only_demotes_rollback_to_the_very_base_counts_as_unwritten():
     assert not backupchain.rolled_back_to_base(True, False, "77", "77")  # no replica
     assert not backupchain.rolled_back_to_base(True, True, "76", "77")   # another snapshot
     assert not backupchain.rolled_back_to_base(True, True, None, "77")
+
+
+def test_snapshot_order_is_by_createtxg_and_only_the_zvols():
+    found = {"p/ct/101": {"createtxg": "5", "written": "0"},
+             "p/ct/101@b": {"createtxg": "30"}, "p/ct/101@a": {"createtxg": "12"},
+             "p/ct/1010@z": {"createtxg": "1"}, "p/ct/101@c": {"createtxg": "31"}}
+    assert backupchain.snapshot_order(found, "p/ct/101") == ["a", "b", "c"]
+    assert backupchain.snapshot_order({}, "p/ct/101") == []
+
+
+def test_written_since_the_base_is_the_zvols_written_only_when_it_is_the_newest():
+    assert backupchain.written_since_newest(["a", "b"], "b", "4096") == 4096
+    assert backupchain.written_since_newest(["a", "b"], "b", None) == 0
+    # a newer snapshot: `written` counts from it, not from the base; zfs is asked
+    assert backupchain.written_since_newest(["a", "b"], "a", "4096") is None
+    assert backupchain.written_since_newest([], "a", "0") is None

@@ -12,7 +12,7 @@ import sys
 from ..base import signals
 from ..base.errors import UsageError, VzzfsError
 from ..conf.config import Node
-from ..container.ct import Container, owned, resolve_name
+from ..container.ct import Container, lookup, owned, resolve_name
 from ..rules import streams
 from . import jobrun
 
@@ -82,7 +82,10 @@ def cmd_restore(args):
 @_terminating
 def cmd_send(args):
     from ..verbs import transfer
-    ct = _ct(args)
+    # the claim rule runs when send takes the CT's lock, before anything changes: asking
+    # the other side first changes nothing (one zfs get fewer than owned())
+    ct = lookup(_node(args), args.ctid)
+    ct.require_conf()
     done = transfer.send(ct, transfer.command_argv(args.to, "--to"))
     print("CT %s: %s send done, %s" % (ct.ctid, streams.sent_how(done), _mib(done["bytes"])))
 

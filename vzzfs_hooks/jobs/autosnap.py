@@ -59,8 +59,10 @@ def run_ct(ct, policy):
         auto = [r["created"] for r in rows if r["kind"] == names.KIND_AUTO]
         # a replica's next increment is refused if it has a snapshot of its own
         if not is_replica(ct) and retention.is_due(auto, policy, now):
-            name = snapshots.free_name(ct, retention.snapshot_name(now))
-            snapshots.take(ct, name, kind=names.KIND_AUTO)
+            # the rows listed under this lock name what is taken: no zfs list again
+            name = snapshots.free_name(ct, retention.snapshot_name(now),
+                                       set(r["name"] for r in rows))
+            snapshots.take(ct, name, kind=names.KIND_AUTO, rows=rows)
             done["taken"] = name
             rows = snapshots.rows(ct)
             now = max(now, time.time())

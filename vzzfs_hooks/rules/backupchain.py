@@ -155,6 +155,24 @@ def _mib(n):
     return "%.1f MiB" % (n / 1048576.0) if n >= 1 << 20 else "%d bytes" % n
 
 
+def snapshot_order(found, dataset):
+    """The names of ``dataset``'s snapshots, oldest first, from zfs.get_many's values
+    of it asked recursively with createtxg."""
+    prefix = dataset + "@"
+    taken = sorted((int(props.get("createtxg") or 0), name[len(prefix):])
+                   for name, props in found.items() if name.startswith(prefix))
+    return [name for _, name in taken]
+
+
+def written_since_newest(order, base, written):
+    """Bytes written to the zvol since snapshot ``base``: its ``written`` property when
+    ``base`` is the newest of ``order`` (what written@base would say), else None (ask
+    zfs for written@base)."""
+    if order and order[-1] == base:
+        return int(written or 0)
+    return None
+
+
 def incremental_refusal(names, base, written, force):
     """None if an incremental stream from ``base`` may be received onto a zvol whose
     snapshots are ``names`` (oldest first) and that has ``written`` bytes written

@@ -189,15 +189,17 @@ def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
         with Reverter() as undo:
             snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
             with lock.ct_lock(ct, "vzzfs backup"):
-                base = None
+                base = rows = None
                 if incremental:
-                    name = backupchain.backup_base(snapshots.rows(ct))
+                    rows = snapshots.rows(ct)
+                    name = backupchain.backup_base(rows)
                     if name is None:
                         raise UsageError("has no complete earlier backup to be incremental "
                                          "from", "run a full backup first (without "
                                          "--incremental)", ctid=ct.ctid)
                     base = snapshots.full_name(ct, name)
-                done = snapshots.take(ct, prefix=names.BACKUP_PREFIX, kind=names.KIND_BACKUP)
+                done = snapshots.take(ct, prefix=names.BACKUP_PREFIX, kind=names.KIND_BACKUP,
+                                      rows=rows)
                 snap = done["snapshot"]
                 undo.add("destroy %s" % snap, zfs.destroy, snap)
                 undo.add("release the hold on %s" % snap, hold.release)  # before the destroy
@@ -222,15 +224,16 @@ def backup(ct, out, incremental=False, retain=None, complete=None, plain=False):
             "window": done["window"], "locked": lock.held_for.get(ct.ctid)}
 
 
-def prune(ct, status, choose):
+def prune(ct, status, choose, rows=None):
     """Destroy the snapshots ``choose(rows)`` names, under the CT's lock (``status``:
-    the lock's; None when the caller holds it). A CT locked meanwhile keeps them
-    for the next run."""
+    the lock's; None when the caller holds it, and ``rows``, if given, are the
+    snapshots it listed under it). A CT locked meanwhile, or a snapshot that will
+    not go, is kept for the next run."""
     try:
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
-            for name in choose(snapshots.rows(ct)):
+            for name in choose(snapshots.rows(ct) if rows is None else rows):
                 zfs.destroy(snapshots.full_name(ct, name))
-    except LockedError as e:
+    except (LockedError, DatasetBusy) as e:
         log.warn("CT %s: old snapshots not pruned: %s; the next run prunes them"
                  % (ct.ctid, e.problem))
 
@@ -444,11 +447,11 @@ def _destroy_if_there(name):
 
 
 def _restore_increment(ct, header, stream, force=False, resumable=False, resuming=False):
-    # one zfs get for the zvol and the base (the zvol is this CT's: the lock's claim
-    # check said so)
+    # one `zfs get -r` for the zvol and its snapshots (the zvol is this CT's: the lock's
+    # claim check said so): the base's guid, the snapshots' order, what was written
     base = None if resuming else "%s@%s" % (ct.dataset, header["base"])
-    found = zfs.get_many([n for n in (ct.dataset, base) if n], "guid", names.PROP_ROLLED_BACK,
-                         names.PROP_REPLICA, *received.NOT_INHERITED)
+    found = zfs.get_many([ct.dataset], "guid", "createtxg", "written", names.PROP_ROLLED_BACK,
+                         names.PROP_REPLICA, *received.NOT_INHERITED, recursive=True)
     if ct.dataset not in found:
         zfs.pool_health(ct.pool)  # "does not exist" is what zfs says of a missing pool too
         raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
@@ -459,15 +462,17 @@ def _restore_increment(ct, header, stream, force=False, resumable=False, resumin
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
     ct.require_stopped("restore")
     if not resuming:  # a resumed receive is refused by zfs itself if the zvol changed
-        key = "written@" + header["base"]
-        written = int(zfs.get(ct.dataset, key).get(key) or 0)
+        order = backupchain.snapshot_order(found, ct.dataset)
+        written = backupchain.written_since_newest(order, header["base"], props.get("written"))
+        if written is None:  # snapshots newer than the base: refused unless --force
+            key = "written@" + header["base"]
+            written = int(zfs.get(ct.dataset, key).get(key) or 0)
         if backupchain.rolled_back_to_base(header.get("replica") is True,
                                            props.get(names.PROP_REPLICA) == "yes",
                                            props.get(names.PROP_ROLLED_BACK),
                                            header["base_guid"]):
             written = 0  # vzzfs demote rolled it back to the base: the rollback's own bytes
-        refusal = backupchain.incremental_refusal([r["name"] for r in snapshots.rows(ct)],
-                                            header["base"], written, force)
+        refusal = backupchain.incremental_refusal(order, header["base"], written, force)
         if refusal and relayout.recorded_layout(ct) != stream_layout(header):
             refusal = (refusal[0] + " (its files were moved for this node's vzctl when "
                        "the full backup was restored)", "if it has not run here since, "

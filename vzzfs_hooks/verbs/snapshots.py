@@ -33,24 +33,31 @@ _CONF_MAX = 8000
 SNAPSHOT_MOUNT_OPTS = "ro,noload,nosuid,nodev,noexec"  # a ZFS user property holds 8192 bytes
 
 
-def unique_name(ct, prefix=SNAPSHOT_PREFIX):
+def unique_name(ct, prefix=SNAPSHOT_PREFIX, taken=None):
     """prefix + the time, with -2, -3 ... when a snapshot of that second exists."""
-    return free_name(ct, names.timed_snapshot_name(prefix))
+    return free_name(ct, names.timed_snapshot_name(prefix), taken)
 
 
-def free_name(ct, base):
+def free_name(ct, base, taken=None):
     """``base``, or base-2, base-3 ... : the first that names no snapshot of ``ct`` yet.
-    One `zfs list` a try, which also says the zvol is missing (UsageError)."""
+    ``taken``: the names of its snapshots as listed under the CT's lock, which the
+    caller still holds; without them, one `zfs list` a try, which also says the zvol
+    is missing (UsageError)."""
     name, n = base, 1
-    while True:
-        snap = full_name(ct, name)
-        there = zfs.existing([ct.dataset, snap])
-        if ct.dataset not in there:
-            raise _no_zvol(ct)
-        if snap not in there:
-            return name
+    while not _is_free(ct, name, taken):
         n += 1
         name = "%s-%d" % (base, n)
+    return name
+
+
+def _is_free(ct, name, taken):
+    if taken is not None:
+        return name not in taken
+    snap = full_name(ct, name)
+    there = zfs.existing([ct.dataset, snap])
+    if ct.dataset not in there:
+        raise _no_zvol(ct)
+    return snap not in there
 
 
 def _no_zvol(ct):
@@ -116,16 +123,20 @@ def dump_path(ct, name):
 
 # ---- the verbs: each takes the CT's lock (re-entrant: backup, send and clone hold it) ----
 
-def take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT, prefix=None):
+def take(ct, name=None, suspend=True, dump=False, kind=names.KIND_SNAPSHOT, prefix=None,
+         rows=None):
     """Snapshot a CT's zvol consistently; returns a dict describing what was done.
     Without ``name``, the snapshot is named under the lock: ``prefix`` (default
-    SNAPSHOT_PREFIX) and the time (unique_name)."""
+    SNAPSHOT_PREFIX) and the time (unique_name). ``rows``: the zvol's snapshots (rows)
+    as the caller listed them under the CT's lock, which it still holds: the name is
+    checked or picked among them, not asked of zfs again."""
     outermost = not lock.holds(ct)
     if outermost:
         preflush(ct)
+    taken = None if outermost or rows is None else set(r["name"] for r in rows)
     with lock.ct_lock(ct, "vzzfs snapshot"):
-        done = _take(ct, name or unique_name(ct, prefix or SNAPSHOT_PREFIX), suspend, dump,
-                     kind, named=bool(name))
+        done = _take(ct, name or unique_name(ct, prefix or SNAPSHOT_PREFIX, taken), suspend,
+                     dump, kind, named=bool(name), taken=taken)
     done["locked"] = lock.held_for.get(ct.ctid) if outermost else None
     return done
 
@@ -175,15 +186,13 @@ def umount(ct, name):
         return _umount(ct, name)
 
 
-def _take(ct, name, suspend=True, dump=False, kind=names.KIND_SNAPSHOT, named=True):
+def _take(ct, name, suspend=True, dump=False, kind=names.KIND_SNAPSHOT, named=True,
+          taken=None):
     """``named``: ``name`` is the caller's, so the zvol and the name are asked about
-    here (unique_name asked about its own)."""
+    here (unique_name asked about its own), or looked up in ``taken`` (take's rows)."""
     snap = full_name(ct, name)
     if named:
-        there = zfs.existing([ct.dataset, snap])
-        if ct.dataset not in there:
-            raise _no_zvol(ct)
-        if snap in there:
+        if not _is_free(ct, name, taken):
             raise UsageError("snapshot %s already exists" % snap, "pick another --name",
                              ctid=ct.ctid)
     props = {PROP_KIND: kind}

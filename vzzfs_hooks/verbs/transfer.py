@@ -144,10 +144,11 @@ def _stream_kind(ct, remote):
     return kind, needs
 
 
-def _common_base(ct, remote):
-    """The newest local snapshot the other side also has (same guid), or None."""
+def _common_base(ct, remote, rows):
+    """The newest of ``rows`` (the CT's snapshots) the other side also has (same
+    guid), or None."""
     theirs = remote.get("snapshots") or {}
-    for row in reversed(snapshots.rows(ct)):
+    for row in reversed(rows):
         if theirs.get(row["name"]) == row["guid"]:
             return snapshots.full_name(ct, row["name"])
     return None
@@ -175,7 +176,8 @@ def _send(ct, to_argv, status=None):
         if status:
             snapshots.preflush(ct)  # before the lock: vzctl finds the CT locked briefly
         with lock.ct_lock(ct, status) if status else contextlib.ExitStack():
-            base = _common_base(ct, remote)
+            rows = snapshots.rows(ct)
+            base = _common_base(ct, remote, rows)
             if base is None and remote.get("exists"):
                 raise StateError("the other side has a zvol for this CT that shares no "
                                  "snapshot with this one", "remove it there (vzzfs destroy "
@@ -184,19 +186,22 @@ def _send(ct, to_argv, status=None):
                 raise StateError("the other side already has a CT %s" % ct.ctid,
                                  "remove it there, or pick another node", ctid=ct.ctid)
             kind, needs = _stream_kind(ct, remote)
-            snap = snapshots.take(ct, prefix=names.SEND_PREFIX, kind=names.KIND_SEND)["snapshot"]
+            snap = snapshots.take(ct, prefix=names.SEND_PREFIX, kind=names.KIND_SEND,
+                                  rows=rows)["snapshot"]
             hold.add([snap, base])
             # the conf as at the snapshot
             header = backup.make_header(ct, snap, base, kind=kind, needs=needs,
                                         keep_layout=True)
+            # older send snapshots are no longer a base for anything: the other side
+            # has ``base``, and a cut stream resumes from it. Pruned under this lock,
+            # from the rows it listed: no second lock and list after the stream.
+            keep = [n.split("@", 1)[1] for n in (snap, base) if n]
+            backup.prune(ct, None, lambda rows: backupchain.sends_to_prune(rows, keep), rows)
         # on failure the snapshot stays: the other side may hold part of it, to resume
         result = _pipe(ct, to_argv, snap, base, header=header, kind=kind)
         _note_bytes(snap, result["bytes"])
     finally:
         hold.release()
-    # older send snapshots are no longer a base for anything
-    keep = [n.split("@", 1)[1] for n in (snap, base) if n]
-    backup.prune(ct, status, lambda rows: backupchain.sends_to_prune(rows, keep))
     return result
 
 
