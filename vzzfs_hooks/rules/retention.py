@@ -19,7 +19,6 @@ No I/O here: autosnap.py carries the answers out; tests/unit/test_retention.py
 tests every edge.
 """
 
-import calendar
 import time
 
 from ..base.errors import ConfigError
@@ -184,4 +183,5 @@ def age_text(seconds):
 
 def utc_epoch(year, month, day, hour=0, minute=0, second=0):
     """An epoch from UTC fields (for tests and docs)."""
+    import calendar  # here: with datetime and locale, a tenth of every command's imports
     return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))

@@ -15,7 +15,6 @@ skeleton or the guarded mount point, and where the conf lives).
 """
 
 import os
-import tempfile
 
 from ..base import log, names
 from ..base.errors import StateError
@@ -44,6 +43,7 @@ def relayout_files(ct, settings, to_vz7):
     resuming = now == MOVING[to_vz7]
     zfs.set_props(ct.dataset, {names.PROP_LAYOUT: MOVING[to_vz7]})
     device = zvoldev.find_device(ct.dataset, settings.dev_timeout)
+    import tempfile  # here: the verbs that import this module rarely lay a CT out
     top = tempfile.mkdtemp(prefix="vzzfs-relayout-")
     try:
         with zvoldev.HeldOpen(device):

@@ -10,7 +10,6 @@ kind, the dump file, the CT's conf then) rides on the snapshot as user propertie
 
 import base64
 import os
-import shutil
 import time
 import zlib
 
@@ -384,6 +383,7 @@ def _switch(ct, name, destroy_newer=False, skip_config=False, skip_resume=False)
         _restore_conf(ct, name)
     if row["dump"] and not skip_resume:
         copy = os.path.join(vzctl.dumpdir(ct), "Dump.%s.switch" % ct.ctid)
+        import shutil  # here, as below: with bz2 and lzma, a tenth of a send's imports
         shutil.copyfile(row["dumpfile"], copy)
         zfs.set_props(ct.dataset, {PROP_ROLLED_BACK: zfs.get(full_name(ct, name),
                                                              "guid")["guid"]})
@@ -439,6 +439,7 @@ def _restore_conf(ct, name):
         log.warn("CT %s: %s" % (ct.ctid, confimport.dropped_line(dropped, "snapshot " + name)))
     if not changes:
         return
+    import shutil
     shutil.copyfile(ct.conffile, ct.conffile + ".vzzfs-switch")
     ctconf.write_file(ct.conffile, ctconf.update_text(before, changes), 0o644)
     log.info("CT %s: conf restored from snapshot %s (the previous one is %s.vzzfs-switch)"

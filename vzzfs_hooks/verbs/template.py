@@ -7,7 +7,6 @@ tarballs they come from are vzctl's, in $TEMPLATE/cache/NAME.tar.{gz,xz,bz2,zst}
 
 import os
 import subprocess
-import tempfile
 
 from ..base import log, names, runner
 from ..base.errors import DatasetBusy, UsageError, VzzfsError
@@ -165,6 +164,7 @@ def import_template(node, name, size=None, inodes=None):
                           props={"compression": settings.compression, PROP_TEMPLATE: name})
         undo.add("destroy %s" % ds, zfs.destroy, ds, True)
         dev = zvoldev.find_device(ds, settings.dev_timeout)
+        import tempfile  # here: every command that can create a CT imports this module
         staging = tempfile.mkdtemp(prefix=names.TEMPLATE_STAGING_PREFIX)
         try:
             with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
