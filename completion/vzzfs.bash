@@ -57,7 +57,7 @@ _vzzfs() {
         metrics) opts="--textfile" ;;
         takeover) opts="--peer" ;;
         demote) opts="--destroy-newer" ;;
-        receive) opts="--ctid --force --status --abort --forced-command" ;;
+        receive) opts="--ctid --force --status --then-receive --abort --forced-command" ;;
         migrate) opts="--online --check" ;;
         install-hooks) opts="--confdir --hookdir" ;;
         uninstall-hooks) opts="--confdir --force" ;;

@@ -11,7 +11,7 @@ from vzzfs_hooks.rules import received
 from vzzfs_hooks.verbs import backup, transfer
 from vzzfs_hooks.conf import config
 from vzzfs_hooks.base import names
-from vzzfs_hooks.base.errors import ConfigError, StateError
+from vzzfs_hooks.base.errors import ConfigError, StateError, StreamError
 
 
 class FakeNode(object):
@@ -69,7 +69,7 @@ def test_only_a_stream_of_vzzfs_replicate_marks_a_replica():
 def wire(monkeypatch):
     """A CT's snapshots and the peer's, with the lock and the stream recorded."""
     state = {"rows": [], "theirs": {}, "token": None, "events": [], "locked": False,
-             "marked": [], "bytes": []}
+             "marked": [], "bytes": [], "asked": 0}
 
     @contextlib.contextmanager
     def ct_lock(ct, status):
@@ -80,6 +80,7 @@ def wire(monkeypatch):
         state["events"].append("unlock")
 
     def remote_status(argv, ctid):
+        state["asked"] += 1
         return {"exists": bool(state["theirs"]), "conf": bool(state["theirs"]),
                 "snapshots": dict(state["theirs"]), "resume_token": state["token"],
                 "resume_into": "increment" if state["token"] else None}
@@ -94,21 +95,24 @@ def wire(monkeypatch):
                 state["theirs"][name] = [r for r in state["rows"] if r["name"] == name][0]["guid"]
         return {"snapshot": snap, "base": base, "resumed": bool(token), "bytes": 1}
 
-    def zfs_cmd(*args, **kw):
-        if args[1].startswith(names.PROP_STREAM_BYTES + "="):
-            state["bytes"].append((args[-1].split("@")[1], args[1].split("=")[1]))
-            return
+    def zfs_cmd(*args, **kw):  # zfs set P=V [P=V ...] SNAP, zfs inherit P SNAP
         verb, name = args[0], args[-1].split("@")[1]
-        prop = args[1].split("=")[0]
-        key = {names.PROP_REPLICATED: "replicated", names.PROP_INFLIGHT: "inflight"}[prop]
-        if verb == "set" and key == "replicated":
-            state["marked"].append(name)
-        for r in state["rows"]:
-            if r["name"] == name:
-                r[key] = verb == "set"
+        for arg in args[1:-1]:
+            prop, _, value = arg.partition("=")
+            if prop == names.PROP_STREAM_BYTES:
+                state["bytes"].append((name, value))
+                continue
+            key = {names.PROP_REPLICATED: "replicated", names.PROP_INFLIGHT: "inflight"}[prop]
+            if verb == "set" and key == "replicated":
+                state["marked"].append(name)
+            for r in state["rows"]:
+                if r["name"] == name:
+                    r[key] = verb == "set"
 
     monkeypatch.setattr(transfer.lock, "ct_lock", ct_lock)
     monkeypatch.setattr(transfer, "_remote_status", remote_status)
+    # a peer asked in two steps: its status, then _pipe runs it (test_send's receiver)
+    monkeypatch.setattr(transfer, "_ask", lambda argv, ctid: (remote_status(argv, ctid), None))
     monkeypatch.setattr(transfer, "_pipe", pipe)
     monkeypatch.setattr(transfer.snapshots, "rows", lambda ct: [dict(r) for r in state["rows"]])
     monkeypatch.setattr(transfer.zfs, "zfs", zfs_cmd)
@@ -147,6 +151,7 @@ def test_send_scheduled_streams_outside_the_lock_and_marks_the_peers_newest(wire
     assert wire["marked"] == ["auto-1"]
     assert not [r for r in wire["rows"] if r.get("inflight")]  # the peer has it
     assert wire["bytes"] == [("auto-1", "1")], "what the stream took, for vzzfs list"
+    assert wire["asked"] == 1, "a receive that ended well says the peer has it"
 
     wire["events"][:] = []
     assert transfer.send_scheduled(FakeCt(), ["peer"]) is None  # a rerun sends nothing
@@ -282,9 +287,9 @@ def test_check_says_a_stalled_replica_waits_for_the_other_node(monkeypatch):
 def test_send_scheduled_refuses_a_zvol_its_ct_does_not_own_before_asking_the_peer(
         monkeypatch, tmp_path):
     """Issue 29, 1: CT 103 whose conf names CT 104's zvol sent 104's data as 103's."""
-    monkeypatch.setattr(transfer, "_remote_status", lambda argv, ctid: {
+    monkeypatch.setattr(transfer, "_ask", lambda argv, ctid: ({
         "exists": False, "conf": False, "snapshots": {}, "resume_token": None,
-        "resume_into": None})
+        "resume_into": None}, None))
     ct = FakeCt("103")
     ct.lockdir = str(tmp_path)
     ct.dataset = "vz/vzzfs/ct/104"
@@ -437,3 +442,82 @@ def test_a_peers_stream_offer_survives_the_shape_check():
     for bad in ("all", [1], ["x; rm -rf /"], ["y"] * 100):
         with pytest.raises(StreamError):
             peer.status(dict(answer, streams=bad))
+
+
+ANSWER = ('{"ctid": "101", "exists": false, "conf": false, "snapshots": {}, '
+          '"resume_token": null, "resume_into": null}')
+# a receiving command's stand-in: a line of its own, the status answer, then what it
+# was sent (its byte count) written to the file named by its first argument
+PEER = """import sys
+print("a warning first", flush=True)
+print(%r, flush=True)
+data = sys.stdin.buffer.read()
+open(sys.argv[1], "w").write("%%d" %% len(data))
+print("received %%d bytes" %% len(data))
+""" % ANSWER
+OLD_PEER = """import sys
+if "--then-receive" in sys.argv:
+    sys.stderr.write("vzzfs receive: error: unrecognized arguments: --then-receive\\n")
+    sys.exit(2)
+print(%r)
+""" % ANSWER
+
+
+def _peer(tmp_path, text, *args):
+    script = tmp_path / "peer.py"
+    script.write_text(text)
+    return [__import__("sys").executable, str(script)] + [str(a) for a in args]
+
+
+def test_one_receiving_command_answers_then_takes_the_stream(tmp_path):
+    """Issue 28: one connection and one vzzfs start on the other side, not two."""
+    got = tmp_path / "got"
+    remote, receiver = transfer._ask(_peer(tmp_path, PEER, got), "101")
+    assert remote["exists"] is False and receiver.said == "a warning first"
+    receiver.proc.stdin.write(b"x" * 100000)
+    out = transfer._output(receiver, receiver.proc)
+    assert receiver.proc.returncode == 0 and got.read_text() == "100000"
+    assert out.splitlines() == ["a warning first", "received 100000 bytes"]
+    receiver.dismiss()  # after the stream: nothing more to do
+
+
+def test_a_receiver_sent_nothing_is_let_go_with_no_stream(tmp_path):
+    got = tmp_path / "got"
+    remote, receiver = transfer._ask(_peer(tmp_path, PEER, got), "101")
+    receiver.dismiss()
+    assert receiver.proc.returncode == 0 and got.read_text() == "0"
+
+
+def test_an_older_receiver_is_asked_first_then_run_again(tmp_path, monkeypatch):
+    asked = []
+
+    def remote_status(argv, ctid):
+        asked.append((argv, ctid))
+        return {"exists": True}
+    monkeypatch.setattr(transfer, "_remote_status", remote_status)
+    monkeypatch.setattr(transfer, "_two_step", set())
+    argv = _peer(tmp_path, OLD_PEER)
+    for _ in range(2):  # the second CT of the run is not tried with --then-receive again
+        assert transfer._ask(argv, "101") == ({"exists": True}, None)
+    assert asked == [(argv, "101")] * 2 and transfer._two_step == {tuple(argv)}
+
+
+def test_a_receiver_that_fails_or_answers_nonsense_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "_two_step", set())
+    fails = 'import sys\nsys.stderr.write("CT 101: pool vz is not imported\\n")\nsys.exit(1)\n'
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._ask(_peer(tmp_path, fails), "101")
+    assert e.value.problem == "asking the other side failed: CT 101: pool vz is not imported"
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._ask(_peer(tmp_path, 'print("{not json")\nimport sys; sys.stdin.read()\n'), "101")
+    assert "did not answer with vzzfs receive's status" in e.value.problem
+    with pytest.raises(StreamError):  # the answer's shape is checked (rules/peer)
+        transfer._ask(_peer(tmp_path, 'print(\'{"exists": "maybe"}\')\n'), "101")
+    assert transfer._two_step == set()
+
+
+def test_a_silent_receiver_is_ended_after_the_status_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "STATUS_TIMEOUT", 1)
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._ask(_peer(tmp_path, "import time\ntime.sleep(60)\n"), "101")
+    assert e.value.problem == "the other side did not answer within 1 s"

@@ -28,10 +28,11 @@ def test_limits():
 
 
 @pytest.mark.parametrize("text,want", [
-    ("vzzfs receive", (None, None, False, None)),
-    ("/usr/bin/vzzfs receive --status 101", ("101", None, False, None)),
-    ("vzzfs receive --ctid 1001 --force", (None, "1001", True, None)),
-    ("vzzfs receive --abort 1001", (None, None, False, "1001")),
+    ("vzzfs receive", (None, None, False, None, False)),
+    ("/usr/bin/vzzfs receive --status 101", ("101", None, False, None, False)),
+    ("vzzfs receive --status 101 --then-receive", ("101", None, False, None, True)),
+    ("vzzfs receive --ctid 1001 --force", (None, "1001", True, None, False)),
+    ("vzzfs receive --abort 1001", (None, None, False, "1001", False)),
 ])
 def test_allowed_commands(text, want):
     assert forced.parse_original_command(text) == want
@@ -41,6 +42,7 @@ def test_allowed_commands(text, want):
     None, "", "sh -c id", "vzzfs --etc-dir /tmp/evil receive", "vzzfs receive --etc-dir /x",
     "vzzfs receive-dump 101", "vzctl start 101", "vzzfs destroy 101", "vzzfs receive; id",
     "vzzfs receive 'unclosed", "vzzfs receive --force=yes",
+    "vzzfs receive --then-receive", "vzzfs receive --ctid 101 --then-receive",
 ])
 def test_refused_commands(text):
     with pytest.raises(UsageError) as e:
@@ -94,7 +96,9 @@ def test_a_forced_request_is_bounded_before_the_stream_is_read():
     """The CLI only carries the request out: refusal and limits are decided here."""
     limits = forced.Limits(overwrite=False, ranges=[(1000, 1999)])
     req = forced.request("vzzfs receive --ctid 1500", limits)
-    assert req == forced.Request(None, "1500", False, None, limits)
+    assert req == forced.Request(None, "1500", False, None, limits, False)
+    req = forced.request("vzzfs receive --status 1500 --then-receive", limits)
+    assert req == forced.Request("1500", None, False, None, limits, True)
     for text in ("vzzfs receive --status 101", "vzzfs receive --abort 99",
                  "vzzfs receive --ctid ../x", "vzzfs receive --ctid 1500 --to /"):
         with pytest.raises(UsageError):

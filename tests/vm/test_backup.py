@@ -200,6 +200,9 @@ OLD_PEER = """import json, shutil, subprocess, sys
 # a vzzfs receive from before issue 28: its --status answer does not say which streams
 # it takes; the header of what it is sent is kept in HEADERS
 argv = sys.argv[2:]
+if "--then-receive" in argv:  # as an older vzzfs's argparse says it
+    sys.stderr.write("vzzfs receive: error: unrecognized arguments: --then-receive\n")
+    sys.exit(2)
 if "--status" in argv:
     answer = json.loads(subprocess.run(argv, stdout=subprocess.PIPE, check=True).stdout)
     answer.pop("streams")
@@ -311,8 +314,10 @@ def test_send_is_incremental_and_resumes_after_a_cut(node, node2, tmp_path):
     # cut the next stream part way: the other side keeps what it got
     sh("dd", "if=/dev/urandom", "of=%s/root/big" % root, "bs=1M", "count=40", "conv=fsync")
     cut = str(tmp_path / "cut.py")
+    # the status answer goes through (the receiver writes it to this one's stdout), then
+    # the stream is cut
     write(cut, "import subprocess, sys\n"
-               "if '--status' in sys.argv:\n"
+               "if '--status' in sys.argv and '--then-receive' not in sys.argv:\n"
                "    sys.exit(subprocess.call(sys.argv[2:]))\n"
                "p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE)\n"
                "p.stdin.write(sys.stdin.buffer.read(int(sys.argv[1])))\n"

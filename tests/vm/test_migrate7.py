@@ -75,10 +75,12 @@ def dest(node7, tmp_path, standin_start=False, lose=None):
               "  echo 'Container start stood in past the mount (vz7 kernel cgroups)'\n"
               "  exit 0\nfi\nexec /usr/sbin/vzctl \"$@\"\n" % (node7.v.base, node7.v.base),
               0o755)
-    if lose:  # a stream (receive without --status): the second one, the last increment
+    if lose:  # a stream (receive without --status, or with --then-receive): the second
+        # one, the last increment
         write(str(stub / "vzzfs"),
               "#!/bin/sh\n'%s' \"$@\"\nrc=$?\n[ \"$1\" = %s ] || exit $rc\n"
-              "if [ \"$1\" = receive ]; then\n  [ \"$2\" = --status ] && exit $rc\n"
+              "if [ \"$1\" = receive ]; then\n"
+              "  [ \"$2\" = --status ] && [ \"$4\" != --then-receive ] && exit $rc\n"
               "  [ -e '%s/streamed' ] || { : >'%s/streamed'; exit $rc; }\nfi\n"
               "echo 'Connection to vz7node closed by remote host.' >&2\nexit 255\n"
               % (os.path.join(REPO, "bin", "vzzfs"), lose, stub, stub), 0o755)

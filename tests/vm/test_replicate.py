@@ -279,7 +279,8 @@ def test_a_cut_replication_keeps_its_resume_target_and_a_stale_one_is_aborted(
     peer = str(tmp_path / "peer")
     with open(peer, "w") as f:  # the link drops after 3 MB while the file "cut" exists
         f.write('#!/bin/sh\nRECEIVE="%s --etc-dir %s receive"\n'
-                'if [ -e "%s" ] && [ "$1" != --status ] && [ "$1" != --abort ]; then\n'
+                'if [ -e "%s" ] && [ "$1" != --abort ] && { [ "$1" != --status ] || '
+                '[ "$3" = --then-receive ]; }; then\n'
                 '    head -c 3000000 | $RECEIVE "$@"; exit 1\nfi\nexec $RECEIVE "$@"\n'
                 % (VZZFS, node2.etc, cut))
     os.chmod(peer, 0o755)

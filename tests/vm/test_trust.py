@@ -150,6 +150,12 @@ def test_hostile_sender_behind_a_forced_command(node, node2, tmp_path):  # noqa:
     for words in ((), ("--force",), ("--ctid", "102", "--force")):
         one_line_error(pipe(full, *words))
         assert state(node2, "vz2") == before, words
+    # the stream after the status answer (what vzzfs send runs) is bounded alike
+    res = pipe(full, "--status", "101", "--then-receive")
+    lines = res.stdout.strip().splitlines()
+    assert res.returncode != 0 and json.loads(lines[0])["exists"] is True, res.stdout
+    assert len(lines) == 2 and "already exists" in lines[1], res.stdout
+    assert state(node2, "vz2") == before
     # nor may it reach past receive: other verbs, another /etc/vz, a shell
     for words in (("--etc-dir", str(tmp_path)), ("--ctid", "103;", "id")):
         one_line_error(pipe(full, *words), 2)

@@ -115,16 +115,24 @@ def cmd_receive(args):
     from ..verbs import transfer
     node = _node(args)
     if args.forced_command:
-        if args.status or args.ctid or args.force or args.abort:
+        if args.status or args.ctid or args.force or args.abort or args.then_receive:
             raise UsageError("--forced-command takes the sender's options from "
                              "SSH_ORIGINAL_COMMAND, not its own",
                              "in authorized_keys: command=\"vzzfs receive --forced-command\"")
         req = forced.request(os.environ.get("SSH_ORIGINAL_COMMAND"),
                              forced.Limits.from_node(node))
     else:
-        req = forced.Request(args.status, args.ctid, args.force, args.abort, None)
+        if args.then_receive and not args.status:
+            raise UsageError("--then-receive follows --status CTID",
+                             "vzzfs receive --status CTID --then-receive")
+        req = forced.Request(args.status, args.ctid, args.force, args.abort, None,
+                             args.then_receive)
     if req.status:
         print(json.dumps(transfer.status(node, req.status)))
+        sys.stdout.flush()  # the sender decides what to send from this line
+        if req.then_receive and sys.stdin.buffer.peek(1):  # nothing: nothing to send
+            _restored(transfer.receive(node, sys.stdin.buffer, req.ctid, req.force,
+                                       req.limits))
     elif req.abort:  # a cut stream's partial state only: never a CT's data
         done = transfer.abort(node, req.abort)
         print("CT %s: %s" % (req.abort, "cut stream discarded: %s" % ", ".join(done) if done
@@ -242,6 +250,9 @@ def add_parsers(sub):
     s.add_argument("--status", metavar="CTID", help="print what this node has of CTID (JSON)")
     s.add_argument("--abort", metavar="CTID",
                    help="discard a cut stream kept for CTID (zfs receive -A)")
+    s.add_argument("--then-receive", action="store_true",
+                   help="after --status's answer, receive the stream that follows on stdin "
+                        "(vzzfs send asks and sends through one connection)")
     s.add_argument("--forced-command", action="store_true",
                    help="run as an ssh forced command: take the sender's options from "
                         "SSH_ORIGINAL_COMMAND, within VZZFS_RECEIVE_* limits")

@@ -5,8 +5,9 @@ In ~root/.ssh/authorized_keys of the receiving node (one line):
     command="/usr/bin/vzzfs receive --forced-command",restrict ssh-ed25519 AAAA... node1
 
 The sender's own command line (SSH_ORIGINAL_COMMAND) may only be `vzzfs receive`
-with --status CTID, --ctid CTID, --force or --abort CTID (a cut stream discarded,
-never a CT's data); anything else is refused. This node
+with --status CTID (and --then-receive: the stream follows the answer), --ctid
+CTID, --force or --abort CTID (a cut stream discarded, never a CT's data);
+anything else is refused. This node
 decides the rest in vzzfs.conf: VZZFS_RECEIVE_OVERWRITE (no: new CTs only, so a
 sender can neither replace a CT nor apply increments to one; replica: also vzzfs
 replicate's increments onto the replicas it made, never a --force; yes: any) and
@@ -27,10 +28,13 @@ from ..conf.config import parse_bool
 
 RANGE_HINT = "use CTID ranges such as 1000-1999,2500"
 
-# what a `vzzfs receive` is asked to do: print what this node has of ``status``,
-# discard the cut stream kept for ``abort``, or receive a stream (as ``ctid``, with
-# ``force``) within ``limits`` (None: no forced command, root's own request)
-Request = collections.namedtuple("Request", "status ctid force abort limits")
+# what a `vzzfs receive` is asked to do: print what this node has of ``status``
+# (and with ``then_receive`` take the stream that follows), discard the cut stream
+# kept for ``abort``, or receive a stream (as ``ctid``, with ``force``) within
+# ``limits`` (None: no forced command, root's own request)
+Request = collections.namedtuple("Request", "status ctid force abort limits then_receive")
+USAGE = ("a forced command runs only: vzzfs receive [--status CTID [--then-receive]] "
+         "[--ctid CTID] [--force] [--abort CTID]")
 
 
 def parse_ranges(text):
@@ -105,9 +109,7 @@ class Limits(object):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise UsageError("the sender's command is refused: %s" % message,
-                         "a forced command runs only: vzzfs receive [--status CTID] "
-                         "[--ctid CTID] [--force] [--abort CTID]")
+        raise UsageError("the sender's command is refused: %s" % message, USAGE)
 
 
 def parse_original_command(text):
@@ -118,23 +120,24 @@ def parse_original_command(text):
     except ValueError:
         argv = []
     if len(argv) < 2 or os.path.basename(argv[0]) != "vzzfs" or argv[1] != "receive":
-        raise UsageError("the sender's command %r is refused" % (text or ""),
-                         "a forced command runs only: vzzfs receive [--status CTID] "
-                         "[--ctid CTID] [--force] [--abort CTID]")
+        raise UsageError("the sender's command %r is refused" % (text or ""), USAGE)
     p = _Parser(prog="vzzfs receive", add_help=False)
     p.add_argument("--status")
     p.add_argument("--ctid")
     p.add_argument("--force", action="store_true")
     p.add_argument("--abort")
+    p.add_argument("--then-receive", action="store_true")
     args = p.parse_args(argv[2:])
-    return args.status, args.ctid, args.force, args.abort
+    if args.then_receive and not args.status:
+        p.error("--then-receive follows --status CTID")
+    return args.status, args.ctid, args.force, args.abort, args.then_receive
 
 
 def request(original_command, limits):
     """The sender's SSH_ORIGINAL_COMMAND as a Request bounded by this node's ``limits``:
     a command other than `vzzfs receive` with its own options, or a CTID out of
     range, is refused here, before a byte of the stream is read."""
-    status, ctid, force, abort = parse_original_command(original_command)
+    status, ctid, force, abort, then_receive = parse_original_command(original_command)
     if status or ctid or abort:
         limits.check_ctid(check_ctid(status or ctid or abort))
-    return Request(status, ctid, force, abort, limits)
+    return Request(status, ctid, force, abort, limits, then_receive)

@@ -1,9 +1,11 @@
 """vzzfs send, receive and migrate: a CT's snapshots streamed to a command that runs
 vzzfs receive on the other node (and the scheduled job's send_scheduled).
 
-`vzzfs send CTID --to 'ssh root@node2 vzzfs receive'` first runs that command
-with `--status CTID` to learn what the other side has (its snapshots' guids, a
-resume token), then pipes a backup stream into it: full the first time,
+`vzzfs send CTID --to 'ssh root@node2 vzzfs receive'` runs that command with
+`--status CTID --then-receive`: it answers what the other side has (its snapshots'
+guids, a resume token) and then takes the backup stream this side pipes into it
+(one connection; a vzzfs there that predates --then-receive is asked with
+`--status CTID` and sent the stream by a second run): full the first time,
 incremental from the newest snapshot both sides share after that, and
 `zfs send -t TOKEN` to finish a stream that was cut off. The receiving side
 keeps partial streams (`zfs receive -s`) so nothing is sent twice. As for a
@@ -120,6 +122,93 @@ def _remote_status(argv, ctid):
 
 peer_status = _remote_status  # for takeover's demote: the same checked question
 
+THEN_RECEIVE = "--then-receive"
+_two_step = set()  # the --to commands of this run whose vzzfs predates --then-receive
+
+
+class _Receiver(object):
+    """The other side's `vzzfs receive --status CTID --then-receive`, its answer read:
+    it waits for the stream on its stdin (_pipe writes it), or for that to close
+    (``dismiss``: nothing sent, it exits 0). ``said``: what it wrote before the answer."""
+
+    def __init__(self, proc, said):
+        self.proc, self.said = proc, said
+
+    def dismiss(self):
+        """End it without a stream, unless _pipe has (idempotent)."""
+        if self.proc.returncode is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=STATUS_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                runner.stop(self.proc)
+            self.proc.stdout.close()
+
+
+def _ask(to_argv, ctid):
+    """The other side's status answer, checked, and the _Receiver waiting for the stream
+    (None when the vzzfs there predates --then-receive: _pipe then runs ``to_argv``
+    again, as before). The caller dismisses the receiver if it sends nothing."""
+    if tuple(to_argv) in _two_step:
+        return _remote_status(to_argv, ctid), None
+    proc = runner.popen(to_argv + ["--status", ctid, THEN_RECEIVE], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        said, line = _first_json_line(proc.stdout.fileno(), STATUS_TIMEOUT)
+    except BaseException:  # no answer in time, or Ctrl-C: it is ended, not waited for
+        runner.stop(proc)
+        raise
+    if line is None:
+        receiver = _Receiver(proc, "")
+        receiver.dismiss()
+        if THEN_RECEIVE in said and proc.returncode != 0:
+            _two_step.add(tuple(to_argv))
+            log.info("the other side's vzzfs receive predates %s: asking it first, then "
+                     "sending through a second connection" % THEN_RECEIVE)
+            return _remote_status(to_argv, ctid), None
+        lines = [l for l in said.splitlines() if l.strip()]
+        raise VzzfsError("asking the other side failed: %s" % peer.printable(
+            lines[-1] if lines else "exit %s" % proc.returncode),
+                         "check the --to command: %s --status %s" % (" ".join(to_argv), ctid))
+    receiver = _Receiver(proc, said)
+    try:
+        answer = json.loads(line)
+    except ValueError:
+        receiver.dismiss()
+        raise VzzfsError("the other side did not answer with vzzfs receive's status",
+                         "the --to command must end in 'vzzfs receive'")
+    try:
+        return peer.status(answer), receiver
+    except BaseException:
+        receiver.dismiss()
+        raise
+
+
+def _first_json_line(fd, timeout):
+    """(text before it, the first line read from ``fd`` that starts with '{'), or (all
+    that was read, None) when the writer ends first; VzzfsError when it has not
+    answered within ``timeout`` seconds. Read with os.read, so nothing is left in a
+    Python buffer: the writer waits for the stream before it writes more."""
+    import select
+    said, buf = [], b""
+    deadline = time.monotonic() + timeout
+    while True:
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.startswith(b"{"):
+                return "\n".join(said), line.decode("utf-8", "replace")
+            said.append(line.decode("utf-8", "replace"))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise VzzfsError("the other side did not answer within %d s" % timeout,
+                             "check the --to command and the link to that node")
+        if not select.select([fd], [], [], left)[0]:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return "\n".join(said + [buf.decode("utf-8", "replace")]), None
+        buf += chunk
+
 
 def _resumable(ct, target):
     """Raise unless the other side's resume token resumes a stream of this CT's zvol
@@ -169,8 +258,9 @@ def _send(ct, to_argv, status=None):
     cut stream finished, without the lock (a zfs hold keeps its snapshot). The
     receiver keeps the sender's layout (backup.make_header's keep_layout)."""
     hold = zfs.Hold(backup.hold_tag())
+    remote, receiver = _ask(to_argv, ct.ctid)
     try:
-        remote, resumed = _finish_cut_stream(ct, to_argv, hold, status)
+        remote, resumed = _finish_cut_stream(ct, to_argv, hold, status, remote, receiver)
         if resumed:
             return resumed
         if status:
@@ -198,10 +288,12 @@ def _send(ct, to_argv, status=None):
             keep = [n.split("@", 1)[1] for n in (snap, base) if n]
             backup.prune(ct, None, lambda rows: backupchain.sends_to_prune(rows, keep), rows)
         # on failure the snapshot stays: the other side may hold part of it, to resume
-        result = _pipe(ct, to_argv, snap, base, header=header, kind=kind)
+        result = _pipe(ct, to_argv, snap, base, header=header, kind=kind, receiver=receiver)
         _note_bytes(snap, result["bytes"])
     finally:
         hold.release()
+        if receiver:
+            receiver.dismiss()  # nothing was sent to it
     return result
 
 
@@ -223,15 +315,17 @@ def send_scheduled(ct, to_argv):
     cut stream's resume target. A cut stream whose snapshot is gone here anyway is
     aborted there, and the run sends from the newest snapshot both have, saying so."""
     hold = zfs.Hold(backup.hold_tag())
+    remote, receiver = _ask(to_argv, ct.ctid)
     try:
-        remote, result = _finish_cut_stream(ct, to_argv, hold, REPLICATE, replica=True)
+        remote, result = _finish_cut_stream(ct, to_argv, hold, REPLICATE, remote, receiver,
+                                            replica=True)
         if result is None:
             with lock.ct_lock(ct, REPLICATE):
                 rows = snapshots.rows(ct)
                 step = backupchain.replication_step(rows, remote["snapshots"])
                 if step is None:
                     _mark_replicated(ct, remote)  # a run cut after its stream
-                    return None
+                    return None  # the receiver is dismissed below: nothing sent
                 snap, base = (snapshots.full_name(ct, n) if n else None for n in step)
                 if base is None and (remote.get("exists") or remote.get("conf")):
                     raise StateError("the other side has a CT %s that shares no snapshot "
@@ -243,24 +337,36 @@ def send_scheduled(ct, to_argv):
                 _mark_inflight(ct, rows, step[0])
                 header = backup.make_header(ct, snap, base, replica=True, kind=kind,
                                             needs=needs)
-            result = _pipe(ct, to_argv, snap, base, header=header, replica=True, kind=kind)
-            _note_bytes(snap, result["bytes"])
-        remote = _remote_status(to_argv, ct.ctid)
+                sent_guid = [r["guid"] for r in rows if r["name"] == step[0]][0]
+            result = _pipe(ct, to_argv, snap, base, header=header, replica=True, kind=kind,
+                           receiver=receiver)
+            # its receive ended well: the peer has the snapshot, as its --status would
+            # say (its word either way), without asking it again
+            theirs = dict(remote["snapshots"])
+            theirs[step[0]] = sent_guid
+            remote = dict(remote, snapshots=theirs)
+            moved = {(names.PROP_STREAM_BYTES, step[0]): result["bytes"]}
+        else:
+            remote = _remote_status(to_argv, ct.ctid)  # what the finished stream left there
+            moved = {}  # _finish_cut_stream noted its bytes
         # still held: autosnap cannot prune the snapshot just sent before it is marked
         with lock.ct_lock(ct, REPLICATE):
-            _mark_replicated(ct, remote)
+            _mark_replicated(ct, remote, moved)
     finally:
         hold.release()
+        if receiver:
+            receiver.dismiss()
     return result
 
 
-def _finish_cut_stream(ct, to_argv, hold, status, replica=False):
-    """Ask the other side; if it keeps a cut stream of this CT's, finish it: (its status,
-    _pipe's dict). The snapshot it resumes is held under the lock (``status``; None:
-    the caller holds it), the stream runs without. If that snapshot is gone here, the
-    other side discards the cut stream and (its new status, None) lets the caller send
-    from the newest snapshot both have; so does (status, None) without a cut stream."""
-    remote = _remote_status(to_argv, ct.ctid)
+def _finish_cut_stream(ct, to_argv, hold, status, remote, receiver, replica=False):
+    """If the other side (its status ``remote``; ``receiver``: _ask's) keeps a cut
+    stream of this CT's, finish it: (its status, _pipe's dict). The snapshot it resumes
+    is held under the lock (``status``; None: the caller holds it), the stream runs
+    without. If that snapshot is gone here, the other side discards the cut stream
+    and (its new status, None) lets the caller send from the newest snapshot both
+    have (the receiver still waits: it reads what the stream's header says); so does
+    (status, None) without a cut stream."""
     token = remote["resume_token"]
     if not token:
         return remote, None
@@ -277,7 +383,7 @@ def _finish_cut_stream(ct, to_argv, hold, status, replica=False):
         header = backup.resume_header(ct, token, remote["resume_into"], replica,
                                       info["kind"], needs, keep_layout=True)
         result = _pipe(ct, to_argv, None, None, token, header=header, replica=replica,
-                       size=info["size"])
+                       size=info["size"], receiver=receiver)
         _note_bytes(target, result["bytes"])
         return remote, result
     log.warn("CT %s: the other side holds a cut stream of %s, which is gone here; aborting "
@@ -305,13 +411,16 @@ def _remote_abort(to_argv, ctid):
 
 def _set(ct, names_values):
     """zfs set/inherit of user properties on this CT's snapshots: {(prop, name): value or
-    None (inherit)}."""
+    None (inherit)}; what a snapshot is set to goes in one `zfs set`."""
+    values = {}
     for (prop, name), value in sorted(names_values.items()):
         snap = snapshots.full_name(ct, name)
         if value is None:
             zfs.zfs("inherit", prop, snap, name=snap)
         else:
-            zfs.zfs("set", "%s=%s" % (prop, value), snap, name=snap)
+            values.setdefault(snap, []).append("%s=%s" % (prop, value))
+    for snap, pairs in sorted(values.items()):
+        zfs.zfs("set", *(pairs + [snap]), name=snap)
 
 
 def _mark_inflight(ct, rows, name):
@@ -319,10 +428,14 @@ def _mark_inflight(ct, rows, name):
     _set(ct, backupchain.inflight_changes(rows, name))
 
 
-def _mark_replicated(ct, remote):
+def _mark_replicated(ct, remote, also=None):
     """Mark the newest snapshot the peer has (same name and guid) as replicated here;
-    snapshots the peer has are no longer in flight."""
-    _set(ct, backupchain.replicated_changes(snapshots.rows(ct), remote.get("snapshots") or {}))
+    snapshots the peer has are no longer in flight. ``also``: more of _set's changes,
+    made with these."""
+    changes = backupchain.replicated_changes(snapshots.rows(ct),
+                                             remote.get("snapshots") or {})
+    changes.update(also or {})
+    _set(ct, changes)
 
 
 STREAM_STALL = 600  # seconds the other side may take no byte (or not exit) before it is cut
@@ -387,13 +500,23 @@ def _note_bytes(snap, sent):
         zfs.zfs("set", "%s=%d" % (names.PROP_STREAM_BYTES, sent), snap, name=snap)
 
 
+def _output(receiver, proc):
+    """What the receiving command said, once it has ended (runner.finish)."""
+    said = receiver.said if receiver is not None else ""
+    return "\n".join(t for t in (said, runner.finish(proc)) if t)
+
+
 def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=None,
-          size=None):
-    """Run the peer's receiving command and stream ``header`` and zfs send into it:
-    zfs send's output goes into the command's input by splice, never through Python."""
+          size=None, receiver=None):
+    """Stream ``header`` and zfs send into the peer's receiving command: ``receiver``
+    (_ask's, waiting), or ``to_argv`` run now. zfs send's output goes into the
+    command's input by splice, never through Python."""
     verb = "vzzfs replicate" if replica else "vzzfs send"
-    proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT)
+    if receiver is not None:
+        proc = receiver.proc
+    else:
+        proc = runner.popen(to_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     watched = _Watched(proc, STREAM_STALL)
     try:
         watched.write(header)
@@ -403,13 +526,13 @@ def _pipe(ct, to_argv, snap, base, token=None, header=None, replica=False, kind=
         if not isinstance(e, (OSError, VzzfsError)) or isinstance(e, Interrupted):
             runner.stop(proc)  # Ctrl-C, SIGTERM, SIGHUP: the receiver keeps what it got
             raise
-        out = runner.finish(proc)
+        out = _output(receiver, proc)
         if watched.stalled:
             out = "the receiver took nothing for %d s and was ended" % STREAM_STALL
         raise VzzfsError("sending CT %s failed: %s" % (ct.ctid, peer.printable(
             out.splitlines()[-1]) if out else "the receiver went away"),
                          "run %s again: it resumes where it stopped" % verb)
-    out = runner.finish(proc)
+    out = _output(receiver, proc)
     if watched.stalled:
         out = "it did not finish within %d s of the stream's end and was ended" % STREAM_STALL
     if proc.returncode != 0:
