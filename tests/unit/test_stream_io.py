@@ -150,6 +150,25 @@ def test_a_foreign_stream_on_a_pipe_is_refused_after_its_first_bytes(tmp_path):
     os.close(w)
 
 
+def test_a_stream_that_ends_before_its_first_byte_is_told_apart(tmp_path):
+    """vzzfs receive --then-receive: the sender had nothing to send and closed the pipe."""
+    from vzzfs_hooks.base.errors import EmptyStream, StreamError
+    r, w = os.pipe()
+    os.close(w)
+    with os.fdopen(r, "rb") as f, pytest.raises(EmptyStream) as e:
+        backup.read_header(f)
+    assert isinstance(e.value, StreamError) and "it is empty" in e.value.problem
+    (tmp_path / "empty").write_bytes(b"")
+    with open(str(tmp_path / "empty"), "rb") as f, pytest.raises(EmptyStream):
+        backup.read_header(f)
+    r, w = os.pipe()
+    os.write(w, b"V")  # one byte and the end: not empty, not a backup
+    os.close(w)
+    with os.fdopen(r, "rb") as f, pytest.raises(StreamError) as e:
+        backup.read_header(f)
+    assert not isinstance(e.value, EmptyStream)
+
+
 # `zfs send -nvP -t TOKEN` of OpenZFS 2.1.11 in the test VM (a `zfs send -c -e` cut part way)
 RESUME_DRY_RUN = """resume token contents:
 nvlist version: 0

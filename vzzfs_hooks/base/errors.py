@@ -48,6 +48,11 @@ class StreamError(VzzfsError):
     exit_code = EXIT_USAGE
 
 
+class EmptyStream(StreamError):
+    """The input ended before its first byte (vzzfs receive --then-receive: the sender
+    had nothing to send)."""
+
+
 class ConfigError(VzzfsError):
     exit_code = EXIT_CONFIG
 

@@ -10,7 +10,7 @@ import os
 import sys
 
 from ..base import signals
-from ..base.errors import UsageError, VzzfsError
+from ..base.errors import EmptyStream, UsageError, VzzfsError
 from ..conf.config import Node
 from ..container.ct import Container, lookup, owned, resolve_name
 from ..rules import streams
@@ -128,11 +128,16 @@ def cmd_receive(args):
         req = forced.Request(args.status, args.ctid, args.force, args.abort, None,
                              args.then_receive)
     if req.status:
-        print(json.dumps(transfer.status(node, req.status)))
+        offers = {}  # the pool's streams, asked once for the answer and the stream
+        print(json.dumps(transfer.status(node, req.status, offers)))
         sys.stdout.flush()  # the sender decides what to send from this line
-        if req.then_receive and sys.stdin.buffer.peek(1):  # nothing: nothing to send
-            _restored(transfer.receive(node, sys.stdin.buffer, req.ctid, req.force,
-                                       req.limits))
+        if req.then_receive:
+            try:
+                done = transfer.receive(node, sys.stdin.buffer, req.ctid, req.force,
+                                        req.limits, offers)
+            except EmptyStream:
+                return  # the sender had nothing to send, or refused to
+            _restored(done)
     elif req.abort:  # a cut stream's partial state only: never a CT's data
         done = transfer.abort(node, req.abort)
         print("CT %s: %s" % (req.abort, "cut stream discarded: %s" % ", ".join(done) if done

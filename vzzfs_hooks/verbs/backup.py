@@ -32,7 +32,7 @@ import os
 import time
 
 from ..base import faults, log, names, runner
-from ..base.errors import DatasetBusy, LockedError, StateError, StreamError, UsageError, VzzfsError
+from ..base.errors import DatasetBusy, EmptyStream, LockedError, StateError, StreamError, UsageError, VzzfsError
 from ..base.fileio import create_new, fsync_dir, read_text
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter
@@ -148,6 +148,9 @@ def _header_line(stream):
 def read_header(stream):
     """The header of a backup on ``stream`` (binary), leaving it at the zfs stream."""
     line = _header_line(stream)
+    if not line:
+        raise EmptyStream("this is not a vzzfs backup (it is empty)",
+                          "give a file written by vzzfs backup or vzzfs send")
     if not line.startswith(MAGIC) or not line.endswith(b"\n"):
         raise StreamError("this is not a vzzfs backup (no VZZFS-BACKUP header)",
                           "give a file written by vzzfs backup or vzzfs send")
@@ -266,11 +269,11 @@ def backup_to_file(ct, path, incremental=False, retain=None, plain=False):
 
 # ---- restore ----
 
-def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
+def restore(node, stream, ctid=None, force=False, resumable=False, limits=None, offers=None):
     """Restore a backup read from ``stream`` (binary) as CT ``ctid`` (default: its own).
 
     ``limits`` (forced.Limits): what a sender may do, for vzzfs receive behind an
-    ssh forced command.
+    ssh forced command. ``offers``: {pool: zfs.stream_offer} this process asked already.
     """
     header = read_header(stream)
     # a number, never a name: `--ctid web` must not become a CT that `destroy web`
@@ -284,7 +287,7 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
             ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes")
         limits.check(ct.ctid, ct.has_conf or exists, onto_replica)
         force = limits.force(force)
-    _check_stream_kind(ct, header)
+    _check_stream_kind(ct, header, offers or {})
     with lock.ct_lock(ct, "vzzfs restore"):
         if header.get("resume"):
             if header["resume_into"] == "increment":
@@ -295,13 +298,15 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None):
         return _restore_full(ct, header, stream, force, resumable)
 
 
-def _check_stream_kind(ct, header):
+def _check_stream_kind(ct, header, offers):
     """Refuse, before zfs reads a byte, a stream this node cannot take (streams.refusal):
-    zfs would call it damaged."""
+    zfs would call it damaged. ``offers``: restore's."""
     kind = streams.header_kind(header)
     if kind == streams.PLAIN:
         return
-    offered = zfs.stream_offer(ct.pool) if kind is not None else []
+    offered = []
+    if kind is not None:
+        offered = offers[ct.pool] if ct.pool in offers else zfs.stream_offer(ct.pool)
     refused = streams.refusal(header, offered, ct.pool)
     if refused:
         raise StreamError(refused[0], refused[1])

@@ -50,9 +50,10 @@ def command_argv(text, what):
 
 # ---- the receiving side ----
 
-def status(node, ctid):
+def status(node, ctid, offers=None):
     """What this node has of CT ``ctid``: its snapshots' guids and a pending resume token.
-    One `zfs get -r` answers for the zvol, its snapshots and a partial full stream."""
+    One `zfs get -r` answers for the zvol, its snapshots and a partial full stream.
+    ``offers``: a dict that gets {pool: the streams it takes}, for receive's check."""
     ct = Container(ctid, node)
     platform = vzctl.node_platform(node.settings())
     incoming = names.incoming_dataset(ct.settings.root, ct.ctid, names.RESTORING)
@@ -64,6 +65,8 @@ def status(node, ctid):
               "snapshots": {}, "resume_token": None, "resume_into": None,
               streams.STATUS_KEY: zfs.stream_offer(ct.pool), "platform": platform,
               "dists": vzctl.known_dists(platform)}
+    if offers is not None:
+        offers[ct.pool] = result[streams.STATUS_KEY]
     for name, props in found.items():
         ds, _, snap = name.partition("@")
         if ds == ct.dataset and snap:
@@ -92,10 +95,11 @@ def abort(node, ctid):
     return done
 
 
-def receive(node, stream, ctid=None, force=False, limits=None):
+def receive(node, stream, ctid=None, force=False, limits=None, offers=None):
     """vzzfs receive: a stream from vzzfs send (or a backup) into this node, resumably;
-    ``limits`` (forced.Limits) bound what the sender may do."""
-    return backup.restore(node, stream, ctid, force=force, resumable=True, limits=limits)
+    ``limits`` (forced.Limits) bound what the sender may do; ``offers``: status's."""
+    return backup.restore(node, stream, ctid, force=force, resumable=True, limits=limits,
+                          offers=offers)
 
 
 # ---- the sending side ----
