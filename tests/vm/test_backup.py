@@ -201,7 +201,8 @@ OLD_PEER = """import json, shutil, subprocess, sys
 # it takes; the header of what it is sent is kept in HEADERS
 argv = sys.argv[2:]
 if "--then-receive" in argv:  # as an older vzzfs's argparse says it
-    sys.stderr.write("vzzfs receive: error: unrecognized arguments: --then-receive\n")
+    open(sys.argv[1] + ".refused", "a").write("then-receive\\n")
+    sys.stderr.write("vzzfs receive: error: unrecognized arguments: --then-receive\\n")
     sys.exit(2)
 if "--status" in argv:
     answer = json.loads(subprocess.run(argv, stdout=subprocess.PIPE, check=True).stdout)
@@ -222,7 +223,7 @@ sys.exit(p.wait())
 def test_a_peer_that_does_not_say_it_takes_compressed_streams_gets_plain_ones(node, node2,
                                                                              tmp_path):
     """Issue 28: the sender asks first; an older vzzfs there gets plain streams, and
-    the sender says why once."""
+    the sender says why once (and asks in two steps: no --then-receive there)."""
     node.make_ct(101, files={"root/a": "a" * 100000})
     node2.track(101)
     wrapper, headers = str(tmp_path / "old.py"), str(tmp_path / "headers")
@@ -236,6 +237,8 @@ def test_a_peer_that_does_not_say_it_takes_compressed_streams_gets_plain_ones(no
     kinds = [json.loads(base64.b64decode(l[len(backup.MAGIC):])).get("stream")
              for l in open(headers, "rb").read().splitlines()]
     assert kinds == ["plain", "plain"]
+    # each send tried one connection first, then asked and sent in two steps
+    assert read(headers + ".refused") == "then-receive\n" * 2
     res = node.vzzfs("send", "101", "--to", "%s --etc-dir %s receive" % (VZZFS, node2.etc))
     assert res.returncode == 0 and "plain" not in res.stdout, res.stdout
     assert node2.vzzfs("attach", "101").returncode == 0
