@@ -61,6 +61,17 @@ class Scratch(object):
             subprocess.run(["zpool", "destroy", "-f", POOL])
 
 
+def destroy(name):
+    """zfs destroy -r ``name``, waiting out udev's probe of a zvol just made (a clone or
+    a received one is busy for a moment)."""
+    sh("udevadm", "settle")
+    for _ in range(30):
+        if subprocess.run(["zfs", "destroy", "-r", name]).returncode == 0:
+            return
+        time.sleep(1)
+    sh("zfs", "destroy", "-r", name)  # the last try raises with zfs's words
+
+
 def timed(fn, *args, **kw):
     """(seconds, result) of one call."""
     start = time.monotonic()

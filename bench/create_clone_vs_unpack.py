@@ -80,7 +80,7 @@ def run():
             bare_ds = "%s/bare%d" % (node.zroot, ctid)
             bare = benchlib.timed(sh, "zfs", "clone", "%s/tmpl/%s@golden" % (node.zroot, name),
                                   bare_ds)[0]
-            sh("zfs", "destroy", bare_ds)
+            benchlib.destroy(bare_ds)
             # and the one Python start (-S, as bin/vzzfs) the command cannot go below
             python = benchlib.median([benchlib.timed(sh, sys.executable, "-S", "-c", "pass")[0]
                                       for _ in range(5)])

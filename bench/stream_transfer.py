@@ -105,7 +105,7 @@ def pairs(node, node2, ctid, files, r, prefix=""):
                                              "--ctid", str(200 + ctid))[0]
     warm_file(bare_file)
     r[prefix + "bare_restore_s"] = timed_bash("zfs receive %s/bare1 < %s" % (POOL2, bare_file))
-    destroy(POOL2 + "/bare1")
+    benchlib.destroy(POOL2 + "/bare1")
     os.unlink(backup_file)
     os.unlink(bare_file)
 
@@ -122,12 +122,6 @@ def pairs(node, node2, ctid, files, r, prefix=""):
                                            % (first, POOL2))
     r[prefix + "bare_send_bytes"] = stream_bytes("zfs send -c %s" % first)
     return to, first
-
-
-def destroy(name):
-    """zfs destroy -r, waiting out udev's probe of a freshly received zvol."""
-    bash("udevadm settle; for i in $(seq 30); do zfs destroy -r %s && exit 0; sleep 1; done; "
-         "exit 1" % name)
 
 
 def run():
@@ -147,7 +141,7 @@ def run():
             # the fixed costs: the same commands on a CT of a few files
             node.make_ct(102)
             pairs(node, node2, 102, files, r, "fixed_")
-            destroy(POOL2 + "/bare2")
+            benchlib.destroy(POOL2 + "/bare2")
             node.make_ct(101, size=4 << 30)
             r["copied"] = fill(node, 101)
             r.update({k: int(v) if v.isdigit() else v for k, v in benchlib.zfs.get(
