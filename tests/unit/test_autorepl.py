@@ -509,7 +509,8 @@ def test_a_receiver_that_fails_or_answers_nonsense_is_a_clear_error(tmp_path, mo
         transfer._ask(_peer(tmp_path, fails), "101")
     assert e.value.problem == "asking the other side failed: CT 101: pool vz is not imported"
     with pytest.raises(transfer.VzzfsError) as e:
-        transfer._ask(_peer(tmp_path, 'print("{not json")\nimport sys; sys.stdin.read()\n'), "101")
+        transfer._ask(_peer(tmp_path, 'print("{not json", flush=True)\n'
+                                     'import sys; sys.stdin.read()\n'), "101")
     assert "did not answer with vzzfs receive's status" in e.value.problem
     with pytest.raises(StreamError):  # the answer's shape is checked (rules/peer)
         transfer._ask(_peer(tmp_path, 'print(\'{"exists": "maybe"}\')\n'), "101")
