@@ -32,7 +32,8 @@ import os
 import time
 
 from ..base import faults, log, names, runner
-from ..base.errors import DatasetBusy, EmptyStream, LockedError, StateError, StreamError, UsageError, VzzfsError
+from ..base.errors import (DatasetBusy, EmptyStream, LockedError, StateError, StreamError,
+                            UsageError, VzzfsError)
 from ..base.fileio import create_new, fsync_dir, read_text
 from ..base.names import check_ctid, check_new_ctid
 from ..base.revert import Reverter

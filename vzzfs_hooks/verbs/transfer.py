@@ -112,12 +112,22 @@ def _remote_status(argv, ctid):
     does not answer within STATUS_TIMEOUT is a failure, not a wait."""
     res = runner.run(argv + ["--status", ctid], check=False, timeout=STATUS_TIMEOUT)
     if res.returncode != 0:
-        said = [l for l in res.stderr.splitlines() if l.strip()]
-        raise VzzfsError("asking the other side failed: %s"
-                         % peer.printable(said[-1] if said else "exit %d" % res.returncode),
-                         "check the --to command: %s --status %s" % (" ".join(argv), ctid))
+        raise _asking_failed(argv, ctid, res.stderr, res.returncode)
+    return _checked_status(res.stdout)
+
+
+def _asking_failed(argv, ctid, said, returncode):
+    """The error for a --status that failed: the last line it said, or its exit code."""
+    lines = [l for l in said.splitlines() if l.strip()]
+    return VzzfsError("asking the other side failed: %s"
+                      % peer.printable(lines[-1] if lines else "exit %s" % returncode),
+                      "check the --to command: %s --status %s" % (" ".join(argv), ctid))
+
+
+def _checked_status(text):
+    """A --status answer (JSON text), checked by rules/peer.py."""
     try:
-        answer = json.loads(res.stdout)
+        answer = json.loads(text)
     except ValueError:
         raise VzzfsError("the other side did not answer with vzzfs receive's status",
                          "the --to command must end in 'vzzfs receive'")
@@ -162,27 +172,17 @@ def _ask(to_argv, ctid):
     except BaseException:  # no answer in time, or Ctrl-C: it is ended, not waited for
         runner.stop(proc)
         raise
+    receiver = _Receiver(proc, said)
     if line is None:
-        receiver = _Receiver(proc, "")
         receiver.dismiss()
         if THEN_RECEIVE in said and proc.returncode != 0:
             _two_step.add(tuple(to_argv))
             log.info("the other side's vzzfs receive predates %s: asking it first, then "
                      "sending through a second connection" % THEN_RECEIVE)
             return _remote_status(to_argv, ctid), None
-        lines = [l for l in said.splitlines() if l.strip()]
-        raise VzzfsError("asking the other side failed: %s" % peer.printable(
-            lines[-1] if lines else "exit %s" % proc.returncode),
-                         "check the --to command: %s --status %s" % (" ".join(to_argv), ctid))
-    receiver = _Receiver(proc, said)
+        raise _asking_failed(to_argv, ctid, said, proc.returncode)
     try:
-        answer = json.loads(line)
-    except ValueError:
-        receiver.dismiss()
-        raise VzzfsError("the other side did not answer with vzzfs receive's status",
-                         "the --to command must end in 'vzzfs receive'")
-    try:
-        return peer.status(answer), receiver
+        return _checked_status(line), receiver
     except BaseException:
         receiver.dismiss()
         raise
