@@ -522,3 +522,12 @@ def test_a_silent_receiver_is_ended_after_the_status_timeout(tmp_path, monkeypat
     with pytest.raises(transfer.VzzfsError) as e:
         transfer._ask(_peer(tmp_path, "import time\ntime.sleep(60)\n"), "101")
     assert e.value.problem == "the other side did not answer within 1 s"
+
+
+def test_a_receiver_that_never_ends_its_line_is_cut_off(tmp_path, monkeypatch):
+    """A peer is not trusted: it cannot make the sender hold more than MAX_ANSWER."""
+    monkeypatch.setattr(transfer, "MAX_ANSWER", 1 << 20)
+    endless = 'import sys\nwhile True:\n    sys.stdout.write("x" * 65536)\n'
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._ask(_peer(tmp_path, endless), "101")
+    assert e.value.problem == "the other side wrote more than 1 MiB without answering"

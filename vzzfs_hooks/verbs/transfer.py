@@ -137,6 +137,7 @@ def _checked_status(text):
 peer_status = _remote_status  # for takeover's demote: the same checked question
 
 THEN_RECEIVE = "--then-receive"
+MAX_ANSWER = 16 << 20  # bytes read for a --status answer (a thousand snapshots: ~100 KiB)
 _two_step = set()  # the --to commands of this run whose vzzfs predates --then-receive
 
 
@@ -194,7 +195,7 @@ def _first_json_line(fd, timeout):
     answered within ``timeout`` seconds. Read with os.read, so nothing is left in a
     Python buffer: the writer waits for the stream before it writes more."""
     import select
-    said, buf = [], b""
+    said, buf, held = [], b"", 0
     deadline = time.monotonic() + timeout
     while True:
         while b"\n" in buf:
@@ -212,6 +213,11 @@ def _first_json_line(fd, timeout):
         if not chunk:
             return "\n".join(said + [buf.decode("utf-8", "replace")]), None
         buf += chunk
+        held += len(chunk)
+        if held > MAX_ANSWER:  # a peer is not trusted to end its line
+            raise VzzfsError("the other side wrote more than %d MiB without answering"
+                             % (MAX_ANSWER >> 20), "check the --to command: it must "
+                             "end in 'vzzfs receive'")
 
 
 def _resumable(ct, target):
