@@ -42,9 +42,9 @@ def test_geometry_property_round_trip():
 
 
 def test_unpack_message_names_what_was_asked_what_a_clone_has_and_the_fix(monkeypatch):
-    monkeypatch.setattr(template, "geometry", lambda settings, name: DEFAULT)
-    assert lifecycle._inodes_refuse_clone(None, "deb", 2 * GIB, STOCK_CLONE, 131072) is None
-    why, fix = lifecycle._inodes_refuse_clone(None, "deb", 2 * GIB, STOCK_CLONE, 200000)
+    monkeypatch.setattr(template, "geometry", lambda settings, name, recorded=None: DEFAULT)
+    assert lifecycle._inodes_refuse_clone(None, "deb", 2 * GIB, STOCK_CLONE, 131072, None) is None
+    why, fix = lifecycle._inodes_refuse_clone(None, "deb", 2 * GIB, STOCK_CLONE, 200000, None)
     assert why == "DISKINODES asks for 200000 inodes, a clone of 2252 MiB would have 139264"
     assert "lower DISKINODES" in fix
     assert "vzzfs template import deb --size 2048M --diskinodes 188240" in fix

@@ -7,7 +7,6 @@ the top (vzzfs create by clone is a second or so in all).
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -20,7 +19,32 @@ from .. import __version__
 from . import cli_backup, cli_snapshot
 
 
+def _columns():
+    """The terminal's width as shutil.get_terminal_size finds it, without importing
+    shutil (with bz2 and lzma behind it) into every command."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter; argparse makes one for each argument it adds."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super(_Formatter, self).__init__(prog, indent_increment, max_help_position,
+                                         _columns() - 2 if width is None else width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kw):
+        kw.setdefault("formatter_class", _Formatter)
+        super(_Parser, self).__init__(*args, **kw)
+
     def error(self, message):
         raise UsageError(message, "see '%s --help'" % self.prog)
 
@@ -64,6 +88,7 @@ def cmd_list(args):
     _warn_about_pool(node)
     rows = listing.rows(node, only)
     if args.json:
+        import json  # here: most commands print no JSON
         print(json.dumps([{f: r[f] for f in fields} for r in rows], indent=2))
         return
     table = [[f.upper() for f in fields]]
@@ -138,6 +163,7 @@ def cmd_template_list(args):
     from ..verbs import template
     rows = template.list_templates(_node(args))
     if args.json:
+        import json  # here: most commands print no JSON
         print(json.dumps(rows, indent=2))
         return
     fmt = "%-32s %8s %8s %-8s %s"

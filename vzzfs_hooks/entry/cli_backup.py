@@ -5,7 +5,6 @@ SIGHUP clean up as Ctrl-C does (exit 130).
 """
 
 import functools
-import json
 import os
 import sys
 
@@ -129,6 +128,7 @@ def cmd_receive(args):
                              args.then_receive)
     if req.status:
         offers = {}  # the pool's streams, asked once for the answer and the stream
+        import json  # here: most commands print no JSON
         print(json.dumps(transfer.status(node, req.status, offers)))
         sys.stdout.flush()  # the sender decides what to send from this line
         if req.then_receive:

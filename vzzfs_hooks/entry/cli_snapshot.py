@@ -4,7 +4,6 @@ autosnap).
 Named as vzctl's ploop snapshot verbs are; the snapshots module's verbs take the CT's lock.
 """
 
-import json
 import time
 
 from ..conf.config import Node
@@ -33,6 +32,7 @@ def cmd_snapshot_list(args):
     ct = _ct(args)
     rows = snapshots.rows(ct)
     if args.json:
+        import json  # here: most commands print no JSON
         print(json.dumps(rows, indent=2))
         return
     fmt = "%-32s %-19s %-9s %-9s %-5s %s"

@@ -111,14 +111,16 @@ def holds(ct):
 
 
 @contextlib.contextmanager
-def ct_lock(ct, status, wait=0):
+def ct_lock(ct, status, wait=0, check_claim=True):
     """Hold the CT's lock for the block; wait up to ``wait`` seconds for another holder
     to let it go. Re-entrant within a process: the domain functions take it
     themselves, and one may call another under it.
 
     Once taken, ``ct.require_claim()`` (a Container's: the claim rule) runs under
     it, so every verb and job that locks a CT acts only on a zvol that is that CT's,
-    decided with the confs as they are while nothing else may change the CT."""
+    decided with the confs as they are while nothing else may change the CT.
+    ``check_claim=False``: the caller runs the rule itself under the lock (create, from
+    the one `zfs get` it needs anyway)."""
     lockfile = os.path.join(ct.lockdir, "%s.lck" % ct.ctid)
     if _held.get(lockfile):
         _held[lockfile] += 1
@@ -131,7 +133,7 @@ def ct_lock(ct, status, wait=0):
     _held[lockfile] = 1
     taken = time.monotonic()
     try:
-        check = getattr(ct, "require_claim", None)
+        check = getattr(ct, "require_claim", None) if check_claim else None
         if check is not None:
             check()
         yield

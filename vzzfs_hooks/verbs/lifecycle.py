@@ -141,13 +141,14 @@ def _sample_text(node, sample):
 
 # ---- create ----
 
-def _inodes_refuse_clone(settings, ostemplate, tmpl_size, clone_size, barrier):
+def _inodes_refuse_clone(settings, ostemplate, tmpl_size, clone_size, barrier, recorded):
     """None if a clone at ``clone_size`` has DISKINODES' barrier of inodes, else (why, fix).
+    ``recorded``: the template's PROP_GEOMETRY as create's `zfs get` found it.
 
     ext4 fixes its inodes per block group at mkfs and resize2fs adds whole
     groups, so a clone's inode count grows with its size, in the template's ratio.
     """
-    enough, have, need = template.clone_inodes(template.geometry(settings, ostemplate),
+    enough, have, need = template.clone_inodes(template.geometry(settings, ostemplate, recorded),
                                                tmpl_size, clone_size, barrier)
     if enough:
         return None
@@ -160,9 +161,9 @@ def _inodes_refuse_clone(settings, ostemplate, tmpl_size, clone_size, barrier):
             % (barrier, clone_size >> 20, have), "for a clone: " + fix)
 
 
-def _clone_fits(ct, settings, ostemplate, tmpl_size, diskspace, diskinodes):
-    """Can the CT be a clone of the template (``tmpl_size``: its volsize)? When not, a
-    warning says why and the tarball is unpacked instead."""
+def _clone_fits(ct, settings, ostemplate, tmpl_size, diskspace, diskinodes, geometry):
+    """Can the CT be a clone of the template (``tmpl_size``: its volsize; ``geometry``:
+    its PROP_GEOMETRY)? When not, a warning says why and the tarball is unpacked instead."""
     why = None
     if diskspace < tmpl_size:
         why = ("diskspace is smaller than the template's volume (%d MiB)"
@@ -171,7 +172,7 @@ def _clone_fits(ct, settings, ostemplate, tmpl_size, diskspace, diskinodes):
         why = _inodes_refuse_clone(settings, ostemplate, tmpl_size,
                                    max(tmpl_size, zfs.round_size(diskspace,
                                                                  settings.volblocksize)),
-                                   diskinodes[0])
+                                   diskinodes[0], geometry)
     if why:
         log.warn("CT %s: %s; unpacking the tarball instead of cloning template %s (%s)"
                  % ((ct.ctid, why[0], ostemplate, why[1])))
@@ -205,16 +206,23 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     golden = names.golden_snapshot(settings.root, ostemplate)
     tarball, tar_opts = template.find_tarball(node, ostemplate)
     parents = zfs.ancestors(ct.dataset)
+    tmpl_ds = names.template_dataset(settings.root, ostemplate)
 
-    with lock.ct_lock(ct, "vzzfs create"):
+    # the claim rule is create's own `zfs get` below (the lock's would be a second one)
+    with lock.ct_lock(ct, "vzzfs create", check_claim=False):
         zfs.require_pool(ct.pool)
-        # one zfs call for all a create asks: template, new zvol, its parents, the pool's space
-        found = zfs.get_many([golden, ct.dataset, ct.pool] + parents[1:], "volsize",
-                             names.PROP_LAYOUT, *zfs.POOL_SPACE_PROPS)
+        # one zfs call for all a create asks: template, new zvol (and whose it is), its
+        # parents, the pool's space, the template's ext4 geometry
+        found = zfs.get_many([golden, ct.dataset, ct.pool, tmpl_ds] + parents[1:], "volsize",
+                             names.PROP_LAYOUT, PROP_CTID, names.PROP_GEOMETRY,
+                             *zfs.POOL_SPACE_PROPS)
+        if ct.dataset in found:  # refused either way; the claim rule says it best
+            claim.check(ct, found[ct.dataset].get(PROP_CTID))
         check_new_ct(ct, zvol_exists=ct.dataset in found)
         tmpl_size = int(found[golden]["volsize"]) if golden in found else None
-        by_clone = tmpl_size is not None and _clone_fits(ct, settings, ostemplate, tmpl_size,
-                                                         diskspace, diskinodes)
+        by_clone = tmpl_size is not None and _clone_fits(
+            ct, settings, ostemplate, tmpl_size, diskspace, diskinodes,
+            found.get(tmpl_ds, {}).get(names.PROP_GEOMETRY))
         if not by_clone and tarball is None:
             raise UsageError("unknown OS template %s: no %s and no tarball in %s/cache"
                              % (ostemplate, golden, template.template_dir(node)),
