@@ -11,13 +11,16 @@ progress, ``copy_fd`` one descriptor into another without (splice), and
 ``finish``/``stop``/``wait`` end such a command. Tests inject faults by putting a
 fake command first on PATH.
 
-subprocess (with threading, selectors and locale behind it) and signals (contextlib,
-signal) are imported on the first command: a hook for a CT that is not vzzfs's runs
-none and starts faster.
+``run`` starts its command with os.posix_spawn where Python has it (3.8 and later):
+subprocess, with threading, selectors, signal and enum behind it, was a third of a
+hook's imports under emulation (docs/performance.md, the hooks against their floor);
+it is imported for streams, for ``call`` and on older Pythons.
 """
 
 import errno
 import os
+import sys
+import time
 
 from .errors import VzzfsError
 
@@ -84,22 +87,157 @@ def run(argv, check=True, timeout=None, stdin=None, env=None):
     With ``check`` a non-zero exit raises CommandFailed. A missing program raises
     VzzfsError naming the package to install.
     """
-    import subprocess
-    from . import signals
     argv = [str(a) for a in argv]
+    try:
+        if stdin is None and _spawn is not None:
+            returncode, stdout, stderr = _spawned(argv, timeout, env)
+        else:
+            returncode, stdout, stderr = _subprocess_run(argv, timeout, stdin, env)
+    except FileNotFoundError:
+        raise _not_found(argv)
+    except _TimedOut:
+        raise VzzfsError("%s did not finish within %s s" % (" ".join(argv), timeout))
+    result = Result(argv, returncode, stdout, stderr)
+    if check and returncode != 0:
+        raise CommandFailed(argv, returncode, stdout, stderr)
+    return result
+
+
+class _TimedOut(Exception):
+    pass
+
+
+def _deferring():
+    """Whether a signals.Deferred block is open (its commands get a session of their
+    own). Only code that imported signals can have opened one: asking sys.modules
+    keeps signal and enum out of a process that never defers."""
+    signals = sys.modules.get(__name__.rpartition(".")[0] + ".signals")
+    return signals is not None and signals.deferring()
+
+
+def _subprocess_run(argv, timeout, stdin, env):
+    import subprocess
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               stdin=subprocess.DEVNULL if stdin is None else stdin,
                               universal_newlines=True, errors="surrogateescape",
-                              timeout=timeout, env=env, start_new_session=signals.deferring())
-    except FileNotFoundError:
-        raise _not_found(argv)
+                              timeout=timeout, env=env, start_new_session=_deferring())
     except subprocess.TimeoutExpired:
-        raise VzzfsError("%s did not finish within %s s" % (" ".join(argv), timeout))
-    result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
-    if check and proc.returncode != 0:
-        raise CommandFailed(argv, proc.returncode, proc.stdout, proc.stderr)
-    return result
+        raise _TimedOut()
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def which(name, env=None):
+    """The executable ``name`` is, looked up on ``env``'s PATH (os.environ's by
+    default) unless it holds a '/'; None when there is none."""
+    if "/" in name:
+        return name if os.access(name, os.X_OK) else None
+    for top in os.get_exec_path(env):
+        path = os.path.join(top, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+# Python 3.8 and later; the checks for older ones (vermin) see them looked up, as here
+_spawn = getattr(os, "posix_spawn", None)
+_OPEN, _CLOSE, _DUP2 = (getattr(os, "POSIX_SPAWN_" + n, None) for n in ("OPEN", "CLOSE", "DUP2"))
+
+
+def _inherited_fds():
+    """Descriptors above 2 a command would inherit (subprocess closes them: close_fds)."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                found.append(fd)
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    return found
+
+
+def _spawned(argv, timeout, env):
+    """(returncode, stdout, stderr) of ``argv`` started as subprocess.run starts it:
+    stdin /dev/null, no inherited descriptor, SIGPIPE and SIGXFSZ back to their
+    defaults (Python ignores them), a session of its own inside signals.Deferred."""
+    import _signal  # the C half of signal, loaded with the interpreter; signal adds enum
+    env = os.environ if env is None else env
+    path = which(argv[0], env)
+    if path is None:
+        raise FileNotFoundError(errno.ENOENT, "not found", argv[0])
+    deadline = None if timeout is None else time.monotonic() + timeout
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = None
+    try:
+        actions = [(_OPEN, 0, os.devnull, os.O_RDONLY, 0), (_DUP2, out_w, 1), (_DUP2, err_w, 2)]
+        actions += [(_CLOSE, fd) for fd in _inherited_fds()]
+        pid = _spawn(path, argv, env, file_actions=actions, setsid=_deferring(),
+                     setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
+        os.close(out_w)
+        os.close(err_w)
+        out_w = err_w = None
+        out, err = _read_both(out_r, err_r, deadline)
+        status = _reap(pid, deadline)
+        pid = None
+    finally:
+        if pid is not None:  # a timeout, Ctrl-C or a failed read: the command goes too
+            os.kill(pid, _signal.SIGKILL)
+            os.waitpid(pid, 0)
+        for fd in (out_r, err_r, out_w, err_w):
+            if fd is not None:
+                os.close(fd)
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return code, _text(out), _text(err)
+
+
+def _left_ms(deadline):
+    return None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+
+
+def _read_both(out_r, err_r, deadline):
+    """Everything the command writes on both pipes until it closes them."""
+    import select
+    chunks = {out_r: [], err_r: []}
+    poller = select.poll()
+    for fd in chunks:
+        poller.register(fd, select.POLLIN)
+    live = len(chunks)
+    while live:
+        ready = poller.poll(_left_ms(deadline))
+        if not ready and deadline is not None and time.monotonic() >= deadline:
+            raise _TimedOut()
+        for fd, _ in ready:
+            data = os.read(fd, 1 << 16)
+            if data:
+                chunks[fd].append(data)
+            else:
+                poller.unregister(fd)
+                live -= 1
+    return b"".join(chunks[out_r]), b"".join(chunks[err_r])
+
+
+def _reap(pid, deadline):
+    """The command's wait status; it closed its output, so it ends at once, mostly."""
+    if deadline is None:
+        return os.waitpid(pid, 0)[1]
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= deadline:
+            raise _TimedOut()
+        time.sleep(0.01)
+
+
+def _text(data):
+    """A command's output as subprocess's text mode gives it (universal newlines;
+    bytes the locale does not know kept as os.fsdecode keeps them)."""
+    text = os.fsdecode(data)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def call(argv, stdout=None):
@@ -107,11 +245,10 @@ def call(argv, stdout=None):
     the operator to see, stdin empty; its exit code. A missing program raises
     VzzfsError as ``run`` does."""
     import subprocess
-    from . import signals
     argv = [str(a) for a in argv]
     try:
         return subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=stdout,
-                               start_new_session=signals.deferring())
+                               start_new_session=_deferring())
     except FileNotFoundError:
         raise _not_found(argv)
 
@@ -121,12 +258,11 @@ def popen(argv, stdin=None, stdout=None, stderr=None):
     a missing program raises VzzfsError as ``run`` does. The caller ends it with
     ``finish`` or ``stop``."""
     import subprocess
-    from . import signals
     argv = [str(a) for a in argv]
     try:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
                                 stdout=stdout, stderr=stderr,
-                                start_new_session=signals.deferring())
+                                start_new_session=_deferring())
     except FileNotFoundError:
         raise _not_found(argv)
 

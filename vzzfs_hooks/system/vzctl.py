@@ -142,11 +142,7 @@ def program_path(name):
     looked up on PATH (whose relative entries vzzfs drops at its start: runner)."""
     if os.path.isabs(name):
         return name if os.access(name, os.X_OK) else None
-    for top in os.environ.get("PATH", "").split(":"):
-        path = os.path.join(top, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
+    return runner.which(name)
 
 
 def _require(ct):

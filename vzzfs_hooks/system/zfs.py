@@ -9,7 +9,7 @@ module that runs zfs or zpool: send and receive streams are here too.
 import errno
 import os
 
-from ..base import kstats, runner, signals
+from ..base import kstats, runner
 from ..base.names import check_dataset_name, check_snapshot_name
 from . import zvoldev
 from ..base.errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
@@ -485,6 +485,7 @@ class Hold(object):
             fd, self._fd = self._fd, None
             os.close(fd)  # releases every hold taken through it
             return
+        from ..base import signals  # here: a hook holds nothing, and signal costs it enum
         with signals.Deferred():  # a signal now waits: no hold is left behind
             for n in names:
                 runner.run(["zfs", "release", self.tag, n], check=False)  # gone: not held

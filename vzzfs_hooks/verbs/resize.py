@@ -6,9 +6,8 @@ system is never larger than the zvol under it.
 """
 
 import os
-import threading
 
-from ..base import faults, log, runner, signals
+from ..base import faults, log, runner
 from ..base.errors import OnlineGrowRefused, PoolFull, StateError, UsageError, VzzfsError
 from ..conf import config, ctconf
 from ..system import ext4, vzctl, zfs, zvoldev
@@ -97,6 +96,8 @@ def _set_volsize_frozen(ct, size, device):
     Frozen, the ext4 has written everything out and holds writers back, and
     opening the device here takes the change before anyone else can.
     """
+    import threading  # here with signals: premount grows offline and imports neither
+    from ..base import signals
     with signals.Deferred():
         ext4.freeze(ct.mountpoint)
         try:
