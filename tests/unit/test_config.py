@@ -1,5 +1,7 @@
 """The vzctl-style parser and the checks on values that reach zfs and mount."""
 import os
+import random
+import re
 
 import pytest
 
@@ -119,3 +121,46 @@ def test_ct_confs_is_the_one_walk_over_ct_confs(tmp_path):
     node = Node(str(tmp_path))
     assert node.ct_confs() == [("101", str(conf / "101.conf")), ("web", str(conf / "web.conf"))]
     assert Node(str(tmp_path / "missing")).ct_confs() == []
+
+
+# ---- the string checks against the patterns they were (whole string, ASCII) ----
+CHECK_PATTERNS = {
+    config.is_key: r"[A-Za-z_][A-Za-z0-9_]*",
+    config.is_mount_opts: r"[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*",
+    config.is_program: r"(/[A-Za-z0-9_.+-]+)+|[A-Za-z0-9_.+-]+",
+    config.is_compression: r"on|off|lz4|lzjb|zle|zstd(-[0-9]+)?|gzip(-[1-9])?",
+}
+VZ_NUM = (r"(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
+          r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
+
+
+def _random_texts(alphabet, seeds, count=20000):
+    rnd = random.Random(11)
+    texts = list(seeds)
+    for _ in range(count):
+        texts.append("".join(rnd.choice(alphabet) for _ in range(rnd.randrange(9))))
+    return texts
+
+
+def test_each_check_is_its_pattern():
+    seeds = ["", "A", "_", "9A", "noatime,errors=remount-ro", "a,,b", ",a", "a,", "/usr/sbin/vzctl",
+             "/", "//a", "a/b", "/a/", "zstd", "zstd-", "zstd-19", "gzip-0", "gzip-9", "gzip-10",
+             "lz4\n", "A\n", "\u00e9", "\u0661"]
+    texts = _random_texts("aAzZ09_=.:+-,/ \n\u00e9", seeds)
+    texts += _random_texts("onfzstdgiplz4-0193", ())
+    for check, pattern in CHECK_PATTERNS.items():
+        wrong = [t for t in texts if check(t) != bool(re.fullmatch(pattern, t, re.ASCII))]
+        assert not wrong[:5], check.__name__
+
+
+def test_number_scan_reads_what_strtoull_and_strtold_read():
+    seeds = ["", "1", " 1", "\t+12", "-3", "+", " -", "1.", "1.5", "1.e5", "1.5e", "1.5e+",
+             "1.5e-3G", ".5", ".5e2", " .5", "+.5", ".", ".e5", "1e5", "12K:13K", "0x10"]
+    for text in _random_texts(" \t\n+-.eE0129K:x", seeds):
+        m = re.match(VZ_NUM, text)
+        want = None
+        if m:
+            want = m.group(1, 2, 3, 4, 5) + (m.end(),)
+            if m.group(6):
+                want = ("", "0", ".", m.group(7), m.group(8), m.end())
+        assert config._scan_number(text) == want, repr(text)

@@ -69,8 +69,9 @@ def test_cgroup_lines():
     assert iolimits.v1_lines("230:16", Limits(0, 7))["blkio.throttle.write_bps_device"] == "230:16 0"
     assert iolimits.v2_line("230:16", lim) == "230:16 rbps=4194304 wbps=4194304 riops=50 wiops=50"
     assert iolimits.v2_line("230:16", Limits()) == "230:16 rbps=max wbps=max riops=max wiops=max"
-    with pytest.raises(ValueError):
-        iolimits.v1_lines("230:16 1\n8:0", lim)  # never a second line into the file
+    for bad in ("230:16 1\n8:0", "230:16\n", ":16", "230:", "230", "a:1", "1:2:3", "\u0661:1"):
+        with pytest.raises(ValueError):
+            iolimits.v1_lines(bad, lim)  # never a second line into the file, nor a stray one
 
 
 def test_reading_back():

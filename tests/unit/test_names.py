@@ -2,6 +2,8 @@
 import ast
 import glob
 import os
+import random
+import re
 
 import pytest
 
@@ -49,6 +51,39 @@ def test_a_bad_snapshot_name_is_a_usage_error_that_says_what_is_allowed(bad):
 def test_a_bad_dataset_name_is_a_config_error(bad):
     with pytest.raises(ConfigError):
         names.check_dataset_name(bad)
+
+
+# The rules as they were written as patterns (whole string: \\Z, no newline after)
+PATTERNS = {
+    names.is_ctid: r"[1-9][0-9]{0,9}",
+    names.is_ct_name: r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}",
+    names.is_uuid: r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    names.is_dataset_component: r"[A-Za-z0-9_.:-]+",
+    names.is_template_name: r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}",
+}
+
+
+def _corpus():
+    rnd = random.Random(7)
+    alphabet = "0123456789abcdefxyzABFZ_.-:/@ \n\t\u00e9\u0661"  # \u0661: an Arabic-Indic digit
+    texts = ["", "0", "1", "101", "0101", "2147483647", "9999999999", "12345678901",
+             "a" * 64, "a" * 65, "a" * 128, "a" * 129, "101\n", "deb\n", "\u0661",
+             "12345678-1234-1234-1234-123456789abc", "12345678-1234-1234-1234-123456789ABC",
+             "12345678-1234-1234-12341-23456789abc", "1234567-81234-1234-1234-123456789abc",
+             "12345678-1234-1234-1234-123456789abc\n", "-a", ".a", "_a", "a..b"]
+    for _ in range(20000):
+        texts.append("".join(rnd.choice(alphabet) for _ in range(rnd.choice((1, 2, 5, 11, 36, 70)))))
+        uuid = "%08x-%04x-%04x-%04x-%012x" % tuple(rnd.getrandbits(b) for b in (32, 16, 16, 16, 48))
+        texts.append(uuid[:rnd.randrange(37)] + rnd.choice(("", "-", "g", "0")))
+    return texts
+
+
+def test_each_check_is_its_pattern_and_refuses_a_trailing_newline():
+    texts = _corpus()
+    for check, pattern in PATTERNS.items():
+        wrong = [t for t in texts if check(t) != bool(re.fullmatch(pattern, t, re.ASCII))]
+        assert not wrong[:5], check.__name__
+        assert not check("1\n") and not check("a\n")
 
 
 def test_template_and_ctid_checks():

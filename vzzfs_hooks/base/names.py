@@ -12,7 +12,6 @@ and the zvol it replaces (no CTID can name a dataset there).
 """
 
 import os
-import re
 import time
 
 from .errors import ConfigError, UsageError
@@ -174,33 +173,58 @@ def migrate_dump(dumpdir, ctid):
 
 
 # ---- validators ----
-# Patterns are kept as strings: re compiles one on first use (and caches it), so a
-# hook compiles only those it needs, not every pattern of every module it imports.
+# Plain string checks, no regular expressions: every hook validates a CTID and a
+# dataset name, and `re` (with enum behind it) was a sixth of a hook's imports under
+# emulation. tests/unit/test_names.py holds each rule against its pattern.
+
+DIGITS = "0123456789"
+ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + DIGITS
+MAX_CTID = 2147483647
+
+
+def only(text, allowed):
+    """Whether ``text`` is not empty and every character of it is in ``allowed``."""
+    return bool(text) and not text.strip(allowed)
+
 
 # vzctl 4.x CTIDs are unsigned ints (0 is the host); names
 # (vzctl --name, OpenVZ 7 names) are letters, digits and -_. not starting with - or .
-CTID_RE = r"^[1-9][0-9]{0,9}$"
-CT_NAME_RE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
-# OpenVZ 7 names new CTs by a UUID (vzctl create without a number); a CTID then
-UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-MAX_CTID = 2147483647
-DATASET_COMPONENT_RE = r"^[A-Za-z0-9_.:-]+$"
-TEMPLATE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+def is_ctid(text):
+    """A number from 1, up to ten digits (^[1-9][0-9]{0,9}$; MAX_CTID is checked apart)."""
+    return len(text) <= 10 and only(text, DIGITS) and text[0] != "0"
+
+
+def is_ct_name(text):
+    """^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"""
+    return len(text) <= 64 and only(text, ALNUM + "_.-") and text[0] not in ".-"
+
+
+def is_uuid(text):
+    """OpenVZ 7 names new CTs by a UUID (vzctl create without a number), a CTID then:
+    lowercase hex in groups of 8-4-4-4-12."""
+    return (len(text) == 36 and [len(g) for g in text.split("-")] == [8, 4, 4, 4, 12]
+            and only(text.replace("-", ""), "0123456789abcdef"))
+
+
+def is_dataset_component(text):
+    """^[A-Za-z0-9_.:-]+$"""
+    return only(text, ALNUM + "_.:-")
+
+
+def is_template_name(text):
+    """^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"""
+    return len(text) <= 128 and only(text, ALNUM + "_.-") and text[0] in ALNUM
 
 
 def check_ctid(ctid):
     """Return the CTID as a string if it is valid, else raise UsageError."""
     text = str(ctid)
-    if re.match(CTID_RE, text) and int(text) <= MAX_CTID:
+    if is_ctid(text) and int(text) <= MAX_CTID:
         return text
-    if re.match(CT_NAME_RE, text) and not text.isdigit():
+    if is_ct_name(text) and not text.isdigit():
         return text
     raise UsageError("invalid CTID %r" % text,
                      "use a number from 1 to %d or a name of letters, digits and -_." % MAX_CTID)
-
-
-def is_uuid(ctid):
-    return re.match(UUID_RE, ctid) is not None
 
 
 def check_new_ctid(names_dir, ctid, uuid_ok=False):
@@ -208,7 +232,7 @@ def check_new_ctid(names_dir, ctid, uuid_ok=False):
     with ``uuid_ok``, on an OpenVZ 7 node, a UUID as its vzctl makes them), and no vzctl
     name in ``names_dir`` (names resolve to other CTs everywhere else)."""
     text = check_ctid(ctid)
-    if not re.match(CTID_RE, text) and not (uuid_ok and is_uuid(text)):
+    if not is_ctid(text) and not (uuid_ok and is_uuid(text)):
         raise UsageError("a new CT needs a number%s as its CTID, not the name %r"
                          % (" or a UUID" if uuid_ok else "", text),
                          "pick a free number from 1 to %d (vzctl set CTID --name NAME "
@@ -226,7 +250,7 @@ def check_dataset_name(name, what="dataset name"):
                           "use pool/path, e.g. vz/vzzfs")
     for part in name.split("/"):
         if (part in ("", ".", "..") or part.startswith("-")
-                or not re.match(DATASET_COMPONENT_RE, part)):
+                or not is_dataset_component(part)):
             raise ConfigError("%s %r is not a valid ZFS dataset name" % (what, name),
                               "use letters, digits and _.:- separated by /")
     return name
@@ -235,14 +259,14 @@ def check_dataset_name(name, what="dataset name"):
 def check_snapshot_name(name):
     """Return ``name`` if it can follow a dataset's '@', else raise UsageError."""
     if (not name or len(name) > 200 or name in (".", "..") or name.startswith("-")
-            or not re.match(DATASET_COMPONENT_RE, name)):
+            or not is_dataset_component(name)):
         raise UsageError("invalid snapshot name %r" % (name,),
                          "use letters, digits and _.:- (no / or @), not starting with -")
     return name
 
 
 def check_template_name(name):
-    if not re.match(TEMPLATE_NAME_RE, name or "") or ".." in name:
+    if not is_template_name(name or "") or ".." in name:
         raise UsageError("invalid template name %r" % name,
                          "use the tarball's name without .tar.gz, e.g. debian-12.0-x86_64")
     return name

@@ -9,14 +9,13 @@ unsafe to hand to zfs or mount is refused with a ConfigError.
 """
 
 import os
-import re
 from collections import OrderedDict
 
 from ..base import names
+from ..base.names import ALNUM, DIGITS, only
 from ..base.errors import ConfigError, VzzfsError
 from ..base.fileio import read_text
 
-KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 VEID_KEYS = ("VE_ROOT", "VE_PRIVATE")
 MAX_LINE = 16384
 
@@ -63,15 +62,40 @@ NODE_ONLY = ("VZZFS_ROOT", "VZZFS_VZCTL", "VZZFS_SUSPEND", "VZZFS_PLATFORM",
              "VZZFS_RECEIVE_OVERWRITE", "VZZFS_RECEIVE_CTIDS", "VZZFS_REPLICATE_TO",
              "VZZFS_METRICS_FILE")
 
-MOUNT_OPTS_RE = r"^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$"
+# The checks below are string methods, not regular expressions: the hooks run them
+# and `re` was a sixth of a hook's imports (tests/unit/test_config.py holds each
+# against its pattern). The patterns here serve create and clone only.
+
 # options that would change what gets mounted, or break the CT (it needs its
 # device nodes and setuid programs, so VE_PRIVATE is mounted without nodev/nosuid)
 FORBIDDEN_MOUNT_OPTS = ("loop", "offset", "sizelimit", "remount", "bind", "rbind", "move",
                         "ro", "nodev", "nosuid", "noexec", "X-mount.mkdir")
 HOSTNAME_RE = r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$"
 IP_RE = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$"
-PROGRAM_RE = r"^(/[A-Za-z0-9_.+-]+)+$|^[A-Za-z0-9_.+-]+$"
 SAMPLE_RE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+
+
+def is_key(text):
+    """A shell variable's name: ^[A-Za-z_][A-Za-z0-9_]*$"""
+    return only(text, ALNUM + "_") and text[0] not in DIGITS
+
+
+def is_mount_opts(text):
+    """Options joined by commas: ^[A-Za-z0-9_=.:+-]+(,[A-Za-z0-9_=.:+-]+)*$"""
+    return all(only(opt, ALNUM + "_=.:+-") for opt in text.split(","))
+
+
+def is_program(text):
+    """A program's name or absolute path: ^(/[A-Za-z0-9_.+-]+)+$|^[A-Za-z0-9_.+-]+$"""
+    parts = text[1:].split("/") if text.startswith("/") else [text]
+    return all(only(part, ALNUM + "_.+-") for part in parts)
+
+
+def is_compression(text):
+    """^(on|off|lz4|lzjb|zle|zstd(-[0-9]+)?|gzip(-[1-9])?)$"""
+    return (text in ("on", "off", "lz4", "lzjb", "zle", "zstd", "gzip")
+            or (text.startswith("zstd-") and only(text[5:], DIGITS))
+            or (text.startswith("gzip-") and len(text) == 6 and text[5] in "123456789"))
 
 
 def _unquote(value):
@@ -93,7 +117,7 @@ def parse_text(text, source="<text>"):
             continue
         key, value = stripped.split("=", 1)
         key = key.strip()
-        if not re.match(KEY_RE, key):
+        if not is_key(key):
             continue  # vzctl skips what is not a variable assignment
         if "\0" in value:
             raise ConfigError("%s:%d: %s holds a NUL byte" % (source, lineno, key), "fix the file")
@@ -141,7 +165,7 @@ def check_abs_path(path, what):
 
 
 def check_mount_opts(opts):
-    if not re.match(MOUNT_OPTS_RE, opts):
+    if not is_mount_opts(opts):
         raise ConfigError("VZZFS_MOUNT_OPTS %r is not a comma-separated option list" % opts,
                           "use options such as noatime,errors=remount-ro")
     for opt in opts.split(","):
@@ -171,9 +195,7 @@ def check_mount_opts(opts):
 
 LONG_MAX = (1 << 63) - 1
 ULLONG_MAX = (1 << 64) - 1
-# what strtoull/strtold take: leading blanks (C's isspace) and a sign only before digits
-_VZ_NUM_RE = (r"^(?:[ \t\n\v\f\r]*([+-]?)([0-9]+)(?:(\.)([0-9]*)(?:[eE]([+-]?[0-9]+))?)?"
-              r"|(\.)([0-9]+)(?:[eE]([+-]?[0-9]+))?)")
+_BLANKS = " \t\n\v\f\r"  # C's isspace
 # strtold says ERANGE outside x86's 80-bit long double: over LDBL_MAX = (2 - 2**-63) *
 # 2**16383 (a whole number), under LDBL_MIN = 2**-16382
 _LDBL_MAX = ((1 << 64) - 1) << 16320
@@ -190,18 +212,53 @@ def _vzctl_mul(char):
     return {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "B": 1}.get(char.upper())
 
 
+def _digits_end(text, i):
+    while text[i:i + 1] and text[i] in DIGITS:
+        i += 1
+    return i
+
+
+def _exponent_end(text, i):
+    """Where an exponent ([eE][+-]?[0-9]+) at ``i`` ends; ``i`` when there is none."""
+    if text[i:i + 1] not in ("e", "E"):
+        return i
+    j = i + 1 + (text[i + 1:i + 2] in ("+", "-"))
+    k = _digits_end(text, j)
+    return k if k > j else i
+
+
+def _scan_number(text):
+    """The number strtoull/strtold read at the start of ``text``, as (sign, whole, dot,
+    frac, exponent, end) (dot and the two after it None when absent, frac '' after a
+    bare dot), or None. Leading blanks and a sign only before digits; the exponent
+    only after a dot (strtoull stops at an 'e'; strtold is asked only after a '.')."""
+    i = len(text) - len(text.lstrip(_BLANKS))
+    sign = text[i] if text[i:i + 1] in ("+", "-") else ""
+    j = i + len(sign)
+    k = _digits_end(text, j)
+    if k > j:
+        if text[k:k + 1] != ".":
+            return sign, text[j:k], None, None, None, k
+        f = _digits_end(text, k + 1)
+        e = _exponent_end(text, f)
+        return sign, text[j:k], ".", text[k + 1:f], text[f + 1:e] if e > f else None, e
+    f = _digits_end(text, 1)
+    if text[:1] == "." and f > 1:  # '.5': no blank nor sign before it
+        e = _exponent_end(text, f)
+        return "", "0", ".", text[1:f], text[f + 1:e] if e > f else None, e
+    return None
+
+
 def _vzctl_number(text, divisor):
     """One part, as parse_ul_sfx(): (value, rest of text), or None where vzctl fails.
 
     Computed exactly as the fraction num / den of whole numbers (both >= 0), so
     the hooks parse DISKSPACE without loading fractions and decimal.
     """
-    m = re.match(_VZ_NUM_RE, text)
+    m = _scan_number(text)
     num, den, rest = 0, 1, text  # strtoull converts nothing: 0, the whole text is the tail
     if m:
-        sign, whole, dot, frac, exp = m.group(1, 2, 3, 4, 5)
-        if m.group(6):
-            sign, whole, dot, frac, exp = "", "0", ".", m.group(7), m.group(8)
+        sign, whole, dot, frac, exp, end = m
         # bounded before any int(): a conf may hold thousands of digits, which Python
         # 3.11 refuses to convert (ValueError) and would be slow to multiply
         whole = whole.lstrip("0") or "0"
@@ -227,7 +284,7 @@ def _vzctl_number(text, divisor):
             if dot:
                 return None  # a negative long double cast to unsigned: undefined in C
             num = ULLONG_MAX + 1 - num  # strtoull wraps it (past LONG_MAX, unless divided)
-        rest = text[m.end():]
+        rest = text[end:]
     if rest[:1] not in (":", ""):
         mul = _vzctl_mul(rest[0])
         if mul is None:
@@ -345,7 +402,7 @@ class Settings(object):
                               % raw["VZZFS_VOLBLOCKSIZE"], "use e.g. 16K")
         self.volblocksize = vbs
         comp = raw["VZZFS_COMPRESSION"]
-        if not re.match(r"^(on|off|lz4|lzjb|zle|zstd(-[0-9]+)?|gzip(-[1-9])?)$", comp):
+        if not is_compression(comp):
             raise ConfigError("VZZFS_COMPRESSION=%r is not a ZFS compression" % comp,
                               "use lz4, zstd, gzip or off")
         self.compression = comp
@@ -367,7 +424,7 @@ class Settings(object):
         self.busy_timeout = parse_int(raw["VZZFS_BUSY_TIMEOUT"], "VZZFS_BUSY_TIMEOUT", 0, 600)
         self.pool_warn = parse_int(raw["VZZFS_POOL_WARN"], "VZZFS_POOL_WARN", 1, 100)
         self.vzctl = raw["VZZFS_VZCTL"]
-        if not re.match(PROGRAM_RE, self.vzctl):
+        if not is_program(self.vzctl):
             raise ConfigError("VZZFS_VZCTL=%r is not a program name or absolute path" % self.vzctl,
                               "use vzctl or e.g. /usr/sbin/vzctl")
         if raw["VZZFS_SUSPEND"] not in ("auto", "vzctl", "freezer"):

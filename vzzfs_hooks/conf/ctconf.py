@@ -9,7 +9,6 @@ duplicates are dropped; new keys are appended. Files are replaced atomically.
 """
 
 import os
-import re
 
 from ..base.fileio import read_text, write_atomic
 
@@ -24,6 +23,7 @@ def _quote(value):
 
 def update_text(text, changes):
     """``changes``: key -> value (str) or None (remove the key). Returns the new text."""
+    import re  # here: the hooks read confs and never write one
     out = []
     done = set()
     for line in text.splitlines():

@@ -10,7 +10,6 @@ lock: a dataset belongs to one CT, and never to a pool's root or VZZFS_ROOT.
 """
 
 import os
-import re
 
 from ..base import names
 from ..base.errors import ConfigError, DatasetNotFound, VzzfsError
@@ -92,7 +91,7 @@ def is_vzzfs(ct):
 def zvol_mounted_on(path, dataset=None):
     """Is a zvol (a /dev/zdN; with ``dataset``, that one) mounted on ``path``?"""
     m = mounts.mount_at(path)
-    if m is None or re.match(zvoldev.ZD_RE, os.path.basename(m.source)) is None:
+    if m is None or not zvoldev.is_zd(os.path.basename(m.source)):
         return False
     return dataset is None or zvoldev.zvol_name(m.source) == dataset
 
@@ -100,7 +99,7 @@ def zvol_mounted_on(path, dataset=None):
 def zvols_mounted_under(top):
     """Mount points below ``top`` (/vz/private) with a zvol's ext4 on them."""
     return [m.mountpoint for m in mounts.table()
-            if m.fstype == "ext4" and re.match(zvoldev.ZD_RE, os.path.basename(m.source))
+            if m.fstype == "ext4" and zvoldev.is_zd(os.path.basename(m.source))
             and m.mountpoint.startswith(top.rstrip("/") + "/")]
 
 

@@ -8,9 +8,8 @@ conf. vzzfs's own keys, the node's paths (VE_PRIVATE, VE_ROOT, LOCKDIR, DUMPDIR
 reads and writes the files.
 """
 
-import re
 
-from ..base.names import CT_NAME_RE, TEMPLATE_NAME_RE
+from ..base.names import is_ct_name, is_template_name
 
 # vzctl 4.x's per-CT keys (src/lib/config.c) that describe the CT itself
 ALLOWED = frozenset((
@@ -40,8 +39,8 @@ def acceptable(key, value):
         return False
     if key not in _NAMES:
         return True
-    rule = TEMPLATE_NAME_RE if key in ("OSTEMPLATE", "DISTRIBUTION") else CT_NAME_RE
-    return bool(re.match(rule, value)) and ".." not in value
+    rule = is_template_name if key in ("OSTEMPLATE", "DISTRIBUTION") else is_ct_name
+    return rule(value) and ".." not in value
 
 
 def merge(incoming, current, node_params, fixed):

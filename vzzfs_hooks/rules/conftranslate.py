@@ -17,7 +17,7 @@ target's own (confimport merges the result with the target's conf).
 
 import re
 
-from ..base.names import CT_NAME_RE, TEMPLATE_NAME_RE, UUID_RE
+from ..base.names import is_ct_name, is_template_name, is_uuid
 
 FATAL, WARN, INFO = "fatal", "warn", "info"
 
@@ -61,7 +61,7 @@ def distribution(conf):
         dist = re.sub(r"-(x86_64|x86|i[3-6]86|amd64|aarch64|arm64)$", "", tmpl)
     if not dist:
         return None
-    return dist if re.match(TEMPLATE_NAME_RE, dist) and ".." not in dist else False
+    return dist if is_template_name(dist) and ".." not in dist else False
 
 
 def dist_known(dist, dists):
@@ -137,12 +137,12 @@ def to_vz7(conf, ctid, dists=None):
         elif key == "NETIF":
             _netif(value, out, notes)
         elif key == "NAME":
-            if re.match(CT_NAME_RE, value) and ".." not in value:
+            if is_ct_name(value) and ".." not in value:
                 out[key] = value
             else:
                 notes.append(finding(WARN, "NAME %r left out: not a plain name" % value[:60]))
         elif key == "UUID":
-            if re.match(UUID_RE, value):
+            if is_uuid(value):
                 out[key] = value
             else:
                 notes.append(finding(WARN, "UUID left out: not a UUID (vzctl 7 makes one)"))

@@ -19,11 +19,10 @@ any restore (ownership.py, confimport.py).
 import argparse
 import collections
 import os
-import re
 import shlex
 
 from ..base.errors import ConfigError, StateError, UsageError
-from ..base.names import CTID_RE, check_ctid
+from ..base.names import check_ctid, is_ctid
 from ..conf.config import parse_bool
 
 RANGE_HINT = "use CTID ranges such as 1000-1999,2500"
@@ -45,7 +44,7 @@ def parse_ranges(text):
             continue
         low, _, high = part.partition("-")
         high = high or low
-        if not (re.match(CTID_RE, low) and re.match(CTID_RE, high)) or int(low) > int(high):
+        if not (is_ctid(low) and is_ctid(high)) or int(low) > int(high):
             raise ConfigError("VZZFS_RECEIVE_CTIDS=%r is not a list of CTID ranges" % text,
                               RANGE_HINT)
         ranges.append((int(low), int(high)))

@@ -16,9 +16,8 @@ IOPSLIMIT is a whole number. vzctl truncates above 2147483647 with a warning;
 vzzfs refuses instead, since a limit the admin did not mean is worse than none.
 """
 
-import re
-
 from ..base.errors import ConfigError
+from ..base.names import DIGITS, only
 
 # the CT conf keys vzzfs reads and writes (vzctl ignores and keeps keys it does not know)
 KEY_IOLIMIT = "VZZFS_IOLIMIT"
@@ -30,8 +29,6 @@ VZCTL_IOPSLIMIT = "IOPSLIMIT"
 INT_MAX = 2147483647  # vzctl keeps both limits in an int
 PAGE_SIZE = 4096
 _MUL = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": PAGE_SIZE, "b": 1}
-_IOLIMIT_RE = r"^([0-9]+)([KkMmGgTtPpBb]?)\Z"
-_IOPS_RE = r"^[0-9]+\Z"
 
 # cgroup v1 blkio files, one rule "MAJ:MIN VALUE" each (VALUE 0 removes the rule)
 V1_FILES = (("bps", "read", "blkio.throttle.read_bps_device"),
@@ -70,13 +67,14 @@ def parse_iolimit(text, what=KEY_IOLIMIT, default_unit=1):
     value = text if text is not None else ""
     if value == "unlimited":
         return 0
-    m = re.match(_IOLIMIT_RE, value)
-    if not m:
+    suffix = value[-1:] if value[-1:] and value[-1] in "KkMmGgTtPpBb" else ""
+    digits = value[:len(value) - len(suffix)]
+    if not only(digits, DIGITS):
         raise ConfigError("%s=%r is not an I/O limit" % (what, value),
                           "use bytes per second, e.g. 10485760 or 10M, or unlimited")
-    digits = m.group(1).lstrip("0") or "0"  # bounded before int(): a conf can hold any
+    digits = digits.lstrip("0") or "0"  # bounded before int(): a conf can hold any
     n = (int(digits) if len(digits) <= 19 else INT_MAX + 1) * (  # number of digits
-        _MUL[m.group(2).lower()] if m.group(2) else default_unit)
+        _MUL[suffix.lower()] if suffix else default_unit)
     if n > INT_MAX:
         raise ConfigError("%s=%r is above vzctl's largest limit, %d bytes/s"
                           % (what, value, INT_MAX), "use at most 2047M, or unlimited")
@@ -86,7 +84,7 @@ def parse_iolimit(text, what=KEY_IOLIMIT, default_unit=1):
 def parse_iopslimit(text, what=KEY_IOPSLIMIT):
     """Operations/s from vzctl's IOPSLIMIT syntax (a whole number); 0 for unlimited."""
     value = text if text is not None else ""
-    if not re.match(_IOPS_RE, value) or len(value.lstrip("0")) > 19 or int(value) > INT_MAX:
+    if not only(value, DIGITS) or len(value.lstrip("0")) > 19 or int(value) > INT_MAX:
         raise ConfigError("%s=%r is not a number of I/O operations per second" % (what, value),
                           "use a whole number from 0 (unlimited) to %d" % INT_MAX)
     return int(value)
@@ -136,7 +134,8 @@ def v2_line(devno, limits):
 
 
 def _check_devno(devno):
-    if not re.match(r"^[0-9]+:[0-9]+\Z", devno):
+    major, colon, minor = devno.partition(":")
+    if not (colon and only(major, DIGITS) and only(minor, DIGITS)):
         raise ValueError("not a MAJ:MIN device number: %r" % devno)
 
 

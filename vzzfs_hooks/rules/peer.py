@@ -13,7 +13,7 @@ syslog: one line, no control characters, bounded.
 import re
 
 from ..base.errors import StreamError
-from ..base.names import DATASET_COMPONENT_RE, TEMPLATE_NAME_RE
+from ..base.names import is_dataset_component, is_template_name
 
 RESUME_INTO = (None, "full", "increment")
 TOKEN_RE = r"^[0-9a-f]+(-[0-9a-f]+){3}\Z"   # zfs's: version-checksum-length-packed nvlist
@@ -53,7 +53,7 @@ def status(answer):
         raise _bad("snapshots is not a map of names to guids")
     for name, guid in snaps.items():
         if not (isinstance(name, str) and isinstance(guid, str) and len(name) <= 200
-                and re.match(DATASET_COMPONENT_RE, name) and re.match(GUID_RE, guid)):
+                and is_dataset_component(name) and re.match(GUID_RE, guid)):
             raise _bad("a snapshot entry is not a name and a guid")
     out["snapshots"] = dict(snaps)
     token = answer.get("resume_token")
@@ -77,7 +77,7 @@ def status(answer):
     dists = answer.get("dists")  # the distributions its vzctl has a conf for
     if dists is not None:
         if not (isinstance(dists, list) and len(dists) <= MAX_DISTS and all(
-                isinstance(d, str) and re.match(TEMPLATE_NAME_RE, d) for d in dists)):
+                isinstance(d, str) and is_template_name(d) for d in dists)):
             raise _bad("dists is not a list of distribution names")
         dists = list(dists)
     out["dists"] = dists

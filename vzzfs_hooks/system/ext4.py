@@ -12,7 +12,6 @@ import collections
 import errno
 import fcntl
 import os
-import re
 import struct
 import time
 
@@ -182,6 +181,7 @@ _MIN_RE = r"minimum size of the filesystem:\s*([0-9]+)"
 
 def min_fs_size(device, dataset):
     """Bytes the unmounted, checked ext4 on ``device`` can shrink to (resize2fs -P)."""
+    import re  # here, as in trim: no hook asks resize2fs or fstrim
     m = re.search(_MIN_RE, runner.run(["resize2fs", "-P", device]).stdout)
     if not m:
         raise FsError("resize2fs -P gave no minimum size for %s" % dataset, "report this")
@@ -198,6 +198,7 @@ _TRIM_RE = r"\(([0-9]+) bytes\) trimmed"
 
 def trim(directory):
     """fstrim the mounted file system: blocks it freed go back to the pool. Bytes trimmed."""
+    import re
     m = re.search(_TRIM_RE, runner.run(["fstrim", "-v", directory]).stdout)
     return int(m.group(1)) if m else 0
 

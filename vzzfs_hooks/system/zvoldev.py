@@ -9,17 +9,22 @@ import array
 import errno
 import fcntl
 import os
-import re
 import time
 
 from ..base.errors import FsError, ZfsError
+from ..base.names import DIGITS, only
 
 # BLKZNAME = _IOR(0x12, 125, char[256]): asks a /dev/zdN which dataset it is
 BLKZNAME = 0x8100127D
 BLKROGET = 0x125E  # _IO(0x12, 94): is the block device read-only
 ZFS_MAX_DATASET_NAME_LEN = 256
-ZD_RE = r"^zd[0-9]+$"
 LINK_DIR = "/dev/zvol"  # udev's POOL/NAME links to the /dev/zdN devices
+
+
+def is_zd(name):
+    """Whether a device's name is a zvol's (zdN)."""
+    return name.startswith("zd") and only(name[2:], DIGITS)
+
 # OpenZFS before 2.2 fails a zvol's first open while another process holds the pool
 # namespace lock (a zfs command, another CT's start) with the kernel's internal
 # ERESTARTSYS, which reaches user space as errno 512 (seen starting 10 CTs at once)
@@ -117,7 +122,7 @@ def find_device(dataset, timeout):
                 return linked
         if linked is None or name is not None:  # no link, or a stale one: ask every device
             try:
-                scan = sorted("/dev/" + n for n in os.listdir("/dev") if re.match(ZD_RE, n))
+                scan = sorted("/dev/" + n for n in os.listdir("/dev") if is_zd(n))
             except OSError:
                 scan = []
             for dev in scan:
