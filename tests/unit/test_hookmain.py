@@ -285,3 +285,26 @@ def test_its_zvol_mounted_on_private_is_ours_without_asking_zfs(node_dir, monkey
     conf = node_dir / "conf" / "101.conf"
     conf.write_text("")
     assert claim.hook_owns("postumount", hookmain.Node(str(node_dir)), "101", str(conf))
+
+
+def test_a_hook_imports_neither_re_nor_subprocess():
+    """Under emulation `re` and subprocess (with enum, signal, threading behind them) were a
+    third of a hook's time (docs/performance.md): what a vzzfs premount loads, and a
+    command run, import none of them."""
+    import subprocess
+    import sys
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = ("import sys\n"
+            "from vzzfs_hooks.entry import hookmain\n"
+            "from vzzfs_hooks.container import ct\n"
+            "from vzzfs_hooks.system import vzctl\n"
+            "from vzzfs_hooks.verbs import attach, ctlimits, resize\n"
+            "from vzzfs_hooks.hook import chkpnt\n"
+            "from vzzfs_hooks.base import runner\n"
+            "if runner._spawn is not None:\n"  # 3.8+: no subprocess for a command either
+            "    assert runner.run(['true']).returncode == 0\n"
+            "print(' '.join(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=top, check=True,
+                         stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
+    assert "vzzfs_hooks.verbs.attach" in out
+    assert not {"re", "enum", "subprocess", "signal", "threading"} & set(out)

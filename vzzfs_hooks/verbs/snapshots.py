@@ -8,10 +8,8 @@ and resumes first: signals are held off inside it and acted on between steps
 kind, the dump file, the CT's conf then) rides on the snapshot as user properties.
 """
 
-import base64
 import os
 import time
-import zlib
 
 from ..base import faults, log, names, signals
 from ..base.errors import DatasetBusy, StateError, UsageError, VzzfsError
@@ -69,6 +67,8 @@ def full_name(ct, name):
 
 def encode_conf(path):
     """The conf file packed for a user property, or None if it would not fit."""
+    import base64  # here and below: create, which imports this module, packs no conf
+    import zlib
     try:
         with open(path, "rb") as f:
             packed = base64.b64encode(zlib.compress(f.read(), 9)).decode("ascii")
@@ -79,6 +79,8 @@ def encode_conf(path):
 
 def decode_conf(value):
     """encode_conf's conf, as fileio.read_text gives a file's text."""
+    import base64
+    import zlib
     return os.fsdecode(zlib.decompress(base64.b64decode(value.encode("ascii"))))
 
 

@@ -6,7 +6,6 @@ tarballs they come from are vzctl's, in $TEMPLATE/cache/NAME.tar.{gz,xz,bz2,zst}
 """
 
 import os
-import subprocess
 
 from ..base import log, names, runner
 from ..base.errors import DatasetBusy, UsageError, VzzfsError
@@ -47,6 +46,7 @@ def find_tarball(node, name):
 
 def unpack(tarball, tar_opts, dest, what):
     """Unpack ``tarball`` into ``dest`` keeping owners, modes, ACLs, xattrs and holes."""
+    import subprocess  # for its PIPE; a create by clone unpacks nothing
     total = os.path.getsize(tarball)
     progress = Progress(what, total)
     argv = (["tar", "-x", "-p", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
