@@ -103,3 +103,14 @@ def test_which():
     assert runner.which("sh", {"PATH": "/nonexistent:/bin"}) == "/bin/sh"
     assert runner.which("vzzfs-no-such-program", {"PATH": "/bin"}) is None
     assert runner.which("/bin/sh") == "/bin/sh"
+
+
+def test_without_proc_subprocess_runs_it(monkeypatch):
+    real_listdir = os.listdir
+
+    def no_proc(path):
+        if path.startswith("/proc"):
+            raise FileNotFoundError(path)
+        return real_listdir(path)
+    monkeypatch.setattr(runner.os, "listdir", no_proc)
+    assert runner.run(sh("echo ok")).stdout == "ok\n"

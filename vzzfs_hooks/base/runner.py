@@ -145,9 +145,14 @@ _OPEN, _CLOSE, _DUP2 = (getattr(os, "POSIX_SPAWN_" + n, None) for n in ("OPEN", 
 
 
 def _inherited_fds():
-    """Descriptors above 2 a command would inherit (subprocess closes them: close_fds)."""
+    """Descriptors above 2 a command would inherit (subprocess closes them: close_fds);
+    None without /proc to list them."""
     found = []
-    for name in os.listdir("/proc/self/fd"):
+    try:
+        listed = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for name in listed:
         fd = int(name)
         try:
             if fd > 2 and os.get_inheritable(fd):
@@ -162,6 +167,9 @@ def _spawned(argv, timeout, env):
     stdin /dev/null, no inherited descriptor, SIGPIPE and SIGXFSZ back to their
     defaults (Python ignores them), a session of its own inside signals.Deferred."""
     import _signal  # the C half of signal, loaded with the interpreter; signal adds enum
+    inherited = _inherited_fds()
+    if inherited is None:
+        return _subprocess_run(argv, timeout, None, env)
     env = os.environ if env is None else env
     path = which(argv[0], env)
     if path is None:
@@ -172,7 +180,7 @@ def _spawned(argv, timeout, env):
     pid = None
     try:
         actions = [(_OPEN, 0, os.devnull, os.O_RDONLY, 0), (_DUP2, out_w, 1), (_DUP2, err_w, 2)]
-        actions += [(_CLOSE, fd) for fd in _inherited_fds()]
+        actions += [(_CLOSE, fd) for fd in inherited]
         pid = _spawn(path, argv, env, file_actions=actions, setsid=_deferring(),
                      setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
         os.close(out_w)
