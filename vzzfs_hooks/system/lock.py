@@ -12,6 +12,7 @@ import os
 import time
 
 from ..base.errors import LockedError
+from ..base.fileio import new_file
 
 
 def _owner(lockfile):
@@ -28,23 +29,11 @@ def _alive(pid):
     return pid is not None and os.path.exists("/proc/%d" % pid)
 
 
-def _new_file(directory, prefix):
-    """(fd, path) of a new file ``prefix`` + random hex in ``directory``, as
-    tempfile.mkstemp makes it; tempfile itself costs every vzzfs command its import."""
-    while True:
-        path = os.path.join(directory, prefix + os.urandom(6).hex())
-        try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                           | os.O_CLOEXEC, 0o600), path
-        except FileExistsError:
-            continue
-
-
 def acquire(lockdir, ctid, status):
     """Take LOCKDIR/CTID.lck; raise LockedError naming the holder if taken."""
     os.makedirs(lockdir, 0o755, exist_ok=True)
     lockfile = os.path.join(lockdir, "%s.lck" % ctid)
-    fd, tmp = _new_file(lockdir, "%s.lck." % ctid)
+    fd, tmp = new_file(lockdir, "%s.lck." % ctid)
     try:
         with os.fdopen(fd, "w") as f:
             f.write("%d\n%s\n" % (os.getpid(), status))
