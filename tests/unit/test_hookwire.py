@@ -41,18 +41,29 @@ def test_install_writes_four_executable_shims(dirs):
     assert hookwire.status(conf) == dict((a, "vzzfs") for a in ACTIONS)
 
 
-def test_umount_shim_starts_the_hook_only_for_an_admin_script(dirs, tmp_path):
+def test_an_older_umount_shim_goes_and_the_admin_script_is_vzctls_again(dirs):
+    """vzzfs has nothing to do at umount: vps.umount is the admin's, run by vzctl itself."""
     conf, hooks = dirs
-    log = tmp_path / "ran"
-    with open(os.path.join(hooks, "umount"), "w") as f:
-        f.write("#!/bin/sh\necho \"$@\" > %s\n" % log)
-    hookwire.install(conf, hooks)
     shim = os.path.join(conf, "vps.umount")
-    assert subprocess.call([shim]) == 0 and not log.exists()
-    with open(shim + ".vzzfs-chained", "w") as f:
-        f.write("#!/bin/sh\n")
-    assert subprocess.call([shim]) == 0
-    assert log.read_text() == "--chain %s.vzzfs-chained\n" % shim
+    older = hookwire.shim_text("umount", hooks, conf)  # what older vzzfs wired there
+    for admin in (None, "#!/bin/sh\necho admin\n"):
+        with open(shim, "w") as f:
+            f.write(older)
+        if admin:
+            with open(shim + ".vzzfs-chained", "w") as f:
+                f.write(admin)
+        changed = hookwire.install(conf, hooks)
+        assert ("restored your %s" if admin else "removed %s") % shim in changed
+        if admin:
+            assert open(shim).read() == admin
+        else:
+            assert not os.path.lexists(shim)
+        assert not os.path.lexists(shim + ".vzzfs-chained")
+        assert "umount" not in hookwire.status(conf)
+        assert hookwire.install(conf, hooks) == []  # the admin's script stays as it is
+        hookwire.uninstall(conf)
+        if admin:
+            os.unlink(shim)
 
 
 def test_a_quote_in_the_paths_runs_no_shell_code(tmp_path):
@@ -67,7 +78,7 @@ def test_a_quote_in_the_paths_runs_no_shell_code(tmp_path):
         p.write_text("#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\n" % seen)
         p.chmod(0o755)
     hookwire.install(str(conf), str(hooks))
-    for action in ("premount", "umount"):
+    for action in ("premount", "mount"):
         shim = str(conf / ("vps." + action))
         open(shim + ".vzzfs-chained", "w").close()
         assert subprocess.call([shim], cwd=str(tmp_path), env={}) == 0
@@ -116,7 +127,7 @@ def test_uninstall_leaves_foreign_scripts(dirs):
 
 def test_conflict_refused_before_any_change(dirs):
     conf, hooks = dirs
-    for name in ("vps.umount", "vps.umount.vzzfs-chained"):
+    for name in ("vps.mount", "vps.mount.vzzfs-chained"):
         with open(os.path.join(conf, name), "w") as f:
             f.write("#!/bin/sh\n# %s\n" % name)
     before = snapshot_dir(conf)

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import REPO
 from harness import realvzctl, realvzctl7
+from vzzfs_hooks.base.names import HOOK_ACTIONS
 
 ACTIONS = ("premount", "mount", "umount", "postumount")
 VZ7_PATH = "/usr/local/sbin:/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin:."
@@ -345,7 +346,7 @@ def test_with_the_hooks_installed_a_plain_ct_mounts_and_unmounts(vz7, pool, tmp_
     res = vz7.in_node([os.path.join(REPO, "bin/vzzfs"), "install-hooks",
                        "--confdir", "/etc/vz/conf"])
     assert res.rc == 0 and "installed" in res.output, res
-    shims = [os.path.join(vz7.etc, "conf", "vps." + a) for a in ACTIONS]
+    shims = [os.path.join(vz7.etc, "conf", "vps." + a) for a in HOOK_ACTIONS]
     assert all("vzzfs-managed-hook" in open(p).read() for p in shims)
     ct = "101"
     vz7.make_simfs_ct(ct, files={"etc/marker": "plain\n"})

@@ -18,8 +18,11 @@ from .errors import ConfigError, UsageError
 
 # ---- vzctl's names vzzfs relies on ----
 DEFAULT_PRIVATE = "/vz/private/$VEID"   # VE_PRIVATE when neither vz.conf nor the CT's conf sets it
-HOOK_ACTIONS = ("premount", "mount", "umount", "postumount", "create")  # /etc/vz/conf/vps.<action>
-HOOK_CHAIN_ONLY = ("umount",)  # actions where vzzfs only runs the admin's chained script
+HOOK_ACTIONS = ("premount", "mount", "postumount", "create")  # /etc/vz/conf/vps.<action>
+# vzzfs has nothing to do at umount: its shim only ran the admin's script, which vzctl
+# runs itself. install-hooks removes the shim older vzzfs wired; the hook stays for
+# such a shim until then, running its chained script.
+HOOK_RETIRED = ("umount",)
 
 # ---- a CT's private area under OpenVZ 7 (container/layout.py) ----
 # VE_PRIVATE is a host directory holding what vzctl 7 reads and runs (the layout

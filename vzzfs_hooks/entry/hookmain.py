@@ -18,7 +18,7 @@ import sys
 
 from ..base import log, names, runner
 from ..base.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, VzzfsError
-from ..base.names import HOOK_ACTIONS as ACTIONS, HOOK_CHAIN_ONLY as CHAIN_ONLY
+from ..base.names import HOOK_ACTIONS, HOOK_RETIRED
 from ..conf.config import Node
 from ..container import claim
 from ..hook import sequence
@@ -39,8 +39,8 @@ def _warn_if_broken(node, ctid):
 def main(action, argv=None):
     argv = sys.argv[1:] if argv is None else argv
     runner.use_absolute_path()  # OpenVZ 7's vzctl gives a PATH ending in '.'
-    if action not in ACTIONS:
-        log.error("hook called as %r; link it as one of %s" % (action, ", ".join(ACTIONS)))
+    if action not in HOOK_ACTIONS + HOOK_RETIRED:
+        log.error("hook called as %r; link it as one of %s" % (action, ", ".join(HOOK_ACTIONS)))
         return EXIT_USAGE
     chained = None
     if len(argv) == 2 and argv[0] == "--chain":
@@ -57,7 +57,7 @@ def main(action, argv=None):
     try:
         ctid = names.check_ctid(veid)
         node = Node.from_conffile(conffile)
-        if action in CHAIN_ONLY:
+        if action in HOOK_RETIRED:
             return sequence.run_chained(chained)
         if not claim.hook_owns(action, node, ctid, conffile):
             _warn_if_broken(node, ctid)

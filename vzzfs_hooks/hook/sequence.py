@@ -38,7 +38,7 @@ def run_chained(script):
 def run_hook(action, ct, chained=None):
     """Do ``action`` for ``ct``, a vzzfs CT (None: a CT that is not vzzfs's), and
     its chained script; return the exit code."""
-    if ct is None or action in names.HOOK_CHAIN_ONLY:
+    if ct is None or action in names.HOOK_RETIRED:
         return run_chained(chained)
     if action == "create":
         return _create(ct, chained)

@@ -1,9 +1,10 @@
-"""Wiring the hooks into vzctl: /etc/vz/conf/vps.{premount,mount,umount,postumount,create}.
+"""Wiring the hooks into vzctl: /etc/vz/conf/vps.{premount,mount,postumount,create}.
 
 Each becomes a two-line shell shim that execs vzzfs's hook. An admin's own
 script found there is never overwritten: it is kept as vps.<action>.vzzfs-chained
 and the hook runs it. Uninstalling puts it back. Both are idempotent, and each
-file is replaced atomically (write a temp file, then rename).
+file is replaced atomically (write a temp file, then rename). vps.umount is left
+to the admin: a shim older vzzfs wired there is removed (names.HOOK_RETIRED).
 """
 
 import os
@@ -13,7 +14,7 @@ from ..base.errors import ConfigError, StateError
 from ..base.fileio import read_text, write_atomic
 from ..base.names import HOOK_CHAIN_SUFFIX as CHAIN_SUFFIX
 from ..conf.config import check_abs_path
-from ..base.names import HOOK_ACTIONS as ACTIONS, HOOK_CHAIN_ONLY as CHAIN_ONLY
+from ..base.names import HOOK_ACTIONS as ACTIONS, HOOK_RETIRED as RETIRED
 
 MARKER = "# vzzfs-managed-hook"
 DEFAULT_HOOK_DIR = "/usr/libexec/vzzfs"  # where the RPM puts them
@@ -40,11 +41,7 @@ def shim_text(action, hook_dir, conf_dir):
     script = os.path.join(conf_dir, "vps." + action)
     chained = shlex.quote(script + CHAIN_SUFFIX)  # a path may hold ', $ or spaces
     skip = ""
-    if action in CHAIN_ONLY:
-        # vzzfs has nothing to do at umount: without an admin's script there is no
-        # reason to start Python on every vzctl stop
-        skip = "[ -e %s ] || exit 0\n" % chained
-    elif action in CHECK_ONLY:
+    if action in CHECK_ONLY:
         skip = ("if [ ! -e %s ]; then\n"
                 "    { read -r l; read -r l; } 2>/dev/null < %s\n"
                 "    [ \"$l\" = %s ] && exit 0\n"
@@ -111,6 +108,22 @@ def install(conf_dir, hook_dir=None):
         else:
             changed.append("installed %s" % path)
         write_atomic(path, text, 0o755)
+    return changed + _unwire(conf_dir, RETIRED)
+
+
+def _unwire(conf_dir, actions):
+    """Remove our shims for ``actions``, putting chained scripts back; what changed."""
+    changed = []
+    for action in actions:
+        path = os.path.join(conf_dir, "vps." + action)
+        if not is_vzzfs_shim(path):
+            continue
+        if os.path.lexists(path + CHAIN_SUFFIX):
+            os.rename(path + CHAIN_SUFFIX, path)
+            changed.append("restored your %s" % path)
+        else:
+            os.unlink(path)
+            changed.append("removed %s" % path)
     return changed
 
 
@@ -126,18 +139,7 @@ def uninstall(conf_dir, private_top=None, force=False):
             raise StateError("containers are still on their zvols: %s" % " ".join(attached),
                              "stop them (vzctl stop CTID, or vzzfs detach CTID), or pass "
                              "--force")
-    changed = []
-    for action in ACTIONS:
-        path = os.path.join(conf_dir, "vps." + action)
-        if not is_vzzfs_shim(path):
-            continue
-        if os.path.lexists(path + CHAIN_SUFFIX):
-            os.rename(path + CHAIN_SUFFIX, path)
-            changed.append("restored your %s" % path)
-        else:
-            os.unlink(path)
-            changed.append("removed %s" % path)
-    return changed
+    return _unwire(conf_dir, ACTIONS + RETIRED)
 
 
 def status(conf_dir):
