@@ -8,7 +8,7 @@ import os
 
 from conftest import TOP, run
 
-ACTIONS = ("premount", "mount", "umount", "postumount", "create")
+ACTIONS = ("premount", "mount", "postumount", "create")
 DROPIN = "/usr/lib/systemd/system/vz.service.d/vzzfs.conf"
 RECONCILE_UNITS = ("/usr/lib/systemd/system/vzzfs-reconcile.path",
                    "/usr/lib/systemd/system/vzzfs-reconcile.service")
@@ -42,6 +42,9 @@ def assert_wired(root, chained):
             assert text(kept) == ADMIN[action]
         else:
             assert not os.path.exists(kept)
+    # vps.umount is the admin's; the hook stays for a shim an older vzzfs wired there
+    assert not os.path.lexists(os.path.join(root.conf, "vps.umount"))
+    assert os.access(root.p("/usr/libexec/vzzfs/umount"), os.X_OK)
 
 
 
