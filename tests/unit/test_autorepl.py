@@ -531,3 +531,28 @@ def test_a_receiver_that_never_ends_its_line_is_cut_off(tmp_path, monkeypatch):
     with pytest.raises(transfer.VzzfsError) as e:
         transfer._ask(_peer(tmp_path, endless), "101")
     assert e.value.problem == "the other side wrote more than 1 MiB without answering"
+
+
+def test_an_older_receivers_status_is_read_as_bounded_as_the_answer(tmp_path, monkeypatch):
+    """The two-step question (a peer whose vzzfs predates --then-receive) is no less
+    guarded: its answer is found among its warnings, a failure names its last line, and
+    it can hold the sender no longer than STATUS_TIMEOUT nor make it read past MAX_ANSWER."""
+    warned = 'import sys\nsys.stderr.write("a warning\\n"); sys.stderr.flush()\n' + OLD_PEER
+    assert transfer._remote_status(_peer(tmp_path, warned), "101")["exists"] is False
+    fails = 'import sys\nsys.stderr.write("CT 101: pool vz is not imported\\n")\nsys.exit(1)\n'
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._remote_status(_peer(tmp_path, fails), "101")
+    assert e.value.problem == "asking the other side failed: CT 101: pool vz is not imported"
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._remote_status(_peer(tmp_path, 'print("no answer")\n'), "101")
+    assert "did not answer with vzzfs receive's status" in e.value.problem
+    monkeypatch.setattr(transfer, "MAX_ANSWER", 1 << 20)
+    endless = 'import sys\nwhile True:\n    sys.stdout.write("x" * 65536)\n'
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._remote_status(_peer(tmp_path, endless), "101")
+    assert e.value.problem == "the other side wrote more than 1 MiB without answering"
+    monkeypatch.setattr(transfer, "STATUS_TIMEOUT", 1)
+    lingers = "print(%r, flush=True)\nimport time\ntime.sleep(60)\n" % ANSWER
+    with pytest.raises(transfer.VzzfsError) as e:
+        transfer._remote_status(_peer(tmp_path, lingers), "101")
+    assert e.value.problem == "the other side did not end within 1 s of its answer"

@@ -105,3 +105,13 @@ def test_a_forced_request_is_bounded_before_the_stream_is_read():
             forced.request(text, limits)
     assert forced.request("vzzfs receive", limits).ctid is None
 
+
+
+def test_then_receive_follows_status_on_a_command_line_and_in_a_forced_command(
+        tmp_path, monkeypatch, capsys):
+    with pytest.raises(UsageError, match="--then-receive follows --status CTID"):
+        forced.parse_original_command("vzzfs receive --ctid 101 --then-receive")
+    (tmp_path / "conf").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # refused before any command
+    assert cli.main(["--etc-dir", str(tmp_path), "receive", "--then-receive"]) == 2
+    assert "--then-receive follows --status CTID" in capsys.readouterr().err

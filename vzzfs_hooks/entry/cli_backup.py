@@ -121,9 +121,9 @@ def cmd_receive(args):
         req = forced.request(os.environ.get("SSH_ORIGINAL_COMMAND"),
                              forced.Limits.from_node(node))
     else:
-        if args.then_receive and not args.status:
-            raise UsageError("--then-receive follows --status CTID",
-                             "vzzfs receive --status CTID --then-receive")
+        refusal = forced.order_refusal(args.status, args.then_receive)
+        if refusal:
+            raise UsageError(refusal, "vzzfs receive --status CTID --then-receive")
         req = forced.Request(args.status, args.ctid, args.force, args.abort, None,
                              args.then_receive)
     if req.status:

@@ -106,6 +106,12 @@ class Limits(object):
         return bool(asked) and self.overwrite
 
 
+def order_refusal(status, then_receive):
+    """Why the options are out of order (--then-receive takes the stream that follows
+    --status's answer), or None; a command line and a forced command alike."""
+    return "--then-receive follows --status CTID" if then_receive and not status else None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError("the sender's command is refused: %s" % message, USAGE)
@@ -127,8 +133,9 @@ def parse_original_command(text):
     p.add_argument("--abort")
     p.add_argument("--then-receive", action="store_true")
     args = p.parse_args(argv[2:])
-    if args.then_receive and not args.status:
-        p.error("--then-receive follows --status CTID")
+    refusal = order_refusal(args.status, args.then_receive)
+    if refusal:
+        p.error(refusal)
     return args.status, args.ctid, args.force, args.abort, args.then_receive
 
 

@@ -109,11 +109,25 @@ STATUS_TIMEOUT = 120  # seconds the other side has to answer --status
 
 def _remote_status(argv, ctid):
     """The other side's vzzfs receive --status, checked (rules/peer.py); a peer that
-    does not answer within STATUS_TIMEOUT is a failure, not a wait."""
-    res = runner.run(argv + ["--status", ctid], check=False, timeout=STATUS_TIMEOUT)
-    if res.returncode != 0:
-        raise _asking_failed(argv, ctid, res.stderr, res.returncode)
-    return _checked_status(res.stdout)
+    does not answer within STATUS_TIMEOUT, or writes more than MAX_ANSWER before its
+    answer, is a failure, not a wait (read as _ask reads it)."""
+    proc = runner.popen(argv + ["--status", ctid], stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT)
+    try:
+        said, line = _first_json_line(proc.stdout.fileno(), STATUS_TIMEOUT)
+        proc.stdout.close()  # what it writes after the answer is not read
+        try:
+            proc.wait(timeout=STATUS_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise VzzfsError("the other side did not end within %d s of its answer"
+                             % STATUS_TIMEOUT, "check the --to command: it must end in "
+                             "'vzzfs receive'")
+    except BaseException:  # no answer or no end in time, or Ctrl-C: ended, not waited for
+        runner.stop(proc)
+        raise
+    if proc.returncode != 0:
+        raise _asking_failed(argv, ctid, said, proc.returncode)
+    return _checked_status(line or "")
 
 
 def _asking_failed(argv, ctid, said, returncode):
