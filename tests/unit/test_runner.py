@@ -114,3 +114,11 @@ def test_without_proc_subprocess_runs_it(monkeypatch):
         return real_listdir(path)
     monkeypatch.setattr(runner.os, "listdir", no_proc)
     assert runner.run(sh("echo ok")).stdout == "ok\n"
+
+
+def test_a_c_library_without_posix_spawns_setsid_has_subprocess_run_it(monkeypatch):
+    """Python 3.8+ on glibc < 2.26 (a software collection's Python on EL7)."""
+    def no_setsid(*args, **kw):
+        raise NotImplementedError("setsid not supported")
+    monkeypatch.setattr(runner, "_spawn", no_setsid)
+    assert runner.run(sh("echo ok")).stdout == "ok\n"

@@ -181,8 +181,11 @@ def _spawned(argv, timeout, env):
     try:
         actions = [(_OPEN, 0, os.devnull, os.O_RDONLY, 0), (_DUP2, out_w, 1), (_DUP2, err_w, 2)]
         actions += [(_CLOSE, fd) for fd in inherited]
-        pid = _spawn(path, argv, env, file_actions=actions, setsid=_deferring(),
-                     setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
+        try:
+            pid = _spawn(path, argv, env, file_actions=actions, setsid=_deferring(),
+                         setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
+        except NotImplementedError:  # setsid where the C library lacks it (glibc < 2.26)
+            return _subprocess_run(argv, timeout, None, env)
         os.close(out_w)
         os.close(err_w)
         out_w = err_w = None
