@@ -73,9 +73,6 @@ def unpack(tarball, tar_opts, dest, what):
                          "check the tarball (tar -tf %s)" % tarball)
 
 
-_UNASKED = object()
-
-
 def format_geometry(geo):
     return ",".join("%s=%d" % kv for kv in zip(geo._fields, geo))
 
@@ -89,12 +86,10 @@ def parse_geometry(text):
         return None
 
 
-def geometry(settings, name, recorded=_UNASKED):
-    """The template's ext4 Geometry: recorded at import (``recorded``: PROP_GEOMETRY's
-    value when the caller asked zfs already), else read from its zvol."""
+def geometry(settings, name, recorded):
+    """The template's ext4 Geometry: ``recorded`` at import (PROP_GEOMETRY's value, as
+    create's `zfs get` found it), else read from its zvol."""
     ds = names.template_dataset(settings.root, name)
-    if recorded is _UNASKED:
-        recorded = zfs.get(ds, PROP_GEOMETRY).get(PROP_GEOMETRY)
     geo = parse_geometry(recorded)
     if geo is None:  # imported by an older vzzfs
         geo = ext4.geometry(zvoldev.find_device(ds, settings.dev_timeout))
