@@ -138,10 +138,9 @@ def program(ct):
 
 
 def program_path(name):
-    """VZZFS_VZCTL ``name`` as a path, or None: an absolute one if executable, else
-    looked up on PATH (whose relative entries vzzfs drops at its start: runner)."""
-    if os.path.isabs(name):
-        return name if os.access(name, os.X_OK) else None
+    """VZZFS_VZCTL ``name`` (an absolute path or a bare name: config.is_program) as a
+    path, or None: runner.which, on a PATH whose relative entries vzzfs drops at its
+    start."""
     return runner.which(name)
 
 
