@@ -18,9 +18,12 @@ def dirs(tmp_path):
     hooks.mkdir()
     for action in ACTIONS:
         p = hooks / action
-        p.write_text("#!/bin/sh\n")
+        p.write_text(PYTHON_HOOK)
         p.chmod(0o755)
     return str(conf), str(hooks)
+
+
+PYTHON_HOOK = "#!/usr/bin/python3 -S\n"
 
 
 def snapshot_dir(path):
@@ -35,9 +38,14 @@ def test_install_writes_four_executable_shims(dirs):
         path = os.path.join(conf, "vps." + action)
         assert os.access(path, os.X_OK)
         text = open(path).read()
-        assert text.startswith("#!/bin/sh\n")
-        assert "exec %s --chain %s" % (shlex.quote("%s/%s" % (hooks, action)),
-                                       shlex.quote(path + ".vzzfs-chained")) in text
+        if action in hookwire.CHECK_ONLY:
+            assert text.startswith("#!/bin/sh\n")
+            assert "exec %s --chain %s" % (shlex.quote("%s/%s" % (hooks, action)),
+                                           shlex.quote(path + ".vzzfs-chained")) in text
+        else:  # the hook's own interpreter, the hook run in the shim's process
+            assert text.startswith(PYTHON_HOOK)
+            assert "sys.argv = [%s, '--chain', %s]" % (ascii("%s/%s" % (hooks, action)),
+                                                        ascii(path + ".vzzfs-chained")) in text
     assert hookwire.status(conf) == dict((a, "vzzfs") for a in ACTIONS)
 
 
@@ -45,7 +53,8 @@ def test_an_older_umount_shim_goes_and_the_admin_script_is_vzctls_again(dirs):
     """vzzfs has nothing to do at umount: vps.umount is the admin's, run by vzctl itself."""
     conf, hooks = dirs
     shim = os.path.join(conf, "vps.umount")
-    older = hookwire.shim_text("umount", hooks, conf)  # what older vzzfs wired there
+    older = ("#!/bin/sh\n%s: umount\nexec %s/umount --chain %s.vzzfs-chained\n"
+             % (hookwire.MARKER, hooks, shim))  # what older vzzfs wired there
     for admin in (None, "#!/bin/sh\necho admin\n"):
         with open(shim, "w") as f:
             f.write(older)
@@ -75,7 +84,8 @@ def test_a_quote_in_the_paths_runs_no_shell_code(tmp_path):
     seen = tmp_path / "seen"
     for action in ACTIONS:
         p = hooks / action
-        p.write_text("#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\n" % seen)
+        p.write_text(PYTHON_HOOK + "import sys\nwith open(%r, 'w') as f:\n"
+                     "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n" % str(seen))
         p.chmod(0o755)
     hookwire.install(str(conf), str(hooks))
     for action in ("premount", "mount"):
@@ -84,6 +94,51 @@ def test_a_quote_in_the_paths_runs_no_shell_code(tmp_path):
         assert subprocess.call([shim], cwd=str(tmp_path), env={}) == 0
         assert seen.read_text() == "--chain\n%s.vzzfs-chained\n" % shim
     assert not [n for n in os.listdir(str(tmp_path)) if n.startswith("PWNED")]
+
+
+def test_the_shim_runs_the_hook_in_its_own_process(dirs, tmp_path):
+    """One interpreter per action: the hook's code runs in the shim's process, with its
+    own name and path, its exit code is the shim's, and nothing imports from the conf dir."""
+    conf, hooks = dirs
+    seen = tmp_path / "seen"
+    with open(os.path.join(hooks, "premount"), "w") as f:
+        f.write(PYTHON_HOOK + "import os, sys\nwith open(%r, 'w') as f:\n"
+                "    f.write(repr((os.getpid(), __file__, sys.argv, sys.path[0])))\n"
+                "sys.exit(7)\n" % str(seen))
+    hookwire.install(conf, hooks)
+    shim = os.path.join(conf, "vps.premount")
+    with open(os.path.join(conf, "os.py"), "w") as f:  # never imported from here
+        f.write("raise SystemExit(99)\n")
+    proc = subprocess.Popen([shim], env={})
+    assert proc.wait() == 7
+    pid, file, argv, first = eval(seen.read_text())
+    hook = os.path.join(hooks, "premount")
+    assert pid == proc.pid and file == hook
+    assert argv == [hook, "--chain", shim + ".vzzfs-chained"]
+    assert os.path.realpath(first) != os.path.realpath(conf)
+
+
+def test_a_hook_that_is_not_python_is_refused_and_nothing_changes(dirs):
+    conf, hooks = dirs
+    with open(os.path.join(hooks, "postumount"), "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    with pytest.raises(ConfigError) as e:
+        hookwire.install(conf, hooks)
+    assert "is not vzzfs's Python hook" in str(e.value)
+    assert os.listdir(conf) == []
+
+
+def test_an_older_shell_shim_is_updated(dirs):
+    """Shims an older vzzfs wrote exec'd the hook from sh; install-hooks rewrites them."""
+    conf, hooks = dirs
+    path = os.path.join(conf, "vps.premount")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n%s: premount\nexec %s/premount --chain %s.vzzfs-chained\n"
+                % (hookwire.MARKER, hooks, path))
+    changed = hookwire.install(conf, hooks)
+    assert "updated %s" % path in changed
+    assert open(path).read() == hookwire.shim_text("premount", hooks, conf)
+    assert not os.path.exists(path + ".vzzfs-chained")
 
 
 def test_install_twice_changes_nothing(dirs):
@@ -198,7 +253,7 @@ def test_install_hooks_from_a_checkout_wires_its_hooks(tmp_path):
                          universal_newlines=True)
     assert res.returncode == 0, res.stdout
     shim = (conf / "vps.premount").read_text()
-    assert "exec %s " % shlex.quote(os.path.join(os.path.realpath(top), "hooks", "premount")) in shim
+    assert "sys.argv = [%s, " % ascii(os.path.join(os.path.realpath(top), "hooks", "premount")) in shim
     res = subprocess.run([os.path.join(top, "bin", "vzzfs"), "--etc-dir", str(tmp_path),
                           "install-hooks", "--confdir", str(conf), "--hookdir",
                           str(tmp_path / "nohooks")],
