@@ -19,7 +19,7 @@ RANK = ["base", "conf", "rules", "system", "container", "verbs", "jobs", "hook",
 TOOLS = {
     "zfs": "system.zfs", "zpool": "system.zfs",
     "mkfs.ext4": "system.ext4", "e2fsck": "system.ext4", "resize2fs": "system.ext4",
-    "dumpe2fs": "system.ext4", "tune2fs": "system.ext4", "fsfreeze": "system.ext4",
+    "dumpe2fs": "system.ext4geometry", "tune2fs": "system.ext4", "fsfreeze": "system.ext4",
     "fstrim": "system.ext4", "mount": "system.ext4", "umount": "system.ext4",
     "chattr": "system.ext4",
     "vzctl": "system.vzctl",

@@ -4,10 +4,10 @@ import subprocess
 
 
 from vzzfs_hooks.verbs import lifecycle, template
-from vzzfs_hooks.system import ext4
+from vzzfs_hooks.system import ext4, ext4geometry
 
 # what `mkfs.ext4 -b 4096` makes of vzzfs's default 2 GiB template: 16 groups of 128 MiB
-DEFAULT = ext4.Geometry(inode_count=131072, block_count=524288, inodes_per_group=8192,
+DEFAULT = ext4geometry.Geometry(inode_count=131072, block_count=524288, inodes_per_group=8192,
                           blocks_per_group=32768, block_size=4096)
 GIB = 1 << 30
 # the stock samples' DISKSPACE="2G:2.2G": the zvol follows the limit, 2306867 KiB,
@@ -16,10 +16,10 @@ STOCK_CLONE = 2362232832
 
 
 def test_inodes_count_whole_groups_and_never_shrink():
-    assert ext4.inodes_at_size(DEFAULT, 2 * GIB) == 131072
-    assert ext4.inodes_at_size(DEFAULT, STOCK_CLONE) == 17 * 8192  # 17.6 groups: 17 count
-    assert ext4.inodes_at_size(DEFAULT, 10 * GIB) == 80 * 8192
-    assert ext4.inodes_at_size(DEFAULT, GIB) == 131072  # a clone keeps the template's
+    assert ext4geometry.inodes_at_size(DEFAULT, 2 * GIB) == 131072
+    assert ext4geometry.inodes_at_size(DEFAULT, STOCK_CLONE) == 17 * 8192  # 17.6 groups: 17 count
+    assert ext4geometry.inodes_at_size(DEFAULT, 10 * GIB) == 80 * 8192
+    assert ext4geometry.inodes_at_size(DEFAULT, GIB) == 131072  # a clone keeps the template's
 
 
 def test_stock_diskinodes_clone_the_default_template():
@@ -57,14 +57,14 @@ def test_prediction_holds_for_a_real_ext4(tmp_path):
     with open(img, "wb") as f:
         f.truncate(2 * GIB)
     ext4.mkfs(img, 2 * GIB)
-    geo = ext4.geometry(img)
+    geo = ext4geometry.geometry(img)
     assert geo == DEFAULT
     for size in (STOCK_CLONE, 3 * GIB + 12345 * 4096):
         with open(img, "r+b") as f:
             f.truncate(size)
         subprocess.run(["resize2fs", img], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=True)
-        assert ext4.geometry(img).inode_count >= ext4.inodes_at_size(geo, size)
+        assert ext4geometry.geometry(img).inode_count >= ext4geometry.inodes_at_size(geo, size)
 
 
 def test_inodes_per_gib_of_the_default_template():

@@ -5,7 +5,7 @@ import stat
 from conftest import ROOT, sh
 from harness import realvzctl
 from vzzfs_hooks.conf import config
-from vzzfs_hooks.system import ext4, zfs, zvoldev
+from vzzfs_hooks.system import ext4, ext4geometry, zfs, zvoldev
 
 
 def conf(node, ctid):
@@ -61,7 +61,7 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     assert ext4.fs_size(dev) == tmpl_size
     assert node.vzctl.mount(103).rc == 0 and node.vzctl.umount(103).rc == 0
     assert int(zget(ds, "volsize")) == zfs.round_size(2306867 << 10, 16384)
-    assert ext4.geometry(dev).inode_count >= 131072
+    assert ext4geometry.geometry(dev).inode_count >= 131072
     assert ext4.fs_size(dev) > 2 << 30, "the first mount grew the ext4 to DISKSPACE"
 
     node.track(104)
@@ -73,7 +73,7 @@ def test_stock_diskinodes_still_clone_and_too_many_unpack(node):
     ds = node.dataset(104)
     assert zget(ds, "origin") is None
     assert conf(node, 104)["DISKINODES"] == "200000:220000"
-    assert ext4.geometry(zvoldev.find_device(ds, 10)).inode_count >= 220000
+    assert ext4geometry.geometry(zvoldev.find_device(ds, 10)).inode_count >= 220000
 
 
 def test_create_from_tarball_keeps_owners_modes_links(node):

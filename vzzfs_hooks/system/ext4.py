@@ -1,14 +1,12 @@
 """A zvol holding ext4: make, check, grow, shrink, freeze, mount and unmount the file
 system (its device: zvoldev). The only module that runs the file system tools
-(mkfs.ext4, e2fsck, resize2fs, dumpe2fs, fsfreeze, fstrim).
+(mkfs.ext4, e2fsck, resize2fs, fsfreeze, fstrim; dumpe2fs: ext4geometry).
 
 Also the guard on the empty mount point: while nothing is mounted on
 /vz/private/CTID the directory is immutable, so nothing can write files there
 that the next mount would hide.
 """
 
-import array
-import collections
 import errno
 import fcntl
 import os
@@ -48,21 +46,6 @@ def mkfs(device, size_bytes, inodes=None):
     if inodes:
         args += ["-N", str(int(inodes))]
     runner.run(args + [device])
-
-
-# What decides an ext4's inode count: mkfs fixes the inodes per block group, and
-# resize2fs adds or removes whole groups, so the count follows the size.
-Geometry = collections.namedtuple(
-    "Geometry", "inode_count block_count inodes_per_group blocks_per_group block_size")
-
-
-def geometry(device):
-    """The ext4 on ``device``: its Geometry, from its superblock (dumpe2fs -h)."""
-    out = runner.run(["dumpe2fs", "-h", device]).stdout
-    fields = dict((k.strip(), v.strip()) for k, v in
-                  (line.split(":", 1) for line in out.splitlines() if ":" in line))
-    return Geometry(*(int(fields[name]) for name in (
-        "Inode count", "Block count", "Inodes per group", "Blocks per group", "Block size")))
 
 
 def read_superblock(device):
@@ -136,16 +119,6 @@ def superblock_size(sb, device):
     if struct.unpack_from("<I", sb, 0x60)[0] & INCOMPAT_64BIT:
         blocks |= struct.unpack_from("<I", sb, 0x150)[0] << 32
     return blocks * (1024 << struct.unpack_from("<I", sb, 0x18)[0])
-
-
-def inodes_at_size(geo, size_bytes):
-    """Inodes an ext4 of ``geo`` has at least once resize2fs grew it to ``size_bytes``.
-
-    Only whole block groups are counted (resize2fs may drop a short last one),
-    and growing never removes inodes.
-    """
-    groups = size_bytes // geo.block_size // geo.blocks_per_group
-    return max(geo.inode_count, groups * geo.inodes_per_group)
 
 
 def grow_fs(device):
@@ -408,9 +381,9 @@ def fs_thaw(directory):
 # ---- the guard on the empty mount point ----
 
 def _flags(fd):
-    buf = array.array("i", [0])
+    buf = bytearray(4)  # not array: it imports collections (20 ms of a hook under TCG)
     fcntl.ioctl(fd, FS_IOC_GETFLAGS, buf, True)
-    return buf[0]
+    return struct.unpack("i", buf)[0]
 
 
 def set_immutable(directory, on):
@@ -420,7 +393,7 @@ def set_immutable(directory, on):
         flags = _flags(fd)
         new = flags | FS_IMMUTABLE_FL if on else flags & ~FS_IMMUTABLE_FL
         if new != flags:
-            fcntl.ioctl(fd, FS_IOC_SETFLAGS, array.array("i", [new]))
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", new))
         return True
     except OSError:
         return False

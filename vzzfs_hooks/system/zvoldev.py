@@ -5,7 +5,6 @@ sometimes stale after a rename; a /dev/zdN answers for itself (BLKZNAME).
 Below the zfs layer: zfs.snapshot flushes a zvol's device here first.
 """
 
-import array
 import errno
 import fcntl
 import os
@@ -146,9 +145,9 @@ def flush(dataset):
         return  # no device (volmode=none, not a zvol): nothing cached for it
     fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ro = array.array("i", [0])
+        ro = bytearray(4)  # an int; not array, which imports collections
         fcntl.ioctl(fd, BLKROGET, ro, True)
-        if ro[0]:
+        if any(ro):
             return  # readonly=on (a template's): no writes to flush, and it refuses one
         os.fsync(fd)
     except OSError as e:

@@ -12,7 +12,7 @@ from ..base.errors import DatasetBusy, UsageError, VzzfsError
 from ..base.names import PROP_GEOMETRY, PROP_TEMPLATE
 from ..base.progress import Progress
 from ..base.revert import Reverter
-from ..system import ext4, zfs, zvoldev
+from ..system import ext4, ext4geometry, zfs, zvoldev
 
 # tar's option to read each kind of compressed stream from stdin
 COMPRESSORS = ((".tar.gz", ["-z"]), (".tar.xz", ["-J"]), (".tar.bz2", ["-j"]),
@@ -81,7 +81,7 @@ def parse_geometry(text):
     """A Geometry from PROP_GEOMETRY's value, or None if it is unset or not one."""
     try:
         fields = dict(kv.split("=", 1) for kv in (text or "").split(","))
-        return ext4.Geometry(*(int(fields[f]) for f in ext4.Geometry._fields))
+        return ext4geometry.Geometry(*(int(fields[f]) for f in ext4geometry.Geometry._fields))
     except (KeyError, ValueError, TypeError):
         return None
 
@@ -92,7 +92,7 @@ def geometry(settings, name, recorded):
     ds = names.template_dataset(settings.root, name)
     geo = parse_geometry(recorded)
     if geo is None:  # imported by an older vzzfs
-        geo = ext4.geometry(zvoldev.find_device(ds, settings.dev_timeout))
+        geo = ext4geometry.geometry(zvoldev.find_device(ds, settings.dev_timeout))
     return geo
 
 
@@ -103,7 +103,7 @@ def clone_inodes(geo, tmpl_size, clone_size, barrier):
     template of ``tmpl_size`` bytes would need for enough, or None if ext4
     cannot pack that many per group).
     """
-    have = ext4.inodes_at_size(geo, clone_size)
+    have = ext4geometry.inodes_at_size(geo, clone_size)
     groups = clone_size // geo.block_size // geo.blocks_per_group
     per_group = -(-barrier // groups) if groups else None
     need = None
@@ -184,7 +184,7 @@ def import_template(node, name, size=None, inodes=None):
             fitted = _fit(dev, settings.volblocksize, size)
             if fitted < size:
                 props["volsize"] = str(fitted)
-        geo = ext4.geometry(dev)
+        geo = ext4geometry.geometry(dev)
         props[PROP_GEOMETRY] = format_geometry(geo)
         zfs.set_props(ds, props)
         zfs.snapshot([names.golden_of(ds)])
@@ -195,7 +195,7 @@ def import_template(node, name, size=None, inodes=None):
 def _fit(dev, volblocksize, staged):
     """Shrink the unpacked, unmounted ext4 on ``dev`` to fitted_size; that size."""
     ext4.forced_check(dev, "fitting")
-    block = ext4.geometry(dev).block_size
+    block = ext4geometry.geometry(dev).block_size
     size = fitted_size(ext4.min_fs_size(dev, dev) // block, block, volblocksize, staged)
     if size < staged:
         ext4.shrink_fs(dev, size)
