@@ -1,6 +1,7 @@
 """A zvol holding ext4: make, check, grow, shrink, freeze, mount and unmount the file
 system (its device: zvoldev). The only module that runs the file system tools
-(mkfs.ext4, e2fsck, resize2fs, fsfreeze, fstrim; dumpe2fs: ext4geometry).
+(mkfs.ext4, e2fsck, resize2fs, fsfreeze, fstrim; dumpe2fs: ext4geometry), mounting
+through mountcall.
 
 Also the guard on the empty mount point: while nothing is mounted on
 /vz/private/CTID the directory is immutable, so nothing can write files there
@@ -16,7 +17,7 @@ import time
 from ..base import runner
 from ..base.errors import ConfigError, FsError, MountBusy, OnlineGrowRefused
 from ..base.fileio import read_text
-from . import mounts
+from . import mountcall, mounts
 
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
@@ -227,41 +228,49 @@ def _repair_fix(dataset):
 
 def mount(device, directory, options, dataset):
     try:
-        runner.run(["mount", "-t", "ext4", "-o", options, device, directory])
-    except runner.CommandFailed as e:
-        why = e.stderr.strip().splitlines()[0] if e.stderr.strip() else "exit code %d" % e.returncode
-        if _BAD_OPTION_OR_SUPERBLOCK in e.stderr and _options_refused(device, directory, options):
+        mountcall.mount(device, directory, "ext4", options)
+    except OSError as e:
+        why = e.strerror
+        if e.errno == errno.EINVAL and _options_refused(device, directory, options):
             raise ConfigError("the kernel refuses the ext4 mount options %r (VZZFS_MOUNT_OPTS): "
                               "%s" % (options, why),
                               "fix VZZFS_MOUNT_OPTS (vzzfs.conf, or the CT's conf); dmesg "
                               "names the option")
-        if any(s in e.stderr for s in _DAMAGED):
+        if e.errno in _DAMAGED:
             raise FsError("ext4 on zvol %s needs a manual repair: the kernel refused to mount "
                           "it: %s" % (dataset, why), _repair_fix(dataset))
         raise FsError("cannot mount %s (zvol %s) on %s: %s" % (device, dataset, directory, why),
                       "see dmesg for the reason")
 
 
-# what mount(8) says when the kernel found the ext4 damaged
-_BAD_OPTION_OR_SUPERBLOCK = "wrong fs type, bad option, bad superblock"  # EINVAL: either
-_DAMAGED = ("Structure needs cleaning", _BAD_OPTION_OR_SUPERBLOCK, "bad superblock")
+# what the kernel answers a damaged ext4: EUCLEAN ("Structure needs cleaning") when it
+# found the damage, EINVAL when it found no ext4 (a bad option gets EINVAL too)
+_DAMAGED = (errno.EUCLEAN, errno.EINVAL)
 
 
 def _options_refused(device, directory, options):
-    """Tell a bad option from a bad ext4 (mount says the same for both): read-only
-    without the journal the ext4 mounts, with ``options`` added it does not."""
+    """Tell a bad option from a bad ext4 (both are EINVAL): read-only without the
+    journal the ext4 mounts, with ``options`` added it does not."""
     def probe(opts):
-        res = runner.run(["mount", "-t", "ext4", "-o", opts, device, directory], check=False)
-        if res.returncode == 0:
-            runner.run(["umount", directory], check=False)
-        return res.returncode == 0
+        try:
+            mountcall.mount(device, directory, "ext4", opts)
+        except OSError:
+            return False
+        try:
+            mountcall.umount(directory)
+        except OSError:
+            pass
+        return True
     return probe("ro,noload") and not probe("ro,noload," + options)
 
 
 def mount_snapshot(device, directory, options):
     """Mount a snapshot's ext4 read-only with ``options``; None, or why it failed."""
-    res = runner.run(["mount", "-t", "ext4", "-o", options, device, directory], check=False)
-    return None if res.returncode == 0 else (res.stderr.strip() or "exit %d" % res.returncode)
+    try:
+        mountcall.mount(device, directory, "ext4", options)
+    except OSError as e:
+        return e.strerror
+    return None
 
 
 def clear_protection_flags(tree):
@@ -274,17 +283,21 @@ def umount(directory, busy_timeout):
     """Unmount ``directory``; retry while busy, then name the processes holding it."""
     deadline = time.monotonic() + busy_timeout
     while True:
-        res = runner.run(["umount", directory], check=False)
-        if res.returncode == 0 or not mounts.is_mountpoint(directory):
+        try:
+            mountcall.umount(directory)
             return
-        if "busy" not in res.stderr or time.monotonic() >= deadline:
+        except OSError as e:
+            err = e
+        if not mounts.is_mountpoint(directory):
+            return
+        if err.errno != errno.EBUSY or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
-    if "busy" in res.stderr:
+    if err.errno == errno.EBUSY:
         who = holders(directory)
         raise MountBusy("%s is busy%s" % (directory, ": " + ", ".join(who) if who else ""),
                         "stop those processes, then unmount it again")
-    raise FsError("cannot unmount %s: %s" % (directory, res.stderr.strip()), "check dmesg")
+    raise FsError("cannot unmount %s: %s" % (directory, err.strerror), "check dmesg")
 
 
 def _under(path, top):
