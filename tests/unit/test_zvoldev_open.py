@@ -58,3 +58,24 @@ def test_a_device_that_answers_late_is_waited_for_only_when_asked(tmp_path, monk
                         lambda fd, req, buf, mutate: buf.__setitem__(slice(0, 6), b"vz/ct1"))
     assert zvoldev.zvol_name(str(dev)) is None and len(calls) == 1
     assert zvoldev.zvol_name(str(dev), 5) == "vz/ct1" and len(calls) == 4
+
+
+def test_hold_keeps_the_open_that_asked(tmp_path, monkeypatch):
+    """premount's device is opened once: the descriptor that asked BLKZNAME is the one held
+    through e2fsck and the mount (a zvol's first open is the costly one)."""
+    links = tmp_path / "zvol"
+    (links / "vz").mkdir(parents=True)
+    dev = tmp_path / "zd0"
+    dev.write_bytes(b"x")
+    os.symlink(str(dev), str(links / "vz" / "ct1"))
+    monkeypatch.setattr(zvoldev, "LINK_DIR", str(links))
+    fake, calls = flaky_open(0, 0)
+    monkeypatch.setattr(zvoldev.os, "open", fake)
+    monkeypatch.setattr(zvoldev.fcntl, "ioctl",
+                        lambda fd, req, buf, mutate: buf.__setitem__(slice(0, 6), b"vz/ct1"))
+    with zvoldev.hold("vz/ct1", 5) as held:
+        assert held.device == str(dev) and os.fstat(held.fd).st_size == 1
+    assert len(calls) == 1
+    with pytest.raises(OSError):
+        os.fstat(held.fd)  # closed after the block
+    assert zvoldev.find_device("vz/ct1", 5) == str(dev) and len(calls) == 2

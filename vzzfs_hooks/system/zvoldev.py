@@ -56,10 +56,12 @@ class HeldOpen(object):
     The first open itself is retried for ``timeout`` seconds.
     """
 
-    def __init__(self, device, timeout=BUSY_WAIT):
-        self.device, self.timeout, self.fd = device, timeout, None
+    def __init__(self, device, timeout=BUSY_WAIT, fd=None):
+        self.device, self.timeout, self.fd = device, timeout, fd
 
     def __enter__(self):
+        if self.fd is not None:  # held already (hold): the open that asked which zvol it is
+            return self
         try:
             self.fd = _open(self.device, os.O_RDONLY | os.O_CLOEXEC, self.timeout)
         except OSError as e:
@@ -83,25 +85,43 @@ def has_link(dataset):
     return os.path.lexists(os.path.join(LINK_DIR, dataset))
 
 
-def zvol_name(device, timeout=0):
-    """The dataset behind a /dev/zdN, or None if the device does not answer (within
-    ``timeout`` s while its first open is refused with ERESTARTSYS)."""
+def _ask(device, timeout):
+    """(dataset, fd): the zvol behind a /dev/zdN and the descriptor still open on it,
+    or (None, None) if it does not answer (within ``timeout`` s while its first open
+    is refused with ERESTARTSYS)."""
     buf = bytearray(ZFS_MAX_DATASET_NAME_LEN)
     try:
         fd = _open(device, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, timeout)
     except OSError:
-        return None
+        return None, None
     try:
         fcntl.ioctl(fd, BLKZNAME, buf, True)
     except OSError:
-        return None
-    finally:
         os.close(fd)
-    return bytes(buf).split(b"\0", 1)[0].decode("utf-8", "replace")
+        return None, None
+    return bytes(buf).split(b"\0", 1)[0].decode("utf-8", "replace"), fd
+
+
+def zvol_name(device, timeout=0):
+    """The dataset behind a /dev/zdN, or None if the device does not answer (within
+    ``timeout`` s while its first open is refused with ERESTARTSYS)."""
+    name, fd = _ask(device, timeout)
+    if fd is not None:
+        os.close(fd)
+    return name
 
 
 def find_device(dataset, timeout):
-    """Path of the block device of zvol ``dataset``, waiting up to ``timeout`` s.
+    """Path of the block device of zvol ``dataset``, waiting up to ``timeout`` s."""
+    held = hold(dataset, timeout)
+    os.close(held.fd)
+    return held.device
+
+
+def hold(dataset, timeout):
+    """A HeldOpen on zvol ``dataset``'s block device, found within ``timeout`` s and
+    held from the open that asked it which zvol it is (a zvol's first open is the
+    costly one: 11 ms under TCG; premount asked, closed and opened it again).
 
     The /dev/zvol link is made by udev, late after create/clone and sometimes
     stale after a rename, so the device's own answer (BLKZNAME) decides. The
@@ -116,17 +136,24 @@ def find_device(dataset, timeout):
         linked = os.path.realpath(link) if os.path.exists(link) else None
         name = None
         if linked is not None:  # there: a refused open means a busy pool, worth waiting for
-            name = zvol_name(linked, max(deadline - time.monotonic(), float(BUSY_WAIT)))
+            name, fd = _ask(linked, max(deadline - time.monotonic(), float(BUSY_WAIT)))
             if name == dataset:
-                return linked
+                return HeldOpen(linked, fd=fd)
+            if fd is not None:
+                os.close(fd)
         if linked is None or name is not None:  # no link, or a stale one: ask every device
             try:
                 scan = sorted("/dev/" + n for n in os.listdir("/dev") if is_zd(n))
             except OSError:
                 scan = []
             for dev in scan:
-                if dev != linked and zvol_name(dev) == dataset:
-                    return dev
+                if dev == linked:
+                    continue
+                name, fd = _ask(dev, 0)
+                if name == dataset:
+                    return HeldOpen(dev, fd=fd)
+                if fd is not None:
+                    os.close(fd)
         if time.monotonic() >= deadline:
             raise FsError("the device of zvol %s did not appear within %d s" % (dataset, timeout),
                           "check 'zfs get volmode %s' and that udev runs; raise VZZFS_DEV_TIMEOUT "

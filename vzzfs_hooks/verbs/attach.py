@@ -111,9 +111,9 @@ def attach(ct):
     from . import resize  # only attaching needs it: a hook for another CT starts without
     volsize, pool_full = _check_volume(ct)
     _prepare_mountpoint(ct)
-    device = zvoldev.find_device(ct.dataset, ct.settings.dev_timeout)
-    _refuse_if_mounted_elsewhere(ct, device)
-    with zvoldev.HeldOpen(device):  # CTs starting at once
+    with zvoldev.hold(ct.dataset, ct.settings.dev_timeout) as held:  # CTs starting at once
+        device = held.device
+        _refuse_if_mounted_elsewhere(ct, device)
         if ct.settings.fsck == "preen" and ext4.fsck_preen(device, ct.dataset):
             log.warn("CT %s: e2fsck repaired the ext4 on %s" % (ct.ctid, ct.dataset))
         _follow_diskspace(ct, device, volsize)  # before the mount: unmounted, any ext4 grows
