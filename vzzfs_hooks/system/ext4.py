@@ -445,10 +445,11 @@ def unguard(directory):
 
 
 def is_guarded(directory):
-    """Is ``directory`` an empty, unmounted, guarded mount point?"""
+    """Is ``directory`` an empty, unmounted, guarded mount point? (The mount table,
+    the dearest to read, is asked last: most directories asked are not guarded.)"""
     try:
-        return (not mounts.is_mountpoint(directory) and os.path.isdir(directory)
-                and not os.listdir(directory) and is_immutable(directory))
+        return (os.path.isdir(directory) and is_immutable(directory)
+                and not os.listdir(directory) and not mounts.is_mountpoint(directory))
     except OSError:
         return False
 
