@@ -11,7 +11,8 @@ under strace takes the hooks apart: each hook run, the commands it ran, and
 how many of them were zfs/zpool. Also: a bare Python start (with -S, as the hooks
 run, and without), Python importing the hook's modules, one `zfs get`, the
 floor two Python hooks cannot go below, and the peak RSS of premount and postumount
-run as vzctl runs them.
+run as vzctl runs them. The figures are measured in ROUNDS interleaved rounds
+(each round every figure once), medians.
 Standalone: scripts/vm-run -- /usr/bin/python3 bench/hook_overhead.py
 """
 import os
@@ -22,7 +23,7 @@ from benchlib import sh
 from vzzfs_hooks.verbs import hookwire
 from vzzfs_hooks.system import ext4, zvoldev  # benchlib has put the repo on sys.path
 
-ROUNDS = 5
+ROUNDS = 9
 HOOK_DIR = os.path.join(benchlib.REPO, "hooks")
 
 
@@ -31,10 +32,6 @@ def cycle(node, ctid):
         res = node.vzctl.run(verb, ctid)
         if res.rc:
             raise RuntimeError("vzctl %s %s failed: %s" % (verb, ctid, res.output))
-
-
-def rounds(fn):
-    return [benchlib.timed(fn)[0] for _ in range(ROUNDS)]
 
 
 def anatomy(node, ctid):
@@ -51,11 +48,18 @@ def anatomy(node, ctid):
             cmds = [(os.path.basename(s[0]), s[3] - s[2]) for s in benchlib.within(spans, whole)]
             seconds = whole[3] - whole[2]
             runs.append({"script": os.path.basename(shim[0]), "seconds": seconds,
-                         "python": any(s[0].startswith(HOOK_DIR) for s in mine),
+                         "python": (_is_python(shim[0])  # the hook runs in the shim
+                                    or any(s[0].startswith(HOOK_DIR) for s in mine)),
                          "commands": cmds,
                          "zfs_commands": sum(1 for c, _ in cmds if c in ("zfs", "zpool")),
                          "in_python_s": seconds - sum(t for _, t in cmds)})
     return runs
+
+
+def _is_python(script):
+    with open(script, "rb") as f:
+        first = f.readline()
+    return first.startswith(b"#!") and b"python" in first
 
 
 def hook_rss(node, ctid, action):
@@ -74,15 +78,6 @@ def run():
     with benchlib.Scratch() as node:
         node.make_ct(101)
         node.make_simfs_ct(102)
-        hooks = rounds(lambda: cycle(node, 101))
-        foreign = rounds(lambda: cycle(node, 102))
-        result["anatomy_vzzfs"] = anatomy(node, 101)
-        result["anatomy_foreign"] = anatomy(node, 102)
-        for ctid, key in ((101, "vzzfs"), (102, "foreign")):
-            for action in ("premount", "postumount"):
-                took, rss = hook_rss(node, ctid, action)
-                result["rss_%s_%s_bytes" % (action, key)] = rss
-                result["direct_%s_%s_s" % (action, key)] = took
         conf = os.path.join(node.etc, "conf")
         dev = zvoldev.find_device(node.dataset(101), 10)
         private = node.private(101)
@@ -99,23 +94,45 @@ def run():
                 cycle(node, 101)
             finally:
                 sh("umount", private)
-        hookwire.uninstall(conf)
-        ext4.set_immutable(private, False)
-        try:
-            bare = rounds(lambda: cycle(node, 102))
-            plain = rounds(seed)
-            by_hand = rounds(lambda: (mount_by_hand(), sh("umount", private)))
-        finally:
-            ext4.set_immutable(private, True)
-            hookwire.install(conf, HOOK_DIR)
         # the hooks run `python3 -S` (hooks/vzzfs-hook); a zfs get like premount's
         parts = {"python_start_s": [sys.executable, "-S", "-c", "pass"],
                  "python_start_site_s": [sys.executable, "-c", "pass"],
                  "hook_imports_s": [sys.executable, "-S", "-c", "import vzzfs_hooks.entry.hookmain"],
                  "zfs_get_s": ["zfs", "get", "-Hp", "type,volsize", node.dataset(101)]}
         sh(*parts["hook_imports_s"], cwd=benchlib.REPO)  # bytecode compiled once, as on a node
-        for key, argv in parts.items():
-            result[key] = [benchlib.timed(sh, *argv, cwd=benchlib.REPO)[0] for _ in range(ROUNDS)]
+        series = dict((k, []) for k in ("hooks", "foreign", "nohooks", "plain", "by_hand"))
+        series.update((k, []) for k in parts)
+        # Interleaved: each round measures every figure once. The VM's speed drifts
+        # (other VMs, the host) by more than the differences looked for: measured one
+        # block after another, the same tree read 1.17x and 1.39x the floor.
+        cycle(node, 101)  # warm: the first mount of a new CT does more (DISKSPACE)
+        cycle(node, 102)
+        for _ in range(ROUNDS):
+            series["hooks"].append(benchlib.timed(cycle, node, 101)[0])
+            series["foreign"].append(benchlib.timed(cycle, node, 102)[0])
+            hookwire.uninstall(conf)
+            ext4.set_immutable(private, False)
+            try:
+                series["nohooks"].append(benchlib.timed(cycle, node, 102)[0])
+                series["plain"].append(benchlib.timed(seed)[0])
+                series["by_hand"].append(
+                    benchlib.timed(lambda: (mount_by_hand(), sh("umount", private)))[0])
+            finally:
+                ext4.set_immutable(private, True)
+                hookwire.install(conf, HOOK_DIR)
+            for key, argv in parts.items():
+                series[key].append(benchlib.timed(sh, *argv, cwd=benchlib.REPO)[0])
+        hooks, foreign, bare = series["hooks"], series["foreign"], series["nohooks"]
+        plain, by_hand = series["plain"], series["by_hand"]
+        for key in parts:
+            result[key] = series[key]
+        result["anatomy_vzzfs"] = anatomy(node, 101)
+        result["anatomy_foreign"] = anatomy(node, 102)
+        for ctid, key in ((101, "vzzfs"), (102, "foreign")):
+            for action in ("premount", "postumount"):
+                took, rss = hook_rss(node, ctid, action)
+                result["rss_%s_%s_bytes" % (action, key)] = rss
+                result["direct_%s_%s_s" % (action, key)] = took
     result.update({"hooks_s": hooks, "plain_s": plain, "by_hand_s": by_hand,
                    "foreign_s": foreign, "nohooks_s": bare,
                    "ratio": benchlib.median(hooks) / benchlib.median(plain),
