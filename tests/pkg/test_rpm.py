@@ -37,6 +37,9 @@ def assert_wired(root, chained):
         assert "vzzfs-managed-hook" in text(shim), action
         assert "/usr/libexec/vzzfs/" + action in text(shim)
         assert os.access(root.p("/usr/libexec/vzzfs/" + action), os.X_OK)
+        if action != "mount":  # a Python shim runs the installed hook's python3
+            first = text(root.p("/usr/libexec/vzzfs/vzzfs-hook")).splitlines()[0]
+            assert text(shim).splitlines()[0] == first, action
         kept = shim + ".vzzfs-chained"
         if action in chained:
             assert text(kept) == ADMIN[action]
