@@ -118,6 +118,19 @@ def test_the_shim_runs_the_hook_in_its_own_process(dirs, tmp_path):
     assert os.path.realpath(first) != os.path.realpath(conf)
 
 
+def test_a_conf_dir_reached_through_a_symlink_is_off_the_module_path(dirs, tmp_path):
+    conf, hooks = dirs
+    link = str(tmp_path / "conf-link")
+    os.symlink(conf, link)
+    seen = tmp_path / "seen"
+    with open(os.path.join(hooks, "premount"), "w") as f:
+        f.write(PYTHON_HOOK + "import sys\nopen(%r, 'w').write(repr(sys.path))\n" % str(seen))
+    hookwire.install(link, hooks)
+    assert subprocess.call([os.path.join(link, "vps.premount")], env={}) == 0
+    path = eval(seen.read_text())
+    assert not [p for p in path if os.path.realpath(p) == os.path.realpath(conf)], path
+
+
 def test_a_hook_that_is_not_python_is_refused_and_nothing_changes(dirs):
     conf, hooks = dirs
     with open(os.path.join(hooks, "postumount"), "w") as f:

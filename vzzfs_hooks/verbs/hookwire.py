@@ -52,8 +52,8 @@ def shim_text(action, hook_dir, conf_dir):
         # The hook's own interpreter line (the RPM points it at the python3 the package
         # was built for); the paths as ASCII literals, so no byte of them is code.
         return ("%s\n%s"
-                "import sys\n"
-                "if sys.path[:1] == [%s]:\n"
+                "import os, sys\n"
+                "if sys.path and os.path.realpath(sys.path[0]) == %s:\n"
                 "    del sys.path[0]  # modules come from vzzfs's package, never from here\n"
                 "sys.argv = [%s, '--chain', %s]\n"
                 "with open(sys.argv[0], 'rb') as f:\n"
