@@ -165,8 +165,8 @@ def _copy(ct, size):
     with Reverter() as undo:
         zfs.create_volume(ct.dataset, size, settings.volblocksize, settings.sparse, props)
         undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
-        dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
-        with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
+        with zvoldev.hold(ct.dataset, settings.dev_timeout) as held:
+            dev = held.device  # held open: mkfs and mount open it freely
             ext4.mkfs(dev, size)
             os.makedirs(staging, 0o700, exist_ok=True)
             undo.add("remove %s" % staging, _rmdir, staging)

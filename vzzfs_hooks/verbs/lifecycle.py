@@ -269,8 +269,8 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
 
 def _unpack_into(ct, settings, tarball, tar_opts, ostemplate, diskspace, diskinodes):
     """mkfs the new zvol and unpack the template's tarball onto it."""
-    dev = zvoldev.find_device(ct.dataset, settings.dev_timeout)
-    with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
+    with zvoldev.hold(ct.dataset, settings.dev_timeout) as held:  # mkfs and mount open it freely
+        dev = held.device
         ext4.mkfs(dev, diskspace, diskinodes and diskinodes[1])
         ext4.unguard(ct.mountpoint)
         ext4.mount(dev, ct.mountpoint, settings.mount_opts, ct.dataset)
