@@ -516,26 +516,38 @@ def test_a_migrate_whose_remote_start_reports_failure_never_runs_twice(standin_n
     assert node2.vzctl.stop(101).rc == 0
 
 
+def _unwritten_mib():
+    """Dirty and Writeback pages of the VM's page cache, MiB (/proc/meminfo)."""
+    with open("/proc/meminfo") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return sum(int(fields[k].split()[0]) for k in ("Dirty", "Writeback")) // 1024
+
+
 def test_a_backup_of_a_ct_with_fresh_writes_holds_its_lock_briefly(node, tmp_path):
     """Issue 29, 10: the freeze wrote the CT's dirty data out under the CT's lock: with
     300 MB freshly written, vzctl stop during vzzfs backup was refused as locked for
     about 40 s. The data now goes out first, the lock is taken for a short final flush
-    and the snapshot, and the backup says how long it held the lock."""
+    and the snapshot, and the backup says how long it held the lock. Held by what the
+    page cache still had to write when the lock was taken (a timed bound failed on a
+    loaded CI machine: 6.0 s against 5); the times are printed."""
     node.make_ct(101, size=512 << 20)
     assert node.vzctl.start(101).rc == 0
     chunk = os.urandom(1 << 20)
     with open(os.path.join(node.private(101), "root/big"), "wb") as f:
         for _ in range(200):  # 200 MiB in the page cache, not written out yet
             f.write(chunk)
+    assert _unwritten_mib() > 150, "the test's premise: the data is not written out yet"
     lockfile = os.path.join(node.base, "vz/lock/101.lck")
     path = str(tmp_path / "b")
     proc = subprocess.Popen([VZZFS, "--etc-dir", node.etc, "backup", "101", "--to", path],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True, cwd=REPO)
     started = time.monotonic()
-    held, since = 0.0, None
+    held, since, unwritten_at_lock = 0.0, None, None
     while proc.poll() is None:  # how long vzctl would have found the CT locked
         if os.path.exists(lockfile):
+            if since is None and unwritten_at_lock is None:
+                unwritten_at_lock = _unwritten_mib()
             since = since or time.monotonic()
         elif since:
             held, since = held + time.monotonic() - since, None
@@ -545,6 +557,8 @@ def test_a_backup_of_a_ct_with_fresh_writes_holds_its_lock_briefly(node, tmp_pat
     found = re.search(r"the CT's lock held for ([0-9.]+) s", out)
     assert proc.returncode == 0 and found, out
     print("backup of 200 MiB freshly written: %.1f s in all, lock held %s s (seen from "
-          "outside: %.2f s)" % (took, found.group(1), held))
-    assert float(found.group(1)) < 5 and held < 5, (took, held, out)
+          "outside: %.2f s); dirty when the lock was taken: %s MiB"
+          % (took, found.group(1), held, unwritten_at_lock))
+    assert unwritten_at_lock is not None, "the backup's lock was never seen"
+    assert unwritten_at_lock < 32, (unwritten_at_lock, took, held, out)
     assert node.vzctl.stop(101).rc == 0
