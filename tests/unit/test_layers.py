@@ -140,7 +140,7 @@ def test_each_program_runs_from_its_home_module_only():
             assert TOOLS[head] == name, "%s runs %s, whose home is %s" % (name, head, TOOLS[head])
             seen.add(head)
     assert {"zfs", "e2fsck", "chattr", "rsync", "vzctl"} <= seen
-    assert not {"mount", "umount"} & seen  # mount(2) and umount2(2): system.mountcall
+    assert not {"mount", "umount"} & seen  # mount(2) and umount2(2): system.fscalls
 
 
 def test_only_the_runner_starts_processes():

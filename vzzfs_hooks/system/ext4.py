@@ -1,7 +1,7 @@
 """A zvol holding ext4: make, check, grow, shrink, freeze, mount and unmount the file
 system (its device: zvoldev). The only module that runs the file system tools
 (mkfs.ext4, e2fsck, resize2fs, fsfreeze, fstrim; dumpe2fs: ext4geometry), mounting
-through mountcall.
+through fscalls.
 
 Also the guard on the empty mount point: while nothing is mounted on
 /vz/private/CTID the directory is immutable, so nothing can write files there
@@ -17,7 +17,7 @@ import time
 from ..base import runner
 from ..base.errors import ConfigError, FsError, MountBusy, OnlineGrowRefused
 from ..base.fileio import read_text
-from . import mountcall, mounts
+from . import fscalls, mounts
 
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
@@ -228,7 +228,7 @@ def _repair_fix(dataset):
 
 def mount(device, directory, options, dataset):
     try:
-        mountcall.mount(device, directory, "ext4", options)
+        fscalls.mount(device, directory, "ext4", options)
     except OSError as e:
         why = e.strerror
         if e.errno == errno.EINVAL and _options_refused(device, directory, options):
@@ -253,11 +253,11 @@ def _options_refused(device, directory, options):
     journal the ext4 mounts, with ``options`` added it does not."""
     def probe(opts):
         try:
-            mountcall.mount(device, directory, "ext4", opts)
+            fscalls.mount(device, directory, "ext4", opts)
         except OSError:
             return False
         try:
-            mountcall.umount(directory)
+            fscalls.umount(directory)
         except OSError:
             pass
         return True
@@ -267,7 +267,7 @@ def _options_refused(device, directory, options):
 def mount_snapshot(device, directory, options):
     """Mount a snapshot's ext4 read-only with ``options``; None, or why it failed."""
     try:
-        mountcall.mount(device, directory, "ext4", options)
+        fscalls.mount(device, directory, "ext4", options)
     except OSError as e:
         return e.strerror
     return None
@@ -284,7 +284,7 @@ def umount(directory, busy_timeout):
     deadline = time.monotonic() + busy_timeout
     while True:
         try:
-            mountcall.umount(directory)
+            fscalls.umount(directory)
             return
         except OSError as e:
             err = e
@@ -369,13 +369,7 @@ def syncfs(directory):
     left to write (a freeze writes all of it, CT and lock held meanwhile)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        if not hasattr(libc, "syncfs"):
-            os.sync()
-        elif libc.syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
+        fscalls.syncfs(fd)
     finally:
         os.close(fd)
 

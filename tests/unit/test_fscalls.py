@@ -1,8 +1,12 @@
-"""mount(2) options read as mount(8) reads them: flags for the kernel, data for ext4."""
+"""fscalls: mount(2) options read as mount(8) reads them, flags for the kernel and data
+for ext4; syncfs(2) on a real file system."""
+
+import errno
+import os
 
 import pytest
 
-from vzzfs_hooks.system import mountcall as mc
+from vzzfs_hooks.system import fscalls as mc
 
 
 @pytest.mark.parametrize("options, flags, data", [
@@ -35,3 +39,27 @@ def test_an_unprivileged_or_bad_call_raises_oserror_with_the_errno(tmp_path):
     with pytest.raises(OSError) as e:
         mc.mount(str(tmp_path / "no-such-device"), str(tmp_path), "ext4", "noatime")
     assert e.value.errno in (2, 1)  # ENOENT, or EPERM
+
+
+def test_syncfs_of_an_open_directory(tmp_path):
+    fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        mc.syncfs(fd)  # no error: the file system under the test's own directory
+    finally:
+        os.close(fd)
+
+
+def test_syncfs_error_carries_the_kernels_errno():
+    with pytest.raises(OSError) as err:
+        mc.syncfs(-1)  # no such descriptor
+    assert err.value.errno == errno.EBADF
+
+
+def test_syncfs_without_libc_syncfs_syncs_everything(monkeypatch):
+    class OldLibc(object):
+        """A libc before glibc 2.14: no syncfs."""
+    synced = []
+    monkeypatch.setattr(mc, "_libc", [OldLibc(), lambda: 0])
+    monkeypatch.setattr(mc.os, "sync", lambda: synced.append(True))
+    mc.syncfs(0)
+    assert synced == [True]
