@@ -42,12 +42,12 @@ def relayout_files(ct, settings, to_vz7):
         return False
     resuming = now == MOVING[to_vz7]
     zfs.set_props(ct.dataset, {names.PROP_LAYOUT: MOVING[to_vz7]})
-    device = zvoldev.find_device(ct.dataset, settings.dev_timeout)
     import tempfile  # here: the verbs that import this module rarely lay a CT out
     top = tempfile.mkdtemp(prefix="vzzfs-relayout-")
     try:
-        with zvoldev.HeldOpen(device):
-            ext4.mount(device, top, settings.mount_opts + ",nosuid,nodev,noexec", ct.dataset)
+        with zvoldev.hold(ct.dataset, settings.dev_timeout) as held:
+            ext4.mount(held.device, top, settings.mount_opts + ",nosuid,nodev,noexec",
+                       ct.dataset)
         try:
             if to_vz7:
                 moved = layout.into_fs_dir(top, resuming)

@@ -164,11 +164,11 @@ def import_template(node, name, size=None, inodes=None):
         zfs.create_volume(ds, size, settings.volblocksize, sparse=True,
                           props={"compression": settings.compression, PROP_TEMPLATE: name})
         undo.add("destroy %s" % ds, zfs.destroy, ds, True)
-        dev = zvoldev.find_device(ds, settings.dev_timeout)
         import tempfile  # here: every command that can create a CT imports this module
         staging = tempfile.mkdtemp(prefix=names.TEMPLATE_STAGING_PREFIX)
         try:
-            with zvoldev.HeldOpen(dev):  # mkfs and mount open it freely
+            with zvoldev.hold(ds, settings.dev_timeout) as held:  # mkfs and mount open it freely
+                dev = held.device
                 # a staging zvol larger than the default gets the default's journal: clones
                 # inherit it
                 ext4.mkfs(dev, min(size, DEFAULT_TEMPLATE_SIZE) if fit else size, inodes)
