@@ -116,6 +116,21 @@ def create_clone_vs_unpack(r, fig):
     ax.set_title("vzzfs create: clone vs unpack")
 
 
+def clone_floor(r, fig):
+    ax = fig.add_subplot(111)
+    s = {k: median(v) for k, v in r["s"].items()}
+    lzc = s["lzc_clone, owner property"] + s["python3 -S loading libzfs_core"]
+    labels = ["floor: bare\nzfs clone +\npython3 -S", "vzzfs create\nby clone",
+              "least: lzc_clone\nwith owner +\nPython with lzc", "least +\nchannel\nprogram read",
+              "least +\nzfs get"]
+    bars(ax, labels, [("seconds, medians", [r["floor_s"], s["vzzfs create by clone"], lzc,
+                                            lzc + s["channel program read"],
+                                            lzc + s["create's zfs get"]])], "seconds")
+    ax.axhline(1.3 * r["floor_s"], linestyle="--", color="red", label="goal: 1.3x the floor")
+    ax.legend(fontsize=8)
+    ax.set_title("create by clone against its floor")
+
+
 def snapshot_window(r, fig):
     ax = fig.add_subplot(111)
     keys = (("CT suspended\n(window)", "window_s"), ("vzzfs snapshot\n(command)", "command_s"),

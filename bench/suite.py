@@ -16,7 +16,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-BENCHMARKS = ("hook_overhead", "create_clone_vs_unpack", "snapshot_window", "list_scale",
+BENCHMARKS = ("hook_overhead", "create_clone_vs_unpack", "clone_floor", "snapshot_window", "list_scale",
               "boot_storm", "full_node", "clone_space", "incremental_send", "stream_transfer",
               "convert_copy", "fio_volblocksize", "double_caching", "arc_attribution",
               "io_limits", "dedup_density", "migrate_downtime")
