@@ -425,6 +425,33 @@ def test_an_incremental_restore_onto_a_written_ct_needs_force(node, node2, tmp_p
     assert node2.vzctl.stop(101).rc == 0
 
 
+def test_an_incremental_restore_onto_another_cts_zvol_is_refused(node, node2, tmp_path):
+    """The claim rule of an incremental restore is read with its own `zfs get -r`, under
+    the CT's lock: a zvol that says it is another CT's is not touched, --force or not."""
+    node.make_ct(101, files={"root/a": "a"})
+    full, inc = str(tmp_path / "full"), str(tmp_path / "inc")
+    assert node.vzzfs("backup", "101", "--to", full).returncode == 0
+    assert node.vzctl.start(101).rc == 0
+    write(node.root(101) + "/root/b", "b")
+    assert node.vzctl.stop(101).rc == 0
+    assert node.vzzfs("backup", "101", "--to", inc, "--incremental").returncode == 0
+    node2.track(101)
+    assert node2.vzzfs("restore", full).returncode == 0
+    ds = node2.dataset(101)
+    zfs.set_props(ds, {names.PROP_CTID: "102"})
+    before = sorted(r["name"] for r in zfs.list_datasets(ds, ["name"], types="snapshot"))
+    for force in ((), ("--force",)):
+        res = node2.vzzfs("restore", inc, *force)
+        assert res.returncode != 0 and "refusing to touch %s" % ds in res.stdout, res.stdout
+        assert sorted(r["name"] for r in zfs.list_datasets(ds, ["name"], types="snapshot")) \
+            == before, "nothing received"
+    zfs.set_props(ds, {names.PROP_CTID: "101"})  # its own again: the increment applies
+    assert node2.vzzfs("restore", inc).returncode == 0
+    assert node2.vzctl.start(101).rc == 0
+    assert read(node2.root(101) + "/root/b") == "b"
+    assert node2.vzctl.stop(101).rc == 0
+
+
 def test_vzctl_stop_works_while_a_backup_streams_and_sigterm_cleans_up(node, tmp_path):
     """Issue 16, cases 10 and 2: the lock covers the snapshot, not the stream; a
     zfs hold keeps the snapshot meanwhile; SIGTERM cleans up as Ctrl-C does."""

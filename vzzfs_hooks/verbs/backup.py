@@ -35,11 +35,12 @@ from ..base import faults, log, names, runner
 from ..base.errors import (DatasetBusy, EmptyStream, LockedError, StateError, StreamError,
                             UsageError, VzzfsError)
 from ..base.fileio import create_new, fsync_dir, read_text
-from ..base.names import check_ctid, check_new_ctid
+from ..base.names import PROP_CTID, check_ctid, check_new_ctid
 from ..base.revert import Reverter
 from ..conf import config, ctconf
 from ..rules import backupchain, confimport, conftranslate, received, streams
 from ..system import lock, vzctl, zfs
+from ..container import claim
 from ..container.ct import Container
 from . import lifecycle, relayout, snapshots
 
@@ -282,14 +283,18 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None, 
     ct = Container(check_new_ctid(node.names_dir, ctid or header["ctid"],
                                   uuid_ok=lifecycle.vz7_node(node)), node)
     if limits is not None:
-        exists = zfs.exists(ct.dataset)
+        found = zfs.get_many([ct.dataset], names.PROP_REPLICA)  # one zfs get: is it there
+        if ct.dataset not in found:
+            zfs.pool_health(ct.pool)  # zfs says "does not exist" of a missing pool too
         increment = bool(header["base"]) or header.get("resume_into") == "increment"
-        onto_replica = (exists and increment and header.get("replica") is True and zfs.get(
-            ct.dataset, names.PROP_REPLICA).get(names.PROP_REPLICA) == "yes")
-        limits.check(ct.ctid, ct.has_conf or exists, onto_replica)
+        onto_replica = (increment and header.get("replica") is True and found.get(
+            ct.dataset, {}).get(names.PROP_REPLICA) == "yes")
+        limits.check(ct.ctid, ct.has_conf or ct.dataset in found, onto_replica)
         force = limits.force(force)
     _check_stream_kind(ct, header, offers or {})
-    with lock.ct_lock(ct, "vzzfs restore"):
+    # an increment's claim check is its own `zfs get -r`, under the lock (_restore_increment)
+    increment = bool(header["base"]) and not header.get("resume")
+    with lock.ct_lock(ct, "vzzfs restore", check_claim=not increment):
         if header.get("resume"):
             if header["resume_into"] == "increment":
                 return _restore_increment(ct, header, stream, resuming=True)
@@ -453,16 +458,18 @@ def _destroy_if_there(name):
 
 
 def _restore_increment(ct, header, stream, force=False, resumable=False, resuming=False):
-    # one `zfs get -r` for the zvol and its snapshots (the zvol is this CT's: the lock's
-    # claim check said so): the base's guid, the snapshots' order, what was written
+    # one `zfs get -r` for the zvol and its snapshots: whose it is (the claim rule, under
+    # the CT's lock), the base's guid, the snapshots' order, what was written
     base = None if resuming else "%s@%s" % (ct.dataset, header["base"])
-    found = zfs.get_many([ct.dataset], "guid", "createtxg", "written", names.PROP_ROLLED_BACK,
-                         names.PROP_REPLICA, *received.NOT_INHERITED, recursive=True)
+    found = zfs.get_many([ct.dataset], PROP_CTID, "guid", "createtxg", "written",
+                         names.PROP_ROLLED_BACK, names.PROP_REPLICA, *received.NOT_INHERITED,
+                         recursive=True)
     if ct.dataset not in found:
         zfs.pool_health(ct.pool)  # "does not exist" is what zfs says of a missing pool too
         raise StateError("has no zvol %s to apply an incremental backup to" % ct.dataset,
                          "restore the full backup first", ctid=ct.ctid)
     props = found[ct.dataset]
+    claim.check(ct, props.get(PROP_CTID))
     if base and found.get(base, {}).get("guid") != header["base_guid"]:
         raise StateError("lacks snapshot %s that this incremental backup builds on" % base,
                          "restore the backups in order, starting from a full one", ctid=ct.ctid)
