@@ -111,6 +111,17 @@ def zvol_name(device, timeout=0):
     return name
 
 
+def _held_if(device, dataset, timeout):
+    """(what ``device`` answered it is, as _ask; a HeldOpen on it if that is ``dataset``,
+    else None with its descriptor closed)."""
+    name, fd = _ask(device, timeout)
+    if name == dataset:
+        return name, HeldOpen(device, fd=fd)
+    if fd is not None:
+        os.close(fd)
+    return name, None
+
+
 def find_device(dataset, timeout):
     """Path of the block device of zvol ``dataset``, waiting up to ``timeout`` s."""
     held = hold(dataset, timeout)
@@ -136,24 +147,19 @@ def hold(dataset, timeout):
         linked = os.path.realpath(link) if os.path.exists(link) else None
         name = None
         if linked is not None:  # there: a refused open means a busy pool, worth waiting for
-            name, fd = _ask(linked, max(deadline - time.monotonic(), float(BUSY_WAIT)))
-            if name == dataset:
-                return HeldOpen(linked, fd=fd)
-            if fd is not None:
-                os.close(fd)
+            name, held = _held_if(linked, dataset,
+                                  max(deadline - time.monotonic(), float(BUSY_WAIT)))
+            if held is not None:
+                return held
         if linked is None or name is not None:  # no link, or a stale one: ask every device
             try:
                 scan = sorted("/dev/" + n for n in os.listdir("/dev") if is_zd(n))
             except OSError:
                 scan = []
             for dev in scan:
-                if dev == linked:
-                    continue
-                name, fd = _ask(dev, 0)
-                if name == dataset:
-                    return HeldOpen(dev, fd=fd)
-                if fd is not None:
-                    os.close(fd)
+                held = None if dev == linked else _held_if(dev, dataset, 0)[1]
+                if held is not None:
+                    return held
         if time.monotonic() >= deadline:
             raise FsError("the device of zvol %s did not appear within %d s" % (dataset, timeout),
                           "check 'zfs get volmode %s' and that udev runs; raise VZZFS_DEV_TIMEOUT "
