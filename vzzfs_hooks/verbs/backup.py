@@ -292,16 +292,14 @@ def restore(node, stream, ctid=None, force=False, resumable=False, limits=None, 
         limits.check(ct.ctid, ct.has_conf or ct.dataset in found, onto_replica)
         force = limits.force(force)
     _check_stream_kind(ct, header, offers or {})
-    # an increment's claim check is its own `zfs get -r`, under the lock (_restore_increment)
-    increment = bool(header["base"]) and not header.get("resume")
-    with lock.ct_lock(ct, "vzzfs restore", check_claim=not increment):
-        if header.get("resume"):
-            if header["resume_into"] == "increment":
-                return _restore_increment(ct, header, stream, resuming=True)
-            return _restore_full(ct, header, stream, force, True, resuming=True)
-        if header["base"]:
-            return _restore_increment(ct, header, stream, force, resumable)
-        return _restore_full(ct, header, stream, force, resumable)
+    resuming = bool(header.get("resume"))
+    into_increment = header["resume_into"] == "increment" if resuming else bool(header["base"])
+    # the one expression picks the path and the claim check: an increment's is its own
+    # `zfs get -r`, under the lock (_restore_increment); a full restore's, the lock's
+    with lock.ct_lock(ct, "vzzfs restore", check_claim=not into_increment):
+        if into_increment:
+            return _restore_increment(ct, header, stream, force, resumable, resuming)
+        return _restore_full(ct, header, stream, force, resumable or resuming, resuming)
 
 
 def _check_stream_kind(ct, header, offers):
