@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from vzzfs_hooks.system import zfs
+from vzzfs_hooks.system import lzc, zfs
 
 FAKE = """#!/bin/sh
 echo "$0 $*" >> "%(log)s"
@@ -25,7 +25,8 @@ def fake(tmp_path, monkeypatch):
         p.write_text(FAKE % {"log": log, "dir": tmp_path})
         p.chmod(p.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
-    monkeypatch.setattr(zfs, "lzc", None)
+    monkeypatch.setattr(zfs, "pyzfs", None)
+    monkeypatch.setattr(lzc, "load", lambda: None)
 
     class Fake(object):
         def calls(self):

@@ -1,7 +1,7 @@
 """The ZFS layer on a real pool, through libzfs_core and through the CLI alone."""
 import pytest
 
-from vzzfs_hooks.system import zfs, zvoldev
+from vzzfs_hooks.system import lzc, zfs, zvoldev
 from vzzfs_hooks.base.errors import DatasetExists, DatasetNotFound, PoolNotImported
 
 
@@ -9,8 +9,10 @@ from vzzfs_hooks.base.errors import DatasetExists, DatasetNotFound, PoolNotImpor
 def backend(request, monkeypatch, pool):
     if request.param == "lzc":
         assert zfs._pyzfs() is not None, "python3-pyzfs must be importable in the VM"
+        assert lzc.load() is not None, "libzfs_core.so.3 must load in the VM"
     else:
-        monkeypatch.setattr(zfs, "lzc", None)
+        monkeypatch.setattr(zfs, "pyzfs", None)
+        monkeypatch.setattr(lzc, "load", lambda: None)
     yield request.param
     zfs.zfs("destroy", "-r", "vz/zt", check=False)
 
@@ -68,3 +70,63 @@ def test_a_snapshot_right_after_buffered_writes_holds_them(backend):
     with open(zvoldev.find_device("vz/zt/copy", 10), "rb") as f:
         copy = f.read(len(data))
     assert hashlib.sha256(copy).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_lzc_clone_sets_each_native_value_as_the_kernel_names_it(pool):
+    """lzc.py's index numbers are the values zfs get reads back: every value of
+    its table, set through lzc_clone, with user properties beside them."""
+    bound = lzc.load()
+    assert bound is not None
+    zfs.ensure_filesystem("vz/zt")
+    try:
+        zfs.create_volume("vz/zt/src", 8 << 20, 16384)
+        zfs.snapshot(["vz/zt/src@s"])
+        table = {p: sorted(v) for p, v in lzc._INDEX.items()}
+        rounds = max(len(v) for v in table.values())
+        for i in range(rounds):
+            want = {p: values[i % len(values)] for p, values in table.items()}
+            props = {p: lzc.prop_index(p, v) for p, v in want.items()}
+            props["org.openvz.vzzfs:ctid"] = lzc.prop_index("org.openvz.vzzfs:ctid", "10%d" % i)
+            assert bound.clone("vz/zt/c%d" % i, "vz/zt/src@s", props) == 0
+            got = zfs.get("vz/zt/c%d" % i, *(sorted(want) + ["org.openvz.vzzfs:ctid"]))
+            assert got.pop("org.openvz.vzzfs:ctid") == "10%d" % i
+            # gzip-6 is what "gzip" means: zfs names it by the first of its names
+            assert got == {p: "gzip" if v == "gzip-6" else v for p, v in want.items()}
+    finally:
+        zfs.zfs("destroy", "-r", "vz/zt", check=False)
+
+
+def test_the_channel_program_reads_what_zfs_get_reads(pool):
+    zfs.ensure_filesystem("vz/zt")
+    try:
+        zfs.create_volume("vz/zt/v", 8 << 20, 16384, props={"org.openvz.vzzfs:ctid": "7"})
+        zfs.snapshot(["vz/zt/v@s"])
+        names = ["vz/zt/v@s", "vz/zt/v", "vz/zt/missing", "vz", "vz/zt"]
+        props = ("volsize", "org.openvz.vzzfs:ctid", "org.openvz.vzzfs:unset", "used",
+                 "available", "compression")
+        through_lzc = zfs.read_many(names, *props)
+        assert through_lzc == zfs.get_many(names, *props)
+        assert set(through_lzc) == {"vz/zt/v@s", "vz/zt/v", "vz", "vz/zt"}
+        assert through_lzc["vz/zt/v"]["org.openvz.vzzfs:ctid"] == "7"
+        assert through_lzc["vz/zt/v"]["org.openvz.vzzfs:unset"] is None
+        assert through_lzc["vz/zt/v@s"]["volsize"] == str(8 << 20)
+        # a name in another pool: the channel program cannot, zfs get answers
+        assert zfs.read_many(["vz/zt/v", "nopool/x"], "volsize") == {
+            "vz/zt/v": {"volsize": str(8 << 20)}}
+    finally:
+        zfs.zfs("destroy", "-r", "vz/zt", check=False)
+
+
+def test_clone_with_properties_raises_typed_errors(backend):
+    zfs.ensure_filesystem("vz/zt")
+    zfs.create_volume("vz/zt/src", 8 << 20, 16384)
+    zfs.snapshot(["vz/zt/src@s"])
+    props = {"compression": "lz4", "org.openvz.vzzfs:ctid": "5"}
+    zfs.clone("vz/zt/src@s", "vz/zt/c", props)
+    assert zfs.get("vz/zt/c", "compression", "origin") == {"compression": "lz4",
+                                                            "origin": "vz/zt/src@s"}
+    with pytest.raises(DatasetExists):
+        zfs.clone("vz/zt/src@s", "vz/zt/c", props)
+    with pytest.raises(DatasetNotFound):
+        zfs.clone("vz/zt/src@gone", "vz/zt/d", props)
+    assert not zfs.exists("vz/zt/d")

@@ -11,13 +11,13 @@ import os
 
 from ..base import kstats, runner
 from ..base.names import check_dataset_name, check_snapshot_name
-from . import zvoldev
+from . import lzc, zvoldev
 from ..base.errors import (DatasetBusy, DatasetExists, DatasetNotFound, PoolFull, PoolNotImported,
                      StreamError, VzzfsError, ZfsError)
 from ..base.progress import Progress, shown as progress_shown
 
 _NOT_LOADED = object()
-lzc = _NOT_LOADED  # the libzfs_core module once loaded; None where it is not importable
+pyzfs = _NOT_LOADED  # the libzfs_core module once loaded; None where it is not importable
 
 
 def _pyzfs():
@@ -27,16 +27,16 @@ def _pyzfs():
     when imported, which costs more than a hook's whole job of reading a
     property or two through the CLI.
     """
-    global lzc
-    if lzc is _NOT_LOADED:
+    global pyzfs
+    if pyzfs is _NOT_LOADED:
         try:
             if os.environ.get("VZZFS_NO_LZC"):
                 raise ImportError("disabled by VZZFS_NO_LZC")
             import libzfs_core
-            lzc = libzfs_core
+            pyzfs = libzfs_core
         except ImportError:
-            lzc = None
-    return lzc
+            pyzfs = None
+    return pyzfs
 
 def preload():
     """Load pyzfs now, where a caller can afford its start-up (before a snapshot's window)."""
@@ -97,6 +97,14 @@ def _cli_error(exc, name):
     if cls is not None:
         return typed_error(cls, exc.problem, name)
     return ZfsError(exc.problem, "see the zfs message above")
+
+
+class _Errno(Exception):
+    """An errno that lzc.py's calls returned, shaped as pyzfs's errors for _lzc_error."""
+
+    def __init__(self, code):
+        super(_Errno, self).__init__(code)
+        self.errno = code
 
 
 def _lzc_error(exc, what, name):
@@ -255,6 +263,24 @@ def get_many(names, *props, **kw):
     return values
 
 
+def read_many(names, *props):
+    """get_many (not recursive) through a read-only channel program where
+    libzfs_core loads (lzc.py): create asks this right before its clone, which
+    loads the library anyway, and a channel program costs a third of a `zfs get`
+    process. Where it does not load, or the program fails (a pool not imported,
+    a name in another pool), get_many asks and raises what it meant."""
+    for n in names:
+        check_name(n)
+    pool = names[0].split("/", 1)[0].split("@", 1)[0]
+    bound = lzc.load()
+    if bound is not None and all(n.split("/", 1)[0].split("@", 1)[0] == pool for n in names):
+        try:
+            return bound.read(pool, list(names), list(props))
+        except (OSError, ValueError):
+            pass
+    return get_many(names, *props)
+
+
 def get_with_source(name, *props):
     """Dict prop -> (value, source), e.g. ('/vz', 'default')."""
     check_dataset_name(name)
@@ -393,8 +419,14 @@ def clone(snapshot, target, props=None):
     check_dataset_name(target)
     props = dict(props or {})
     volsize = props.pop("volsize", None)
-    lib = _pyzfs() if not props else None
-    if lib is not None:
+    native = {k: lzc.prop_index(k, str(v)) for k, v in props.items()}
+    bound = lzc.load() if None not in native.values() else None
+    lib = _pyzfs() if not props and bound is None else None
+    if bound is not None:
+        code = bound.clone(target, snapshot, native)
+        if code:
+            raise _lzc_error(_Errno(code), "clone to", target)
+    elif lib is not None:
         try:
             lib.lzc_clone(target.encode(), snapshot.encode())
         except lib.exceptions.ZFSError as e:

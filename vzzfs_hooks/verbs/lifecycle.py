@@ -211,9 +211,9 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
     # the claim rule is create's own `zfs get` below (the lock's would be a second one)
     with lock.ct_lock(ct, "vzzfs create", check_claim=False):
         zfs.require_pool(ct.pool)
-        # one zfs call for all a create asks: template, new zvol (and whose it is), its
+        # one read for all a create asks: template, new zvol (and whose it is), its
         # parents, the pool's space, the template's ext4 geometry
-        found = zfs.get_many([golden, ct.dataset, ct.pool, tmpl_ds] + parents[1:], "volsize",
+        found = zfs.read_many([golden, ct.dataset, ct.pool, tmpl_ds] + parents[1:], "volsize",
                              names.PROP_LAYOUT, PROP_CTID, names.PROP_GEOMETRY,
                              *zfs.POOL_SPACE_PROPS)
         if ct.dataset in found:  # refused either way; the claim rule says it best
