@@ -28,9 +28,10 @@ def test_every_value_vzzfs_accepts_for_dedup_and_primarycache_is_in_the_table():
 
 
 def test_the_read_programs_fields_parse_back_to_names_and_values():
-    data = b"6:vz/a@s7:volsize4:4096" + b"4:vz/a5:a:b:c-" + b"2:vz4:used3:1:2"
+    data = (b"6:vz/a@s7:volsize4:4096" + b"4:vz/a5:a:b:c-" + b"2:vz4:used3:1:2"
+            + b"5:vz/ct0:-")  # a name asked nothing: it exists
     assert lzc.parse_fields(data) == {"vz/a@s": {"volsize": "4096"}, "vz/a": {"a:b:c": None},
-                                      "vz": {"used": "1:2"}}
+                                      "vz": {"used": "1:2"}, "vz/ct": {}}
     assert lzc.parse_fields(b"") == {}
 
 

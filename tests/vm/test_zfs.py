@@ -96,22 +96,29 @@ def test_lzc_clone_sets_each_native_value_as_the_kernel_names_it(pool):
         zfs.zfs("destroy", "-r", "vz/zt", check=False)
 
 
-def test_the_channel_program_reads_what_zfs_get_reads(pool):
+def test_the_channel_program_reads_what_zfs_get_reads(pool, monkeypatch):
     zfs.ensure_filesystem("vz/zt")
     try:
         zfs.create_volume("vz/zt/v", 8 << 20, 16384, props={"org.openvz.vzzfs:ctid": "7"})
         zfs.snapshot(["vz/zt/v@s"])
-        names = ["vz/zt/v@s", "vz/zt/v", "vz/zt/missing", "vz", "vz/zt"]
         props = ("volsize", "org.openvz.vzzfs:ctid", "org.openvz.vzzfs:unset", "used",
                  "available", "compression")
-        through_lzc = zfs.read_many(names, *props)
-        assert through_lzc == zfs.get_many(names, *props)
-        assert set(through_lzc) == {"vz/zt/v@s", "vz/zt/v", "vz", "vz/zt"}
+        wanted = [("vz/zt/v@s", ("volsize",)), ("vz/zt/v", props), ("vz/zt/missing", props),
+                  ("vz", ("used", "available")), ("vz/zt", ())]
+        through_lzc = zfs.read_many(wanted)
+        by_cli = zfs.get_many([name for name, _ in wanted], *props)
+        assert through_lzc == {name: {p: v for p, v in by_cli[name].items() if p in asked}
+                               for name, asked in wanted if name in by_cli}
+        assert through_lzc["vz/zt"] == {} and "vz/zt/missing" not in through_lzc
         assert through_lzc["vz/zt/v"]["org.openvz.vzzfs:ctid"] == "7"
         assert through_lzc["vz/zt/v"]["org.openvz.vzzfs:unset"] is None
-        assert through_lzc["vz/zt/v@s"]["volsize"] == str(8 << 20)
+        assert through_lzc["vz/zt/v@s"] == {"volsize": str(8 << 20)}
+        # the same through zfs get where the library is off
+        monkeypatch.setattr(lzc, "load", lambda: None)
+        assert zfs.read_many(wanted) == through_lzc
+        monkeypatch.undo()
         # a name in another pool: the channel program cannot, zfs get answers
-        assert zfs.read_many(["vz/zt/v", "nopool/x"], "volsize") == {
+        assert zfs.read_many([("vz/zt/v", ("volsize",)), ("nopool/x", ("volsize",))]) == {
             "vz/zt/v": {"volsize": str(8 << 20)}}
     finally:
         zfs.zfs("destroy", "-r", "vz/zt", check=False)

@@ -32,16 +32,18 @@ _INDEX = {
     "primarycache": {"none": 0, "metadata": 1, "all": 2},
 }
 
-# the reads: each name that exists, each property of it, as length-prefixed fields
-# (name, property, value or nothing for unset); a string return is the simplest
-# thing to take out of the result nvlist
+# the reads: each name that exists, the properties asked of it (a comma-separated
+# list beside each name: a create asks the pool for its space and the template for
+# its size, not each for all), as length-prefixed fields (name, property, value or
+# "-" for unset; first a field with no property: the name exists); a string return is the simplest thing to take out of the result
 _READ = b"""
 local args = ...
 local out = {}
 local function put(s) out[#out + 1] = #s .. ":" .. s end
 for i, name in ipairs(args["names"]) do
   if zfs.exists(name) then
-    for j, prop in ipairs(args["props"]) do
+    put(name) put("") out[#out + 1] = "-"
+    for prop in string.gmatch(args["props"][i], "[^,]+") do
       local v = zfs.get_prop(name, prop)
       put(name) put(prop)
       if v == nil then out[#out + 1] = "-" else put(tostring(v)) end
@@ -84,7 +86,9 @@ def parse_fields(data):
         raise ValueError("the channel program's answer is cut short")
     found = {}
     for k in range(0, len(fields), 3):
-        found.setdefault(fields[k], {})[fields[k + 1]] = fields[k + 2]
+        props = found.setdefault(fields[k], {})
+        if fields[k + 1]:  # "": the name exists, whatever is asked of it
+            props[fields[k + 1]] = fields[k + 2]
     return found
 
 
@@ -138,15 +142,16 @@ class Lzc(object):
         finally:
             self._nv.nvlist_free(nvl)
 
-    def read(self, pool, names, props):
-        """{name: {prop: value or None}} of those of ``names`` (all in ``pool``) that
-        exist, from a read-only channel program; raises OSError if it failed."""
+    def read(self, pool, wanted):
+        """{name: {prop: value or None}} of the names of ``wanted`` ((name, props)
+        pairs, all in ``pool``) that exist, each with the props asked of it, from a
+        read-only channel program; raises OSError if it failed."""
         import ctypes
         args = self._nvlist()
         out = ctypes.c_void_p()
         try:
-            self._add(args, "names", names)
-            self._add(args, "props", props)
+            self._add(args, "names", [name for name, _ in wanted])
+            self._add(args, "props", [",".join(props) for _, props in wanted])
             rc = self._core.lzc_channel_program_nosync(pool.encode(), _READ, _READ_INSTRUCTIONS,
                                                        _READ_MEMORY, args, ctypes.byref(out))
             text = ctypes.c_char_p()

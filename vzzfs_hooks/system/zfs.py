@@ -263,22 +263,27 @@ def get_many(names, *props, **kw):
     return values
 
 
-def read_many(names, *props):
-    """get_many (not recursive) through a read-only channel program where
-    libzfs_core loads (lzc.py): create asks this right before its clone, which
-    loads the library anyway, and a channel program costs a third of a `zfs get`
-    process. Where it does not load, or the program fails (a pool not imported,
-    a name in another pool), get_many asks and raises what it meant."""
-    for n in names:
-        check_name(n)
+def read_many(wanted):
+    """{name: {prop: value}} as get_many gives it, for ``wanted``: (name, props)
+    pairs, each name asked only its own props. Through a read-only channel program
+    where libzfs_core loads (lzc.py): create asks this right before its clone,
+    which loads the library anyway, and the program costs a third of a `zfs get`
+    process. Where it does not load, or the program fails (a pool not imported, a
+    name in another pool), one `zfs get` asks and raises what it meant."""
+    names = [check_name(name) for name, _ in wanted]
     pool = names[0].split("/", 1)[0].split("@", 1)[0]
     bound = lzc.load()
     if bound is not None and all(n.split("/", 1)[0].split("@", 1)[0] == pool for n in names):
         try:
-            return bound.read(pool, list(names), list(props))
+            return bound.read(pool, wanted)
         except (OSError, ValueError):
             pass
-    return get_many(names, *props)
+    every = []
+    for _, props in wanted:
+        every += [p for p in props if p not in every]
+    found = get_many(names, *(every or ["name"]))
+    asked = dict(wanted)
+    return {n: {p: v for p, v in values.items() if p in asked[n]} for n, values in found.items()}
 
 
 def get_with_source(name, *props):

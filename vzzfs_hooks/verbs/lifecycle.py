@@ -213,9 +213,10 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
         zfs.require_pool(ct.pool)
         # one read for all a create asks: template, new zvol (and whose it is), its
         # parents, the pool's space, the template's ext4 geometry
-        found = zfs.read_many([golden, ct.dataset, ct.pool, tmpl_ds] + parents[1:], "volsize",
-                             names.PROP_LAYOUT, PROP_CTID, names.PROP_GEOMETRY,
-                             *zfs.POOL_SPACE_PROPS)
+        found = zfs.read_many([(golden, ("volsize", names.PROP_LAYOUT)),
+                               (ct.dataset, (PROP_CTID,)), (ct.pool, zfs.POOL_SPACE_PROPS),
+                               (tmpl_ds, (names.PROP_GEOMETRY,))]
+                              + [(parent, ()) for parent in parents[1:]])
         if ct.dataset in found:  # refused either way; the claim rule says it best
             claim.check(ct, found[ct.dataset].get(PROP_CTID))
         check_new_ct(ct, zvol_exists=ct.dataset in found)
