@@ -14,9 +14,7 @@ from ..base import log, names
 from ..base.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StateError, UsageError, VzzfsError
 from ..conf.config import Node, parse_diskinodes, parse_diskspace, parse_size
 from ..container.ct import Container, lookup, owned, resolve_name
-from ..verbs import attach, hookwire, listing
 from .. import __version__
-from . import cli_backup, cli_snapshot
 
 
 def _columns():
@@ -54,6 +52,7 @@ def _node(args):
 
 
 def cmd_attach(args):
+    from ..verbs import attach
     ct = lookup(_node(args), args.ctid)
     mounted = attach.attach_locked(ct)
     print("CT %s: %s %s on %s" % (ct.ctid, ct.dataset,
@@ -61,6 +60,7 @@ def cmd_attach(args):
 
 
 def cmd_detach(args):
+    from ..verbs import attach
     ct = lookup(_node(args), args.ctid)
     done = attach.detach_locked(ct)
     print("CT %s: %s" % (ct.ctid, "unmounted %s" % ct.mountpoint if done
@@ -82,6 +82,7 @@ def _human(n):
 
 
 def cmd_list(args):
+    from ..verbs import listing
     node = _node(args)
     fields = listing.check_fields(args.output)
     only = [resolve_name(node, c) for c in args.ctids] or None
@@ -100,6 +101,7 @@ def cmd_list(args):
 
 
 def _cell(field, value):
+    from ..verbs import listing
     if field in ("volsize", "used", "referenced", "moved", "read", "written"):
         return "-" if value is None else _human(value)
     if field in ("autosnap", "replicated"):
@@ -233,6 +235,7 @@ def _size_arg(text, what, parse=parse_diskspace):
 
 
 def cmd_install_hooks(args):
+    from ..verbs import hookwire
     for line in hookwire.install(args.confdir, args.hookdir) or ["hooks already installed"]:
         print(line)
     from ..verbs import lifecycle
@@ -244,6 +247,7 @@ def cmd_install_hooks(args):
 
 
 def _warn_about_pool(node):
+    from ..verbs import attach
     """Point out a pool mounted over /vz; silent when the pool cannot be asked."""
     top = node.private_top()
     try:
@@ -284,6 +288,7 @@ def cmd_check(args):
 
 
 def cmd_uninstall_hooks(args):
+    from ..verbs import hookwire
     node = _node(args)
     lines = hookwire.uninstall(args.confdir, node.private_top(), args.force)
     for line in lines or ["no vzzfs hooks installed"]:
@@ -338,6 +343,19 @@ def build_parser(argv=None):
     return _build(None)
 
 
+def _list_fields(wanted):
+    """The fields list's -o takes, for its help: read only when its parser is built."""
+    if wanted not in (None, "list"):
+        return ""
+    from ..verbs import listing
+    return ",".join(listing.FIELDS)
+
+
+def _default_hook_dir():
+    from ..verbs import hookwire
+    return hookwire.DEFAULT_HOOK_DIR
+
+
 def _build(wanted):
     p = _Parser(prog="vzzfs", description="OpenVZ containers on ZFS zvols (ext4 inside).")
     p.add_argument("--version", action="version", version="vzzfs " + __version__)
@@ -351,7 +369,7 @@ def _build(wanted):
     s = sub.add_parser("list", help="list containers on zvols, and orphans")
     s.add_argument("ctids", nargs="*", metavar="CTID")
     s.add_argument("-o", "--output", metavar="FIELDS",
-                   help="comma-separated, from: %s" % ",".join(listing.FIELDS))
+                   help="comma-separated, from: %s" % _list_fields(wanted))
     s.add_argument("-j", "--json", action="store_true", help="JSON output")
     s.set_defaults(func=cmd_list)
 
@@ -447,8 +465,10 @@ def _build(wanted):
     s.add_argument("--all", action="store_true", help="every mounted vzzfs CT")
     s.set_defaults(func=cmd_trim)
 
-    cli_snapshot.add_parsers(sub)
-    cli_backup.add_parsers(sub)
+    if not getattr(sub, "found", False):  # create's parser is built: these are not needed
+        from . import cli_backup, cli_snapshot
+        cli_snapshot.add_parsers(sub)
+        cli_backup.add_parsers(sub)
 
     t = sub.add_parser("template", help="OS templates kept on ZFS")
     tsub = t.add_subparsers(dest="tverb", metavar="ACTION")
@@ -474,10 +494,10 @@ def _build(wanted):
         if verb == "uninstall-hooks":
             s.add_argument("--force", action="store_true",
                            help="even while containers are attached to their zvols")
-        if verb == "install-hooks":
+        if verb == "install-hooks" and wanted in (None, verb):  # its help reads hookwire
             s.add_argument("--hookdir", help="where the hook executables are (default: the "
                            "checkout's hooks/ when run from one, else %s)"
-                           % hookwire.DEFAULT_HOOK_DIR)
+                           % _default_hook_dir())
         s.set_defaults(func=func)
     if wanted is not None and not sub.found:
         return None
