@@ -6,7 +6,8 @@ bare `zfs clone` plus one `python3 -S` start. This measures, in ROUNDS
 interleaved rounds (each round every figure once, medians), that floor, `vzzfs
 create` by clone of a small imported template, and the least a create could be
 made of if it did nothing but what cannot be left out, with no zfs process at
-all (libzfs_core called directly through ctypes, here only):
+all (libzfs_core called through ctypes, system/lzc.py, as create does since
+this benchmark showed the way):
 
 - the clone with its owner property (`org.openvz.vzzfs:ctid`, which every
   verb's claim rule checks from the moment the zvol exists): lzc_clone with a
@@ -15,110 +16,35 @@ all (libzfs_core called directly through ctypes, here only):
   lzc_clone with no properties is measured beside it;
 - a Python start that loads libzfs_core and libnvpair (ctypes);
 - the reads before it (is the template's snapshot there, its size, the new
-  name free, the pool's space): create's one `zfs get`, or a read-only channel
-  program (lzc_channel_program_nosync), the cheapest read ZFS offers.
+  name free, the pool's space): a read-only channel program
+  (lzc_channel_program_nosync, what create reads through), or the one `zfs
+  get` create ran before and runs where the library does not load.
 pyzfs's import (its cffi declarations parsed) is measured too. Every figure
 starts from a synced pool (`zpool sync`).
 Standalone: scripts/vm-run --cpus 1 -- /usr/bin/python3 bench/clone_floor.py
 """
-import ctypes
 import os
 import subprocess
 
 import benchlib
 import create_clone_vs_unpack  # its tarball maker
 from benchlib import sh
+from vzzfs_hooks.system import lzc as lzc_calls  # benchlib has put the repo on sys.path
 
 ROUNDS = 9
 TEMPLATE = "t8"
 DISKSPACE = "4G"  # as create_clone_vs_unpack: above the fitted template, so a clone
 OWNER = "org.openvz.vzzfs:ctid"
-# a read-only channel program: the properties of the names that exist, as one string
-# of length-prefixed fields (name, property, value), to read with nvlist_lookup_string
-READ_PROGRAM = b"""
-local args = ...
-local out = {}
-for i, name in ipairs(args["names"]) do
-  if zfs.exists(name) then
-    for j, prop in ipairs(args["props"]) do
-      local v = zfs.get_prop(name, prop)
-      if v ~= nil then
-        for k, s in ipairs({name, prop, tostring(v)}) do out[#out + 1] = #s .. ":" .. s end
-      end
-    end
-  end
-end
-return table.concat(out)
-"""
-
-
-class Lzc(object):
-    """libzfs_core and libnvpair through ctypes: the calls measured here, nothing more."""
-
-    def __init__(self):
-        p, s, n = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint
-        self.nv = ctypes.CDLL("libnvpair.so.3")
-        self.lib = ctypes.CDLL("libzfs_core.so.3")
-        self.nv.nvlist_alloc.argtypes = (ctypes.POINTER(p), n, ctypes.c_int)
-        self.nv.nvlist_add_string.argtypes = (p, s, s)
-        self.nv.nvlist_add_string_array.argtypes = (p, s, ctypes.POINTER(s), n)
-        self.nv.nvlist_lookup_string.argtypes = (p, s, ctypes.POINTER(s))
-        self.nv.nvlist_free.argtypes = (p,)
-        self.lib.lzc_clone.argtypes = (s, s, p)
-        self.lib.lzc_channel_program_nosync.argtypes = (s, s, ctypes.c_uint64, ctypes.c_uint64,
-                                                        p, ctypes.POINTER(p))
-        if self.lib.libzfs_core_init():
-            raise RuntimeError("libzfs_core_init failed")
-
-    def _nvlist(self, strings=(), arrays=()):
-        nvl = ctypes.c_void_p()
-        if self.nv.nvlist_alloc(ctypes.byref(nvl), 1, 0):  # NV_UNIQUE_NAME
-            raise MemoryError()
-        for k, v in strings:
-            self.nv.nvlist_add_string(nvl, k.encode(), v.encode())
-        for k, values in arrays:
-            arr = (ctypes.c_char_p * len(values))(*[v.encode() for v in values])
-            self.nv.nvlist_add_string_array(nvl, k.encode(), arr, len(values))
-        return nvl
-
-    def clone(self, target, origin, props=()):
-        nvl = self._nvlist(props)
-        try:
-            rc = self.lib.lzc_clone(target.encode(), origin.encode(), nvl)
-        finally:
-            self.nv.nvlist_free(nvl)
-        if rc:
-            raise OSError(rc, "lzc_clone %s: %s" % (target, os.strerror(rc)))
-
-    def read(self, pool, names, props):
-        """{name: {prop: value}} of those of ``names`` that exist."""
-        args = self._nvlist(arrays=(("names", names), ("props", props)))
-        out = ctypes.c_void_p()
-        try:
-            rc = self.lib.lzc_channel_program_nosync(pool.encode(), READ_PROGRAM, 10 ** 7,
-                                                     10 << 20, args, ctypes.byref(out))
-            text = ctypes.c_char_p()
-            if rc or self.nv.nvlist_lookup_string(out, b"return", ctypes.byref(text)):
-                raise OSError(rc, "channel program: %s" % os.strerror(rc))
-            text = text.value.decode()
-        finally:
-            self.nv.nvlist_free(args)
-            if out:
-                self.nv.nvlist_free(out)
-        fields, i = [], 0
-        while i < len(text):
-            size, _, _ = text[i:].partition(":")
-            start = i + len(size) + 1
-            fields.append(text[start:start + int(size)])
-            i = start + int(size)
-        found = {}
-        for k in range(0, len(fields), 3):
-            found.setdefault(fields[k], {})[fields[k + 1]] = fields[k + 2]
-        return found
+def _clone(lzc, target, origin, props):
+    code = lzc.clone(target, origin, props)
+    if code:
+        raise OSError(code, "lzc_clone %s: %s" % (target, os.strerror(code)))
 
 
 def run():
-    lzc = Lzc()
+    lzc = lzc_calls.load()
+    if lzc is None:
+        raise RuntimeError("libzfs_core.so.3 does not load")
     r = {"rounds": ROUNDS, "s": {}}
     with benchlib.Scratch('VZZFS_SPARSE="yes"\n') as node:
         cache = os.path.join(node.base, "vz/template/cache")
@@ -131,6 +57,9 @@ def run():
         sh("zfs", "create", "-o", "canmount=off", scratch)
         names = [golden, node.dataset(999), pool, node.zroot + "/ct"]
         props = ["volsize", "org.openvz.vzzfs:layout", OWNER, "used", "available"]
+        # what create's read asks of each (zfs.read_many)
+        wanted = [(golden, ("volsize", "org.openvz.vzzfs:layout")), (node.dataset(999), (OWNER,)),
+                  (pool, ("used", "available")), (node.zroot + "/ct", ())]
         count = [0]
 
         def target():
@@ -165,19 +94,19 @@ def run():
                 "primarycache=all", "-o", OWNER + "=1", "-o", "org.openvz.vzzfs:layout=legacy",
                 "-o", "org.openvz.vzzfs:template=" + TEMPLATE, golden, ds))),
             ("lzc_clone, owner property", clone_figure(
-                lambda ds: lzc.clone(ds, golden, ((OWNER, "1"),)))),
-            ("lzc_clone, no property", clone_figure(lambda ds: lzc.clone(ds, golden))),
+                lambda ds: _clone(lzc, ds, golden, {OWNER: "1"}))),
+            ("lzc_clone, no property", clone_figure(lambda ds: _clone(lzc, ds, golden, {}))),
             ("python3 -S loading libzfs_core", lambda: benchlib.timed(
                 sh, "/usr/bin/python3", "-S", "-c", python_lzc)[0]),
             ("create's zfs get", lambda: benchlib.timed(
                 subprocess.run, ["zfs", "get", "-Hp", "-o", "name,property,value",
                                  ",".join(props)] + names,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)[0]),
-            ("channel program read", lambda: benchlib.timed(lzc.read, pool, names, props)[0]),
+            ("channel program read", lambda: benchlib.timed(lzc.read, pool, wanted)[0]),
             ("python3 importing pyzfs", lambda: benchlib.timed(
                 sh, "/usr/bin/python3", "-c", "import libzfs_core")[0]),
         )
-        found = lzc.read(pool, names, props)
+        found = lzc.read(pool, wanted)
         if set(found) != {golden, pool, node.zroot + "/ct"} or OWNER in found[golden]:
             raise RuntimeError("the channel program read %r" % found)
         for figure in figures:  # warm: bytecode, libraries, the template's blocks

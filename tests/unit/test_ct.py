@@ -69,3 +69,35 @@ def test_a_new_ctid_is_a_number_and_not_a_name(tmp_path):
     (tmp_path / "names" / "103").symlink_to("../conf/101.conf")  # vzctl refuses such names
     with pytest.raises(UsageError, match="already the name of a CT"):
         check_new_ctid(node.names_dir, "103")
+
+
+def test_a_new_ct_is_refused_where_its_paths_are_mounted_or_hold_files(tmp_path, monkeypatch):
+    from vzzfs_hooks.base.errors import StateError
+    from vzzfs_hooks.system import mounts
+    from vzzfs_hooks.verbs import lifecycle
+    node = write_node(tmp_path, 'VE_ROOT=%s/root/$VEID\nVE_PRIVATE=%s/private/$VEID\n'
+                      % (tmp_path, tmp_path))
+    ct = Container("101", node)
+    seen = []
+
+    class Mounted(object):
+        mountpoint = None
+
+    def table(pid="self"):
+        seen.append(pid)
+        m = Mounted()
+        m.mountpoint = mounted[0]
+        return [m]
+    monkeypatch.setattr(mounts, "table", table)
+    mounted = [str(tmp_path / "elsewhere")]
+    lifecycle.check_new_ct(ct, zvol_exists=False)  # nothing there: a new CT may go
+    assert seen == ["self"]  # one read of the mount table for both paths
+    for path in (ct.ve_private, ct.ve_root):
+        mounted[0] = path
+        with pytest.raises(StateError, match="is mounted"):
+            lifecycle.check_new_ct(ct, zvol_exists=False)
+    mounted[0] = "/nowhere"
+    (tmp_path / "root" / "101").mkdir(parents=True)
+    (tmp_path / "root" / "101" / "f").write_text("x")
+    with pytest.raises(StateError, match="not empty"):
+        lifecycle.check_new_ct(ct, zvol_exists=False)

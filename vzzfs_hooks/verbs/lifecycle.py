@@ -17,7 +17,7 @@ from ..conf import config, ctconf
 from ..system import ext4, lock, mounts, vzctl, zfs, zvoldev
 from ..container import claim, layout
 from ..container.ct import Container
-from . import relayout, resize, snapshots, template
+from . import resize, template  # relayout and snapshots where used: a create does not
 
 CT_SCRIPT_SUFFIXES = ("conf", "mount", "umount", "premount", "postumount")
 
@@ -40,8 +40,9 @@ def check_new_ct(ct, zvol_exists=None):
         raise DatasetExists("zvol %s already exists (an orphan?)" % ct.dataset,
                             "see vzzfs list; remove it with vzzfs destroy %s" % ct.ctid,
                             ctid=ct.ctid)
+    mounted = set(m.mountpoint for m in mounts.table())  # one read for both paths
     for path in (ct.ve_private, ct.ve_root):
-        if mounts.is_mountpoint(path):
+        if os.path.realpath(path) in mounted:
             raise StateError("%s is mounted" % path, "unmount it first", ctid=ct.ctid)
         if os.path.lexists(path) and (not os.path.isdir(path) or os.listdir(path)):
             raise StateError("%s already exists and is not empty" % path,
@@ -245,6 +246,7 @@ def create(node, ctid, ostemplate, diskspace=None, sample=None, hostname=None, i
                 undo.add("destroy %s" % ct.dataset, zfs.destroy, ct.dataset, True)
                 make_dirs(ct, undo)
                 if tmpl_layout != layout_props(ct)[names.PROP_LAYOUT]:
+                    from . import relayout
                     relayout.relayout_files(ct, settings, ct.vz7)
             else:
                 props.update(layout_props(ct))
@@ -289,6 +291,7 @@ def _unpack_into(ct, settings, tarball, tar_opts, ostemplate, diskspace, diskino
 
 def clone(node, src_id, dst_id, snapshot=None, hostname=None, ipadd=()):
     """DST as a ZFS clone of a snapshot of SRC, with its own identity."""
+    from . import relayout, snapshots
     check_hostname(hostname)
     ipadd = check_ips(ipadd)
     src = Container(src_id, node)
@@ -381,6 +384,7 @@ def destroy_locked(ct, promote=False):
                               % (ct.dataset, ", ".join(sorted(c for _, c in deps))),
                               "destroy those first, or use --promote to make them "
                               "independent", ctid=ct.ctid)
+        from . import snapshots
         while deps:
             clone, moved = next_promotion(deps, {r["name"]: r["txg"] for r in snapshots.rows(ct)})
             zfs.promote(clone)
