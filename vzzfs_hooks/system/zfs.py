@@ -1,4 +1,5 @@
-"""ZFS: libzfs_core (pyzfs) where it has the call, the zfs/zpool CLI where it has not.
+"""ZFS: libzfs_core (pyzfs) where it has the call, the zfs/zpool CLI where it has not;
+create's clone and read through lzc.py (libzfs_core by ctypes, no pyzfs load).
 
 Both paths raise the same typed errors (errors.ZfsError and subclasses), so
 callers never look at errno values or stderr text. Without pyzfs everything
