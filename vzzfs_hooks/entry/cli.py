@@ -247,8 +247,8 @@ def cmd_install_hooks(args):
 
 
 def _warn_about_pool(node):
-    from ..verbs import attach
     """Point out a pool mounted over /vz; silent when the pool cannot be asked."""
+    from ..verbs import attach
     top = node.private_top()
     try:
         warning = attach.pool_shadow_warning(node.settings().pool, top)

@@ -35,7 +35,8 @@ _INDEX = {
 # the reads: each name that exists, the properties asked of it (a comma-separated
 # list beside each name: a create asks the pool for its space and the template for
 # its size, not each for all), as length-prefixed fields (name, property, value or
-# "-" for unset; first a field with no property: the name exists); a string return is the simplest thing to take out of the result
+# "-" for unset; first a field with no property: the name exists); a string return
+# is the simplest thing to take out of the result nvlist
 _READ = b"""
 local args = ...
 local out = {}

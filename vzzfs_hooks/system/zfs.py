@@ -100,19 +100,16 @@ def _cli_error(exc, name):
     return ZfsError(exc.problem, "see the zfs message above")
 
 
-class _Errno(Exception):
-    """An errno that lzc.py's calls returned, shaped as pyzfs's errors for _lzc_error."""
-
-    def __init__(self, code):
-        super(_Errno, self).__init__(code)
-        self.errno = code
-
-
 def _lzc_error(exc, what, name):
     # pyzfs 2.1's ZFSGenericError swaps name and message: trust errno only
     code = getattr(exc, "errno", None)
+    return _errno_error(code, what, name, str(exc))
+
+
+def _errno_error(code, what, name, detail=None):
+    """The typed error of libzfs_core's ``code`` (pyzfs's or lzc.py's) for ``what``."""
     cls = _ERRNO_ERRORS.get(code, ZfsError)
-    detail = os.strerror(code) if code else str(exc)
+    detail = os.strerror(code) if code else detail
     return cls("%s %s failed: %s" % (what, name, detail), _fix_for(cls, name))
 
 
@@ -179,6 +176,11 @@ def pool_capacity(pool):
 
 # ---- datasets ----
 
+def _pool_of(name):
+    """The pool a dataset or snapshot name is in."""
+    return name.split("/", 1)[0].split("@", 1)[0]
+
+
 def check_name(name):
     """A dataset or snapshot name (pool/a or pool/a@snap), checked."""
     ds, at, snap = name.partition("@")
@@ -201,7 +203,7 @@ def exists(name):
         return True
     # zfs says "does not exist" for a pool that is not imported too: "no" would
     # then let destroy report success or a verb say "not on a zvol"
-    pool_health(name.split("/", 1)[0].split("@", 1)[0])
+    pool_health(_pool_of(name))
     return False
 
 
@@ -218,7 +220,7 @@ def existing(names):
     _raise_unless_missing(res, names[0])
     if res.returncode != 0 and not found:
         # "does not exist" is what zfs says of a pool not imported too
-        pool_health(names[0].split("/", 1)[0].split("@", 1)[0])
+        pool_health(_pool_of(names[0]))
     return found
 
 
@@ -272,9 +274,9 @@ def read_many(wanted):
     process. Where it does not load, or the program fails (a pool not imported, a
     name in another pool), one `zfs get` asks and raises what it meant."""
     names = [check_name(name) for name, _ in wanted]
-    pool = names[0].split("/", 1)[0].split("@", 1)[0]
+    pool = _pool_of(names[0])
     bound = lzc.load()
-    if bound is not None and all(n.split("/", 1)[0].split("@", 1)[0] == pool for n in names):
+    if bound is not None and all(_pool_of(n) == pool for n in names):
         try:
             return bound.read(pool, wanted)
         except (OSError, ValueError):
@@ -431,7 +433,7 @@ def clone(snapshot, target, props=None):
     if bound is not None:
         code = bound.clone(target, snapshot, native)
         if code:
-            raise _lzc_error(_Errno(code), "clone to", target)
+            raise _errno_error(code, "clone to", target)
     elif lib is not None:
         try:
             lib.lzc_clone(target.encode(), snapshot.encode())
